@@ -1,0 +1,38 @@
+"""What every asset module shares: settings, partition definitions, metadata helpers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resnet_pipeline.partitions import symbol_month_partitions, symbol_partitions
+from resnet_pipeline.settings import load_settings
+
+SETTINGS = load_settings()
+SYMBOL_MONTH = symbol_month_partitions(SETTINGS)
+SYMBOL = symbol_partitions(SETTINGS)
+
+INGESTION = "ingestion"
+FEATURES = "features"
+MODELING = "modeling"
+EVALUATION = "evaluation"
+
+
+def plain(value: Any) -> Any:
+    """Metadata must be plain Python: numpy scalars, Timestamps and NaN are converted."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

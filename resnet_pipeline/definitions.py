@@ -1,0 +1,32 @@
+"""The one Definitions object: assets by domain, checks, schedules, resources from settings."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from resnet_pipeline.assets import evaluation, features, ingestion, modeling
+from resnet_pipeline.assets.common import SETTINGS
+from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+from resnet_pipeline.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {
+        "io_manager": MonthlyParquetIOManagerFactory(root=settings.data_dir),
+        "store": DataStore(root=settings.data_dir),
+        "candle_source": CandleSourceResource(
+            kind=settings.source,
+            base_url=settings.bybit_base_url,
+            files_dir=settings.files_dir,
+        ),
+    }
+
+
+defs = dg.Definitions.merge(
+    ingestion.defs,
+    features.defs,
+    modeling.defs,
+    evaluation.defs,
+    dg.Definitions(resources=build_resources(SETTINGS)),
+)

@@ -1,0 +1,1 @@
+"""Candles: schema, validation, merging, ingestion planning, and the candle sources."""

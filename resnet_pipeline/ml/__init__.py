@@ -1,0 +1,1 @@
+"""Windowed datasets, normalization, the 1D ResNet family, training and checkpoints."""

@@ -1,0 +1,95 @@
+"""Settings read from environment variables, validated once at load time.
+
+Only this module (and resource construction) reads the environment; domain code receives
+plain values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+SOURCES = ("bybit", "synthetic", "files")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str
+    symbols: tuple[str, ...]
+    first_month: date
+    source: str
+    bybit_base_url: str | None
+    files_dir: str | None
+
+
+def _symbols(raw: str) -> tuple[str, ...]:
+    symbols = tuple(s.strip().upper() for s in raw.split(",") if s.strip())
+    if not symbols:
+        raise SettingsError(
+            "RESNET_SYMBOLS is empty: give a comma-separated list, e.g. BTCUSDT,ETHUSDT"
+        )
+    bad = [s for s in symbols if not _SYMBOL_RE.match(s)]
+    if bad:
+        raise SettingsError(
+            f"RESNET_SYMBOLS has invalid symbol(s) {bad}: use exchange symbols such as BTCUSDT "
+            "(letters and digits, no slash), comma-separated"
+        )
+    if len(set(symbols)) != len(symbols):
+        raise SettingsError(f"RESNET_SYMBOLS lists a symbol twice: {list(symbols)}")
+    return symbols
+
+
+def _first_month(raw: str) -> date:
+    match = _MONTH_RE.match(raw.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise SettingsError(f"RESNET_FIRST_MONTH={raw!r} is not a month: use YYYY-MM, e.g. 2024-01")
+    first = date(int(match.group(1)), int(match.group(2)), 1)
+    if first < date(2015, 1, 1):
+        raise SettingsError(
+            f"RESNET_FIRST_MONTH={raw!r} is before 2015-01: no exchange data exists"
+        )
+    return first
+
+
+def _base_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if not re.match(r"^https?://[^/\s]+/?$", raw.strip()):
+        raise SettingsError(
+            f"BYBIT_BASE_URL={raw!r} is not an origin: use scheme and host only, "
+            "e.g. http://127.0.0.1:8080 or https://api.bybit.com"
+        )
+    return raw.strip().rstrip("/")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every RESNET_* / BYBIT_* variable; SettingsError names the bad one."""
+    env = os.environ if env is None else env
+    source = env.get("RESNET_SOURCE", "bybit").strip().lower()
+    if source not in SOURCES:
+        raise SettingsError(f"RESNET_SOURCE={source!r} is not one of {', '.join(SOURCES)}")
+    files_dir = env.get("RESNET_FILES_DIR") or None
+    if source == "files" and not files_dir:
+        raise SettingsError(
+            "RESNET_SOURCE=files needs RESNET_FILES_DIR: the directory holding CSV/Parquet candles"
+        )
+    data_dir = env.get("RESNET_DATA_DIR", "data").strip()
+    if not data_dir:
+        raise SettingsError("RESNET_DATA_DIR is empty: give a directory (or s3://... URL)")
+    return Settings(
+        data_dir=data_dir,
+        symbols=_symbols(env.get("RESNET_SYMBOLS", "BTCUSDT,ETHUSDT")),
+        first_month=_first_month(env.get("RESNET_FIRST_MONTH", "2024-01")),
+        source=source,
+        bybit_base_url=_base_url(env.get("BYBIT_BASE_URL")),
+        files_dir=files_dir,
+    )

@@ -1,0 +1,1 @@
+"""Signals, sizing, risk rules, the backtest engine and trading metrics."""
