@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from resnet_pipeline.assets import evaluation, features, ingestion, modeling
+from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling
 from resnet_pipeline.assets.common import SETTINGS
 from resnet_pipeline.resources.candle_source import CandleSourceResource
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
@@ -26,6 +26,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 defs = dg.Definitions.merge(
     ingestion.defs,
     features.defs,
+    dataset.defs,
     modeling.defs,
     evaluation.defs,
     dg.Definitions(resources=build_resources(SETTINGS)),
