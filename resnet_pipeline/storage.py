@@ -19,6 +19,16 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 
+# Integer columns keep pandas' nullable dtypes (a label column holds <NA>), as pyarrow's own
+# Parquet reader does with the pandas metadata that DuckDB drops.
+_NULLABLE_INTS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
+
+
 def as_path(root: str | os.PathLike[str]) -> UPath:
     """A local directory or an fsspec URL (s3://, gs://) as one path type."""
     return root if isinstance(root, UPath) else UPath(root)
@@ -70,14 +80,19 @@ def read_partitions(
         return pd.DataFrame()
     con = duckdb.connect()
     try:
-        table = con.sql(
+        con.execute("SET TimeZone = 'UTC'")
+        reader = con.sql(
             f"select {columns} from read_parquet($files, hive_partitioning=false)"
             " order by timestamp",
             params={"files": files},
         ).arrow()
+        table = reader if isinstance(reader, pa.Table) else reader.read_all()
     finally:
         con.close()
-    return table.to_pandas() if hasattr(table, "to_pandas") else table.read_all().to_pandas()
+    df = table.to_pandas(types_mapper=_NULLABLE_INTS.get)
+    if "timestamp" in df and isinstance(df["timestamp"].dtype, pd.DatetimeTZDtype):
+        df["timestamp"] = df["timestamp"].dt.tz_convert("UTC")
+    return df
 
 
 def stored_months(root: str | os.PathLike[str], asset: str, symbol: str) -> list[date]:

@@ -1,0 +1,80 @@
+"""The monthly Parquet IO manager under a real Dagster run: layout and the by_month input."""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from resnet_pipeline.partitions import month_key, split_key, symbol_month_partitions
+from resnet_pipeline.resources.io_manager import MonthlyParquetIOManagerFactory
+from resnet_pipeline.settings import load_settings
+from resnet_pipeline.storage import partition_path, read_parquet
+
+PARTS = symbol_month_partitions(load_settings({}))
+PREVIOUS_AND_CURRENT = dg.MultiPartitionMapping(
+    {
+        "month": dg.DimensionPartitionMapping(
+            "month",
+            dg.TimeWindowPartitionMapping(
+                start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
+    }
+)
+
+
+@dg.asset(partitions_def=PARTS)
+def upstream(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    symbol, month = split_key(context.partition_key)
+    return pd.DataFrame({"symbol": [symbol], "month": [month.isoformat()]})
+
+
+@dg.asset(
+    partitions_def=PARTS,
+    ins={
+        "upstream": dg.AssetIn(partition_mapping=PREVIOUS_AND_CURRENT, metadata={"by_month": True})
+    },
+)
+def downstream(upstream: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.DataFrame({"months_seen": [",".join(upstream)]})
+
+
+def _run(selection, key, tmp_path, instance):
+    return dg.materialize(
+        [upstream, downstream],
+        selection=selection,
+        partition_key=key,
+        resources={"io_manager": MonthlyParquetIOManagerFactory(root=str(tmp_path))},
+        instance=instance,
+    )
+
+
+def test_partitions_are_stored_in_hive_layout(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    assert _run([upstream], "2024-02-01|ETHUSDT", tmp_path, instance).success
+    stored = read_parquet(partition_path(tmp_path, "upstream", "ETHUSDT", date(2024, 2, 1)))
+    assert stored.to_dict("records") == [{"symbol": "ETHUSDT", "month": "2024-02-01"}]
+
+
+def test_by_month_input_is_a_sorted_dict_of_existing_partitions(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    # First month: no previous partition exists at all -> still a dict, one entry.
+    _run([upstream], "2024-01-01|BTCUSDT", tmp_path, instance)
+    _run([downstream], "2024-01-01|BTCUSDT", tmp_path, instance)
+    first = read_parquet(partition_path(tmp_path, "downstream", "BTCUSDT", date(2024, 1, 1)))
+    assert first["months_seen"].item() == "2024-01-01"
+
+    _run([upstream], month_key("BTCUSDT", date(2024, 2, 1)), tmp_path, instance)
+    result = _run([downstream], "2024-02-01|BTCUSDT", tmp_path, instance)
+    assert result.success
+    second = read_parquet(partition_path(tmp_path, "downstream", "BTCUSDT", date(2024, 2, 1)))
+    assert second["months_seen"].item() == "2024-01-01,2024-02-01"
+
+
+def test_split_key_round_trips():
+    assert split_key("2024-03-01|ETHUSDT") == ("ETHUSDT", date(2024, 3, 1))
+    assert month_key("ETHUSDT", date(2024, 3, 1)) == "2024-03-01|ETHUSDT"
+    key = dg.MultiPartitionKey({"month": "2024-03-01", "symbol": "ETHUSDT"})
+    assert split_key(key) == ("ETHUSDT", date(2024, 3, 1))
+    assert str(key) == "2024-03-01|ETHUSDT"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Open the Dagster UI (webserver + daemon) on the demo's instance: http://127.0.0.1:3000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+. .venv/bin/activate
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
+export RESNET_SOURCE="${RESNET_SOURCE:-synthetic}"
+mkdir -p "$DAGSTER_HOME"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+exec dagster dev -w workspace.yaml -h "${HOST:-127.0.0.1}" -p "${PORT:-3000}"
