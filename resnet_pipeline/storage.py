@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-
 # Integer columns keep pandas' nullable dtypes (a label column holds <NA>), as pyarrow's own
 # Parquet reader does with the pandas metadata that DuckDB drops.
 _NULLABLE_INTS = {

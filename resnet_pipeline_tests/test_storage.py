@@ -1,6 +1,7 @@
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from resnet_pipeline.storage import (
@@ -34,7 +35,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
     path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 1, 1))
     write_parquet_atomic(_frame("2024-01-01", 3), path)
     before = path.read_bytes()
-    with pytest.raises(Exception):  # an object column pyarrow cannot convert
+    with pytest.raises(pa.ArrowException):  # an object column pyarrow cannot convert
         write_parquet_atomic(pd.DataFrame({"timestamp": [object()]}), path)
     assert path.read_bytes() == before
     assert len(list(path.parent.iterdir())) == 1
