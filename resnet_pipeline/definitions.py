@@ -19,6 +19,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             kind=settings.source,
             base_url=settings.bybit_base_url,
             files_dir=settings.files_dir,
+            market=settings.bybit_market,
         ),
     }
 

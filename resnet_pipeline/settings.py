@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 SOURCES = ("bybit", "synthetic", "files")
+MARKETS = ("spot", "linear")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -29,6 +30,7 @@ class Settings:
     source: str
     bybit_base_url: str | None
     files_dir: str | None
+    bybit_market: str = "spot"
 
 
 def _symbols(raw: str) -> tuple[str, ...]:
@@ -82,6 +84,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "RESNET_SOURCE=files needs RESNET_FILES_DIR: the directory holding CSV/Parquet candles"
         )
+    market = env.get("RESNET_BYBIT_MARKET", "spot").strip().lower()
+    if market not in MARKETS:
+        raise SettingsError(
+            f"RESNET_BYBIT_MARKET={market!r} is not one of {', '.join(MARKETS)} "
+            "(spot: BTC/USDT, linear: BTC/USDT:USDT perpetual)"
+        )
     data_dir = env.get("RESNET_DATA_DIR", "data").strip()
     if not data_dir:
         raise SettingsError("RESNET_DATA_DIR is empty: give a directory (or s3://... URL)")
@@ -92,4 +100,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         source=source,
         bybit_base_url=_base_url(env.get("BYBIT_BASE_URL")),
         files_dir=files_dir,
+        bybit_market=market,
     )

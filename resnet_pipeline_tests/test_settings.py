@@ -21,8 +21,10 @@ def test_values_are_normalized():
             "RESNET_FIRST_MONTH": "2023-07",
             "RESNET_SOURCE": "Synthetic",
             "BYBIT_BASE_URL": "http://127.0.0.1:8080/",
+            "RESNET_BYBIT_MARKET": "Linear",
         }
     )
+    assert s.bybit_market == "linear"
     assert s.symbols == ("BTCUSDT", "SOLUSDT")
     assert s.first_month == date(2023, 7, 1)
     assert s.source == "synthetic"
@@ -43,6 +45,7 @@ def test_values_are_normalized():
         ({"BYBIT_BASE_URL": "http://host/v5/market"}, "BYBIT_BASE_URL"),
         ({"RESNET_SOURCE": "files"}, "RESNET_FILES_DIR"),
         ({"RESNET_DATA_DIR": " "}, "RESNET_DATA_DIR"),
+        ({"RESNET_BYBIT_MARKET": "inverse"}, "RESNET_BYBIT_MARKET"),
     ],
 )
 def test_bad_values_name_the_variable(env, names):

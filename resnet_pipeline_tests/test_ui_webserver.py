@@ -100,4 +100,4 @@ def test_ui_launches_a_partition_of_the_chain_and_shows_its_materializations(tmp
         }
         stored = pd.read_parquet(data / "raw_candles" / "symbol=BTCUSDT" / "month=2024-01.parquet")
         assert len(stored) == 31 * 24 * 60
-        assert entries["rows"]["intValue"] == len(stored)
+        assert entries["dagster/row_count"]["intValue"] == len(stored)
