@@ -1,0 +1,50 @@
+"""What the demo prints at the end: where the reports are and the key metrics, per symbol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+# (asset, metadata label, shown as) — the figures a reader looks at first.
+KEY_FIGURES = [
+    ("test_metrics", "accuracy", "accuracy"),
+    ("test_metrics", "macro_f1", "macro F1"),
+    ("test_metrics", "auc_roc_ovr", "AUC-ROC (ovr)"),
+    ("test_metrics", "majority_accuracy", "majority-class accuracy"),
+    ("backtest_report", "sharpe", "Sharpe"),
+    ("backtest_report", "total_return", "total return"),
+    ("backtest_report", "max_drawdown", "max drawdown"),
+    ("backtest_report", "trades", "trades"),
+    ("backtest_report", "buy_and_hold_total_return", "buy-and-hold return"),
+    ("latest_signal", "signal", "latest signal"),
+]
+PATHS = [("backtest_report", "report_path"), ("test_metrics", "metrics_path")]
+
+
+def latest_metadata(instance: dg.DagsterInstance, asset: str, symbol: str) -> dict[str, object]:
+    """The metadata of the newest materialization of one symbol partition, as plain values."""
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[symbol]), limit=1
+    )
+    if not result.records:
+        return {}
+    materialization = result.records[0].asset_materialization
+    return {k: getattr(v, "value", v) for k, v in (materialization.metadata or {}).items()}
+
+
+def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
+    for symbol in symbols:
+        print(f"\n== {symbol} ==")
+        meta = {asset: latest_metadata(instance, asset, symbol) for asset, _, _ in KEY_FIGURES}
+        for asset, label in PATHS:
+            if label in meta.get(asset, {}):
+                print(f"  {asset}: {meta[asset][label]}")
+        for asset, label, shown in KEY_FIGURES:
+            value = meta.get(asset, {}).get(label)
+            if value is not None:
+                print(
+                    f"  {shown:<26} {value:.4f}"
+                    if isinstance(value, float)
+                    else f"  {shown:<26} {value}"
+                )

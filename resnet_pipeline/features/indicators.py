@@ -1,0 +1,63 @@
+"""Vectorized indicators where `ta` is slow or undefined at edges; each is tested against `ta`."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+
+def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """max(high - low, |high - prev close|, |low - prev close|); the first row is high - low."""
+    prev_close = np.empty_like(close)
+    prev_close[0] = np.nan
+    prev_close[1:] = close[:-1]
+    with np.errstate(invalid="ignore"):
+        tr = np.fmax(high - low, np.fmax(np.abs(high - prev_close), np.abs(low - prev_close)))
+    return tr
+
+
+def wilder_atr(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int = 14
+) -> np.ndarray:
+    """Wilder's ATR exactly as ``ta.volatility.AverageTrueRange`` defines it, without its loop.
+
+    ta seeds row ``window - 1`` with the mean true range of the first ``window`` rows, then
+    ``atr[i] = (atr[i-1] * (window - 1) + tr[i]) / window``: a first-order IIR filter that
+    ``lfilter`` runs in C. Rows before the seed are NaN (ta writes 0 there, which reads as a
+    real value).
+    """
+    n = len(close)
+    atr = np.full(n, np.nan)
+    if n < window:
+        return atr
+    tr = true_range(high, low, close)
+    seed = tr[:window].mean()
+    alpha = 1.0 / window
+    filtered, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], tr[window:], zi=[(1.0 - alpha) * seed])
+    atr[window - 1] = seed
+    atr[window:] = filtered
+    return atr
+
+
+def daily_vwap(
+    day: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
+) -> np.ndarray:
+    """VWAP of typical price anchored at each UTC midnight; ``day``: sorted day numbers.
+
+    Until the day has traded any volume the VWAP is undefined; the typical price stands in, so
+    the distance is 0 rather than a division by zero.
+    """
+    typical = (high + low + close) / 3.0
+    starts = np.flatnonzero(np.diff(day, prepend=day[:1] - 1))  # first row of each day
+    lengths = np.diff(np.append(starts, len(day)))
+    cum_pv = _cumsum_by_segment(typical * volume, starts, lengths)
+    cum_v = _cumsum_by_segment(volume, starts, lengths)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cum_v > 0, cum_pv / cum_v, typical)
+
+
+def _cumsum_by_segment(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting at each segment start (segments cover the array in order)."""
+    total = np.cumsum(values)
+    before = np.concatenate(([0.0], total))[starts]  # sum of everything before each segment
+    return total - np.repeat(before, lengths)
