@@ -7,7 +7,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from resnet_pipeline.assets.common import FEATURES, INGESTION, SETTINGS, SYMBOL_MONTH, plain
+from resnet_pipeline.assets.common import (
+    FEATURES,
+    INGESTION,
+    SETTINGS,
+    SYMBOL_MONTH,
+    markdown_table,
+    plain,
+)
 from resnet_pipeline.market.ingest import FutureMonthError, IngestResult, ingest_month
 from resnet_pipeline.market.schema import (
     CandleValidationError,
@@ -43,15 +50,6 @@ class RawCandlesConfig(dg.Config):
         description="Ingest as if it were this UTC time (ISO-8601), e.g. to reproduce a past "
         "run; default: now. Candles after it are not fetched.",
     )
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def _preview(df: pd.DataFrame, n: int = 5) -> str:

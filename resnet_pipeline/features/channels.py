@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import ta
 
-from resnet_pipeline.features.indicators import daily_vwap, wilder_atr
+from resnet_pipeline.features.indicators import daily_vwap, rolling_mean_std, wilder_atr
 
 FEATURE_CHANNELS: tuple[str, ...] = (
     "open",
@@ -63,16 +63,13 @@ def _channels(c: pd.DataFrame) -> dict[str, np.ndarray]:
     hl = high - low
     with np.errstate(divide="ignore", invalid="ignore"):
         body = np.where(hl > 0, np.abs(close - open_) / hl, 0.0)
-    bands = ta.volatility.BollingerBands(close_s, window=20, window_dev=2)
-    mavg, hband, lband = (
-        s.to_numpy()
-        for s in (bands.bollinger_mavg(), bands.bollinger_hband(), bands.bollinger_lband())
-    )
+    mavg, mstd = rolling_mean_std(close, 20)
+    hband, lband = mavg + 2 * mstd, mavg - 2 * mstd
     width = hband - lband
+    sma_volume, _ = rolling_mean_std(volume, 20)
     with np.errstate(divide="ignore", invalid="ignore"):
         # Collapsed bands (20 equal closes): the price sits at the middle band.
         pctb = np.where(width > 0, (close - lband) / width, np.where(np.isnan(mavg), np.nan, 0.5))
-        sma_volume = volume_s.rolling(20).mean().to_numpy()
         # No volume for 20 minutes: the current (zero) volume is "as usual".
         volume_ratio = np.where(
             sma_volume > 0, volume / sma_volume, np.where(np.isnan(sma_volume), np.nan, 1.0)

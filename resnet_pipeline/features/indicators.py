@@ -39,6 +39,21 @@ def wilder_atr(
     return atr
 
 
+def rolling_mean_std(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std of each trailing window, NaN before the first full window.
+
+    Computed window by window rather than with sliding sums (as pandas does), so a value never
+    depends on rows before its window: months computed separately agree to the last bit.
+    """
+    mean = np.full(len(x), np.nan)
+    std = np.full(len(x), np.nan)
+    if len(x) >= window:
+        windows = np.lib.stride_tricks.sliding_window_view(x, window)
+        mean[window - 1 :] = windows.mean(axis=1)
+        std[window - 1 :] = windows.std(axis=1)
+    return mean, std
+
+
 def daily_vwap(
     day: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
 ) -> np.ndarray:
