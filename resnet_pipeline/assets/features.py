@@ -175,6 +175,16 @@ def label_problems(frame: pd.DataFrame) -> list[str]:
     return problems
 
 
+def check_stored(root: object, asset: str, partition_key: str, rule) -> dg.AssetCheckResult:
+    """Apply ``rule`` to the stored partition (the body of the asset checks below)."""
+    symbol, month = split_key(partition_key)
+    path = partition_path(root, asset, symbol, month)
+    if not path.exists():
+        return dg.AssetCheckResult(passed=False, description=f"nothing stored at {path}")
+    problems = rule(read_parquet(path))
+    return dg.AssetCheckResult(passed=not problems, description="; ".join(problems) or "ok")
+
+
 def _check(asset: str, name: str, description: str, rule) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset,
@@ -184,12 +194,7 @@ def _check(asset: str, name: str, description: str, rule) -> dg.AssetChecksDefin
         partitions_def=SYMBOL_MONTH,
     )
     def _run(context: dg.AssetCheckExecutionContext, store: DataStore) -> dg.AssetCheckResult:
-        symbol, month = split_key(context.partition_key)
-        path = partition_path(store.path, asset, symbol, month)
-        if not path.exists():
-            return dg.AssetCheckResult(passed=False, description=f"nothing stored at {path}")
-        problems = rule(read_parquet(path))
-        return dg.AssetCheckResult(passed=not problems, description="; ".join(problems) or "ok")
+        return check_stored(store.path, asset, context.partition_key, rule)
 
     return _run
 

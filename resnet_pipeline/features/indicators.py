@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.signal import lfilter
 
 
@@ -63,16 +64,10 @@ def daily_vwap(
     the distance is 0 rather than a division by zero.
     """
     typical = (high + low + close) / 3.0
-    starts = np.flatnonzero(np.diff(day, prepend=day[:1] - 1))  # first row of each day
-    lengths = np.diff(np.append(starts, len(day)))
-    cum_pv = _cumsum_by_segment(typical * volume, starts, lengths)
-    cum_v = _cumsum_by_segment(volume, starts, lengths)
+    # Sums restart at each midnight rather than subtracting running totals, whose rounding
+    # would depend on where the series began.
+    days = day.astype(np.int64)
+    sums = pd.DataFrame({"pv": typical * volume, "v": volume}).groupby(days).cumsum()
+    cum_pv, cum_v = sums["pv"].to_numpy(), sums["v"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(cum_v > 0, cum_pv / cum_v, typical)
-
-
-def _cumsum_by_segment(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Cumulative sums restarting at each segment start (segments cover the array in order)."""
-    total = np.cumsum(values)
-    before = np.concatenate(([0.0], total))[starts]  # sum of everything before each segment
-    return total - np.repeat(before, lengths)
