@@ -1,0 +1,28 @@
+"""Losses of SPEC 8: class-weighted cross-entropy (default) and focal loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FocalLoss(nn.Module):
+    """``alpha * (1 - p_t)^gamma * CE``: down-weights easy (mostly Neutral) samples."""
+
+    def __init__(self, alpha: float = 0.25, gamma: float = 2.0) -> None:
+        super().__init__()
+        self.alpha, self.gamma = alpha, gamma
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ce = F.cross_entropy(logits.float(), target, reduction="none")
+        pt = torch.exp(-ce)
+        return (self.alpha * (1 - pt) ** self.gamma * ce).mean()
+
+
+def make_loss(kind: str, class_weights: tuple[float, ...], alpha: float, gamma: float) -> nn.Module:
+    if kind == "weighted_ce":
+        return nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
+    if kind == "focal":
+        return FocalLoss(alpha, gamma)
+    raise ValueError(f"loss={kind!r}: use 'weighted_ce' or 'focal'")
