@@ -122,7 +122,8 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         raise CheckpointError(f"{path}: invalid model config: {error}") from error
     if len(data["feature_names"]) != config.in_channels:
         raise CheckpointError(
-            f"{path}: {len(data['feature_names'])} feature names for a {config.in_channels}-channel model"
+            f"{path}: {len(data['feature_names'])} feature names for a "
+            f"{config.in_channels}-channel model"
         )
     model = build_model(config)
     try:

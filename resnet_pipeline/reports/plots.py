@@ -1,0 +1,95 @@
+"""Plots as PNG bytes (matplotlib, no display), and their embedding in Markdown/HTML."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+CLASS_NAMES = ("Down", "Neutral", "Up")
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def png_markdown(png: bytes, alt: str = "plot") -> str:
+    """A picture the Dagster UI shows in asset metadata (MetadataValue.md)."""
+    return f"![{alt}]({data_uri(png)})"
+
+
+def training_curves(history: list[dict]) -> bytes:
+    epochs = [r["epoch"] for r in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
+    loss_ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
+    loss_ax.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
+    loss_ax.set(title="loss", xlabel="epoch")
+    acc_ax.plot(epochs, [r["train_acc"] for r in history], marker="o", label="train")
+    acc_ax.plot(epochs, [r["val_acc"] for r in history], marker="o", label="validation")
+    acc_ax.set(title="accuracy", xlabel="epoch")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _png(fig)
+
+
+def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    top.plot(equity.index, equity.to_numpy() / equity.iloc[0], label="strategy")
+    top.plot(benchmark.index, benchmark.to_numpy() / benchmark.iloc[0], label="buy and hold")
+    top.set(title="equity (start = 1)")
+    top.legend()
+    for series, name in ((equity, "strategy"), (benchmark, "buy and hold")):
+        drawdown = series / series.cummax() - 1
+        bottom.fill_between(drawdown.index, drawdown.to_numpy(), 0, alpha=0.4, label=name)
+    bottom.set(title="drawdown")
+    bottom.legend()
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def confusion_matrix_plot(matrix: np.ndarray) -> bytes:
+    matrix = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(3.8, 3.4))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value}", ha="center", va="center")
+    ax.set(
+        xticks=range(3),
+        yticks=range(3),
+        xticklabels=CLASS_NAMES,
+        yticklabels=CLASS_NAMES,
+        xlabel="predicted",
+        ylabel="true",
+        title="confusion matrix (test)",
+    )
+    return _png(fig)
+
+
+def calibration_plot(curves: dict[str, tuple[list[float], list[float]]]) -> bytes:
+    """``curves``: class name -> (mean predicted probability, observed frequency) per bin."""
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
+    for name, (predicted, observed) in curves.items():
+        ax.plot(predicted, observed, marker="o", label=name)
+    ax.set(xlabel="predicted probability", ylabel="observed frequency", title="calibration (test)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _png(fig)
