@@ -7,6 +7,7 @@ import warnings
 for _message in (
     "Specifying a partitions_def on an AssetCheckSpec",
     "Class `MultiPartitionMapping` is currently in beta",
+    "Class `MultiToSingleDimensionPartitionMapping` is currently in beta",
     "Parameter `allow_nonexistent_upstream_partitions`",
 ):
     warnings.filterwarnings("ignore", _message)

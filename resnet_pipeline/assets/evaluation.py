@@ -1,5 +1,238 @@
-"""(being written)"""
+"""`test_metrics`, `backtest_report` and `latest_signal` (symbol): honest evaluation."""
+
+import json
+import time
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
-defs = dg.Definitions()
+from resnet_pipeline.assets.common import EVALUATION, SYMBOL, markdown_table, plain
+from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint
+from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.evaluation import (
+    classification_metrics,
+    compare_to_targets,
+    logistic_baseline,
+    majority_baseline,
+)
+from resnet_pipeline.ml.inference import predict_proba
+from resnet_pipeline.reports.plots import calibration_plot, confusion_matrix_plot, png_markdown
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import write_parquet_atomic
+
+OWNERS = ["team:resnet-pipeline"]
+SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr", "log_loss")
+
+
+def _load(store: DataStore, symbol: str):
+    try:
+        checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
+        splits = DatasetSplits.load(str(store.path / "datasets" / symbol))
+        checkpoint.check_features(splits.channel_names)
+    except (CheckpointError, FileNotFoundError) as error:
+        raise dg.Failure(str(error)) from error
+    return checkpoint, splits
+
+
+def _last_rows(splits: DatasetSplits, ends: np.ndarray) -> np.ndarray:
+    """The newest row of each model input window: the logistic baseline's features."""
+    return np.concatenate(
+        [splits.windows(ends[i : i + 4096])[:, :, -1] for i in range(0, len(ends), 4096)]
+    )
+
+
+def evaluate_symbol(checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFrame]:
+    """Model and baselines on the test split; the model's test probabilities as a frame."""
+    test = splits.test_ends
+    y_test, y_train = splits.labels[test], splits.labels[splits.train_ends]
+    proba = np.concatenate(
+        [
+            predict_proba(checkpoint.model, splits.windows(test[i : i + 2048]))
+            for i in range(0, len(test), 2048)
+        ]
+    )
+    model = classification_metrics(y_test, proba)
+    train_rows = _last_rows(splits, splits.train_ends)
+    baselines = {
+        "majority": classification_metrics(y_test, majority_baseline(y_train, len(test))),
+        "logistic_last_row": classification_metrics(
+            y_test, logistic_baseline(train_rows, y_train, _last_rows(splits, test))
+        ),
+    }
+    predictions = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(splits.timestamps[test]).tz_localize("UTC"),
+            "p_down": proba[:, 0],
+            "p_neutral": proba[:, 1],
+            "p_up": proba[:, 2],
+            "label": y_test,
+        }
+    )
+    report = {
+        "model": model,
+        "baselines": baselines,
+        "targets": compare_to_targets(model),
+        "test_period": [str(predictions["timestamp"].iloc[0]), str(predictions["timestamp"].iloc[-1])],
+    }
+    return report, predictions
+
+
+def metrics_table(report: dict) -> pd.DataFrame:
+    rows = []
+    targets = {t["metric"]: t for t in report["targets"]}
+    for name in SHOWN:
+        target = targets.get(name)
+        rows.append(
+            {
+                "metric": name,
+                "resnet": report["model"].get(name),
+                "majority": report["baselines"]["majority"].get(name),
+                "logistic": report["baselines"]["logistic_last_row"].get(name),
+                "target": target["target"] if target else "",
+                "met": ("yes" if target["met"] else "no") if target and target["met"] is not None else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dg.asset(
+    partitions_def=SYMBOL,
+    group_name=EVALUATION,
+    kinds={"pytorch", "json"},
+    owners=OWNERS,
+    code_version="1",
+    description="Classification metrics of the model on its test split (accuracy, per-class "
+    "precision/recall/F1, one-vs-rest AUC, log loss, confusion matrix, calibration) beside a "
+    "majority-class and a logistic-regression baseline, each SPEC target marked met/not met.",
+    deps=["trained_model", "dataset_splits"],
+)
+def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    symbol = context.partition_key
+    checkpoint, splits = _load(store, symbol)
+    report, predictions = evaluate_symbol(checkpoint, splits)
+    report |= {"symbol": symbol, "run_id": context.run_id, "lineage": checkpoint.lineage}
+    folder = store.path / "reports" / symbol
+    folder.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(predictions, folder / "test_predictions.parquet")
+    path = folder / "test_metrics.json"
+    path.write_text(json.dumps(plain(report), indent=2))
+    history = pd.DataFrame(
+        [
+            {
+                "run_id": context.run_id,
+                "symbol": symbol,
+                "created": pd.Timestamp.now(tz="UTC"),
+                "test_samples": report["model"]["samples"],
+                **{f"model_{k}": report["model"][k] for k in SHOWN},
+                **{f"majority_{k}": report["baselines"]["majority"][k] for k in SHOWN},
+                **{f"logistic_{k}": report["baselines"]["logistic_last_row"][k] for k in SHOWN},
+            }
+        ]
+    )
+    # one file per run: appending is a new file, atomic, and DuckDB reads them all at once
+    write_parquet_atomic(
+        history,
+        store.path / "reports" / "history" / "test_metrics" / f"symbol={symbol}" / f"{context.run_id}.parquet",
+    )
+    model = report["model"]
+    return dg.MaterializeResult(
+        metadata={
+            "test_samples": model["samples"],
+            **{k: plain(model[k]) for k in SHOWN},
+            "majority_accuracy": report["baselines"]["majority"]["accuracy"],
+            "logistic_accuracy": report["baselines"]["logistic_last_row"]["accuracy"],
+            "targets_met": sum(1 for t in report["targets"] if t["met"]),
+            "metrics": dg.MetadataValue.md(markdown_table(metrics_table(report))),
+            "confusion_matrix": dg.MetadataValue.md(
+                png_markdown(confusion_matrix_plot(np.array(model["confusion_matrix"])))
+            ),
+            "calibration": dg.MetadataValue.md(png_markdown(calibration_plot(model["calibration"]))),
+            "metrics_path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+# -- latest_signal -------------------------------------------------------------------------------
+
+# Recompute when new features land, once a model exists (the features dependency spans every
+# month of the symbol, most of which may never be materialized: only the model must exist).
+FOLLOW_NEW_FEATURES = dg.AutomationCondition.eager().without(
+    ~dg.AutomationCondition.any_deps_missing()
+) & ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
+    dg.AssetSelection.assets("trained_model")
+)
+
+
+def newest_window(features: pd.DataFrame, window: int, max_gap_minutes: float) -> pd.DataFrame:
+    """The newest ``window`` closed rows, refusing windows the model never saw in training."""
+    rows = features.tail(window)
+    if len(rows) < window:
+        raise ValueError(f"only {len(rows)} feature rows stored; the model needs {window}")
+    if rows["warmup"].any():
+        raise ValueError("the newest window still contains warm-up rows (too little history)")
+    if (rows["gap_minutes"].iloc[1:] > max_gap_minutes).any():
+        raise ValueError(f"the newest window spans a gap > {max_gap_minutes} minutes")
+    return rows
+
+
+@dg.asset(
+    partitions_def=SYMBOL,
+    group_name=EVALUATION,
+    kinds={"pytorch"},
+    owners=OWNERS,
+    code_version="1",
+    description="The model's signal for the newest closed window: probabilities, LONG/SHORT/"
+    "NEUTRAL at the SPEC threshold, and the suggested position size (the seed's `predict`).",
+    deps=[
+        "trained_model",
+        dg.AssetDep(
+            "features",
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                partition_dimension_name="symbol"
+            ),
+        ),
+    ],
+    automation_condition=FOLLOW_NEW_FEATURES,
+)
+def latest_signal(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    from resnet_pipeline.storage import read_partitions, stored_months
+    from resnet_pipeline.trading.signals import SignalConfig, decide
+
+    symbol = context.partition_key
+    try:
+        checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
+    except CheckpointError as error:
+        raise dg.Failure(str(error)) from error
+    months = stored_months(store.path, "features", symbol)[-2:]
+    features = read_partitions(store.path, "features", symbol, months)
+    if features.empty:
+        raise dg.Failure(f"no stored features for {symbol}: materialize features first")
+    checkpoint.check_features([c for c in checkpoint.feature_names if c in features])
+    window = checkpoint.model_config.window
+    try:
+        rows = newest_window(
+            features, window, checkpoint.split_config.get("max_gap_minutes", 5.0)
+        )
+    except ValueError as error:
+        raise dg.Failure(f"{symbol}: {error}; ingest more candles first") from error
+    x = checkpoint.normalizer.window(rows[list(checkpoint.feature_names)].to_numpy(np.float64))
+    proba = predict_proba(checkpoint.model, x[None])[0]
+    decision = decide(proba, SignalConfig())
+    as_of = rows["timestamp"].iloc[-1]
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": plain(as_of),
+            "signal": decision.signal,
+            "confidence": plain(decision.confidence),
+            "suggested_fraction": plain(decision.size_fraction),
+            "p_down": plain(proba[0]),
+            "p_neutral": plain(proba[1]),
+            "p_up": plain(proba[2]),
+            "model_trained": checkpoint.lineage.get("created", ""),
+            "computed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[test_metrics, latest_signal])
