@@ -73,7 +73,10 @@ def evaluate_symbol(checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFra
         "model": model,
         "baselines": baselines,
         "targets": compare_to_targets(model),
-        "test_period": [str(predictions["timestamp"].iloc[0]), str(predictions["timestamp"].iloc[-1])],
+        "test_period": [
+            str(predictions["timestamp"].iloc[0]),
+            str(predictions["timestamp"].iloc[-1]),
+        ],
     }
     return report, predictions
 
@@ -90,7 +93,9 @@ def metrics_table(report: dict) -> pd.DataFrame:
                 "majority": report["baselines"]["majority"].get(name),
                 "logistic": report["baselines"]["logistic_last_row"].get(name),
                 "target": target["target"] if target else "",
-                "met": ("yes" if target["met"] else "no") if target and target["met"] is not None else "",
+                "met": ("yes" if target["met"] else "no")
+                if target and target["met"] is not None
+                else "",
             }
         )
     return pd.DataFrame(rows)
@@ -133,7 +138,12 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     # one file per run: appending is a new file, atomic, and DuckDB reads them all at once
     write_parquet_atomic(
         history,
-        store.path / "reports" / "history" / "test_metrics" / f"symbol={symbol}" / f"{context.run_id}.parquet",
+        store.path
+        / "reports"
+        / "history"
+        / "test_metrics"
+        / f"symbol={symbol}"
+        / f"{context.run_id}.parquet",
     )
     model = report["model"]
     return dg.MaterializeResult(
@@ -147,7 +157,9 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
             "confusion_matrix": dg.MetadataValue.md(
                 png_markdown(confusion_matrix_plot(np.array(model["confusion_matrix"])))
             ),
-            "calibration": dg.MetadataValue.md(png_markdown(calibration_plot(model["calibration"]))),
+            "calibration": dg.MetadataValue.md(
+                png_markdown(calibration_plot(model["calibration"]))
+            ),
             "metrics_path": dg.MetadataValue.path(str(path)),
         }
     )
@@ -211,9 +223,7 @@ def latest_signal(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mat
     checkpoint.check_features([c for c in checkpoint.feature_names if c in features])
     window = checkpoint.model_config.window
     try:
-        rows = newest_window(
-            features, window, checkpoint.split_config.get("max_gap_minutes", 5.0)
-        )
+        rows = newest_window(features, window, checkpoint.split_config.get("max_gap_minutes", 5.0))
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}; ingest more candles first") from error
     x = checkpoint.normalizer.window(rows[list(checkpoint.feature_names)].to_numpy(np.float64))

@@ -3,6 +3,7 @@
 import time
 
 import dagster as dg
+import torch
 from pydantic import Field
 
 from resnet_pipeline.assets.common import MODELING, SYMBOL, plain
@@ -123,6 +124,7 @@ def trained_model(
         )
 
     started = time.perf_counter()
+    torch.manual_seed(config.seed)  # the initial weights are part of the configuration
     model = build_model(model_cfg)
     try:
         result = train(model, train_set, val_set, train_cfg, report, state_path=str(state_path))

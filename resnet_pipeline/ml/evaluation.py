@@ -48,7 +48,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict:
     out: dict = {
         "samples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
         "auc_roc_ovr": auc,
         "log_loss": float(log_loss(y_true, proba, labels=labels)),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
@@ -84,7 +86,11 @@ def majority_baseline(train_labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def logistic_baseline(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int = 0, max_rows: int = 50_000
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    seed: int = 0,
+    max_rows: int = 50_000,
 ) -> np.ndarray:
     """Multinomial logistic regression on the last row's features of each window: the simple
     learned model a deep network has to beat."""
