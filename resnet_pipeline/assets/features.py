@@ -215,9 +215,10 @@ labels_sound = _check(
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "follow_new_candles",
-    target=dg.AssetSelection.assets("features", "labels"),
+    target=dg.AssetSelection.assets("features", "labels", "latest_signal"),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Recomputes features and labels when new candles land (daily ingestion).",
+    description="Recomputes features and labels when new candles land (daily ingestion), "
+    "and latest_signal once a model exists.",
 )
 
 defs = dg.Definitions(

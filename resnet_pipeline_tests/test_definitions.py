@@ -1,0 +1,57 @@
+"""The Definitions load, and the interface users script against is what the SPEC names."""
+
+import dagster as dg
+
+from resnet_pipeline.definitions import defs
+
+ASSETS = {
+    "raw_candles": ("ingestion", "symbol_month"),
+    "features": ("features", "symbol_month"),
+    "labels": ("features", "symbol_month"),
+    "dataset_splits": ("modeling", "symbol"),
+    "trained_model": ("modeling", "symbol"),
+    "test_metrics": ("evaluation", "symbol"),
+    "backtest_report": ("evaluation", "symbol"),
+    "latest_signal": ("evaluation", "symbol"),
+}
+
+
+def test_asset_keys_groups_and_partitions():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == set(ASSETS)
+    for key, (group, partitions) in ASSETS.items():
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name == group
+        kind = type(node.partitions_def).__name__
+        expected = (
+            "MultiPartitionsDefinition"
+            if partitions == "symbol_month"
+            else "StaticPartitionsDefinition"
+        )
+        assert kind == expected, key
+        assert node.description and node.owners and node.kinds, f"{key} lacks UI information"
+        assert node.code_version, f"{key} has no code version (it would show stale after restart)"
+
+
+def test_partition_keys_look_like_the_cli_takes_them():
+    graph = defs.resolve_asset_graph()
+    keys = graph.get(dg.AssetKey("raw_candles")).partitions_def.get_partition_keys()
+    assert "2024-01-01|BTCUSDT" in keys and "2024-01-01|ETHUSDT" in keys
+    assert graph.get(dg.AssetKey("trained_model")).partitions_def.get_partition_keys() == [
+        "BTCUSDT",
+        "ETHUSDT",
+    ]
+
+
+def test_jobs_schedule_sensor_and_checks():
+    assert defs.resolve_job_def("ingestion_job") is not None
+    training = defs.resolve_job_def("training_job")
+    assert training.tags["resnet_pipeline/resource"] == "trainer"
+    schedule = defs.resolve_schedule_def("daily_candles")
+    assert schedule.cron_schedule == "10 0 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    sensor = defs.resolve_sensor_def("follow_new_candles")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert {"features_sound", "labels_sound", "timestamps_valid", "month_complete"} <= checks
