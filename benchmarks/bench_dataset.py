@@ -114,11 +114,13 @@ def main() -> None:
         epoch = run("--phase", "epoch")
     matrix = build["matrix_mb"]
     print(
-        f"rows {build['rows']:,}, feature matrix {matrix:.1f} MB, {build['train_samples']:,} training samples"
+        f"rows {build['rows']:,}, feature matrix {matrix:.1f} MB, "
+        f"{build['train_samples']:,} training samples"
     )
+    build_peak = build["build_peak_above_baseline_mb"]
     print(
-        f"build_splits: {build['build_s']:.2f} s, peak RSS +{build['build_peak_above_baseline_mb']:.0f} MB "
-        f"({build['build_peak_above_baseline_mb'] / matrix:.1f}x the matrix)"
+        f"build_splits: {build['build_s']:.2f} s, peak RSS +{build_peak:.0f} MB "
+        f"({build_peak / matrix:.1f}x the matrix)"
     )
     print(
         f"one epoch: peak RSS +{epoch['epoch_peak_above_baseline_mb']:.0f} MB "
