@@ -29,7 +29,7 @@ from resnet_pipeline.ml.resnet import build_model  # noqa: E402
 from resnet_pipeline.ml.training import TrainConfig, train  # noqa: E402
 
 
-def matmul_gflops(n: int = 2048, repeat: int = 5) -> float:
+def matmul_gflops(n: int = 4096, repeat: int = 3) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
     started = time.perf_counter()
