@@ -6,20 +6,36 @@ import time
 import dagster as dg
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from resnet_pipeline.assets.common import EVALUATION, SYMBOL, markdown_table, plain
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.evaluation import (
+    CLASSIFICATION_TARGETS,
     classification_metrics,
-    compare_to_targets,
     logistic_baseline,
     majority_baseline,
 )
 from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.reports.plots import calibration_plot, confusion_matrix_plot, png_markdown
+from resnet_pipeline.reports.html import render_report, table
+from resnet_pipeline.reports.plots import (
+    calibration_plot,
+    confusion_matrix_plot,
+    equity_curves,
+    png_markdown,
+    training_curves,
+)
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import write_parquet_atomic
+from resnet_pipeline.storage import (
+    read_parquet,
+    read_partitions,
+    stored_months,
+    write_parquet_atomic,
+)
+from resnet_pipeline.targets import compare_to_targets
+from resnet_pipeline.trading.evaluate import evaluate_strategy
+from resnet_pipeline.trading.strategy import StrategyConfig, decide
 
 OWNERS = ["team:resnet-pipeline"]
 SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr", "log_loss")
@@ -72,7 +88,7 @@ def evaluate_symbol(checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFra
     report = {
         "model": model,
         "baselines": baselines,
-        "targets": compare_to_targets(model),
+        "targets": compare_to_targets(model, CLASSIFICATION_TARGETS),
         "test_period": [
             str(predictions["timestamp"].iloc[0]),
             str(predictions["timestamp"].iloc[-1]),
@@ -165,6 +181,177 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     )
 
 
+# -- backtest_report -----------------------------------------------------------------------------
+
+
+class BacktestConfig(dg.Config):
+    """SPEC 9 rules; costs are on by default (a backtest without costs is not a result)."""
+
+    threshold: float = 0.6
+    sizing: str = Field(default="kelly", description="kelly (edge capped at 25%) | fixed (10%)")
+    stop: str = Field(
+        default="fixed", description="fixed (-2%) | atr (-2 ATR) | trailing (1.5 ATR)"
+    )
+    take_profit: float | None = Field(default=0.03, description="+3% from entry; null disables")
+    exit_on_reversal: bool = True
+    exit_confidence: float | None = Field(
+        default=0.5, description="exit when the held side's probability drops below"
+    )
+    max_hold_minutes: int = 720
+    daily_drawdown_halve: float = 0.03
+    weekly_drawdown_stop: float = 0.10
+    fee_rate: float = Field(default=0.001, description="per fill (Bybit spot taker 0.1%)")
+    slippage_bps: float = 2.0
+    initial_equity: float = 10_000.0
+    allow_short: bool = True
+
+
+def _strategy(config: BacktestConfig) -> StrategyConfig:
+    try:
+        return StrategyConfig(**config.model_dump())
+    except ValueError as error:
+        raise dg.Failure(f"invalid backtest config: {error}") from error
+
+
+def _report_html(symbol: str, evaluation, metrics_report: dict, history: list[dict]) -> str:
+    m, b = evaluation.metrics, evaluation.benchmark_metrics
+    trading_rows = [
+        {"metric": k, "strategy": m.get(k), "buy_and_hold": b.get(k)}
+        for k in (
+            "total_return",
+            "annualized_return",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "calmar",
+        )
+    ] + [
+        {"metric": k, "strategy": m.get(k), "buy_and_hold": None}
+        for k in (
+            "win_rate",
+            "profit_factor",
+            "trades",
+            "average_hold_minutes",
+            "exposure",
+            "fees_paid",
+        )
+    ]
+    class_rows = metrics_table(metrics_report).to_dict("records")
+    cfg = evaluation.result.config
+    notes = [
+        f"Fees {cfg.fee_rate:.2%} per fill and slippage {cfg.slippage_bps:g} bps per fill are "
+        "included; decisions at a bar's close fill at the next bar's open.",
+        f"{evaluation.bars:,} one-minute bars, {evaluation.bars_with_prediction:,} with a "
+        f"model prediction; {m['trades']} trades. Sharpe and Sortino use daily returns "
+        "annualized with 365 days.",
+        "Baselines stand beside the model: if they match it, the model adds nothing.",
+    ]
+    sections = [
+        (
+            "Trading targets (SPEC 10)",
+            table(evaluation.targets, ["metric", "value", "target", "met"]),
+        ),
+        ("Strategy vs. buy-and-hold", table(trading_rows, ["metric", "strategy", "buy_and_hold"])),
+        (
+            "Classification on the test split, with baselines",
+            table(class_rows, ["metric", "resnet", "majority", "logistic", "target", "met"]),
+        ),
+    ]
+    images = [
+        ("Equity and drawdown", equity_curves(evaluation.result.equity, evaluation.benchmark))
+    ]
+    images.append(
+        (
+            "Confusion matrix",
+            confusion_matrix_plot(np.array(metrics_report["model"]["confusion_matrix"])),
+        )
+    )
+    if history:
+        images.append(("Training curves", training_curves(history)))
+    period = (str(evaluation.result.equity.index[0]), str(evaluation.result.equity.index[-1]))
+    return render_report(symbol, period, notes, sections, images)
+
+
+@dg.asset(
+    partitions_def=SYMBOL,
+    group_name=EVALUATION,
+    kinds={"parquet", "html"},
+    owners=OWNERS,
+    code_version="1",
+    description="The SPEC 9 strategy simulated bar by bar over the test period (signals at the "
+    "close, fills at the next open, intrabar stops/take profits, drawdown protection, fees and "
+    "slippage) against buy-and-hold: metrics with targets, trade log, equity, HTML report.",
+    deps=["test_metrics"],
+)
+def backtest_report(
+    context: dg.AssetExecutionContext, config: BacktestConfig, store: DataStore
+) -> dg.MaterializeResult:
+    symbol = context.partition_key
+    folder = store.path / "reports" / symbol
+    predictions_path = folder / "test_predictions.parquet"
+    if not predictions_path.exists():
+        raise dg.Failure(
+            f"no test predictions for {symbol}: run dagster asset materialize -m "
+            f"resnet_pipeline.definitions --select test_metrics --partition {symbol}"
+        )
+    predictions = read_parquet(predictions_path)
+    metrics_report = json.loads((folder / "test_metrics.json").read_text())
+    first = predictions["timestamp"].min() - pd.Timedelta(days=1)  # ATR warm-up
+    months = [
+        m
+        for m in stored_months(store.path, "raw_candles", symbol)
+        if first.date().replace(day=1) <= m <= predictions["timestamp"].max().date()
+    ]
+    candles = read_partitions(store.path, "raw_candles", symbol, months)
+    candles = candles[candles["timestamp"] >= first]
+    try:
+        evaluation = evaluate_strategy(candles, predictions, _strategy(config))
+    except ValueError as error:
+        raise dg.Failure(f"{symbol}: {error}") from error
+    checkpoint_history = load_checkpoint(store.path / "models" / symbol / "model.pt").history
+    write_parquet_atomic(evaluation.result.trades, folder / "trades.parquet")
+    write_parquet_atomic(
+        pd.DataFrame(
+            {
+                "timestamp": evaluation.result.equity.index,
+                "equity": evaluation.result.equity.to_numpy(),
+                "buy_and_hold": evaluation.benchmark.to_numpy(),
+            }
+        ),
+        folder / "equity.parquet",
+    )
+    (folder / "backtest_metrics.json").write_text(
+        json.dumps(
+            plain(
+                {
+                    "strategy": evaluation.metrics,
+                    "buy_and_hold": evaluation.benchmark_metrics,
+                    "targets": evaluation.targets,
+                    "config": config.model_dump(),
+                    "run_id": context.run_id,
+                }
+            ),
+            indent=2,
+        )
+    )
+    report = folder / "report.html"
+    report.write_text(_report_html(symbol, evaluation, metrics_report, checkpoint_history))
+    m = evaluation.metrics
+    return dg.MaterializeResult(
+        metadata={
+            **{k: plain(v) for k, v in m.items()},
+            **{f"buy_and_hold_{k}": plain(v) for k, v in evaluation.benchmark_metrics.items()},
+            "targets_met": sum(1 for t in evaluation.targets if t["met"]),
+            "targets": dg.MetadataValue.md(markdown_table(pd.DataFrame(evaluation.targets))),
+            "equity": dg.MetadataValue.md(
+                png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
+            ),
+            "report_path": dg.MetadataValue.path(str(report)),
+            "trades_path": dg.MetadataValue.path(str(folder / "trades.parquet")),
+        }
+    )
+
+
 # -- latest_signal -------------------------------------------------------------------------------
 
 # Recompute when new features land, once a model exists (the features dependency spans every
@@ -208,9 +395,6 @@ def newest_window(features: pd.DataFrame, window: int, max_gap_minutes: float) -
     automation_condition=FOLLOW_NEW_FEATURES,
 )
 def latest_signal(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
-    from resnet_pipeline.storage import read_partitions, stored_months
-    from resnet_pipeline.trading.signals import SignalConfig, decide
-
     symbol = context.partition_key
     try:
         checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
@@ -228,7 +412,7 @@ def latest_signal(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mat
         raise dg.Failure(f"{symbol}: {error}; ingest more candles first") from error
     x = checkpoint.normalizer.window(rows[list(checkpoint.feature_names)].to_numpy(np.float64))
     proba = predict_proba(checkpoint.model, x[None])[0]
-    decision = decide(proba, SignalConfig())
+    decision = decide(proba, StrategyConfig())
     as_of = rows["timestamp"].iloc[-1]
     return dg.MaterializeResult(
         metadata={
@@ -245,4 +429,4 @@ def latest_signal(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mat
     )
 
 
-defs = dg.Definitions(assets=[test_metrics, latest_signal])
+defs = dg.Definitions(assets=[test_metrics, backtest_report, latest_signal])

@@ -18,9 +18,10 @@ from sklearn.metrics import (
 )
 
 from resnet_pipeline.features.labels import CLASS_NAMES
+from resnet_pipeline.targets import Target
 
 # (metric, comparison, target): the seed's targets for the classifier.
-CLASSIFICATION_TARGETS: tuple[tuple[str, str, float], ...] = (
+CLASSIFICATION_TARGETS: tuple[Target, ...] = (
     ("accuracy", ">", 0.45),
     ("precision_up", ">", 0.55),
     ("precision_down", ">", 0.55),
@@ -103,15 +104,3 @@ def logistic_baseline(
     proba = np.zeros((len(x_test), 3))
     proba[:, model.classes_] = model.predict_proba(np.nan_to_num(x_test))
     return proba
-
-
-def compare_to_targets(
-    metrics: dict, targets: tuple[tuple[str, str, float], ...] = CLASSIFICATION_TARGETS
-) -> list[dict]:
-    """One row per target: the value achieved, the target, and whether it was met."""
-    rows = []
-    for name, op, target in targets:
-        value = metrics.get(name)
-        met = None if value is None else (value > target if op == ">" else value < target)
-        rows.append({"metric": name, "value": value, "target": f"{op} {target}", "met": met})
-    return rows

@@ -1,0 +1,71 @@
+"""The self-contained HTML report of one symbol: pictures embedded, no external files."""
+
+from __future__ import annotations
+
+import html
+
+from resnet_pipeline.reports.plots import data_uri
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 960px; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.met { color: #11772d; font-weight: 600; } .missed { color: #b3261e; font-weight: 600; }
+.note { background: #f5f5f5; padding: 0.6rem 1rem; border-left: 4px solid #888; }
+img { max-width: 100%; }
+"""
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = row.get(c)
+            if c == "met" and value is not None:
+                css = "met" if value else "missed"
+                cells.append(f'<td class="{css}">{"met" if value else "not met"}</td>')
+            else:
+                cells.append(f"<td>{_cell(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def render_report(
+    symbol: str,
+    period: tuple[str, str],
+    notes: list[str],
+    sections: list[tuple[str, str]],
+    images: list[tuple[str, bytes]],
+) -> str:
+    """``sections``: (title, HTML body) pairs; ``images``: (title, PNG bytes) pairs."""
+    parts = [
+        f"<h1>{html.escape(symbol)}: ResNet direction classifier, test period report</h1>",
+        f"<p>Test period {html.escape(period[0])} to {html.escape(period[1])} (UTC).</p>",
+        '<div class="note"><ul>'
+        + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        + "</ul></div>",
+    ]
+    for title, body in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2>{body}")
+    for title, png in images:
+        parts.append(
+            f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="{data_uri(png)}">'
+        )
+    title = f"<title>{html.escape(symbol)} report</title>"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'>{title}<style>{STYLE}</style></head>"
+        f"<body>{''.join(parts)}</body></html>"
+    )
