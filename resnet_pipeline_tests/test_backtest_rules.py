@@ -1,0 +1,301 @@
+"""Each SPEC 9 rule fires on a constructed price path exactly when it should, and the fast
+engine equals the bar-by-bar reference on random paths."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from resnet_pipeline.trading.bar_loop import run_bar_loop
+from resnet_pipeline.trading.simulate import make_market, run_backtest, simulate
+from resnet_pipeline.trading.strategy import StrategyConfig, decide
+
+LONG = (0.1, 0.1, 0.8)
+SHORT = (0.8, 0.1, 0.1)
+HOLD_LONG = (0.2, 0.2, 0.6)  # p_up 0.6: no new signal, but confidence stays above 0.5
+FLAT = (1 / 3, 1 / 3, 1 / 3)
+NO_COSTS = {"fee_rate": 0.0, "slippage_bps": 0.0}
+
+
+def market(closes, probs, cfg, highs=None, lows=None, opens=None, atr=1.0, start="2024-01-01"):
+    closes = np.asarray(closes, float)
+    opens = np.asarray(
+        opens if opens is not None else np.concatenate(([closes[0]], closes[:-1])), float
+    )
+    highs = np.asarray(highs if highs is not None else np.maximum(opens, closes), float)
+    lows = np.asarray(lows if lows is not None else np.minimum(opens, closes), float)
+    times = pd.date_range(start, periods=len(closes), freq="1min", tz="UTC")
+    probs = np.array([p if p is not None else (np.nan,) * 3 for p in probs], float)
+    return make_market(times, opens, highs, lows, closes, np.full(len(closes), atr), probs, cfg)
+
+
+def only_trade(m, cfg):
+    trades = simulate(m, cfg)
+    assert trades == run_bar_loop(m, cfg)  # every constructed case holds for both engines
+    assert len(trades) >= 1
+    return trades[0], trades
+
+
+def test_fixed_stop_fires_inside_the_bar_at_its_level():
+    cfg = StrategyConfig(stop="fixed", take_profit=None, **NO_COSTS)
+    closes = [100, 100, 100, 99, 99]
+    lows = [100, 100, 99.5, 97.9, 99]  # bar 3 dips below 98 = 100 * (1 - 2%)
+    m = market(closes, [LONG] + [HOLD_LONG] * 4, cfg, lows=lows)
+    trade, _ = only_trade(m, cfg)
+    assert (trade["entry_bar"], trade["exit_bar"], trade["reason"]) == (1, 3, "stop")
+    assert trade["entry_price"] == 100 and trade["exit_price"] == pytest.approx(98.0)
+
+
+def test_gap_through_the_stop_fills_at_the_open():
+    cfg = StrategyConfig(stop="fixed", take_profit=None, **NO_COSTS)
+    m = market(
+        [100, 100, 100, 95, 95],
+        [LONG] + [HOLD_LONG] * 4,
+        cfg,
+        opens=[100, 100, 100, 96, 95],
+        lows=[100, 100, 100, 94, 95],
+    )
+    trade, _ = only_trade(m, cfg)
+    assert trade["reason"] == "stop" and trade["exit_price"] == 96.0
+
+
+def test_take_profit_and_stop_in_one_bar_assumes_the_stop():
+    cfg = StrategyConfig(stop="fixed", take_profit=0.03, **NO_COSTS)
+    m = market(
+        [100, 100, 100, 100],
+        [LONG] + [HOLD_LONG] * 3,
+        cfg,
+        highs=[100, 100, 104, 100],
+        lows=[100, 100, 97, 100],
+    )
+    trade, _ = only_trade(m, cfg)
+    assert trade["reason"] == "stop" and trade["exit_bar"] == 2
+
+
+def test_take_profit_fires_at_plus_three_percent():
+    cfg = StrategyConfig(stop="fixed", take_profit=0.03, **NO_COSTS)
+    m = market(
+        [100, 100, 101, 102, 103.5],
+        [LONG] + [HOLD_LONG] * 4,
+        cfg,
+        highs=[100, 100, 101, 102.9, 103.5],
+    )
+    trade, _ = only_trade(m, cfg)
+    assert (trade["reason"], trade["exit_bar"]) == ("take_profit", 4)
+    assert trade["exit_price"] == pytest.approx(103.0)
+
+
+def test_atr_stop_is_two_atr_below_entry():
+    cfg = StrategyConfig(stop="atr", take_profit=None, **NO_COSTS)
+    m = market(
+        [100] * 6, [LONG] + [HOLD_LONG] * 5, cfg, lows=[100, 100, 99, 98.1, 97.9, 100], atr=1.0
+    )
+    trade, _ = only_trade(m, cfg)
+    assert (trade["reason"], trade["exit_bar"], trade["exit_price"]) == ("stop", 4, 98.0)
+
+
+def test_trailing_stop_follows_the_peak_of_earlier_bars():
+    cfg = StrategyConfig(stop="trailing", take_profit=None, **NO_COSTS)
+    highs = [100, 100, 103, 105, 104, 104]
+    lows = [100, 100, 100, 103.6, 103.4, 100]
+    m = market(
+        [100, 100, 102, 104, 104, 101],
+        [LONG] + [HOLD_LONG] * 5,
+        cfg,
+        highs=highs,
+        lows=lows,
+        atr=1.0,
+    )
+    trade, _ = only_trade(m, cfg)
+    # peak 105 after bar 3 -> level 103.5; bar 3 itself (low 103.6) used the level from 103
+    assert (trade["reason"], trade["exit_bar"]) == ("trailing_stop", 4)
+    assert trade["exit_price"] == pytest.approx(103.5)
+
+
+def test_short_positions_mirror_the_rules():
+    cfg = StrategyConfig(stop="fixed", take_profit=0.03, **NO_COSTS)
+    m = market(
+        [100, 100, 99, 96.5], [SHORT] + [(0.6, 0.2, 0.2)] * 3, cfg, lows=[100, 100, 99, 96.9]
+    )
+    trade, _ = only_trade(m, cfg)
+    assert (trade["side"], trade["reason"]) == (-1, "take_profit")
+    assert trade["exit_price"] == pytest.approx(97.0) and trade["pnl"] > 0
+
+
+def test_reversal_exits_at_the_next_open_and_enters_the_other_side():
+    cfg = StrategyConfig(take_profit=None, **NO_COSTS)
+    m = market(
+        [100, 100, 100, 100, 100, 100],
+        [LONG, HOLD_LONG, SHORT, (0.6, 0.2, 0.2), None, None],
+        cfg,
+        opens=[100, 100, 100, 100.5, 100, 100],
+    )
+    first, trades = only_trade(m, cfg)
+    assert (first["reason"], first["exit_bar"], first["exit_price"]) == ("reversal", 3, 100.5)
+    assert trades[1]["side"] == -1 and trades[1]["entry_bar"] == 3
+
+
+def test_low_confidence_exits():
+    cfg = StrategyConfig(take_profit=None, **NO_COSTS)
+    m = market([100] * 5, [LONG, HOLD_LONG, (0.3, 0.3, 0.4), FLAT, FLAT], cfg)
+    trade, _ = only_trade(m, cfg)
+    assert (trade["reason"], trade["exit_bar"]) == ("low_confidence", 3)
+
+
+def test_time_exit_after_twelve_hours():
+    cfg = StrategyConfig(take_profit=None, stop="fixed", **NO_COSTS)
+    n = 800
+    m = market([100.0] * n, [LONG] + [HOLD_LONG] * (n - 1), cfg)
+    trade, _ = only_trade(m, cfg)
+    assert trade["reason"] == "time"
+    assert trade["exit_bar"] - trade["entry_bar"] == 720
+
+
+def test_end_of_data_closes_at_the_last_close():
+    cfg = StrategyConfig(take_profit=None, **NO_COSTS)
+    m = market([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3, cfg)
+    trade, _ = only_trade(m, cfg)
+    assert (trade["reason"], trade["exit_bar"], trade["exit_price"]) == ("end", 3, 102.0)
+
+
+def test_fees_and_slippage_cost_exactly_what_they_say():
+    free = StrategyConfig(take_profit=None, **NO_COSTS)
+    paid = StrategyConfig(take_profit=None, fee_rate=0.001, slippage_bps=10)
+    args = ([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3)
+    t0, _ = only_trade(market(*args, free), free)
+    t1, _ = only_trade(market(*args, paid), paid)
+    assert t0["notional"] == pytest.approx(10_000 * 0.25)  # Kelly: 0.8 - 0.5 capped at 0.25
+    entry, exit_ = 100 * 1.001, 102 * 0.999
+    qty = 2500 / entry
+    expected = qty * (exit_ - entry) - 2500 * 0.001 - qty * exit_ * 0.001
+    assert t1["pnl"] == pytest.approx(expected)
+    assert t0["pnl"] == pytest.approx(2500 * 0.02)
+
+
+def test_daily_drawdown_halves_later_sizes_that_day():
+    cfg = StrategyConfig(
+        stop="fixed", take_profit=None, exit_confidence=None, daily_drawdown_halve=0.003, **NO_COSTS
+    )
+    # trade 1 loses 2% of a 25% position = 0.5% of equity (> 0.3%): trade 2 is half size
+    closes = [100, 100, 100, 97, 97, 97, 97]
+    lows = [100, 100, 100, 97, 97, 97, 97]
+    probs = [LONG, HOLD_LONG, HOLD_LONG, FLAT, LONG, HOLD_LONG, HOLD_LONG]
+    m = market(closes, probs, cfg, lows=lows)
+    _, trades = only_trade(m, cfg)
+    assert trades[0]["reason"] == "stop"
+    assert trades[1]["notional"] == pytest.approx(trades[1]["equity_before"] * 0.25 / 2)
+    next_day = market(closes, probs, cfg, lows=lows, start="2024-01-01 23:56")
+    _, reset = only_trade(next_day, cfg)  # the second decision falls on the next UTC day
+    assert reset[1]["notional"] == pytest.approx(reset[1]["equity_before"] * 0.25)
+
+
+def test_weekly_drawdown_stops_trading_until_next_week():
+    cfg = StrategyConfig(
+        stop="fixed", take_profit=None, exit_confidence=None, weekly_drawdown_stop=0.004, **NO_COSTS
+    )
+    closes = [100, 100, 100, 97, 97, 97, 97]
+    lows = [100, 100, 100, 97, 97, 97, 97]
+    probs = [LONG, HOLD_LONG, HOLD_LONG, FLAT, LONG, HOLD_LONG, HOLD_LONG]
+    _, trades = only_trade(market(closes, probs, cfg, lows=lows), cfg)
+    assert len(trades) == 1  # -0.5% of equity > 0.4%: no new trade that week
+    # the loss is realized Sunday 23:59; the next decision (Monday 00:00) is a new ISO week
+    _, monday = only_trade(market(closes, probs, cfg, lows=lows, start="2024-01-07 23:56"), cfg)
+    assert len(monday) == 2
+
+
+def test_no_look_ahead_future_bars_change_nothing_before():
+    cfg = StrategyConfig()
+    rng = np.random.default_rng(4)
+    n = 3000
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    probs = rng.dirichlet([1, 1, 1], n)
+    base = simulate(market(closes, probs, cfg, highs=closes * 1.001, lows=closes * 0.999), cfg)
+    cut = 1500
+    changed_closes = closes.copy()
+    changed_closes[cut + 1 :] *= 1.5
+    changed_probs = probs.copy()
+    changed_probs[cut + 1 :] = rng.dirichlet([1, 1, 1], n - cut - 1)
+    other = simulate(
+        market(
+            changed_closes,
+            changed_probs,
+            cfg,
+            highs=changed_closes * 1.001,
+            lows=changed_closes * 0.999,
+        ),
+        cfg,
+    )
+    done_before = [t for t in base if t["exit_bar"] <= cut]
+    assert done_before == other[: len(done_before)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 100_000),
+    n=st.integers(50, 1500),
+    stop=st.sampled_from(["fixed", "atr", "trailing"]),
+    sizing=st.sampled_from(["kelly", "fixed"]),
+    take_profit=st.sampled_from([None, 0.005, 0.03]),
+    exit_confidence=st.sampled_from([None, 0.5]),
+    reversal=st.booleans(),
+    hold=st.sampled_from([5, 60, 720]),
+    daily=st.sampled_from([0.001, 0.03]),
+    weekly=st.sampled_from([0.002, 0.10]),
+    step=st.sampled_from(["1min", "7min"]),
+)
+def test_fast_engine_equals_the_bar_loop(
+    seed, n, stop, sizing, take_profit, exit_confidence, reversal, hold, daily, weekly, step
+):
+    cfg = StrategyConfig(
+        stop=stop,
+        sizing=sizing,
+        take_profit=take_profit,
+        exit_confidence=exit_confidence,
+        exit_on_reversal=reversal,
+        max_hold_minutes=hold,
+        daily_drawdown_halve=daily,
+        weekly_drawdown_stop=weekly,
+    )
+    rng = np.random.default_rng(seed)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    opens = closes * np.exp(rng.normal(0, 0.002, n))
+    highs = np.maximum(opens, closes) * (1 + rng.exponential(0.002, n))
+    lows = np.minimum(opens, closes) * (1 - rng.exponential(0.002, n))
+    probs = rng.dirichlet([0.5, 0.5, 0.5], n)
+    probs[rng.random(n) < 0.05] = np.nan  # bars without a prediction
+    times = pd.date_range("2024-01-05 20:00", periods=n, freq=step, tz="UTC")
+    m = make_market(times, opens, highs, lows, closes, np.abs(rng.normal(0.5, 0.2, n)), probs, cfg)
+    assert simulate(m, cfg) == run_bar_loop(m, cfg)
+
+
+def test_equity_curve_marks_positions_and_ends_at_realized_equity():
+    cfg = StrategyConfig(take_profit=None, **NO_COSTS)
+    m = market([100, 100, 101, 102, 102], [LONG] + [HOLD_LONG] * 2 + [FLAT, FLAT], cfg)
+    result = run_backtest(m, cfg)
+    qty = 2500 / 100
+    assert list(result.equity.round(6)) == [
+        10_000,
+        10_000,
+        10_000 + qty,
+        10_000 + 2 * qty,
+        result.trades["equity_after"].iloc[-1],
+    ]
+    assert result.exposure == pytest.approx(3 / 5)
+
+
+def test_decide_is_the_seed_predict():
+    assert decide(np.array(LONG)).signal == "LONG"
+    assert decide(np.array(SHORT)).signal == "SHORT"
+    d = decide(np.array([0.2, 0.5, 0.3]))
+    assert (d.signal, d.size_fraction) == ("NEUTRAL", 0.0)
+    assert decide(np.array([0.05, 0.05, 0.9])).size_fraction == 0.25  # capped
+    assert decide(np.array([0.1, 0.2, 0.7])).size_fraction == pytest.approx(0.2)
+    assert decide(np.array(LONG), StrategyConfig(sizing="fixed")).size_fraction == 0.1
+
+
+def test_bad_strategy_configs_fail():
+    with pytest.raises(ValueError, match="stop"):
+        StrategyConfig(stop="chandelier")
+    with pytest.raises(ValueError, match="fee_rate"):
+        StrategyConfig(fee_rate=-0.001)
