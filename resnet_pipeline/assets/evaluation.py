@@ -132,7 +132,7 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     symbol = context.partition_key
     checkpoint, splits = _load(store, symbol)
     report, predictions = evaluate_symbol(checkpoint, splits)
-    report |= {"symbol": symbol, "run_id": context.run_id, "lineage": checkpoint.lineage}
+    report |= {"symbol": symbol, "run_id": context.run.run_id, "lineage": checkpoint.lineage}
     folder = store.path / "reports" / symbol
     folder.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(predictions, folder / "test_predictions.parquet")
@@ -141,7 +141,7 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     history = pd.DataFrame(
         [
             {
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
                 "symbol": symbol,
                 "created": pd.Timestamp.now(tz="UTC"),
                 "test_samples": report["model"]["samples"],
@@ -159,7 +159,7 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
         / "history"
         / "test_metrics"
         / f"symbol={symbol}"
-        / f"{context.run_id}.parquet",
+        / f"{context.run.run_id}.parquet",
     )
     model = report["model"]
     return dg.MaterializeResult(
@@ -328,7 +328,7 @@ def backtest_report(
                     "buy_and_hold": evaluation.benchmark_metrics,
                     "targets": evaluation.targets,
                     "config": config.model_dump(),
-                    "run_id": context.run_id,
+                    "run_id": context.run.run_id,
                 }
             ),
             indent=2,

@@ -145,7 +145,7 @@ def trained_model(
         split_config=splits.config.__dict__ | {"months": splits.lineage.get("months", [])},
         lineage={
             "symbol": symbol,
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
             "code_version": "1",
             "dataset": str(store.path / "datasets" / symbol),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -1,0 +1,151 @@
+"""The whole graph through Dagster on synthetic candles: raw candles to the HTML report."""
+
+import json
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+
+from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling
+from resnet_pipeline.ml.checkpoint import load_checkpoint
+from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+
+pytestmark = pytest.mark.slow
+
+ASSETS = [
+    ingestion.raw_candles,
+    features.features,
+    features.labels,
+    dataset.dataset_splits,
+    modeling.trained_model,
+    evaluation.test_metrics,
+    evaluation.backtest_report,
+    evaluation.latest_signal,
+]
+QUICK = {
+    "ops": {
+        "dataset_splits": {"config": {"start_month": "2024-01", "end_month": "2024-01"}},
+        "trained_model": {
+            "config": {
+                "epochs": 2,
+                "max_train_samples": 256,
+                "max_val_samples": 256,
+                "arch": "resnet18",
+            }
+        },
+    }
+}
+
+
+def _resources(root):
+    return {
+        "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
+        "store": DataStore(root=str(root)),
+        "candle_source": CandleSourceResource(kind="synthetic"),
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    instance = dg.DagsterInstance.ephemeral()
+    for selection in (["raw_candles"], ["features", "labels"]):
+        assert dg.materialize(
+            ASSETS,
+            selection=selection,
+            partition_key="2024-01-01|BTCUSDT",
+            resources=_resources(root),
+            instance=instance,
+        ).success
+    result = dg.materialize(
+        ASSETS,
+        selection=[
+            "dataset_splits",
+            "trained_model",
+            "test_metrics",
+            "backtest_report",
+            "latest_signal",
+        ],
+        partition_key="BTCUSDT",
+        resources=_resources(root),
+        instance=instance,
+        run_config=QUICK,
+    )
+    return root, instance, result
+
+
+def _metadata(result, asset):
+    events = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
+    ]
+    return {k: getattr(v, "value", v) for k, v in events[0].materialization.metadata.items()}
+
+
+def test_every_asset_materializes_with_readable_metadata(pipeline):
+    _, _, result = pipeline
+    assert result.success
+    splits = _metadata(result, "dataset_splits")
+    assert splits["train_samples"] > splits["val_samples"] > 0 and splits["purged"]["train"] == 12
+    model = _metadata(result, "trained_model")
+    assert model["epochs_run"] == 2 and model["device"] == "cpu"
+    assert model["curves"].startswith("![")  # a picture the UI shows
+    metrics = _metadata(result, "test_metrics")
+    assert 0 <= metrics["accuracy"] <= 1 and "majority" in metrics["metrics"]
+    backtest = _metadata(result, "backtest_report")
+    assert {"sharpe", "max_drawdown", "trades", "buy_and_hold_total_return"} <= set(backtest)
+    signal = _metadata(result, "latest_signal")
+    assert signal["signal"] in ("LONG", "SHORT", "NEUTRAL")
+    assert signal["p_down"] + signal["p_neutral"] + signal["p_up"] == pytest.approx(1, abs=1e-5)
+
+
+def test_files_are_written_where_the_readme_says(pipeline):
+    root, _, _ = pipeline
+    report = (root / "reports" / "BTCUSDT" / "report.html").read_text()
+    assert "data:image/png;base64," in report
+    assert 'class="met"' in report or 'class="missed"' in report  # targets marked
+    assert "buy_and_hold" in report and "Fees 0.10% per fill" in report
+    stored = json.loads((root / "reports" / "BTCUSDT" / "test_metrics.json").read_text())
+    assert {t["metric"] for t in stored["targets"]} >= {"accuracy", "auc_roc_ovr"}
+    assert (root / "reports" / "BTCUSDT" / "trades.parquet").exists()
+    files = f"{root}/reports/history/test_metrics/*/*.parquet"
+    history = duckdb.sql(
+        f"select symbol, model_accuracy from read_parquet('{files}', hive_partitioning=true)"
+    ).fetchall()
+    assert [h[0] for h in history] == ["BTCUSDT"]
+
+
+def test_checkpoint_is_self_contained_and_matches_the_dataset(pipeline):
+    root, _, _ = pipeline
+    ckpt = load_checkpoint(root / "models" / "BTCUSDT" / "model.pt")
+    splits = DatasetSplits.load(root / "datasets" / "BTCUSDT")
+    assert ckpt.feature_names == splits.channel_names
+    np.testing.assert_allclose(ckpt.normalizer.mean, splits.normalizer.mean)
+    assert ckpt.lineage["symbol"] == "BTCUSDT" and ckpt.lineage["months"] == ["2024-01"]
+    assert len(ckpt.history) == 2
+    assert not (root / "models" / "BTCUSDT" / "training_state.pt").exists()  # finished
+
+
+def test_missing_upstream_says_what_to_run(tmp_path):
+    result = dg.materialize(
+        ASSETS,
+        selection=["trained_model"],
+        partition_key="ETHUSDT",
+        resources=_resources(tmp_path),
+        raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "--select dataset_splits --partition ETHUSDT" in message
+    result = dg.materialize(
+        ASSETS,
+        selection=["latest_signal"],
+        partition_key="ETHUSDT",
+        resources=_resources(tmp_path),
+        raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "materialize trained_model" in message
