@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling
-from resnet_pipeline.assets.common import EVALUATION, MODELING, SETTINGS, SYMBOL
+from resnet_pipeline.assets.common import EVALUATION, MODELING, SETTINGS
 from resnet_pipeline.resources.candle_source import CandleSourceResource
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.settings import Settings
@@ -29,7 +29,6 @@ def build_resources(settings: Settings) -> dict[str, object]:
 training_job = dg.define_asset_job(
     "training_job",
     selection=dg.AssetSelection.groups(MODELING, EVALUATION),
-    partitions_def=SYMBOL,
     tags={"resnet_pipeline/resource": "trainer"},
     description="Build the dataset, train, evaluate and backtest one symbol.",
 )

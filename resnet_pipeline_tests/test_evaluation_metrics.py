@@ -1,0 +1,59 @@
+"""Classification metrics and baselines on small hand-checked cases."""
+
+import numpy as np
+import pytest
+
+from resnet_pipeline.ml.evaluation import (
+    CLASSIFICATION_TARGETS,
+    classification_metrics,
+    logistic_baseline,
+    majority_baseline,
+)
+from resnet_pipeline.targets import compare_to_targets
+
+
+def test_perfect_and_confused_predictions():
+    y = np.array([0, 1, 2, 2, 1, 0])
+    perfect = np.eye(3)[y] * 0.98 + 0.01 / 1.0
+    m = classification_metrics(y, perfect)
+    assert m["accuracy"] == 1.0 and m["macro_f1"] == 1.0 and m["auc_roc_ovr"] == 1.0
+    assert m["confusion_matrix"] == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
+    always_up = np.tile([0.1, 0.2, 0.7], (6, 1))
+    m = classification_metrics(y, always_up)
+    assert m["accuracy"] == pytest.approx(2 / 6)
+    assert m["precision_up"] == pytest.approx(2 / 6) and m["recall_up"] == 1.0
+    assert m["precision_down"] == 0.0  # never predicted: 0, not an error
+    assert m["auc_roc_ovr"] == pytest.approx(0.5)
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.1, 0.2, 0.7, 0.7, 0.2, 0.1])))
+
+
+def test_majority_baseline_predicts_the_training_majority():
+    proba = majority_baseline(np.array([1, 1, 1, 0, 2]), 4)
+    assert proba.shape == (4, 3) and (proba.argmax(1) == 1).all()
+    np.testing.assert_allclose(proba[0], [0.2, 0.6, 0.2])
+
+
+def test_logistic_baseline_learns_a_linear_signal_and_not_noise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 5))
+    y = np.digitize(x[:, 0], [-0.5, 0.5])  # class written in feature 0
+    proba = logistic_baseline(x[:2000], y[:2000], x[2000:])
+    assert classification_metrics(y[2000:], proba)["accuracy"] > 0.85
+    shuffled = rng.permutation(y[:2000])  # a shuffled-label model: no edge on the test set
+    noise = classification_metrics(y[2000:], logistic_baseline(x[:2000], shuffled, x[2000:]))
+    majority = classification_metrics(y[2000:], majority_baseline(shuffled, 1000))
+    assert noise["accuracy"] <= majority["accuracy"] + 0.03
+
+
+def test_classification_targets_are_the_seed_targets():
+    rows = compare_to_targets(
+        {"accuracy": 0.5, "precision_up": 0.5, "auc_roc_ovr": 0.61}, CLASSIFICATION_TARGETS
+    )
+    met = {r["metric"]: r["met"] for r in rows}
+    assert met == {
+        "accuracy": True,
+        "precision_up": False,
+        "precision_down": None,
+        "macro_f1": None,
+        "auc_roc_ovr": True,
+    }
