@@ -55,53 +55,70 @@ def make_market(
     return Market(ns, *arrays, side=side, p_long=proba[:, 2], p_short=proba[:, 0])
 
 
-def _levels(m: Market, pos: Position, bars: slice, cfg: StrategyConfig) -> np.ndarray:
-    if cfg.stop != "trailing":
-        return np.full(bars.stop - bars.start, pos.stop0)
-    if pos.side > 0:  # the peak of the bars before, from the entry price on
-        peak = np.maximum.accumulate(np.concatenate(([pos.entry_price], m.high[bars][:-1])))
+def _levels(m: Market, pos: Position, bars: slice, extreme: float) -> np.ndarray:
+    """Stop levels for ``bars``; trailing stops follow ``extreme`` (the best price of the
+    bars before, from the entry price on) and the bars of the slice before each bar."""
+    if pos.side > 0:
+        peak = np.maximum.accumulate(np.concatenate(([extreme], m.high[bars][:-1])))
         return peak - pos.trail
-    trough = np.minimum.accumulate(np.concatenate(([pos.entry_price], m.low[bars][:-1])))
+    trough = np.minimum.accumulate(np.concatenate(([extreme], m.low[bars][:-1])))
     return trough + pos.trail
 
 
 def _first(mask: np.ndarray) -> int | None:
-    return int(np.argmax(mask)) if mask.any() else None
+    index = int(mask.argmax())
+    return index if mask[index] else None
 
 
 def _exit(m: Market, pos: Position, cfg: StrategyConfig) -> tuple[dict, int | None]:
-    """The trade this position becomes, and the next decision bar (None: data ended)."""
+    """The trade this position becomes, and the next decision bar (None: data ended).
+
+    Bars are scanned in growing windows (most positions end within a few dozen bars), up to
+    the time exit; comparisons with NaN (no take profit, no prediction) are simply False.
+    """
     e, n = pos.entry_bar, m.n
     time_bar = time_exit_bar(m, pos, cfg)
-    held = slice(e, min(time_bar, n))  # bars the position can live through
-    levels = _levels(m, pos, held, cfg)
-    with np.errstate(invalid="ignore"):
+    end = min(time_bar, n)  # bars the position can live through: e .. end - 1
+    trailing = cfg.stop == "trailing"
+    extreme = pos.entry_price
+    start, width = e, 64
+    while start < end:
+        stop = min(start + width, end)
+        held = slice(start, stop)
+        levels = _levels(m, pos, held, extreme) if trailing else None
+        level_or_levels = levels if trailing else pos.stop0
         if pos.side > 0:
-            intra = (m.low[held] <= levels) | (m.high[held] >= pos.take_profit)
+            intra = (m.low[held] <= level_or_levels) | (m.high[held] >= pos.take_profit)
         else:
-            intra = (m.high[held] >= levels) | (m.low[held] <= pos.take_profit)
-    i1 = _first(intra)
-    decided = slice(e, min(held.stop, n - 1))  # closes whose decision can fill at a next open
-    i2 = None
-    if decided.stop > decided.start:
-        flags = np.zeros(decided.stop - decided.start, bool)
-        if cfg.exit_on_reversal:
-            flags |= m.side[decided] == -pos.side
-        if cfg.exit_confidence is not None:
-            held_p = m.p_long[decided] if pos.side > 0 else m.p_short[decided]
-            with np.errstate(invalid="ignore"):
+            intra = (m.high[held] >= level_or_levels) | (m.low[held] <= pos.take_profit)
+        i1 = _first(intra)
+        decided = slice(start, min(stop, n - 1))  # closes whose decision fills at a next open
+        i2 = None
+        if decided.stop > decided.start:
+            flags = np.arange(decided.start + 1, decided.stop + 1) >= time_bar
+            if cfg.exit_on_reversal:
+                flags |= m.side[decided] == -pos.side
+            if cfg.exit_confidence is not None:
+                held_p = m.p_long[decided] if pos.side > 0 else m.p_short[decided]
                 flags |= held_p < cfg.exit_confidence
-        flags |= np.arange(decided.start, decided.stop) + 1 >= time_bar
-        i2 = _first(flags)
-    if i1 is not None and (i2 is None or i1 <= i2):
-        j = e + i1
-        price, reason = intrabar_exit(pos, levels[i1], m.open[j], m.high[j], m.low[j], cfg)
-        return close_position(m, pos, j, price, reason, cfg), j
-    if i2 is not None:
-        j = e + i2
-        reason = signal_exit(m, pos, j, time_bar, cfg)
-        trade = close_position(m, pos, j + 1, m.open[j + 1], reason, cfg)
-        return trade, (j if reason == "reversal" else j + 1)
+            i2 = _first(flags)
+        if i1 is not None and (i2 is None or i1 <= i2):
+            j = start + i1
+            level = levels[i1] if trailing else pos.stop0
+            price, reason = intrabar_exit(pos, level, m.open[j], m.high[j], m.low[j], cfg)
+            return close_position(m, pos, j, price, reason, cfg), j
+        if i2 is not None:
+            j = start + i2
+            reason = signal_exit(m, pos, j, time_bar, cfg)
+            trade = close_position(m, pos, j + 1, m.open[j + 1], reason, cfg)
+            return trade, (j if reason == "reversal" else j + 1)
+        if trailing:
+            extreme = (
+                max(extreme, m.high[held].max())
+                if pos.side > 0
+                else min(extreme, m.low[held].min())
+            )
+        start, width = stop, width * 4
     return close_position(m, pos, n - 1, m.close[n - 1], "end", cfg), None
 
 
