@@ -57,3 +57,23 @@ def test_classification_targets_are_the_seed_targets():
         "macro_f1": None,
         "auc_roc_ovr": True,
     }
+
+
+def test_report_tables_mark_met_and_missed_targets_correctly():
+    from resnet_pipeline.assets.evaluation import metrics_table, readable
+    from resnet_pipeline.reports.html import table
+
+    model = {"accuracy": 0.5, "precision_up": 0.26, "auc_roc_ovr": None}
+    report = {
+        "model": model,
+        "baselines": {"majority": {}, "logistic_last_row": {}},
+        "targets": compare_to_targets(model, CLASSIFICATION_TARGETS),
+    }
+    rows = {r["metric"]: r for r in metrics_table(report)}
+    assert rows["accuracy"]["met"] is True and rows["precision_up"]["met"] is False
+    assert rows["auc_roc_ovr"]["met"] is None and rows["log_loss"]["met"] is None
+    html = table(list(rows.values()), ["metric", "resnet", "met"])
+    assert '<td>precision_up</td><td>0.2600</td><td class="missed">not met</td>' in html
+    assert '<td>accuracy</td><td>0.5000</td><td class="met">met</td>' in html
+    markdown = readable(list(rows.values()))
+    assert "| precision_up |" in markdown and "not met" in markdown

@@ -21,6 +21,7 @@ INGESTION = "ingestion"
 FEATURES = "features"
 MODELING = "modeling"
 EVALUATION = "evaluation"
+OWNERS = ["team:resnet-pipeline"]
 
 
 def plain(value: Any) -> Any:

@@ -6,12 +6,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from resnet_pipeline.assets.common import MODELING, SYMBOL, markdown_table, plain
+from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
 from resnet_pipeline.ml.dataset import SplitConfig, build_splits
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months
 
-OWNERS = ["team:resnet-pipeline"]
 _BY_SYMBOL = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
 
 
@@ -85,15 +84,10 @@ def dataset_splits(
     labels = read_partitions(store.path, "labels", symbol, months)
     if labels.empty:
         raise dg.Failure(f"no stored labels for {symbol} in {months[0]:%Y-%m}..{months[-1]:%Y-%m}")
-    split_config = SplitConfig(
-        window=config.window,
-        train_ratio=config.train_ratio,
-        val_ratio=config.val_ratio,
-        test_ratio=config.test_ratio,
-        purge_minutes=config.purge_minutes,
-        max_gap_minutes=config.max_gap_minutes,
-        price_norm=config.price_norm,
-    )
+    try:
+        split_config = SplitConfig(**config.model_dump(exclude={"start_month", "end_month"}))
+    except ValueError as error:
+        raise dg.Failure(f"invalid dataset config: {error}") from error
     try:
         splits = build_splits(features, labels, split_config)
     except ValueError as error:

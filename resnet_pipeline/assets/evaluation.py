@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from resnet_pipeline.assets.common import EVALUATION, SYMBOL, markdown_table, plain
+from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, markdown_table, plain
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.evaluation import (
@@ -37,7 +37,6 @@ from resnet_pipeline.targets import compare_to_targets
 from resnet_pipeline.trading.evaluate import evaluate_strategy
 from resnet_pipeline.trading.strategy import StrategyConfig, decide
 
-OWNERS = ["team:resnet-pipeline"]
 SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr", "log_loss")
 
 
@@ -97,24 +96,27 @@ def evaluate_symbol(checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFra
     return report, predictions
 
 
-def metrics_table(report: dict) -> pd.DataFrame:
-    rows = []
+def metrics_table(report: dict) -> list[dict]:
+    """The model beside its baselines, one row per metric, with the target and whether the
+    model met it (None where no target applies or the metric is undefined)."""
     targets = {t["metric"]: t for t in report["targets"]}
-    for name in SHOWN:
-        target = targets.get(name)
-        rows.append(
-            {
-                "metric": name,
-                "resnet": report["model"].get(name),
-                "majority": report["baselines"]["majority"].get(name),
-                "logistic": report["baselines"]["logistic_last_row"].get(name),
-                "target": target["target"] if target else "",
-                "met": ("yes" if target["met"] else "no")
-                if target and target["met"] is not None
-                else "",
-            }
-        )
-    return pd.DataFrame(rows)
+    return [
+        {
+            "metric": name,
+            "resnet": report["model"].get(name),
+            "majority": report["baselines"]["majority"].get(name),
+            "logistic": report["baselines"]["logistic_last_row"].get(name),
+            "target": targets[name]["target"] if name in targets else "",
+            "met": targets[name]["met"] if name in targets else None,
+        }
+        for name in SHOWN
+    ]
+
+
+def readable(rows: list[dict]) -> str:
+    """Rows as a Markdown table for the UI, the `met` column in words."""
+    words = {True: "met", False: "not met", None: ""}
+    return markdown_table(pd.DataFrame([r | {"met": words[r["met"]]} for r in rows]))
 
 
 @dg.asset(
@@ -169,7 +171,7 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
             "majority_accuracy": report["baselines"]["majority"]["accuracy"],
             "logistic_accuracy": report["baselines"]["logistic_last_row"]["accuracy"],
             "targets_met": sum(1 for t in report["targets"] if t["met"]),
-            "metrics": dg.MetadataValue.md(markdown_table(metrics_table(report))),
+            "metrics": dg.MetadataValue.md(readable(metrics_table(report))),
             "confusion_matrix": dg.MetadataValue.md(
                 png_markdown(confusion_matrix_plot(np.array(model["confusion_matrix"])))
             ),
@@ -236,7 +238,7 @@ def _report_html(symbol: str, evaluation, metrics_report: dict, history: list[di
             "fees_paid",
         )
     ]
-    class_rows = metrics_table(metrics_report).to_dict("records")
+    class_rows = metrics_table(metrics_report)
     cfg = evaluation.result.config
     notes = [
         f"Fees {cfg.fee_rate:.2%} per fill and slippage {cfg.slippage_bps:g} bps per fill are "
@@ -342,7 +344,7 @@ def backtest_report(
             **{k: plain(v) for k, v in m.items()},
             **{f"buy_and_hold_{k}": plain(v) for k, v in evaluation.benchmark_metrics.items()},
             "targets_met": sum(1 for t in evaluation.targets if t["met"]),
-            "targets": dg.MetadataValue.md(markdown_table(pd.DataFrame(evaluation.targets))),
+            "targets": dg.MetadataValue.md(readable(evaluation.targets)),
             "equity": dg.MetadataValue.md(
                 png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
             ),

@@ -6,14 +6,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.assets.common import FEATURES, SYMBOL_MONTH, markdown_table, plain
+from resnet_pipeline.assets.common import FEATURES, OWNERS, SYMBOL_MONTH, markdown_table, plain
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, FEATURE_DTYPE, compute_features
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig, compute_labels
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, split_key
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import partition_path, read_parquet
-
-OWNERS = ["team:resnet-pipeline"]
 
 
 def _months_mapping(start_offset: int, end_offset: int) -> dg.MultiPartitionMapping:

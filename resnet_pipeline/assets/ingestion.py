@@ -10,6 +10,7 @@ from pydantic import Field
 from resnet_pipeline.assets.common import (
     FEATURES,
     INGESTION,
+    OWNERS,
     SETTINGS,
     SYMBOL_MONTH,
     markdown_table,
@@ -34,7 +35,6 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import partition_path, read_parquet
 
 ASSET = "raw_candles"
-OWNERS = ["team:resnet-pipeline"]
 MAX_RETRIES_TAG = {"dagster/max_retries": "2"}
 EXCHANGE_TAG = {"resnet_pipeline/resource": "exchange"}
 

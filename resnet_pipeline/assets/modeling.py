@@ -6,7 +6,7 @@ import dagster as dg
 import torch
 from pydantic import Field
 
-from resnet_pipeline.assets.common import MODELING, SYMBOL, plain
+from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, plain
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig
 from resnet_pipeline.ml.checkpoint import save_checkpoint
@@ -16,7 +16,6 @@ from resnet_pipeline.ml.training import TrainConfig, train
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 
-OWNERS = ["team:resnet-pipeline"]
 TRAINER_TAG = {"resnet_pipeline/resource": "trainer"}
 
 
