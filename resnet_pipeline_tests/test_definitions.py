@@ -55,3 +55,19 @@ def test_jobs_schedule_sensor_and_checks():
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"features_sound", "labels_sound", "timestamps_valid", "month_complete"} <= checks
+
+
+def test_one_training_at_a_time_however_it_is_launched(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from resnet_pipeline.assets.modeling import trained_model
+
+    assert trained_model.op.pool == "trainer"
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        limits = config.run_queue_config.tag_concurrency_limits
+        assert {"key": "resnet_pipeline/resource", "value": "trainer", "limit": 1} in limits

@@ -16,8 +16,6 @@ from resnet_pipeline.ml.training import TrainConfig, train
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 
-TRAINER_TAG = {"resnet_pipeline/resource": "trainer"}
-
 
 class TrainingConfig(dg.Config):
     """SPEC 8 defaults; every field is editable in the Launchpad."""
@@ -88,7 +86,7 @@ def _configs(config: TrainingConfig, window: int) -> tuple[ModelConfig, TrainCon
     kinds={"pytorch"},
     owners=OWNERS,
     code_version="1",
-    op_tags=TRAINER_TAG,
+    pool="trainer",  # dagster.yaml: one training at a time, however it is launched
     description="A 1D ResNet direction classifier trained on dataset_splits (AdamW, cosine "
     "annealing, early stopping on validation loss); a self-contained checkpoint with weights, "
     "configs, normalization, lineage and training curves.",
