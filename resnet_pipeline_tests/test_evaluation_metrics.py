@@ -60,7 +60,8 @@ def test_classification_targets_are_the_seed_targets():
 
 
 def test_report_tables_mark_met_and_missed_targets_correctly():
-    from resnet_pipeline.assets.evaluation import metrics_table, readable
+    from resnet_pipeline.assets.evaluation import readable
+    from resnet_pipeline.ml.evaluation import metrics_table
     from resnet_pipeline.reports.html import table
 
     model = {"accuracy": 0.5, "precision_up": 0.26, "auc_roc_ovr": None}

@@ -11,20 +11,14 @@ from pydantic import Field
 from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, markdown_table, plain
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.evaluation import (
-    CLASSIFICATION_TARGETS,
-    classification_metrics,
-    logistic_baseline,
-    majority_baseline,
-)
+from resnet_pipeline.ml.evaluation import SHOWN, evaluate_split, metrics_table
 from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.reports.html import render_report, table
+from resnet_pipeline.reports.html import backtest_report_html
 from resnet_pipeline.reports.plots import (
     calibration_plot,
     confusion_matrix_plot,
     equity_curves,
     png_markdown,
-    training_curves,
 )
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import (
@@ -33,11 +27,8 @@ from resnet_pipeline.storage import (
     stored_months,
     write_parquet_atomic,
 )
-from resnet_pipeline.targets import compare_to_targets
 from resnet_pipeline.trading.evaluate import evaluate_strategy
 from resnet_pipeline.trading.strategy import StrategyConfig, decide
-
-SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr", "log_loss")
 
 
 def _load(store: DataStore, symbol: str):
@@ -48,69 +39,6 @@ def _load(store: DataStore, symbol: str):
     except (CheckpointError, FileNotFoundError) as error:
         raise dg.Failure(str(error)) from error
     return checkpoint, splits
-
-
-def _last_rows(splits: DatasetSplits, ends: np.ndarray) -> np.ndarray:
-    """The newest row of each model input window: the logistic baseline's features."""
-    return np.concatenate(
-        [splits.windows(ends[i : i + 4096])[:, :, -1] for i in range(0, len(ends), 4096)]
-    )
-
-
-def evaluate_symbol(checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFrame]:
-    """Model and baselines on the test split; the model's test probabilities as a frame."""
-    test = splits.test_ends
-    y_test, y_train = splits.labels[test], splits.labels[splits.train_ends]
-    proba = np.concatenate(
-        [
-            predict_proba(checkpoint.model, splits.windows(test[i : i + 2048]))
-            for i in range(0, len(test), 2048)
-        ]
-    )
-    model = classification_metrics(y_test, proba)
-    train_rows = _last_rows(splits, splits.train_ends)
-    baselines = {
-        "majority": classification_metrics(y_test, majority_baseline(y_train, len(test))),
-        "logistic_last_row": classification_metrics(
-            y_test, logistic_baseline(train_rows, y_train, _last_rows(splits, test))
-        ),
-    }
-    predictions = pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(splits.timestamps[test]).tz_localize("UTC"),
-            "p_down": proba[:, 0],
-            "p_neutral": proba[:, 1],
-            "p_up": proba[:, 2],
-            "label": y_test,
-        }
-    )
-    report = {
-        "model": model,
-        "baselines": baselines,
-        "targets": compare_to_targets(model, CLASSIFICATION_TARGETS),
-        "test_period": [
-            str(predictions["timestamp"].iloc[0]),
-            str(predictions["timestamp"].iloc[-1]),
-        ],
-    }
-    return report, predictions
-
-
-def metrics_table(report: dict) -> list[dict]:
-    """The model beside its baselines, one row per metric, with the target and whether the
-    model met it (None where no target applies or the metric is undefined)."""
-    targets = {t["metric"]: t for t in report["targets"]}
-    return [
-        {
-            "metric": name,
-            "resnet": report["model"].get(name),
-            "majority": report["baselines"]["majority"].get(name),
-            "logistic": report["baselines"]["logistic_last_row"].get(name),
-            "target": targets[name]["target"] if name in targets else "",
-            "met": targets[name]["met"] if name in targets else None,
-        }
-        for name in SHOWN
-    ]
 
 
 def readable(rows: list[dict]) -> str:
@@ -133,7 +61,7 @@ def readable(rows: list[dict]) -> str:
 def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     symbol = context.partition_key
     checkpoint, splits = _load(store, symbol)
-    report, predictions = evaluate_symbol(checkpoint, splits)
+    report, predictions = evaluate_split(checkpoint, splits)
     report |= {"symbol": symbol, "run_id": context.run.run_id, "lineage": checkpoint.lineage}
     folder = store.path / "reports" / symbol
     folder.mkdir(parents=True, exist_ok=True)
@@ -215,65 +143,6 @@ def _strategy(config: BacktestConfig) -> StrategyConfig:
         raise dg.Failure(f"invalid backtest config: {error}") from error
 
 
-def _report_html(symbol: str, evaluation, metrics_report: dict, history: list[dict]) -> str:
-    m, b = evaluation.metrics, evaluation.benchmark_metrics
-    trading_rows = [
-        {"metric": k, "strategy": m.get(k), "buy_and_hold": b.get(k)}
-        for k in (
-            "total_return",
-            "annualized_return",
-            "sharpe",
-            "sortino",
-            "max_drawdown",
-            "calmar",
-        )
-    ] + [
-        {"metric": k, "strategy": m.get(k), "buy_and_hold": None}
-        for k in (
-            "win_rate",
-            "profit_factor",
-            "trades",
-            "average_hold_minutes",
-            "exposure",
-            "fees_paid",
-        )
-    ]
-    class_rows = metrics_table(metrics_report)
-    cfg = evaluation.result.config
-    notes = [
-        f"Fees {cfg.fee_rate:.2%} per fill and slippage {cfg.slippage_bps:g} bps per fill are "
-        "included; decisions at a bar's close fill at the next bar's open.",
-        f"{evaluation.bars:,} one-minute bars, {evaluation.bars_with_prediction:,} with a "
-        f"model prediction; {m['trades']} trades. Sharpe and Sortino use daily returns "
-        "annualized with 365 days.",
-        "Baselines stand beside the model: if they match it, the model adds nothing.",
-    ]
-    sections = [
-        (
-            "Trading targets (SPEC 10)",
-            table(evaluation.targets, ["metric", "value", "target", "met"]),
-        ),
-        ("Strategy vs. buy-and-hold", table(trading_rows, ["metric", "strategy", "buy_and_hold"])),
-        (
-            "Classification on the test split, with baselines",
-            table(class_rows, ["metric", "resnet", "majority", "logistic", "target", "met"]),
-        ),
-    ]
-    images = [
-        ("Equity and drawdown", equity_curves(evaluation.result.equity, evaluation.benchmark))
-    ]
-    images.append(
-        (
-            "Confusion matrix",
-            confusion_matrix_plot(np.array(metrics_report["model"]["confusion_matrix"])),
-        )
-    )
-    if history:
-        images.append(("Training curves", training_curves(history)))
-    period = (str(evaluation.result.equity.index[0]), str(evaluation.result.equity.index[-1]))
-    return render_report(symbol, period, notes, sections, images)
-
-
 @dg.asset(
     partitions_def=SYMBOL,
     group_name=EVALUATION,
@@ -337,7 +206,15 @@ def backtest_report(
         )
     )
     report = folder / "report.html"
-    report.write_text(_report_html(symbol, evaluation, metrics_report, checkpoint_history))
+    report.write_text(
+        backtest_report_html(
+            symbol,
+            evaluation,
+            metrics_table(metrics_report),
+            metrics_report["model"]["confusion_matrix"],
+            checkpoint_history,
+        )
+    )
     m = evaluation.metrics
     return dg.MaterializeResult(
         metadata={

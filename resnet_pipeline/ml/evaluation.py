@@ -6,6 +6,7 @@ scikit-learn computes the metrics; what is ours is the choice of baselines and t
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
@@ -18,7 +19,10 @@ from sklearn.metrics import (
 )
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.targets import Target
+from resnet_pipeline.ml.checkpoint import Checkpoint
+from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.inference import predict_proba
+from resnet_pipeline.targets import Target, compare_to_targets
 
 # (metric, comparison, target): the seed's targets for the classifier.
 CLASSIFICATION_TARGETS: tuple[Target, ...] = (
@@ -104,3 +108,70 @@ def logistic_baseline(
     proba = np.zeros((len(x_test), 3))
     proba[:, model.classes_] = model.predict_proba(np.nan_to_num(x_test))
     return proba
+
+
+# The metrics shown side by side for the model and its baselines.
+SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr", "log_loss")
+
+
+def _last_rows(splits: DatasetSplits, ends: np.ndarray) -> np.ndarray:
+    """The newest row of each model input window: the logistic baseline's features."""
+    return np.concatenate(
+        [splits.windows(ends[i : i + 4096])[:, :, -1] for i in range(0, len(ends), 4096)]
+    )
+
+
+def evaluate_split(checkpoint: Checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFrame]:
+    """Model and baselines on the test split; the model's test probabilities as a frame."""
+    test = splits.test_ends
+    y_test, y_train = splits.labels[test], splits.labels[splits.train_ends]
+    proba = np.concatenate(
+        [
+            predict_proba(checkpoint.model, splits.windows(test[i : i + 2048]))
+            for i in range(0, len(test), 2048)
+        ]
+    )
+    model = classification_metrics(y_test, proba)
+    train_rows = _last_rows(splits, splits.train_ends)
+    baselines = {
+        "majority": classification_metrics(y_test, majority_baseline(y_train, len(test))),
+        "logistic_last_row": classification_metrics(
+            y_test, logistic_baseline(train_rows, y_train, _last_rows(splits, test))
+        ),
+    }
+    predictions = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(splits.timestamps[test]).tz_localize("UTC"),
+            "p_down": proba[:, 0],
+            "p_neutral": proba[:, 1],
+            "p_up": proba[:, 2],
+            "label": y_test,
+        }
+    )
+    report = {
+        "model": model,
+        "baselines": baselines,
+        "targets": compare_to_targets(model, CLASSIFICATION_TARGETS),
+        "test_period": [
+            str(predictions["timestamp"].iloc[0]),
+            str(predictions["timestamp"].iloc[-1]),
+        ],
+    }
+    return report, predictions
+
+
+def metrics_table(report: dict) -> list[dict]:
+    """The model beside its baselines, one row per metric, with the target and whether the
+    model met it (None where no target applies or the metric is undefined)."""
+    targets = {t["metric"]: t for t in report["targets"]}
+    return [
+        {
+            "metric": name,
+            "resnet": report["model"].get(name),
+            "majority": report["baselines"]["majority"].get(name),
+            "logistic": report["baselines"]["logistic_last_row"].get(name),
+            "target": targets[name]["target"] if name in targets else "",
+            "met": targets[name]["met"] if name in targets else None,
+        }
+        for name in SHOWN
+    ]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import html
 
-from resnet_pipeline.reports.plots import data_uri
+import numpy as np
+
+from resnet_pipeline.reports.plots import (
+    confusion_matrix_plot,
+    data_uri,
+    equity_curves,
+    training_curves,
+)
+from resnet_pipeline.trading.evaluate import StrategyEvaluation
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 960px; color: #222; }
@@ -69,3 +77,71 @@ def render_report(
         f"<!doctype html><html><head><meta charset='utf-8'>{title}<style>{STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>"
     )
+
+
+def backtest_report_html(
+    symbol: str,
+    evaluation: StrategyEvaluation,
+    classification_rows: list[dict],
+    confusion: list[list[int]],
+    history: list[dict],
+) -> str:
+    """The report of one symbol: targets, strategy vs. buy-and-hold, classification with
+    baselines, equity/drawdown, confusion matrix and training curves."""
+    m, b = evaluation.metrics, evaluation.benchmark_metrics
+    trading_rows = [
+        {"metric": k, "strategy": m.get(k), "buy_and_hold": b.get(k)}
+        for k in (
+            "total_return",
+            "annualized_return",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "calmar",
+        )
+    ] + [
+        {"metric": k, "strategy": m.get(k), "buy_and_hold": None}
+        for k in (
+            "win_rate",
+            "profit_factor",
+            "trades",
+            "average_hold_minutes",
+            "exposure",
+            "fees_paid",
+        )
+    ]
+    cfg = evaluation.result.config
+    notes = [
+        f"Fees {cfg.fee_rate:.2%} per fill and slippage {cfg.slippage_bps:g} bps per fill are "
+        "included; decisions at a bar's close fill at the next bar's open.",
+        f"{evaluation.bars:,} one-minute bars, {evaluation.bars_with_prediction:,} with a "
+        f"model prediction; {m['trades']} trades. Sharpe and Sortino use daily returns "
+        "annualized with 365 days.",
+        "Baselines stand beside the model: if they match it, the model adds nothing.",
+    ]
+    sections = [
+        (
+            "Trading targets (SPEC 10)",
+            table(evaluation.targets, ["metric", "value", "target", "met"]),
+        ),
+        ("Strategy vs. buy-and-hold", table(trading_rows, ["metric", "strategy", "buy_and_hold"])),
+        (
+            "Classification on the test split, with baselines",
+            table(
+                classification_rows, ["metric", "resnet", "majority", "logistic", "target", "met"]
+            ),
+        ),
+    ]
+    images = [
+        ("Equity and drawdown", equity_curves(evaluation.result.equity, evaluation.benchmark))
+    ]
+    images.append(
+        (
+            "Confusion matrix",
+            confusion_matrix_plot(np.array(confusion)),
+        )
+    )
+    if history:
+        images.append(("Training curves", training_curves(history)))
+    period = (str(evaluation.result.equity.index[0]), str(evaluation.result.equity.index[-1]))
+    return render_report(symbol, period, notes, sections, images)
