@@ -128,24 +128,23 @@ def test_checkpoint_is_self_contained_and_matches_the_dataset(pipeline):
     assert not (root / "models" / "BTCUSDT" / "training_state.pt").exists()  # finished
 
 
+def _failure_message(asset: str, root) -> str:
+    result = dg.materialize(
+        ASSETS,
+        selection=[asset],
+        partition_key="ETHUSDT",
+        resources=_resources(root),
+        raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    return result.get_step_failure_events()[0].step_failure_data.error.message
+
+
 def test_missing_upstream_says_what_to_run(tmp_path):
-    result = dg.materialize(
-        ASSETS,
-        selection=["trained_model"],
-        partition_key="ETHUSDT",
-        resources=_resources(tmp_path),
-        raise_on_error=False,
-        instance=dg.DagsterInstance.ephemeral(),
+    assert "--select dataset_splits --partition ETHUSDT" in _failure_message(
+        "trained_model", tmp_path
     )
-    message = result.get_step_failure_events()[0].step_failure_data.error.message
-    assert "--select dataset_splits --partition ETHUSDT" in message
-    result = dg.materialize(
-        ASSETS,
-        selection=["latest_signal"],
-        partition_key="ETHUSDT",
-        resources=_resources(tmp_path),
-        raise_on_error=False,
-        instance=dg.DagsterInstance.ephemeral(),
+    assert "materialize trained_model" in _failure_message("latest_signal", tmp_path)
+    assert "--select test_metrics --partition ETHUSDT" in _failure_message(
+        "backtest_report", tmp_path
     )
-    message = result.get_step_failure_events()[0].step_failure_data.error.message
-    assert "materialize trained_model" in message
