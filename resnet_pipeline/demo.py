@@ -67,16 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("RESNET_SOURCE", "synthetic")
-    import dagster as dg  # after the environment is settled: definitions read it at import
+    # Imported only now: the definitions read the environment when they load.
+    import dagster as dg
 
+    from resnet_pipeline.assets.common import SETTINGS
     from resnet_pipeline.definitions import defs
     from resnet_pipeline.demo_summary import print_summary
     from resnet_pipeline.partitions import month_key
 
-    settings_env = os.environ["RESNET_SOURCE"]
-    if settings_env != "synthetic":
-        print(f"note: RESNET_SOURCE={settings_env}; the offline demo is meant for 'synthetic'")
-    from resnet_pipeline.assets.common import SETTINGS
+    if SETTINGS.source != "synthetic":
+        print(f"note: RESNET_SOURCE={SETTINGS.source}; the offline demo is meant for 'synthetic'")
 
     months = demo_months(SETTINGS.first_month, args.months)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
