@@ -39,8 +39,13 @@ FOLLOW_CANDLES = dg.AutomationCondition.eager().replace(
     dg.AutomationCondition.in_latest_time_window(), _RECENT
 )
 # labels(M) also reads raw_candles(M+1), which is missing until next month: not a blocker.
-FOLLOW_CANDLES_NEXT_MAY_BE_MISSING = FOLLOW_CANDLES.without(
-    ~dg.AutomationCondition.any_deps_missing()
+# It runs when candles of its months update (not merely because it is missing), so a month
+# whose own candles were never ingested is not attempted.
+FOLLOW_CANDLES_NEXT_MAY_BE_MISSING = (
+    _RECENT
+    & dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
 )
 
 
