@@ -12,45 +12,81 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months
 
 _BY_SYMBOL = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
+DEFAULT_MONTHS = 12
 
 
 class DatasetConfig(dg.Config):
     start_month: str | None = Field(
-        default=None, description="first month 'YYYY-MM' (default: 12 months before end)"
+        default=None,
+        description="first month 'YYYY-MM' (default: the last 12 stored months up to end_month)",
     )
     end_month: str | None = Field(
         default=None, description="last month 'YYYY-MM' (default: the newest with features)"
     )
-    window: int = Field(default=256, description="rows per sample window")
-    train_ratio: float = 0.70
-    val_ratio: float = 0.15
-    test_ratio: float = 0.15
+    window: int = Field(default=256, description="rows (minutes) per sample window")
+    train_ratio: float = Field(default=0.70, description="share of samples, oldest first")
+    val_ratio: float = Field(default=0.15, description="share of samples after training")
+    test_ratio: float = Field(default=0.15, description="share of samples, newest last")
     purge_minutes: int | None = Field(
-        default=None, description="purge before each split boundary (default: label horizon)"
+        default=None,
+        description="drop samples whose label horizon (t + this many minutes) reaches the next "
+        "split; default and minimum: the label's forward window (12)",
     )
     max_gap_minutes: float = Field(
-        default=5.0, description="exclude windows spanning a longer gap between candles"
+        default=5.0, description="exclude windows with a longer gap between consecutive candles"
     )
     price_norm: str = Field(
-        default="window_relative", description="window_relative (default) | zscore (the seed)"
+        default="window_relative",
+        description="window_relative (price / window's last close - 1, z-scored; default) | "
+        "zscore (the seed's plain z-score)",
     )
 
 
 def _month(text: str, field: str) -> date:
     try:
-        return date.fromisoformat(f"{text}-01")
+        return date.fromisoformat(f"{text.strip()}-01")
     except ValueError as error:
-        raise dg.Failure(f"{field}={text!r} is not a month: use 'YYYY-MM'") from error
+        raise dg.Failure(f"{field}={text!r} is not a month: use 'YYYY-MM', e.g. 2024-01") from error
 
 
 def select_months(available: list[date], start: str | None, end: str | None) -> list[date]:
-    """The configured range, or the last 12 months that have data."""
-    if not available:
-        return []
-    last = _month(end, "end_month") if end else available[-1]
+    """The stored months in [start, end]; without ``start``, the last 12 of them up to end."""
+    last = _month(end, "end_month") if end else None
     first = _month(start, "start_month") if start else None
-    chosen = [m for m in available if m <= last and (first is None or m >= first)]
-    return chosen if first else chosen[-12:]
+    if first and last and first > last:
+        raise dg.Failure(f"start_month={start} is after end_month={end}")
+    chosen = [m for m in available if (last is None or m <= last) and (first is None or m >= first)]
+    return chosen if first else chosen[-DEFAULT_MONTHS:]
+
+
+def _ingest_hint(symbol: str, month: str) -> str:
+    return (
+        "dagster asset materialize -m resnet_pipeline.definitions --select "
+        f"raw_candles,features,labels --partition '{month}-01|{symbol}' (one run per month)"
+    )
+
+
+def _load(
+    store: DataStore, symbol: str, config: DatasetConfig
+) -> tuple[list[date], pd.DataFrame, pd.DataFrame]:
+    available = stored_months(store.path, "features", symbol)
+    months = select_months(available, config.start_month, config.end_month)
+    wanted = f"{config.start_month or '...'}..{config.end_month or '...'}"
+    if not months:
+        have = f"{available[0]:%Y-%m}..{available[-1]:%Y-%m}" if available else "none"
+        example = config.start_month or config.end_month or "2024-01"
+        raise dg.Failure(
+            f"no stored features for {symbol} in {wanted} (stored months: {have}). "
+            f"Materialize them first, e.g. {_ingest_hint(symbol, example)}"
+        )
+    features = read_partitions(store.path, "features", symbol, months)
+    labels = read_partitions(store.path, "labels", symbol, months)
+    if labels.empty:
+        raise dg.Failure(
+            f"no stored labels for {symbol} in {months[0]:%Y-%m}..{months[-1]:%Y-%m}. "
+            f"Materialize them first, e.g. {_ingest_hint(symbol, f'{months[-1]:%Y-%m}')}"
+        )
+    return months, features, labels
 
 
 @dg.asset(
@@ -58,7 +94,7 @@ def select_months(available: list[date], start: str | None, end: str | None) -> 
     group_name=MODELING,
     kinds={"duckdb", "numpy"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     description="Chronological train/val/test samples (70/15/15, purged at each boundary) over "
     "a range of months, one normalized [rows, 15] float32 matrix with train-fitted statistics; "
     "windows are views, never copies. Read with DuckDB from the features/labels Parquet files.",
@@ -71,41 +107,52 @@ def dataset_splits(
     context: dg.AssetExecutionContext, config: DatasetConfig, store: DataStore
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
-    months = select_months(
-        stored_months(store.path, "features", symbol), config.start_month, config.end_month
-    )
-    if not months:
+    if store.path.protocol not in ("", "file", "local"):
         raise dg.Failure(
-            f"no stored features for {symbol} in the selected range. Materialize the ingestion "
-            "side first, e.g. dagster asset materialize -m resnet_pipeline.definitions --select "
-            f"raw_candles,features,labels --partition '2024-01-01|{symbol}' (one run per month)."
+            f"datasets are memory-mapped files: the data root {store.root} must be a local "
+            "directory for dataset_splits"
         )
-    features = read_partitions(store.path, "features", symbol, months)
-    labels = read_partitions(store.path, "labels", symbol, months)
-    if labels.empty:
-        raise dg.Failure(f"no stored labels for {symbol} in {months[0]:%Y-%m}..{months[-1]:%Y-%m}")
     try:
         split_config = SplitConfig(**config.model_dump(exclude={"start_month", "end_month"}))
     except ValueError as error:
         raise dg.Failure(f"invalid dataset config: {error}") from error
+    months, features, labels = _load(store, symbol, config)
+    span = f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}"
     try:
         splits = build_splits(features, labels, split_config)
     except ValueError as error:
-        raise dg.Failure(f"{symbol} {months[0]:%Y-%m}..{months[-1]:%Y-%m}: {error}") from error
+        raise dg.Failure(f"{symbol} {span}: {error}") from error
+    del features, labels
     splits.lineage = {"symbol": symbol, "months": [f"{m:%Y-%m}" for m in months]}
     path = splits.save(str(store.path / "datasets" / symbol))
     summary = splits.summary()
-    table = [{"split": name, **values} for name, values in summary.items()]
+    stats = splits.stats
+    norm = splits.normalizer
+    context.log.info(
+        f"{symbol} {span}: {stats.eligible} samples of {stats.rows} rows -> "
+        + ", ".join(f"{name} {values['samples']}" for name, values in summary.items())
+    )
     return dg.MaterializeResult(
         metadata={
-            "months": f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}",
-            "rows": len(splits.matrix),
+            "months": span,
+            "rows": stats.rows,
             **{f"{name}_samples": summary[name]["samples"] for name in summary},
-            "purged": plain(splits.stats.purged),
-            "gap_excluded": splits.stats.gap_excluded,
-            "warmup_excluded": splits.stats.warmup_excluded,
-            "price_norm": config.price_norm,
-            "splits": dg.MetadataValue.md(markdown_table(pd.DataFrame(table))),
+            **{f"{name}_range": f"{v['first']} .. {v['last']}" for name, v in summary.items()},
+            "purged": plain(stats.purged),
+            "warmup_excluded": stats.warmup_excluded,
+            "gap_excluded": stats.gap_excluded,
+            "nonfinite_excluded": stats.nonfinite_excluded,
+            "price_norm": split_config.price_norm,
+            "splits": dg.MetadataValue.md(
+                markdown_table(pd.DataFrame([{"split": k, **v} for k, v in summary.items()]))
+            ),
+            "normalization": dg.MetadataValue.md(
+                markdown_table(
+                    pd.DataFrame(
+                        {"channel": norm.channel_names, "mean": norm.mean, "std": norm.std}
+                    )
+                )
+            ),
             "path": dg.MetadataValue.path(str(path)),
         }
     )

@@ -3,6 +3,16 @@
 A sample is the ``window`` most recent feature rows ending at row t plus the label at t. The
 matrix is stored once ([N, 15] float32); windows are gathered per batch from a strided view,
 never materialized as [N, 15, window] (a year of minutes would need ~8 GB per symbol).
+
+Leakage rules (SPEC 6):
+- a sample needs a label, a full window, no warm-up or non-finite row inside it and no gap
+  between consecutive rows longer than ``max_gap_minutes`` (measured on the timestamps of the
+  assembled rows, so a missing month is a gap even when each month's features look complete);
+- samples are split 70/15/15 by time; a sample whose label horizon (t + purge minutes, at
+  least the label's forward window) reaches the first sample of the next split is purged, so
+  no training label sees a validation price and no validation label a test price; a later
+  split's window may contain earlier rows (past features are not labels);
+- normalization statistics come from the rows of training windows only.
 """
 
 from __future__ import annotations
@@ -17,13 +27,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig, augment_batch
 from resnet_pipeline.ml.normalization import PRICE_NORMS, Normalizer, fit_normalizer
 
 SPLITS = ("train", "val", "test")
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -32,44 +44,58 @@ class SplitConfig:
     train_ratio: float = 0.70
     val_ratio: float = 0.15
     test_ratio: float = 0.15
-    forward_window: int = 12  # the label horizon in minutes (LabelConfig.forward_window)
-    purge_minutes: int | None = None  # default: forward_window
+    forward_window: int = LabelConfig().forward_window  # the label horizon in minutes
+    purge_minutes: int | None = None  # default: forward_window; more is an embargo
     max_gap_minutes: float = 5.0
     price_norm: str = "window_relative"
 
     def __post_init__(self) -> None:
         ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
-        if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-9:
+        if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
             raise ValueError(
                 f"split ratios {ratios} must be positive and sum to 1 (e.g. 0.7, 0.15, 0.15)"
             )
         if self.window < 8:
             raise ValueError(f"window={self.window}: use at least 8 rows (the default is 256)")
+        if self.forward_window < 1:
+            raise ValueError(f"forward_window={self.forward_window}: must be >= 1 minute")
+        if self.purge_minutes is not None and self.purge_minutes < self.forward_window:
+            raise ValueError(
+                f"purge_minutes={self.purge_minutes} is shorter than the label horizon "
+                f"({self.forward_window} min): training labels would see validation prices. "
+                f"Use at least {self.forward_window} (or leave it unset)"
+            )
         if self.price_norm not in PRICE_NORMS:
             raise ValueError(f"price_norm={self.price_norm!r}: use one of {PRICE_NORMS}")
-        if self.max_gap_minutes < 1:
-            raise ValueError(f"max_gap_minutes={self.max_gap_minutes}: must be >= 1 (no gap)")
+        if not self.max_gap_minutes >= 1:
+            raise ValueError(
+                f"max_gap_minutes={self.max_gap_minutes}: must be >= 1 (1 allows no missing "
+                "candle, 5 tolerates up to 4 missing minutes)"
+            )
 
     @property
     def purge(self) -> int:
+        """Minutes before each boundary whose samples are dropped."""
         return self.forward_window if self.purge_minutes is None else self.purge_minutes
 
 
 @dataclass
 class SplitStats:
-    labelled: int
-    eligible: int
-    gap_excluded: int
-    warmup_excluded: int
-    purged: dict[str, int]
+    rows: int = 0
+    labelled: int = 0  # labelled rows with a full window behind them
+    eligible: int = 0  # of those, the usable samples before purging
+    warmup_excluded: int = 0
+    nonfinite_excluded: int = 0
+    gap_excluded: int = 0
+    purged: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class DatasetSplits:
     matrix: np.ndarray  # [N, C] float32, normalized except the per-window price part
     labels: np.ndarray  # [N] int64, -1 where unknown
-    timestamps: np.ndarray  # [N] datetime64[ns] UTC
-    train_ends: np.ndarray
+    timestamps: np.ndarray  # [N] datetime64[ns], UTC
+    train_ends: np.ndarray  # int64 row indices where a sample's window ends
     val_ends: np.ndarray
     test_ends: np.ndarray
     normalizer: Normalizer
@@ -85,15 +111,23 @@ class DatasetSplits:
         return {"train": self.train_ends, "val": self.val_ends, "test": self.test_ends}[split]
 
     def windows(self, ends: np.ndarray) -> np.ndarray:
-        """[B, C, window] model inputs for the samples ending at ``ends`` (a fresh array)."""
+        """[B, C, window] float32 model inputs for the windows ending at rows ``ends`` (one
+        fancy-index gather from a strided view of the matrix, then the per-window step)."""
+        window = self.config.window
+        ends = np.asarray(ends, np.int64)
+        if len(ends) and (ends.min() < window - 1 or ends.max() >= len(self.matrix)):
+            raise IndexError(
+                f"window ends must lie in [{window - 1}, {len(self.matrix) - 1}], "
+                f"got [{ends.min()}, {ends.max()}]"
+            )
         if self._views is None:
             self._views = np.lib.stride_tricks.sliding_window_view(
-                self.matrix, self.config.window, axis=0
-            )  # [N - L + 1, C, L], a view
-        gathered = self._views[np.asarray(ends) - self.config.window + 1].astype(np.float32)
-        return self.normalizer.finish(gathered)
+                self.matrix, window, axis=0
+            )  # [N - L + 1, C, L], a view: no copy
+        return self.normalizer.finish(self._views[ends - window + 1])
 
     def window(self, end: int) -> np.ndarray:
+        """The exact model input [C, window] of the sample ending at row ``end``."""
         return self.windows(np.array([end]))[0]
 
     def summary(self) -> dict:
@@ -101,69 +135,75 @@ class DatasetSplits:
         out: dict = {}
         for split in SPLITS:
             ends = self.ends(split)
-            labels = self.labels[ends]
-            counts = np.bincount(labels, minlength=3) if len(labels) else np.zeros(3, int)
+            counts = np.bincount(self.labels[ends], minlength=3)
+            shares = counts / max(len(ends), 1)
             out[split] = {
                 "samples": len(ends),
-                "first": str(pd.Timestamp(self.timestamps[ends[0]], tz="UTC"))
-                if len(ends)
-                else None,
-                "last": str(pd.Timestamp(self.timestamps[ends[-1]], tz="UTC"))
-                if len(ends)
-                else None,
-                "share_down": float(counts[0] / max(len(ends), 1)),
-                "share_neutral": float(counts[1] / max(len(ends), 1)),
-                "share_up": float(counts[2] / max(len(ends), 1)),
+                "first": _iso(self.timestamps[ends[0]]) if len(ends) else None,
+                "last": _iso(self.timestamps[ends[-1]]) if len(ends) else None,
+                "share_down": float(shares[0]),
+                "share_neutral": float(shares[1]),
+                "share_up": float(shares[2]),
             }
         return out
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write atomically: a new directory is filled, then swapped in by rename."""
+        """Write into a fresh temp directory, then swap it in by rename: a crash leaves the
+        previous dataset or the new one, never a mix."""
         final = Path(directory)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
         tmp.mkdir()
         try:
-            np.save(tmp / "matrix.npy", self.matrix)
-            np.save(tmp / "labels.npy", self.labels)
+            np.save(tmp / "matrix.npy", np.ascontiguousarray(self.matrix, np.float32))
+            np.save(tmp / "labels.npy", self.labels.astype(np.int8))
             np.save(tmp / "timestamps.npy", self.timestamps.astype("datetime64[ns]").view(np.int64))
             np.savez(
                 tmp / "splits.npz", train=self.train_ends, val=self.val_ends, test=self.test_ends
             )
             meta = {
+                "format": FORMAT_VERSION,
                 "config": asdict(self.config),
                 "normalizer": self.normalizer.to_dict(),
                 "channel_names": list(self.channel_names),
                 "stats": asdict(self.stats) if self.stats else None,
                 "lineage": self.lineage,
+                "summary": self.summary(),
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-            old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
             if final.exists():
                 final.rename(old)
             tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
         return final
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], mmap: bool = True) -> DatasetSplits:
+        """``mmap``: the matrix stays on disk and pages in as windows are read."""
         root = Path(directory)
         if not (root / "meta.json").exists():
             raise FileNotFoundError(
                 f"no dataset at {root}: materialize dataset_splits for this symbol first"
             )
         meta = json.loads((root / "meta.json").read_text())
-        splits = np.load(root / "splits.npz")
+        if meta.get("format", 1) != FORMAT_VERSION:
+            raise ValueError(
+                f"dataset at {root} has format {meta.get('format')}, this code reads "
+                f"{FORMAT_VERSION}: re-materialize dataset_splits"
+            )
+        with np.load(root / "splits.npz") as splits:
+            train, val, test = splits["train"], splits["val"], splits["test"]
         stats = meta.get("stats")
         return cls(
             matrix=np.load(root / "matrix.npy", mmap_mode="r" if mmap else None),
-            labels=np.load(root / "labels.npy"),
+            labels=np.load(root / "labels.npy").astype(np.int64),
             timestamps=np.load(root / "timestamps.npy").view("datetime64[ns]"),
-            train_ends=splits["train"],
-            val_ends=splits["val"],
-            test_ends=splits["test"],
+            train_ends=train,
+            val_ends=val,
+            test_ends=test,
             normalizer=Normalizer.from_dict(meta["normalizer"]),
             config=SplitConfig(**meta["config"]),
             channel_names=tuple(meta["channel_names"]),
@@ -172,72 +212,146 @@ class DatasetSplits:
         )
 
 
-def _window_count(flags: np.ndarray, window: int) -> np.ndarray:
-    """For each row t: how many of the rows t-window+1..t are flagged (0 before a full window)."""
-    csum = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
-    counts = np.zeros(len(flags), np.int64)
-    counts[window - 1 :] = csum[window:] - csum[: len(flags) - window + 1]
+def _iso(value: np.datetime64) -> str:
+    return pd.Timestamp(value).tz_localize("UTC").isoformat()
+
+
+def _utc_ns(timestamps: pd.Series, what: str) -> np.ndarray:
+    """UTC datetime64[ns] values (tz-naive input is taken as UTC)."""
+    ts = pd.to_datetime(timestamps)
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    values = ts.to_numpy("datetime64[ns]")
+    if np.isnat(values).any():
+        raise ValueError(f"{what} has missing timestamps")
+    return values
+
+
+def _window_count(flags: np.ndarray, width: int) -> np.ndarray:
+    """For each row t: how many of the rows t-width+1..t are flagged (0 for t < width-1)."""
+    csum = np.concatenate(([0], np.cumsum(flags, dtype=np.int32)))
+    counts = np.zeros(len(flags), np.int32)
+    counts[width - 1 :] = csum[width:] - csum[: len(flags) - width + 1]
     return counts
 
 
-def build_splits(
-    features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig = SplitConfig()
-) -> DatasetSplits:
-    """Samples, chronological 70/15/15 split with purge, and train-fitted normalization."""
-    missing = [c for c in (*FEATURE_CHANNELS, "warmup", "gap_minutes") if c not in features]
+def _aligned_labels(labels: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """The label of each feature row (int64, -1 where unknown or absent)."""
+    missing = [c for c in ("timestamp", "label") if c not in labels]
     if missing:
-        raise ValueError(f"features lack columns {missing}: re-materialize the features asset")
-    frame = features.merge(labels[["timestamp", "label"]], on="timestamp", how="left")
-    frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    n, window = len(frame), config.window
-    if n < window:
-        raise ValueError(
-            f"{n} feature rows is less than one window of {window}: select a longer month range"
-        )
-    label = frame["label"].astype("Int64").fillna(-1).to_numpy(np.int64)
-    warm = _window_count(frame["warmup"].to_numpy(bool), window)
-    gaps = frame["gap_minutes"].to_numpy(np.float64) > config.max_gap_minutes
-    gaps[0] = False  # the first row's gap looks back before its window
-    # a window ending at t spans the gaps *between* its rows: rows t-window+2..t
-    gap_in_window = _window_count(gaps, window) - np.concatenate(
-        ([0] * (window - 1), gaps[: n - window + 1].astype(np.int64))
-    )
-    full = np.arange(n) >= window - 1
-    labelled = (label >= 0) & full
-    no_warmup = warm == 0
-    eligible = labelled & no_warmup & (gap_in_window == 0)
-    samples = np.flatnonzero(eligible)
-    if len(samples) < 3:
-        raise ValueError(
-            f"only {len(samples)} usable samples (labelled, full {window}-row window without "
-            f"warm-up or gaps > {config.max_gap_minutes} min): select more months of data"
-        )
-    times = frame["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+        raise ValueError(f"labels lack columns {missing}: re-materialize the labels asset")
+    label_times = _utc_ns(labels["timestamp"], "labels")
+    values = labels["label"].astype("Int64").fillna(-1).to_numpy(np.int64)
+    bad = np.setdiff1d(np.unique(values), [-1, 0, 1, 2])
+    if len(bad):
+        raise ValueError(f"labels hold values {bad.tolist()}: expected 0, 1, 2 or <NA>")
+    if not (np.diff(label_times) > np.timedelta64(0)).all():
+        order = np.argsort(label_times, kind="stable")
+        label_times, values = label_times[order], values[order]
+        if not (np.diff(label_times) > np.timedelta64(0)).all():
+            raise ValueError("labels have duplicate timestamps: re-materialize the labels asset")
+    out = np.full(len(times), -1, np.int64)
+    if len(label_times):
+        pos = np.searchsorted(label_times, times).clip(max=len(label_times) - 1)
+        hit = label_times[pos] == times
+        out[hit] = values[pos[hit]]
+    return out
+
+
+def _split_and_purge(
+    samples: np.ndarray, times: np.ndarray, config: SplitConfig
+) -> tuple[list[np.ndarray], dict[str, int]]:
+    """Chronological split by sample count, then drop each split's samples whose label
+    horizon (t + purge minutes) reaches the first sample of the next split."""
     n_train = int(len(samples) * config.train_ratio)
     n_val = int(len(samples) * config.val_ratio)
     parts = np.split(samples, [n_train, n_train + n_val])
     horizon = np.timedelta64(config.purge, "m")
     purged: dict[str, int] = {}
     kept = []
-    for name, part, nxt in zip(SPLITS, parts, [*parts[1:], None], strict=True):
-        if nxt is not None and len(nxt) and len(part):
-            # a label at t sees close[t + horizon]: it must not reach the next split's first sample
-            keep = times[part] + horizon < times[nxt[0]]
+    for name, part, following in zip(SPLITS, parts, [*parts[1:], None], strict=True):
+        if following is not None and len(following) and len(part):
+            keep = times[part] + horizon < times[following[0]]
             purged[name] = int((~keep).sum())
             part = part[keep]
         kept.append(part)
-    train, val, test = kept
     for name, part in zip(SPLITS, kept, strict=True):
         if not len(part):
             raise ValueError(
-                f"the {name} split is empty ({len(samples)} samples in all): select more "
-                "months of data or change the split ratios"
+                f"the {name} split is empty ({len(samples)} usable samples, {purged} purged): "
+                "select more months of data or change the split ratios"
             )
-    raw = frame[list(FEATURE_CHANNELS)].to_numpy(np.float64)
-    train_rows = slice(int(train[0]) - window + 1, int(train[-1]) + 1)
-    normalizer = fit_normalizer(raw, train_rows, train, window, config.price_norm)
+    return kept, purged
+
+
+def build_splits(
+    features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig = SplitConfig()
+) -> DatasetSplits:
+    """Samples, the chronological split with purge, and train-fitted normalization.
+
+    ``features``: timestamp, the FEATURE_CHANNELS, ``warmup``; ``labels``: timestamp, label.
+    Memory: one float32 [N, C] copy of the channels (normalized in place) plus O(N) flags.
+    """
+    missing = [c for c in ("timestamp", *FEATURE_CHANNELS, "warmup") if c not in features]
+    if missing:
+        raise ValueError(f"features lack columns {missing}: re-materialize the features asset")
+    window = config.window
+    if len(features) < window:
+        raise ValueError(
+            f"{len(features)} feature rows is less than one window of {window}: select a longer "
+            "month range (or materialize more months of features)"
+        )
+    times = _utc_ns(features["timestamp"], "features")
+    if not (np.diff(times) > np.timedelta64(0)).all():
+        order = np.argsort(times, kind="stable")
+        features, times = features.iloc[order], times[order]
+        if not (np.diff(times) > np.timedelta64(0)).all():
+            raise ValueError("features have duplicate timestamps: re-materialize features")
+    n = len(times)
+    label = _aligned_labels(labels, times)
+
+    rows = np.empty((n, len(FEATURE_CHANNELS)), np.float32)
+    nonfinite = np.zeros(n, bool)
+    for i, name in enumerate(FEATURE_CHANNELS):
+        rows[:, i] = features[name].to_numpy(np.float32, na_value=np.nan)
+        nonfinite |= ~np.isfinite(rows[:, i])
+    warmup = features["warmup"].to_numpy(bool)
+    gap_minutes = np.diff(times).astype("timedelta64[s]").astype(np.float64) / 60.0
+    # a flag at row r means: more than max_gap_minutes between rows r-1 and r
+    gap = np.concatenate(([False], gap_minutes > config.max_gap_minutes))
+
+    labelled = (label >= 0) & (np.arange(n) >= window - 1)
+    has_warmup = _window_count(warmup, window) > 0
+    has_nonfinite = _window_count(nonfinite, window) > 0
+    has_gap = _window_count(gap, window - 1) > 0  # rows t-window+2..t: gaps inside the window
+    eligible = labelled & ~has_warmup & ~has_nonfinite & ~has_gap
+    samples = np.flatnonzero(eligible)
+    stats = SplitStats(
+        rows=n,
+        labelled=int(labelled.sum()),
+        eligible=len(samples),
+        warmup_excluded=int((labelled & has_warmup).sum()),
+        nonfinite_excluded=int((labelled & ~has_warmup & has_nonfinite).sum()),
+        gap_excluded=int((labelled & ~has_warmup & ~has_nonfinite & has_gap).sum()),
+    )
+    if not stats.labelled:
+        raise ValueError(
+            f"no labelled sample among {n} rows with a full {window}-row window: materialize "
+            f"labels for these months (a label needs the candle {config.forward_window} minutes "
+            "after its row)"
+        )
+    if len(samples) < 3:
+        raise ValueError(
+            f"only {len(samples)} usable samples of {stats.labelled} labelled: "
+            f"{stats.warmup_excluded} windows hold warm-up rows, {stats.nonfinite_excluded} "
+            f"NaN rows, {stats.gap_excluded} span gaps > {config.max_gap_minutes} min. Select "
+            "more months of data (or raise max_gap_minutes)"
+        )
+    (train, val, test), stats.purged = _split_and_purge(samples, times, config)
+
+    normalizer = fit_normalizer(rows, train, window, config.price_norm, FEATURE_CHANNELS)
     return DatasetSplits(
-        matrix=normalizer.transform_rows(raw),
+        matrix=normalizer.transform_rows_(rows),
         labels=label,
         timestamps=times,
         train_ends=train,
@@ -245,19 +359,14 @@ def build_splits(
         test_ends=test,
         normalizer=normalizer,
         config=config,
-        stats=SplitStats(
-            labelled=int(labelled.sum()),
-            eligible=int(len(samples)),
-            gap_excluded=int((labelled & no_warmup & (gap_in_window > 0)).sum()),
-            warmup_excluded=int((labelled & ~no_warmup).sum()),
-            purged=purged,
-        ),
+        stats=stats,
     )
 
 
 class WindowDataset(Dataset):
-    """Samples of one split: items are ``(x [C, window] float32, label)``; batches via
-    ``__getitems__`` gather all windows at once (one numpy fancy index per batch)."""
+    """Samples of one split: items are ``(x [C, window] float32, label int64)``. The
+    DataLoader fetches whole batches through ``__getitems__``: one numpy gather per batch
+    instead of a Python call per item."""
 
     def __init__(
         self,
@@ -266,11 +375,11 @@ class WindowDataset(Dataset):
         augment: AugmentConfig | None = None,
         seed: int = 0,
     ) -> None:
+        if augment is not None and split != "train":
+            raise ValueError("augmentation is for the training split only")
         self.splits = splits
         self.split = split
         self.ends = splits.ends(split)
-        if augment is not None and split != "train":
-            raise ValueError("augmentation is for the training split only")
         self.augment = augment
         self.seed = seed
         self.epoch = 0
@@ -279,11 +388,15 @@ class WindowDataset(Dataset):
         """Augmentation draws depend on (seed, epoch, sample): reproducible, new each epoch."""
         self.epoch = epoch
 
+    @property
+    def labels(self) -> np.ndarray:
+        return self.splits.labels[self.ends]
+
     def __len__(self) -> int:
         return len(self.ends)
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = np.asarray(indices)
+        idx = np.asarray(indices, np.int64)
         ends = self.ends[idx]
         x = self.splits.windows(ends)
         if self.augment is not None:
@@ -293,6 +406,40 @@ class WindowDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.__getitems__([index])
         return x[0], y[0]
+
+
+class WindowBatchSampler(Sampler[np.ndarray]):
+    """Yields whole batches of dataset indices as int64 arrays (one gather each), in order or
+    shuffled by a seeded generator that advances per epoch. Holds one index array, not the
+    Python list of ints torch's RandomSampler makes (~36 bytes a sample)."""
+
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        shuffle: bool = False,
+        num_samples: int | None = None,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: must be >= 1")
+        if num_samples is not None and num_samples < 1:
+            raise ValueError(f"num_samples={num_samples}: must be >= 1 (or None: all)")
+        self.size, self.batch_size, self.drop_last = size, batch_size, drop_last
+        self.shuffle = shuffle or num_samples is not None
+        self.count = size if num_samples is None else min(num_samples, size)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.count, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def __iter__(self):
+        order = self.rng.permutation(self.size)[: self.count] if self.shuffle else None
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            stop = min(start + self.batch_size, self.count)
+            yield order[start:stop] if order is not None else np.arange(start, stop)
 
 
 def _batch_as_is(batch):
@@ -306,20 +453,17 @@ def make_loader(
     num_samples: int | None = None,
     seed: int = 0,
     num_workers: int = 0,
+    drop_last: bool = False,
+    pin_memory: bool | None = None,
 ) -> DataLoader:
     """A DataLoader over whole-batch gathers. ``num_samples``: a fresh random subset of that
-    size each epoch (quick runs); workers are rarely worth it since a gather is one memcpy."""
-    generator = torch.Generator().manual_seed(seed)
-    if shuffle or num_samples is not None:
-        count = None if num_samples is None else min(num_samples, len(dataset))
-        sampler = RandomSampler(dataset, num_samples=count, generator=generator)
-    else:
-        sampler = SequentialSampler(dataset)
+    size each epoch (quick runs). ``num_workers=0`` is usually fastest on CPU (a gather is a
+    memcpy; workers pay pickling); ``pin_memory`` defaults to on when CUDA is present."""
+    sampler = WindowBatchSampler(len(dataset), batch_size, shuffle, num_samples, drop_last, seed)
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=sampler,
+        batch_sampler=sampler,
         collate_fn=_batch_as_is,
         num_workers=num_workers,
-        pin_memory=torch.cuda.is_available(),
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
     )

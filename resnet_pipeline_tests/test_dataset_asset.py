@@ -1,0 +1,134 @@
+"""`dataset_splits` through Dagster, reading features/labels Parquet files from a data root."""
+
+from datetime import date
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from resnet_pipeline.assets.dataset import dataset_splits, select_months
+from resnet_pipeline.ml.dataset import DatasetSplits, SplitConfig, build_splits
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import partition_path, write_parquet_atomic
+from resnet_pipeline_tests._dataset_helpers import feature_frames
+
+MONTHS = {date(2024, 1, 1): 0, date(2024, 2, 1): 1, date(2024, 3, 1): 2}
+
+
+def _write(root, months=MONTHS, labels=True):
+    frames = {}
+    for month, seed in months.items():
+        # later months were computed with the previous month as warm-up history: no warm-up
+        warmup = 30 if month == min(months) else 0
+        features, label_frame = feature_frames(2500, seed=seed, start=str(month), warmup=warmup)
+        write_parquet_atomic(features, partition_path(root, "features", "BTCUSDT", month))
+        if labels:
+            write_parquet_atomic(label_frame, partition_path(root, "labels", "BTCUSDT", month))
+        frames[month] = (features, label_frame)
+    return frames
+
+
+def _run(root, config=None):
+    return dg.materialize(
+        [dataset_splits],
+        partition_key="BTCUSDT",
+        resources={"store": DataStore(root=str(root))},
+        run_config={"ops": {"dataset_splits": {"config": {"window": 64, **(config or {})}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def _metadata(result):
+    [event] = result.get_asset_materialization_events()
+    return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+
+
+def _failure(result) -> str:
+    assert not result.success
+    return result.get_step_failure_events()[0].step_failure_data.error.message
+
+
+def test_materializes_the_stored_months_into_a_dataset(tmp_path):
+    frames = _write(tmp_path)
+    result = _run(tmp_path, {"start_month": "2024-01", "end_month": "2024-02"})
+    assert result.success
+    meta = _metadata(result)
+    assert meta["months"] == "2024-01..2024-02" and meta["rows"] == 5000
+    assert meta["purged"] == {"train": 12, "val": 12}
+    assert meta["gap_excluded"] == 63  # windows across the jump from 2 Jan to 1 Feb
+    assert meta["warmup_excluded"] == 30
+    assert meta["train_samples"] > meta["val_samples"] > 0 and meta["test_samples"] > 0
+    assert meta["val_range"].startswith("2024-02-01") and "share_up" in meta["splits"]
+    stored = DatasetSplits.load(meta["path"])
+    assert stored.lineage == {"symbol": "BTCUSDT", "months": ["2024-01", "2024-02"]}
+    features = pd.concat([frames[m][0] for m in list(MONTHS)[:2]], ignore_index=True)
+    labels = pd.concat([frames[m][1] for m in list(MONTHS)[:2]], ignore_index=True)
+    direct = build_splits(features, labels, SplitConfig(window=64))
+    np.testing.assert_array_equal(stored.train_ends, direct.train_ends)
+    np.testing.assert_array_equal(stored.test_ends, direct.test_ends)
+    np.testing.assert_array_equal(stored.matrix, direct.matrix)
+    assert meta["path"] == str(tmp_path / "datasets" / "BTCUSDT")
+
+
+def test_config_fields_reach_the_split(tmp_path):
+    _write(tmp_path)
+    result = _run(
+        tmp_path,
+        {
+            "end_month": "2024-01",
+            "train_ratio": 0.5,
+            "val_ratio": 0.25,
+            "test_ratio": 0.25,
+            "purge_minutes": 30,
+            "price_norm": "zscore",
+            "max_gap_minutes": 60,
+        },
+    )
+    assert result.success
+    meta = _metadata(result)
+    assert meta["months"] == "2024-01..2024-01" and meta["purged"] == {"train": 30, "val": 30}
+    stored = DatasetSplits.load(meta["path"])
+    assert stored.config == SplitConfig(
+        window=64,
+        train_ratio=0.5,
+        val_ratio=0.25,
+        test_ratio=0.25,
+        purge_minutes=30,
+        price_norm="zscore",
+        max_gap_minutes=60,
+    )
+    assert stored.normalizer.price_norm == "zscore"
+
+
+def test_default_range_is_the_last_twelve_stored_months():
+    stored = [date(2023, m, 1) for m in range(1, 13)] + [date(2024, 1, 1), date(2024, 3, 1)]
+    assert select_months(stored, None, None) == stored[-12:]
+    assert select_months(stored, None, "2023-12") == stored[:12]
+    assert select_months(stored, "2023-11", None) == stored[10:]
+    assert select_months(stored, "2024-02", "2024-03") == [date(2024, 3, 1)]
+    with pytest.raises(dg.Failure, match="after end_month"):
+        select_months(stored, "2024-03", "2024-01")
+    with pytest.raises(dg.Failure, match="not a month"):
+        select_months(stored, "2024-3", None)
+
+
+def test_missing_upstream_names_the_command_to_run(tmp_path):
+    message = _failure(_run(tmp_path))
+    assert "no stored features for BTCUSDT" in message
+    assert "--select raw_candles,features,labels --partition '2024-01-01|BTCUSDT'" in message
+    _write(tmp_path, {date(2024, 1, 1): 0}, labels=False)
+    message = _failure(_run(tmp_path))
+    assert "no stored labels for BTCUSDT in 2024-01..2024-01" in message
+    assert "--partition '2024-01-01|BTCUSDT'" in message
+    message = _failure(_run(tmp_path, {"start_month": "2025-01"}))
+    assert "stored months: 2024-01..2024-01" in message
+
+
+def test_bad_config_and_too_little_data_fail_clearly(tmp_path):
+    _write(tmp_path, {date(2024, 1, 1): 0})
+    message = _failure(_run(tmp_path, {"train_ratio": 0.8}))
+    assert "invalid dataset config" in message and "sum to 1" in message
+    message = _failure(_run(tmp_path, {"window": 4000}))
+    assert "2024-01..2024-01" in message and "less than one window of 4000" in message
