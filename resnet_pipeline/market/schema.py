@@ -46,11 +46,6 @@ def month_bounds(month: date) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.offsets.MonthBegin(1)
 
 
-def month_minutes(month: date) -> int:
-    start, end = month_bounds(month)
-    return int((end - start) / MINUTE)
-
-
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Select the schema columns in order with the schema dtypes (no reordering of rows)."""
     missing = [c for c in CANDLE_COLUMNS if c not in df.columns]
