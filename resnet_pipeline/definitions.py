@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling
+from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling, signal
 from resnet_pipeline.assets.common import EVALUATION, MODELING, SETTINGS
 from resnet_pipeline.resources.candle_source import CandleSourceResource
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
@@ -39,5 +39,6 @@ defs = dg.Definitions.merge(
     dataset.defs,
     modeling.defs,
     evaluation.defs,
+    signal.defs,
     dg.Definitions(jobs=[training_job], resources=build_resources(SETTINGS)),
 )

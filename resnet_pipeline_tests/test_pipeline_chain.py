@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling
+from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling, signal
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.resources.candle_source import CandleSourceResource
@@ -23,7 +23,7 @@ ASSETS = [
     modeling.trained_model,
     evaluation.test_metrics,
     evaluation.backtest_report,
-    evaluation.latest_signal,
+    signal.latest_signal,
 ]
 QUICK = {
     "ops": {
