@@ -9,5 +9,6 @@ for _message in (
     "Class `MultiPartitionMapping` is currently in beta",
     "Class `MultiToSingleDimensionPartitionMapping` is currently in beta",
     "Parameter `allow_nonexistent_upstream_partitions`",
+    "Parameter `backfill_policy` of function `asset`",
 ):
     warnings.filterwarnings("ignore", _message)

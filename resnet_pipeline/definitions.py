@@ -4,23 +4,50 @@ from __future__ import annotations
 
 import dagster as dg
 
-from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling, signal
+from resnet_pipeline.assets import (
+    backtest_report,
+    dataset,
+    features,
+    ingestion,
+    labels,
+    modeling,
+    signal,
+    test_metrics,
+    walk_forward,
+)
 from resnet_pipeline.assets.common import EVALUATION, MODELING, SETTINGS
-from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.resources.candle_source import (
+    BybitCandles,
+    CandleSourceResource,
+    FilesCandles,
+    SyntheticCandles,
+)
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.settings import Settings
 
 
+def candle_source_for(settings: Settings) -> CandleSourceResource:
+    """The source RESNET_SOURCE names; the base URL stays an EnvVar (it may hold credentials,
+    which the UI then never shows)."""
+    if settings.source == "synthetic":
+        return SyntheticCandles()
+    if settings.source == "files":
+        return FilesCandles(
+            files_dir=settings.files_dir or "", files_columns=dict(settings.files_columns)
+        )
+    return BybitCandles(
+        base_url=dg.EnvVar("BYBIT_BASE_URL") if settings.bybit_base_url else None,
+        market=settings.bybit_market,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
+    """One storage root: the IO manager is built on the very DataStore the assets use."""
+    store = DataStore(root=settings.data_dir)
     return {
-        "io_manager": MonthlyParquetIOManagerFactory(root=settings.data_dir),
-        "store": DataStore(root=settings.data_dir),
-        "candle_source": CandleSourceResource(
-            kind=settings.source,
-            base_url=settings.bybit_base_url,
-            files_dir=settings.files_dir,
-            market=settings.bybit_market,
-        ),
+        "io_manager": MonthlyParquetIOManagerFactory(store=store),
+        "store": store,
+        "candle_source": candle_source_for(settings),
     }
 
 
@@ -36,9 +63,12 @@ training_job = dg.define_asset_job(
 defs = dg.Definitions.merge(
     ingestion.defs,
     features.defs,
+    labels.defs,
     dataset.defs,
     modeling.defs,
-    evaluation.defs,
+    test_metrics.defs,
+    backtest_report.defs,
     signal.defs,
+    walk_forward.defs,
     dg.Definitions(jobs=[training_job], resources=build_resources(SETTINGS)),
 )

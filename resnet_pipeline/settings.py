@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from resnet_pipeline.market.files import MAPPING_HINT, parse_column_mapping
+from resnet_pipeline.urls import redact_url
 
 SOURCES = ("bybit", "synthetic", "files")
 MARKETS = ("spot", "linear")
@@ -31,6 +37,8 @@ class Settings:
     bybit_base_url: str | None
     files_dir: str | None
     bybit_market: str = "spot"
+    # RESNET_FILES_COLUMNS as (candle column, file column) pairs; dict() it for a resource
+    files_columns: tuple[tuple[str, str], ...] = ()
 
 
 def _symbols(raw: str) -> tuple[str, ...]:
@@ -62,15 +70,53 @@ def _first_month(raw: str) -> date:
     return first
 
 
+def _without_credentials(raw: str) -> str:
+    """The URL as a message may show it: userinfo hidden even when the URL is malformed."""
+    shown = redact_url(raw) or ""
+    if "@" in shown and "***@" not in shown:
+        shown = "***@" + shown.rsplit("@", 1)[1]
+    return shown
+
+
 def _base_url(raw: str | None) -> str | None:
     if not raw:
         return None
     if not re.match(r"^https?://[^/\s]+/?$", raw.strip()):
         raise SettingsError(
-            f"BYBIT_BASE_URL={raw!r} is not an origin: use scheme and host only, "
-            "e.g. http://127.0.0.1:8080 or https://api.bybit.com"
+            f"BYBIT_BASE_URL={_without_credentials(raw.strip())!r} is not an origin: use "
+            "scheme and host only, e.g. http://127.0.0.1:8080 or https://api.bybit.com"
         )
     return raw.strip().rstrip("/")
+
+
+def _files_columns(raw: str | None) -> tuple[tuple[str, str], ...]:
+    if not raw or not raw.strip():
+        return ()
+    try:
+        return tuple(parse_column_mapping(raw).items())
+    except ValueError as error:
+        raise SettingsError(
+            f"RESNET_FILES_COLUMNS={raw!r}: {error}. Use candle_column=file_column pairs, "
+            f"comma-separated, e.g. {MAPPING_HINT}"
+        ) from None
+
+
+def _writable_data_dir(raw: str) -> str:
+    """A local RESNET_DATA_DIR is created and probed now, not after a whole fetch."""
+    if "://" in raw and not raw.startswith("file://"):
+        return raw  # an fsspec URL (s3://...): its permissions are the object store's
+    local = Path(urlsplit(raw).path if raw.startswith("file://") else raw).expanduser()
+    try:
+        local.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=local, prefix=".write-probe-"):
+            pass
+    except OSError as error:
+        raise SettingsError(
+            f"RESNET_DATA_DIR={raw!r} is not a writable directory "
+            f"({type(error).__name__}: {error.strerror or error}): point RESNET_DATA_DIR at a "
+            "directory this user can create and write, e.g. RESNET_DATA_DIR=$PWD/data"
+        ) from None
+    return raw
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = env.get("RESNET_DATA_DIR", "data").strip()
     if not data_dir:
         raise SettingsError("RESNET_DATA_DIR is empty: give a directory (or s3://... URL)")
+    data_dir = _writable_data_dir(data_dir)
     return Settings(
         data_dir=data_dir,
         symbols=_symbols(env.get("RESNET_SYMBOLS", "BTCUSDT,ETHUSDT")),
@@ -101,4 +148,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bybit_base_url=_base_url(env.get("BYBIT_BASE_URL")),
         files_dir=files_dir,
         bybit_market=market,
+        files_columns=_files_columns(env.get("RESNET_FILES_COLUMNS")),
     )

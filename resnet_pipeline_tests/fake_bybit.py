@@ -10,11 +10,17 @@ is returned too, as Bybit does, with partial values: it is still forming.
 Candles come from ``SyntheticSource``; ``now`` is controllable; faults can be queued
 (``rate_limit`` -> retCode 10006, ``http500``, ``http403`` throttle, ``server_error`` ->
 retCode 10016, ``timeout`` -> answers only after ``slow_seconds``) or made persistent; every
-request is counted by path.
+request is counted by path. Replies a proxy or a broken exchange may send with HTTP 200:
+``html`` (an HTML page), ``truncated`` (half of the real JSON), ``empty_body``,
+``missing_list`` (retCode 0 but no ``result.list``), ``no_retcode`` (JSON without Bybit's
+envelope), ``raw`` (the bytes in ``raw_body``); ``trickle`` sends the real reply one byte
+every ``trickle_seconds``. With ``credentials`` set, requests without that HTTP basic auth
+get 401.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -28,8 +34,30 @@ import pandas as pd
 
 from resnet_pipeline.market.synthetic import SyntheticSource
 
-FAULTS = ("rate_limit", "http500", "http403", "server_error", "timeout")
+FAULTS = (
+    "rate_limit",
+    "http500",
+    "http403",
+    "server_error",
+    "timeout",
+    "html",
+    "truncated",
+    "empty_body",
+    "missing_list",
+    "no_retcode",
+    "trickle",
+    "raw",
+)
 _MINUTE_MS = 60_000
+PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+class Trickle:
+    """A JSON reply the handler sends one byte at a time (a server that never stalls long
+    enough for a per-read timeout, yet never finishes)."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
 
 
 def _spot_instrument(symbol: str) -> dict[str, Any]:
@@ -105,6 +133,10 @@ class FakeBybit:
         self.faults: deque[str] = deque()
         self.persistent_fault: str | None = None
         self.slow_seconds = 0.5
+        self.trickle_seconds = 0.2
+        self.raw_body = b""  # the reply of the "raw" fault, sent as application/json
+        self.credentials: tuple[str, str] | None = None  # required HTTP basic auth, if any
+        self._stopping = threading.Event()
         self.requests: Counter[str] = Counter()
         self.kline_params: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -136,6 +168,7 @@ class FakeBybit:
             self.kline_params.clear()
 
     def start(self) -> FakeBybit:
+        self._stopping.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -143,6 +176,7 @@ class FakeBybit:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # ends trickling replies
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -165,7 +199,8 @@ class FakeBybit:
         }
 
     def respond(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
-        """(HTTP status, JSON body or plain text) for one request."""
+        """(HTTP status, body) for one request: a JSON value, HTML text, raw JSON-typed bytes or
+        a ``Trickle``."""
         with self._lock:
             self.requests[path] += 1
             if path == "/v5/market/kline":
@@ -184,6 +219,22 @@ class FakeBybit:
             return 200, self._envelope({}, 10006, "Too many visits. Exceeded the API Rate Limit.")
         if fault == "server_error":
             return 200, self._envelope({}, 10016, "System error. Please try again later.")
+        if fault == "html":
+            return 200, PROXY_PAGE
+        if fault == "empty_body":
+            return 200, b""
+        if fault == "raw":
+            return 200, self.raw_body
+        if fault == "no_retcode":
+            return 200, {"result": {"list": []}}
+        if fault in ("truncated", "missing_list", "trickle") and path == "/v5/market/kline":
+            body = self._kline(query)
+            if fault == "truncated":
+                data = json.dumps(body).encode()
+                return 200, data[: len(data) // 2]
+            if fault == "missing_list":
+                return 200, self._envelope({k: v for k, v in body["result"].items() if k != "list"})
+            return 200, Trickle(body)
         if path == "/v5/market/time":
             ns = self.now.value
             return 200, self._envelope({"timeSecond": str(ns // 10**9), "timeNano": str(ns)})
@@ -255,8 +306,17 @@ class FakeBybit:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 parsed = urlparse(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                status, body = fake.respond(parsed.path, query)
-                data = (json.dumps(body) if not isinstance(body, str) else body).encode()
+                if not self._authorized():
+                    status, body = 401, "<html><body>401 Authorization Required</body></html>"
+                else:
+                    status, body = fake.respond(parsed.path, query)
+                if isinstance(body, Trickle):
+                    self._trickle(json.dumps(body.body).encode())
+                    return
+                if isinstance(body, bytes):
+                    data = body
+                else:
+                    data = (json.dumps(body) if not isinstance(body, str) else body).encode()
                 self.send_response(status)
                 kind = "text/html" if isinstance(body, str) else "application/json"
                 self.send_header("Content-Type", kind)
@@ -266,6 +326,29 @@ class FakeBybit:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
                     self.close_connection = True
+
+            def _authorized(self) -> bool:
+                if fake.credentials is None:
+                    return True
+                token = base64.b64encode(":".join(fake.credentials).encode()).decode()
+                return self.headers.get("Authorization") == f"Basic {token}"
+
+            def _trickle(self, data: bytes) -> None:
+                """Status line, headers and body, one byte per ``trickle_seconds``, until done,
+                the client hangs up or the server stops."""
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                raw = head + data
+                self.close_connection = True
+                for i in range(len(raw)):
+                    if fake._stopping.wait(fake.trickle_seconds):
+                        return
+                    try:
+                        self.wfile.write(raw[i : i + 1])
+                    except OSError:  # the client gave up
+                        return
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return

@@ -159,6 +159,16 @@ def test_end_of_data_closes_at_the_last_close():
     assert (trade["reason"], trade["exit_bar"], trade["exit_price"]) == ("end", 3, 102.0)
 
 
+def test_a_still_open_trade_pays_slippage_and_its_exit_fee_at_the_last_close():
+    cfg = StrategyConfig(take_profit=None, fee_rate=0.001, slippage_bps=10)
+    m = market([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3, cfg)
+    trade, _ = only_trade(m, cfg)
+    assert (trade["reason"], trade["exit_price"]) == ("end", pytest.approx(102 * 0.999))
+    exit_fee = trade["qty"] * 102 * 0.999 * 0.001
+    assert trade["fees"] == pytest.approx(trade["entry_fee"] + exit_fee)
+    assert run_backtest(m, cfg).equity.iloc[-1] == pytest.approx(trade["equity_after"])
+
+
 def test_fees_and_slippage_cost_exactly_what_they_say():
     free = StrategyConfig(take_profit=None, **NO_COSTS)
     paid = StrategyConfig(take_profit=None, fee_rate=0.001, slippage_bps=10)
@@ -243,9 +253,10 @@ def test_no_look_ahead_future_bars_change_nothing_before():
     daily=st.sampled_from([0.001, 0.03]),
     weekly=st.sampled_from([0.002, 0.10]),
     step=st.sampled_from(["1min", "7min"]),
+    borrow=st.sampled_from([0.0, 0.001]),
 )
 def test_fast_engine_equals_the_bar_loop(
-    seed, n, stop, sizing, take_profit, exit_confidence, reversal, hold, daily, weekly, step
+    seed, n, stop, sizing, take_profit, exit_confidence, reversal, hold, daily, weekly, step, borrow
 ):
     cfg = StrategyConfig(
         stop=stop,
@@ -256,6 +267,7 @@ def test_fast_engine_equals_the_bar_loop(
         max_hold_minutes=hold,
         daily_drawdown_halve=daily,
         weekly_drawdown_stop=weekly,
+        borrow_fee_per_day=borrow,
     )
     rng = np.random.default_rng(seed)
     closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))

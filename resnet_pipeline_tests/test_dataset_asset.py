@@ -62,7 +62,10 @@ def test_materializes_the_stored_months_into_a_dataset(tmp_path):
     assert meta["train_samples"] > meta["val_samples"] > 0 and meta["test_samples"] > 0
     assert meta["val_range"].startswith("2024-02-01") and "share_up" in meta["splits"]
     stored = DatasetSplits.load(meta["path"])
-    assert stored.lineage == {"symbol": "BTCUSDT", "months": ["2024-01", "2024-02"]}
+    assert stored.lineage["symbol"] == "BTCUSDT"
+    assert stored.lineage["months"] == ["2024-01", "2024-02"]
+    assert stored.lineage["dataset"] == "datasets/BTCUSDT"  # relative to the data root
+    assert stored.lineage["dataset_fingerprint"] == stored.fingerprint == meta["fingerprint"]
     features = pd.concat([frames[m][0] for m in list(MONTHS)[:2]], ignore_index=True)
     labels = pd.concat([frames[m][1] for m in list(MONTHS)[:2]], ignore_index=True)
     direct = build_splits(features, labels, SplitConfig(window=64))

@@ -13,6 +13,9 @@ ASSETS = {
     "test_metrics": ("evaluation", "symbol"),
     "backtest_report": ("evaluation", "symbol"),
     "latest_signal": ("evaluation", "symbol"),
+    "wf_model": ("walk_forward", "symbol_month"),
+    "wf_predictions": ("walk_forward", "symbol_month"),
+    "wf_report": ("walk_forward", "symbol"),
 }
 
 
@@ -55,6 +58,20 @@ def test_jobs_schedule_sensor_and_checks():
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"features_sound", "labels_sound", "timestamps_valid", "month_complete"} <= checks
+
+
+def test_every_quality_rule_is_an_asset_check_with_its_description():
+    from resnet_pipeline.assets.ingestion import raw_candles_quality
+    from resnet_pipeline.market.quality_rules import QUALITY_RULES
+
+    specs = {
+        spec.key.name: spec
+        for spec in raw_candles_quality.check_specs
+        if spec.key.name != "month_complete"
+    }
+    assert {rule.name: rule.description for rule in QUALITY_RULES} == {
+        name: spec.description for name, spec in specs.items()
+    }
 
 
 def test_one_training_at_a_time_however_it_is_launched(tmp_path, monkeypatch):

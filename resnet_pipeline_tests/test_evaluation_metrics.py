@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from resnet_pipeline.ml.evaluation import (
+from resnet_pipeline.ml.classification import (
     CLASSIFICATION_TARGETS,
     classification_metrics,
+    classification_verdicts,
     logistic_baseline,
     majority_baseline,
 )
-from resnet_pipeline.targets import compare_to_targets
 
 
 def test_perfect_and_confused_predictions():
@@ -45,9 +45,22 @@ def test_logistic_baseline_learns_a_linear_signal_and_not_noise():
     assert noise["accuracy"] <= majority["accuracy"] + 0.03
 
 
+def _baselines(**values):
+    majority = {"accuracy": 0.40, "precision_up": 0.0, "macro_f1": 0.2, "auc_roc_ovr": 0.5}
+    logistic = {"accuracy": 0.42, "precision_up": 0.3, "macro_f1": 0.3, "auc_roc_ovr": 0.55}
+    return {"majority": majority | values, "logistic_last_row": logistic}
+
+
 def test_classification_targets_are_the_seed_targets():
-    rows = compare_to_targets(
-        {"accuracy": 0.5, "precision_up": 0.5, "auc_roc_ovr": 0.61}, CLASSIFICATION_TARGETS
+    assert [(t.metric, t.op, t.threshold) for t in CLASSIFICATION_TARGETS] == [
+        ("accuracy", ">", 0.45),
+        ("precision_up", ">", 0.55),
+        ("precision_down", ">", 0.55),
+        ("macro_f1", ">", 0.50),
+        ("auc_roc_ovr", ">", 0.60),
+    ]
+    rows = classification_verdicts(
+        {"accuracy": 0.5, "precision_up": 0.5, "auc_roc_ovr": 0.61}, _baselines()
     )
     met = {r["metric"]: r["met"] for r in rows}
     assert met == {
@@ -60,21 +73,53 @@ def test_classification_targets_are_the_seed_targets():
 
 
 def test_report_tables_mark_met_and_missed_targets_correctly():
-    from resnet_pipeline.assets.evaluation import readable
-    from resnet_pipeline.ml.evaluation import metrics_table
+    from resnet_pipeline.assets.common import readable
+    from resnet_pipeline.ml.classification import metrics_table
     from resnet_pipeline.reports.html import table
 
     model = {"accuracy": 0.5, "precision_up": 0.26, "auc_roc_ovr": None}
-    report = {
-        "model": model,
-        "baselines": {"majority": {}, "logistic_last_row": {}},
-        "targets": compare_to_targets(model, CLASSIFICATION_TARGETS),
-    }
+    report = {"model": model, "baselines": _baselines()}
     rows = {r["metric"]: r for r in metrics_table(report)}
     assert rows["accuracy"]["met"] is True and rows["precision_up"]["met"] is False
     assert rows["auc_roc_ovr"]["met"] is None and rows["log_loss"]["met"] is None
-    html = table(list(rows.values()), ["metric", "resnet", "met"])
+    assert rows["auc_roc_ovr"]["verdict"] == "not defined (a class is absent from the test labels)"
+    assert rows["log_loss"]["verdict"] == "not defined (no SPEC 10 target)"
+    html = table(list(rows.values()), ["metric", "resnet", "verdict"])
     assert '<td>precision_up</td><td>0.2600</td><td class="missed">not met</td>' in html
     assert '<td>accuracy</td><td>0.5000</td><td class="met">met</td>' in html
     markdown = readable(list(rows.values()))
     assert "| precision_up |" in markdown and "not met" in markdown
+    assert "| True |" not in markdown and "| None |" not in markdown
+
+
+def test_binary_and_five_class_metrics():
+    y = np.array([0, 1, 1, 0, 1, 0])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.1, 0.9], [0.6, 0.4]])
+    m = classification_metrics(y, proba, ["flat", "move"])
+    assert m["classes"] == ["flat", "move"] and m["accuracy"] == pytest.approx(5 / 6)
+    assert m["precision_move"] == pytest.approx(3 / 4) and m["recall_flat"] == pytest.approx(2 / 3)
+    assert m["auc_roc_ovr"] == pytest.approx(8 / 9)  # 8 of 9 (move, flat) pairs ranked right
+    assert m["confusion_matrix"] == [[2, 1], [0, 3]]
+    rng = np.random.default_rng(1)
+    y5 = np.arange(50) % 5
+    proba5 = rng.dirichlet(np.ones(5), 50)
+    proba5[np.arange(50), y5] += 2.0  # the true class always wins
+    m5 = classification_metrics(y5, proba5)
+    assert m5["classes"] == [f"class_{i}" for i in range(5)]
+    assert m5["accuracy"] == 1.0 and m5["auc_roc_ovr"] == 1.0 and m5["support_class_4"] == 10
+    assert len(m5["predicted_shares"]) == 5 and set(m5["calibration"]) == set(m5["classes"])
+
+
+def test_three_classes_keep_the_spec_names():
+    y = np.array([0, 1, 2, 2])
+    m = classification_metrics(y, np.eye(3)[y])
+    assert m["classes"] == ["Down", "Neutral", "Up"] and m["precision_up"] == 1.0
+
+
+def test_inconsistent_class_inputs_fail_clearly():
+    with pytest.raises(ValueError, match="2 class names"):
+        classification_metrics(np.array([0, 1]), np.eye(3)[[0, 1]], ["a", "b"])
+    with pytest.raises(ValueError, match="labels must be in 0..1"):
+        classification_metrics(np.array([0, 2]), np.eye(2)[[0, 1]])
+    with pytest.raises(ValueError, match="at least 2"):
+        classification_metrics(np.array([0, 0]), np.ones((2, 1)))

@@ -7,18 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resnet_pipeline.assets.features import (
-    check_stored,
-    feature_problems,
-    features,
-    features_sound,
-    label_problems,
-    labels,
-    labels_sound,
-)
+from resnet_pipeline.assets.features import feature_problems, features, features_sound
 from resnet_pipeline.assets.ingestion import raw_candles
+from resnet_pipeline.assets.labels import label_problems, labels, labels_sound
+from resnet_pipeline.assets.monthly import check_stored
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
-from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.storage import partition_path, read_parquet
 
@@ -29,7 +23,7 @@ def _resources(root) -> dict:
     return {
         "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
         "store": DataStore(root=str(root)),
-        "candle_source": CandleSourceResource(kind="synthetic"),
+        "candle_source": SyntheticCandles(),
     }
 
 

@@ -17,7 +17,11 @@ from resnet_pipeline.assets.ingestion import (
     raw_candles_quality,
 )
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.resources.candle_source import (
+    BybitCandles,
+    CandleSourceResource,
+    SyntheticCandles,
+)
 from resnet_pipeline.resources.io_manager import (
     DataStore,
     MonthlyParquetIOManager,
@@ -40,7 +44,7 @@ def _resources(root: Path, source: CandleSourceResource | None = None) -> dict[s
     return {
         "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
         "store": DataStore(root=str(root)),
-        "candle_source": source or CandleSourceResource(kind="synthetic"),
+        "candle_source": source or SyntheticCandles(),
     }
 
 
@@ -88,9 +92,7 @@ def test_synthetic_month_materializes_with_metadata_and_passing_checks(tmp_path:
 def test_bybit_run_incremental_then_failure_keeps_the_file_byte_identical(
     tmp_path: Path, fake: FakeBybit
 ) -> None:
-    source = CandleSourceResource(
-        kind="bybit", base_url=fake.url, rate_limit_ms=1, max_tries=3, backoff_seconds=0.001
-    )
+    source = BybitCandles(base_url=fake.url, rate_limit_ms=1, max_tries=3, backoff_seconds=0.001)
     resources = _resources(tmp_path, source)
     path = partition_path(tmp_path, ASSET, "BTCUSDT", FEB)
     fake.now = utc("2024-02-05 00:00:30")

@@ -6,10 +6,16 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from resnet_pipeline.assets import ingestion
+from resnet_pipeline.assets import features, ingestion, labels
 from resnet_pipeline.assets.common import SETTINGS, SYMBOL_MONTH
-from resnet_pipeline.assets.ingestion import daily_candles, run_tags, scheduled_months
-from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.assets.ingestion import (
+    daily_candles,
+    raw_candles,
+    raw_candles_quality,
+    run_tags,
+    scheduled_months,
+)
+from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 
 DEFS = dg.Definitions.merge(
@@ -18,7 +24,7 @@ DEFS = dg.Definitions.merge(
         resources={
             "io_manager": MonthlyParquetIOManagerFactory(root="unused"),
             "store": DataStore(root="unused"),
-            "candle_source": CandleSourceResource(kind="synthetic"),
+            "candle_source": SyntheticCandles(),
         }
     ),
 )
@@ -47,9 +53,49 @@ def test_first_of_the_month_also_completes_the_month_that_closed() -> None:
     assert keys == [f"2024-02-01|{s}" for s in SETTINGS.symbols] + [
         f"2024-03-01|{s}" for s in SETTINGS.symbols
     ]
+    # The closed month's runs are whole (candles, features, labels). The running month's runs
+    # ingest candles only: its features warm up on the closed month, which is still being
+    # completed, so they follow by automation once it is stored (test_automation.py).
+    closed, running = requests[: len(SETTINGS.symbols)], requests[len(SETTINGS.symbols) :]
+    assert all(r.asset_selection is None for r in closed)
+    assert all(r.asset_selection == [raw_candles.key] for r in running)
+    assert all(set(r.asset_check_keys) == set(raw_candles_quality.check_keys) for r in running)
     # the run keys name the day: tomorrow's ticks are new runs, a re-evaluated tick is not
     other_day = {r.run_key for r in _requests(datetime(2024, 3, 2, 0, 10, tzinfo=UTC))}
     assert not other_day & {r.run_key for r in requests}
+
+
+def test_the_running_months_request_runs_candles_and_their_checks_only(tmp_path) -> None:
+    """The request is executable as it stands: raw_candles and its blocking checks, no
+    features(M) computed on the closed month's incomplete candles."""
+    request = _requests(datetime(2024, 3, 1, 0, 10, tzinfo=UTC))[-1]
+    store = DataStore(root=str(tmp_path))
+    defs = dg.Definitions.merge(
+        ingestion.defs,
+        dg.Definitions(
+            assets=[features.features, labels.labels],
+            resources={
+                "io_manager": MonthlyParquetIOManagerFactory(store=store),
+                "store": store,
+                "candle_source": SyntheticCandles(),
+            },
+        ),
+    )
+    job = defs.resolve_job_def("ingestion_job").get_subset(
+        asset_selection=set(request.asset_selection),
+        asset_check_selection=set(request.asset_check_keys),
+    )
+    result = job.execute_in_process(
+        partition_key=request.partition_key,
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"raw_candles": {"config": {"as_of": "2024-03-01T00:10:00Z"}}}},
+    )
+    assert result.success
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {raw_candles.key}
+    assert {c.check_name for c in result.get_asset_check_evaluations()} == {
+        k.name for k in raw_candles_quality.check_keys
+    }
 
 
 def test_year_boundary_and_first_month() -> None:

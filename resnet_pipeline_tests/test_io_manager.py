@@ -4,9 +4,10 @@ from datetime import date
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from resnet_pipeline.partitions import month_key, split_key, symbol_month_partitions
-from resnet_pipeline.resources.io_manager import MonthlyParquetIOManagerFactory
+from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.settings import load_settings
 from resnet_pipeline.storage import partition_path, read_parquet
 
@@ -78,3 +79,38 @@ def test_split_key_round_trips():
     key = dg.MultiPartitionKey({"month": "2024-03-01", "symbol": "ETHUSDT"})
     assert split_key(key) == ("ETHUSDT", date(2024, 3, 1))
     assert str(key) == "2024-03-01|ETHUSDT"
+
+
+# -- one storage root (issue 10) ---------------------------------------------------------------
+
+
+def test_definitions_derive_the_io_manager_from_the_data_store(tmp_path):
+    """One setting, one root: the IO manager is built on the store the assets use."""
+    from resnet_pipeline.assets.ingestion import raw_candles
+    from resnet_pipeline.definitions import build_resources, defs
+
+    assert defs.resources["io_manager"].store is defs.resources["store"]
+    resources = build_resources(
+        load_settings({"RESNET_DATA_DIR": str(tmp_path / "root"), "RESNET_SOURCE": "synthetic"})
+    )
+    assert resources["io_manager"].store is resources["store"]
+    result = dg.materialize(
+        [raw_candles],
+        partition_key="2024-01-01|ETHUSDT",
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    # written by the IO manager where the DataStore (and every DuckDB reader) looks for it
+    stored = partition_path(resources["store"].path, "raw_candles", "ETHUSDT", date(2024, 1, 1))
+    assert len(read_parquet(stored)) == 44_640
+
+
+def test_two_different_roots_are_refused():
+    store = DataStore(root="/data/a")
+    assert str(MonthlyParquetIOManagerFactory(store=store).root_path()) == "/data/a"
+    assert str(MonthlyParquetIOManagerFactory(store=store, root="/data/a").root_path()) == "/data/a"
+    with pytest.raises(ValueError, match="two storage roots would diverge"):
+        MonthlyParquetIOManagerFactory(store=store, root="/data/b").root_path()
+    with pytest.raises(ValueError, match="pass store=DataStore"):
+        MonthlyParquetIOManagerFactory().root_path()

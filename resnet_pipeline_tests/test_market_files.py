@@ -66,7 +66,8 @@ def test_ingest_from_files_splits_by_month(tmp_path: Path, truth: pd.DataFrame) 
     now = pd.Timestamp("2024-03-01", tz="UTC")
     result = ingest_month(FilesSource(tmp_path), "BTCUSDT", date(2024, 1, 1), now)
     assert len(result.candles) == 120 and result.summary.present_minutes == 120
-    assert result.summary.gaps == 1  # the month before 22:00 on the 31st is not in the file
+    assert result.summary.gaps == 0  # the month before 22:00 on the 31st is not in the file
+    assert result.summary.before_first_minutes == 44_640 - 120
 
 
 def test_bad_files_fail_with_the_file_named(tmp_path: Path, truth: pd.DataFrame) -> None:

@@ -49,7 +49,8 @@ def test_month_before_listing_is_empty_valid_and_says_so() -> None:
     assert result.candles.empty and list(result.candles.columns)[0] == "timestamp"
     assert any("not listed" in note for note in result.notes)
     partial = ingest_month(source, "NEWUSDT", date(2024, 3, 1), LATER)
-    assert partial.summary.gaps == 1 and partial.summary.longest_gap_minutes == 4 * 1440
+    # the days before the listing are "before the first candle", not a gap (issue 10)
+    assert partial.summary.gaps == 0 and partial.summary.before_first_minutes == 4 * 1440
 
 
 def test_holes_are_refetched_and_stored_rows_kept() -> None:

@@ -11,16 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resnet_pipeline.market.ingest import plan_requests
-from resnet_pipeline.market.schema import (
-    MINUTE,
-    CandleValidationError,
-    empty_candles,
-    from_records,
-    gap_summary,
-    merge_candles,
-    missing_ranges,
-    validate_candles,
-)
+from resnet_pipeline.market.merge import merge_candles
+from resnet_pipeline.market.minute_ranges import MINUTE, gap_summary, missing_ranges
+from resnet_pipeline.market.quality_rules import validate_candles
+from resnet_pipeline.market.schema import CandleValidationError, empty_candles, from_records
 from resnet_pipeline.market.synthetic import SyntheticSource
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -75,12 +69,40 @@ def test_merge_dedupes_sorts_and_later_frames_win() -> None:
     assert merge_candles().empty
 
 
-def test_gap_summary_counts_runs() -> None:
+def test_gap_summary_counts_runs_between_candles_only() -> None:
     df = _candles(100).drop(index=[0, 1, 50, 60, 61, 62, 99])
     summary = gap_summary(df, T0, T0 + 100 * MINUTE)
     assert (summary.expected_minutes, summary.present_minutes) == (100, 93)
-    assert summary.gaps == 4 and summary.longest_gap_minutes == 3
+    assert summary.gaps == 2 and summary.longest_gap_minutes == 3 and summary.gap_minutes == 4
+    assert summary.gap_ranges == (
+        (T0 + 50 * MINUTE, T0 + 51 * MINUTE),
+        (T0 + 60 * MINUTE, T0 + 63 * MINUTE),
+    )
+    assert (summary.before_first_minutes, summary.after_last_minutes) == (2, 1)
+    assert summary.missing_minutes == 7
     assert missing_ranges(df, T0, T0 + 100 * MINUTE)[0] == (T0, T0 + 2 * MINUTE)
+    nothing = gap_summary(empty_candles(), T0, T0 + 100 * MINUTE)
+    assert (nothing.gaps, nothing.before_first_minutes, nothing.after_last_minutes) == (0, 100, 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(present=st.lists(st.booleans(), min_size=1, max_size=300))
+def test_gaps_and_edges_account_for_every_missing_minute(present: list[bool]) -> None:
+    mask = np.array(present)
+    ts = T0 + pd.to_timedelta(np.flatnonzero(mask), unit="min")
+    df = pd.DataFrame({"timestamp": pd.Series(ts).astype("datetime64[ns, UTC]")})
+    summary = gap_summary(df, T0, T0 + len(mask) * MINUTE)
+    edges = summary.before_first_minutes + summary.after_last_minutes
+    assert summary.gap_minutes + edges == summary.missing_minutes == int((~mask).sum())
+    for a, b in summary.gap_ranges:  # a gap has a candle on each side
+        i, j = int((a - T0) / MINUTE), int((b - T0) / MINUTE)
+        assert mask[i - 1] and mask[j] and not mask[i:j].any() and i > 0
+    if mask.any():
+        first, last = np.flatnonzero(mask)[[0, -1]]
+        assert (summary.before_first_minutes, summary.after_last_minutes) == (
+            first,
+            len(mask) - 1 - last,
+        )
 
 
 def test_from_records_reads_ccxt_rows() -> None:

@@ -7,7 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.market.schema import CANDLE_COLUMNS, TIMESTAMP_DTYPE, validate_candles
+from resnet_pipeline.market.quality_rules import validate_candles
+from resnet_pipeline.market.schema import CANDLE_COLUMNS, TIMESTAMP_DTYPE
 from resnet_pipeline.market.synthetic import EPOCH, SyntheticSource
 
 YEAR_START = pd.Timestamp("2024-01-01", tz="UTC")

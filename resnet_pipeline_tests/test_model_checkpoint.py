@@ -1,5 +1,11 @@
 """Checkpoints are self-contained, load with weights_only, and refuse what does not fit."""
 
+import os
+import socket
+import subprocess
+import sys
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +18,7 @@ from resnet_pipeline.ml.resnet import ModelConfig, build_model
 CFG = ModelConfig(window=64)
 
 
-def _save(path, cfg=CFG, names=FEATURE_CHANNELS):
+def _save(path, cfg=CFG, names=FEATURE_CHANNELS, lineage=None, **kwargs):
     model = build_model(cfg).eval()
     norm = (
         Normalizer(mean=np.zeros(len(names)), std=np.ones(len(names)), channel_names=names)
@@ -27,10 +33,11 @@ def _save(path, cfg=CFG, names=FEATURE_CHANNELS):
         normalizer=norm,
         label_config={"forward_window": 12, "threshold": 0.002},
         split_config={"window": 64},
-        lineage={"symbol": "BTCUSDT"},
+        lineage={"symbol": "BTCUSDT"} if lineage is None else lineage,
         metrics={"best_val_loss": 1.0},
         history=[{"epoch": 1, "val_loss": 1.0}],
         train_config={"class_weights": (1.2, 0.8, 1.2)},
+        **kwargs,
     )
     return model
 
@@ -76,3 +83,77 @@ def test_missing_and_foreign_files_fail_clearly(tmp_path):
     torch.save(data, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(tmp_path / "mismatch.pt")
+
+
+def test_two_writers_never_share_a_temp_file(tmp_path, monkeypatch):
+    """Both writers finish torch.save before either renames (a barrier inside torch.save):
+    with one fixed temp name the second rename finds nothing, or installs the other's file."""
+    barrier = threading.Barrier(2, timeout=60)
+    real_save = torch.save
+
+    def save_then_wait(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        barrier.wait()
+
+    monkeypatch.setattr(torch, "save", save_then_wait)
+    path = tmp_path / "models" / "BTCUSDT" / "model.pt"
+    errors = []
+
+    def write():
+        try:
+            _save(path)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert load_checkpoint(path).model_config == CFG
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temp file left
+
+
+def test_a_truncated_checkpoint_names_the_file_and_the_command(tmp_path):
+    path = tmp_path / "models" / "ETHUSDT" / "model.pt"
+    _save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert str(path) in message and "weights_only=False" not in message
+    assert (
+        "dagster asset materialize -m resnet_pipeline.definitions --select trained_model "
+        "--partition ETHUSDT" in message
+    )
+
+
+def test_lineage_paths_are_stored_relative_to_the_data_root(tmp_path):
+    path = tmp_path / "models" / "BTCUSDT" / "model.pt"
+    _save(path, lineage={"symbol": "BTCUSDT", "dataset": str(tmp_path / "datasets" / "BTCUSDT")})
+    assert load_checkpoint(path).lineage == {"symbol": "BTCUSDT", "dataset": "datasets/BTCUSDT"}
+    elsewhere = tmp_path / "exported.pt"  # outside the models/<SYMBOL> layout: a root is given
+    _save(elsewhere, lineage={"dataset": str(tmp_path / "d")}, data_root=tmp_path)
+    assert load_checkpoint(elsewhere).lineage == {"dataset": "d"}
+
+
+def test_a_killed_writers_temp_file_is_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "models" / "BTCUSDT" / "model.pt"
+    _save(path)
+    dead_pid = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    host = socket.gethostname().replace(".", "-")
+    leftover = path.with_name(f".model.pt.{host}.{dead_pid}.{'0' * 32}.tmp")
+    in_progress = path.with_name(f".model.pt.{host}.{os.getpid()}.{'1' * 32}.tmp")
+    leftover.write_bytes(b"half a checkpoint")
+    in_progress.write_bytes(b"a live writer's file")
+    _save(path)
+    assert not leftover.exists() and in_progress.exists()

@@ -7,10 +7,19 @@ import duckdb
 import numpy as np
 import pytest
 
-from resnet_pipeline.assets import dataset, evaluation, features, ingestion, modeling, signal
+from resnet_pipeline.assets import (
+    backtest_report,
+    dataset,
+    features,
+    ingestion,
+    labels,
+    modeling,
+    signal,
+    test_metrics,
+)
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.resources.candle_source import CandleSourceResource
+from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 
 pytestmark = pytest.mark.slow
@@ -18,11 +27,11 @@ pytestmark = pytest.mark.slow
 ASSETS = [
     ingestion.raw_candles,
     features.features,
-    features.labels,
+    labels.labels,
     dataset.dataset_splits,
     modeling.trained_model,
-    evaluation.test_metrics,
-    evaluation.backtest_report,
+    test_metrics.test_metrics,
+    backtest_report.backtest_report,
     signal.latest_signal,
 ]
 QUICK = {
@@ -36,6 +45,8 @@ QUICK = {
                 "arch": "resnet18",
             }
         },
+        # the data is from 2024: replaying history, not a live signal
+        "latest_signal": {"config": {"max_age_minutes": None}},
     }
 }
 
@@ -44,7 +55,7 @@ def _resources(root):
     return {
         "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
         "store": DataStore(root=str(root)),
-        "candle_source": CandleSourceResource(kind="synthetic"),
+        "candle_source": SyntheticCandles(),
     }
 
 

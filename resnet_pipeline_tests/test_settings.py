@@ -51,3 +51,36 @@ def test_values_are_normalized():
 def test_bad_values_name_the_variable(env, names):
     with pytest.raises(SettingsError, match=names):
         load_settings(env)
+
+
+def test_an_unwritable_data_dir_is_found_at_load(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for bad in (blocker, blocker / "data"):  # root cannot write there either
+        with pytest.raises(SettingsError, match=r"RESNET_DATA_DIR=.*not a writable directory"):
+            load_settings({"RESNET_DATA_DIR": str(bad)})
+
+
+def test_a_local_data_dir_is_created_and_urls_are_left_to_the_store(tmp_path):
+    fresh = tmp_path / "new" / "data"
+    assert load_settings({"RESNET_DATA_DIR": str(fresh)}).data_dir == str(fresh)
+    assert fresh.is_dir() and not list(fresh.iterdir())  # the probe leaves nothing behind
+    url = "s3://bucket/prefix"
+    assert load_settings({"RESNET_DATA_DIR": url}).data_dir == url
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://user:s3cret@host", "user:s3cret@127.0.0.1:8080", "http://u:s3cret@h/v5"]
+)
+def test_base_url_errors_never_repeat_credentials(url):
+    with pytest.raises(SettingsError, match="BYBIT_BASE_URL") as caught:
+        load_settings({"BYBIT_BASE_URL": url})
+    assert "s3cret" not in str(caught.value) and "***@" in str(caught.value)
+
+
+def test_files_columns_are_parsed_and_checked_at_load():
+    s = load_settings({"RESNET_FILES_COLUMNS": "timestamp=OpenTime, close=c"})
+    assert dict(s.files_columns) == {"timestamp": "OpenTime", "close": "c"}
+    assert load_settings({}).files_columns == ()
+    with pytest.raises(SettingsError, match=r"RESNET_FILES_COLUMNS=.*'price' is not a candle"):
+        load_settings({"RESNET_FILES_COLUMNS": "price=p"})

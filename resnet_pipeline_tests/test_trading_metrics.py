@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resnet_pipeline.targets import compare_to_targets
-from resnet_pipeline.trading.evaluate import evaluate_strategy
 from resnet_pipeline.trading.performance import (
+    CONVENTIONS,
     TRADING_TARGETS,
     annualized_return,
     buy_and_hold,
@@ -19,9 +18,11 @@ from resnet_pipeline.trading.performance import (
     sharpe,
     sortino,
     total_return,
+    trading_verdicts,
     win_rate,
 )
 from resnet_pipeline.trading.strategy import StrategyConfig
+from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline_tests._features_helpers import synthetic
 
 
@@ -71,22 +72,61 @@ def test_trade_statistics():
     assert win_rate(pd.DataFrame({"pnl": []})) is None
 
 
-def test_buy_and_hold_pays_entry_costs():
+def test_buy_and_hold_pays_entry_and_exit_costs():
     cfg = StrategyConfig(fee_rate=0.001, slippage_bps=10)
     times = pd.date_range("2024-01-01", periods=3, freq="1min", tz="UTC")
     equity = buy_and_hold(times, np.array([100.0, 100, 100]), np.array([100.0, 110, 120]), cfg)
     qty = 10_000 * 0.999 / 100.1
-    assert list(equity.round(6)) == [round(qty * p, 6) for p in (100, 110, 120)]
+    sold = qty * 120 * 0.999 * 0.999  # sold at the last close: slippage, then the fee
+    assert list(equity.round(6)) == [round(qty * 100, 6), round(qty * 110, 6), round(sold, 6)]
+
+
+def test_break_even_trades_count_as_losses():
+    trades = pd.DataFrame({"pnl": [0.0, 5.0, -5.0, 0.0]})
+    assert win_rate(trades) == 0.25
+    assert profit_factor(trades) == pytest.approx(1.0)
+
+
+def test_sortino_downside_is_over_all_days_with_target_zero():
+    returns = pd.Series([0.02, -0.01, 0.005, -0.03, 0.01])
+    downside = math.sqrt((0.01**2 + 0.03**2) / 5)  # all 5 days, positive days count as 0
+    assert sortino(returns) == pytest.approx(returns.mean() / downside * math.sqrt(365))
+    assert sharpe(returns) == pytest.approx(
+        returns.mean() / returns.std(ddof=1) * math.sqrt(365)  # risk-free rate 0
+    )
+
+
+def test_every_stated_convention_is_in_the_list_reports_print():
+    text = " ".join(CONVENTIONS)
+    for phrase in (
+        "daily (UTC) returns",
+        "sqrt(365)",
+        "risk-free rate is 0",
+        "ddof 1",
+        "over all days (target return 0)",
+        "break-even trades count as losses",
+        "closed at the last close, paying slippage and its exit fee",
+        "buy-and-hold pays the same entry and exit costs",
+    ):
+        assert phrase in text
 
 
 def test_targets_are_marked():
-    rows = compare_to_targets(
-        {"sharpe": 2.0, "max_drawdown": 0.2, "sortino": None}, TRADING_TARGETS
-    )
+    assert [(t.metric, t.op, t.threshold) for t in TRADING_TARGETS] == [
+        ("sharpe", ">", 1.5),
+        ("sortino", ">", 2.0),
+        ("max_drawdown", "<", 0.15),
+        ("win_rate", ">", 0.52),
+        ("profit_factor", ">", 1.3),
+        ("calmar", ">", 1.0),
+    ]
+    strategy = {"sharpe": 2.0, "max_drawdown": 0.2, "sortino": None, "trades": 5}
+    rows = trading_verdicts(strategy, {"sharpe": 1.0, "max_drawdown": 0.3, "sortino": 1.0})
     by_name = {r["metric"]: r for r in rows}
     assert by_name["sharpe"]["met"] is True
     assert by_name["max_drawdown"]["met"] is False  # < 15% required
     assert by_name["sortino"]["met"] is None
+    assert by_name["sortino"]["verdict"] == "not defined (no losing day)"
 
 
 def test_a_model_without_skill_shows_no_edge():

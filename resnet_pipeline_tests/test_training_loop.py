@@ -65,8 +65,8 @@ def test_resume_ends_where_an_uninterrupted_training_ends(tmp_path):
     class Killed(Exception):
         pass
 
-    def kill(record):
-        if record["epoch"] == 1:
+    def kill(record):  # after epoch 1's record (not an in-epoch progress record)
+        if record.get("kind") is None and record["epoch"] == 1:
             raise Killed
 
     with pytest.raises(Killed):
@@ -80,16 +80,17 @@ def test_resume_ends_where_an_uninterrupted_training_ends(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_resume_refuses_another_configuration(tmp_path):
+def test_required_resume_refuses_another_configuration(tmp_path):
     state = tmp_path / "state.pt"
     train(build_model(SMALL), planted(64, 0), planted(32, 1), _cfg(epochs=1), state_path=state)
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match=r"train_config\.lr: 0\.003 -> 0\.01.*resume: false"):
         train(
             build_model(SMALL),
             planted(64, 0),
             planted(32, 1),
             _cfg(epochs=1, lr=1e-2),
             state_path=state,
+            resume=True,
         )
 
 
@@ -100,7 +101,10 @@ def test_early_stopping_on_validation_loss():
         torch.randn(128, 4, 64, generator=g), torch.randint(0, 3, (128,), generator=g)
     )
     result = train(
-        build_model(SMALL), noise, noise, _cfg(epochs=30, patience=2, lr=1e-2, max_train_samples=64)
+        build_model(SMALL),
+        noise,
+        noise,
+        _cfg(epochs=30, patience=2, lr=1e-2, max_train_samples=64, min_steps=0),
     )
     assert result.stop_reason == "early_stopping"
     assert result.epochs_run < 30
@@ -127,7 +131,13 @@ def test_focal_loss_reference_values():
 
 @pytest.mark.parametrize(
     ("kw", "message"),
-    [({"loss": "hinge"}, "loss"), ({"precision": "fp8"}, "precision"), ({"epochs": 0}, "epochs")],
+    [
+        ({"loss": "hinge"}, "loss"),
+        ({"precision": "fp8"}, "precision"),
+        ({"epochs": 0}, "epochs"),
+        ({"epoch_fraction": 0}, "epoch_fraction"),
+        ({"class_weights": (1.0, -1.0, 1.0)}, "positive"),
+    ],
 )
 def test_bad_training_configs_fail(kw, message):
     with pytest.raises(ValueError, match=message):

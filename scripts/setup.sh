@@ -13,4 +13,23 @@ if ! python -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   pip install -q --disable-pip-version-check ${TORCH_SPEC:-torch==2.13.0}
 fi
-pip install -q --disable-pip-version-check -e '.[dev]'
+# RESNET_SCALE=1 adds the scale-out extra (dagster-postgres, dagster-celery, s3fs, moto) and the
+# PostgreSQL and Redis servers that resnet_pipeline_tests/test_scale_out.py starts on 127.0.0.1
+# (Debian/Ubuntu apt, as root or with sudo). Without it that module is skipped, saying why.
+extras=dev
+if [ "${RESNET_SCALE:-0}" = 1 ]; then
+  extras=dev,scale
+  missing=()
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    if ! command -v apt-get >/dev/null; then
+      echo "RESNET_SCALE=1 needs ${missing[*]}: install them with your package manager" >&2
+      exit 1
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+pip install -q --disable-pip-version-check -e ".[$extras]"

@@ -6,6 +6,5 @@ cd "$(dirname "$0")/.."
 . .venv/bin/activate
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 export RESNET_SOURCE="${RESNET_SOURCE:-synthetic}"
-mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+bash scripts/init_dagster_home.sh  # dagster.yaml, storage and the trainer pool limit
 exec dagster dev -w workspace.yaml -h "${HOST:-127.0.0.1}" -p "${PORT:-3000}"

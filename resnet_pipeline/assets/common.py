@@ -47,3 +47,8 @@ def markdown_table(df: pd.DataFrame) -> str:
         cells = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def readable(rows: list[dict]) -> str:
+    """Rows as a Markdown table for the UI: the verdict in words, never blank."""
+    return markdown_table(pd.DataFrame([{k: v for k, v in r.items() if k != "met"} for r in rows]))

@@ -8,8 +8,9 @@ from pydantic import Field
 
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
 from resnet_pipeline.ml.dataset import SplitConfig, build_splits
+from resnet_pipeline.ml.lineage import content_sha256
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import read_partitions, stored_months
+from resnet_pipeline.storage import partition_path, read_partitions, stored_months
 
 _BY_SYMBOL = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
 DEFAULT_MONTHS = 12
@@ -66,9 +67,20 @@ def _ingest_hint(symbol: str, month: str) -> str:
     )
 
 
+def _content_hashes(store: DataStore, symbol: str, months: list[date]) -> dict[str, dict]:
+    """month -> sha256 of its features and labels files (None: no labels file)."""
+    hashes = {}
+    for month in months:
+        files = {a: partition_path(store.path, a, symbol, month) for a in ("features", "labels")}
+        hashes[f"{month:%Y-%m}"] = {
+            asset: content_sha256(path) if path.exists() else None for asset, path in files.items()
+        }
+    return hashes
+
+
 def _load(
     store: DataStore, symbol: str, config: DatasetConfig
-) -> tuple[list[date], pd.DataFrame, pd.DataFrame]:
+) -> tuple[list[date], pd.DataFrame, pd.DataFrame, dict[str, dict]]:
     available = stored_months(store.path, "features", symbol)
     months = select_months(available, config.start_month, config.end_month)
     wanted = f"{config.start_month or '...'}..{config.end_month or '...'}"
@@ -79,14 +91,20 @@ def _load(
             f"no stored features for {symbol} in {wanted} (stored months: {have}). "
             f"Materialize them first, e.g. {_ingest_hint(symbol, example)}"
         )
+    hashes = _content_hashes(store, symbol, months)
     features = read_partitions(store.path, "features", symbol, months)
     labels = read_partitions(store.path, "labels", symbol, months)
+    if _content_hashes(store, symbol, months) != hashes:
+        raise dg.Failure(
+            f"features/labels of {symbol} changed while dataset_splits read them (another run "
+            "is writing them): materialize dataset_splits again once that run has finished"
+        )
     if labels.empty:
         raise dg.Failure(
             f"no stored labels for {symbol} in {months[0]:%Y-%m}..{months[-1]:%Y-%m}. "
             f"Materialize them first, e.g. {_ingest_hint(symbol, f'{months[-1]:%Y-%m}')}"
         )
-    return months, features, labels
+    return months, features, labels, hashes
 
 
 @dg.asset(
@@ -94,7 +112,7 @@ def _load(
     group_name=MODELING,
     kinds={"duckdb", "numpy"},
     owners=OWNERS,
-    code_version="2",
+    code_version="3",
     description="Chronological train/val/test samples (70/15/15, purged at each boundary) over "
     "a range of months, one normalized [rows, 15] float32 matrix with train-fitted statistics; "
     "windows are views, never copies. Read with DuckDB from the features/labels Parquet files.",
@@ -116,15 +134,22 @@ def dataset_splits(
         split_config = SplitConfig(**config.model_dump(exclude={"start_month", "end_month"}))
     except ValueError as error:
         raise dg.Failure(f"invalid dataset config: {error}") from error
-    months, features, labels = _load(store, symbol, config)
+    months, features, labels, hashes = _load(store, symbol, config)
     span = f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}"
     try:
         splits = build_splits(features, labels, split_config)
     except ValueError as error:
         raise dg.Failure(f"{symbol} {span}: {error}") from error
     del features, labels
-    splits.lineage = {"symbol": symbol, "months": [f"{m:%Y-%m}" for m in months]}
+    splits.lineage = {
+        "symbol": symbol,
+        "months": [f"{m:%Y-%m}" for m in months],
+        "partitions": hashes,
+        "code_version": context.assets_def.code_versions_by_key[context.asset_key],
+        "dataset": f"datasets/{symbol}",  # relative to the data root
+    }
     path = splits.save(str(store.path / "datasets" / symbol))
+    fingerprint = splits.fingerprint
     summary = splits.summary()
     stats = splits.stats
     norm = splits.normalizer
@@ -133,8 +158,10 @@ def dataset_splits(
         + ", ".join(f"{name} {values['samples']}" for name, values in summary.items())
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(fingerprint),  # the UI marks models on other data stale
         metadata={
             "months": span,
+            "fingerprint": fingerprint,
             "rows": stats.rows,
             **{f"{name}_samples": summary[name]["samples"] for name in summary},
             **{f"{name}_range": f"{v['first']} .. {v['last']}" for name, v in summary.items()},
@@ -154,7 +181,7 @@ def dataset_splits(
                 )
             ),
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
     )
 
 

@@ -16,23 +16,22 @@ from resnet_pipeline.assets.common import (
     markdown_table,
     plain,
 )
-from resnet_pipeline.market.ingest import FutureMonthError, IngestResult, ingest_month
-from resnet_pipeline.market.schema import (
-    CandleValidationError,
-    check_no_nan,
-    check_ohlc,
-    check_positive_prices,
-    check_timestamps,
-    check_volume,
-    gap_summary,
-    month_bounds,
-    to_utc,
+from resnet_pipeline.assets.ingestion_failures import (
+    AsOfError,
+    StoredPartitionError,
+    build_source,
+    fetch_month,
+    parse_as_of,
+    permanent_failure,
+    read_stored,
 )
-from resnet_pipeline.market.source import SourceError
+from resnet_pipeline.market.ingest import IngestResult
+from resnet_pipeline.market.minute_ranges import MINUTE, GapSummary, gap_summary, month_bounds
+from resnet_pipeline.market.quality_rules import QUALITY_RULES
 from resnet_pipeline.partitions import month_key, split_key
 from resnet_pipeline.resources.candle_source import CandleSourceResource
-from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import partition_path, read_parquet
+from resnet_pipeline.resources.io_manager import MERGE_ON_WRITE, DataStore
+from resnet_pipeline.storage import partition_path
 
 ASSET = "raw_candles"
 MAX_RETRIES_TAG = {"dagster/max_retries": "2"}
@@ -70,7 +69,11 @@ def _metadata(result: IngestResult, source: str, path: object) -> dict[str, obje
         "present_minutes": summary.present_minutes,
         "share_present": round(summary.share_present, 6),
         "gaps": summary.gaps,
+        "gap_minutes": summary.gap_minutes,
         "longest_gap_minutes": summary.longest_gap_minutes,
+        "gap_list": dg.MetadataValue.md(gap_table(summary)),
+        "minutes_before_first_candle": summary.before_first_minutes,
+        "minutes_after_last_candle": summary.after_last_minutes,
         "new_rows": result.new_rows,
         "month_closed": result.closed,
         "source": source,
@@ -83,6 +86,23 @@ def _metadata(result: IngestResult, source: str, path: object) -> dict[str, obje
     }
 
 
+GAPS_SHOWN = 20
+
+
+def gap_table(summary: GapSummary, limit: int = GAPS_SHOWN) -> str:
+    """The gaps between candles as a table (the first ``limit``; the count covers all)."""
+    if not summary.gap_ranges:
+        return "_no gap between the first and the newest candle_"
+    rows = pd.DataFrame(
+        [
+            {"start": plain(a), "end": plain(b), "minutes": int((b - a) / MINUTE)}
+            for a, b in summary.gap_ranges[:limit]
+        ]
+    )
+    more = len(summary.gap_ranges) - limit
+    return markdown_table(rows) + (f"\n\n… and {more} more gaps" if more > 0 else "")
+
+
 @dg.asset(
     partitions_def=SYMBOL_MONTH,
     group_name=INGESTION,
@@ -91,6 +111,9 @@ def _metadata(result: IngestResult, source: str, path: object) -> dict[str, obje
     code_version="1",
     description="Closed 1-minute OHLCV candles of one symbol for one UTC month (SPEC 3). "
     "Incremental: only missing minutes are fetched; the forming candle is never stored.",
+    # Two runs of one month (a slow backfill, the schedule) may overlap: the IO manager merges
+    # with what is stored at write time under the file's lock, so no stored candle is lost.
+    metadata={MERGE_ON_WRITE: "timestamp"},
 )
 def raw_candles(
     context: dg.AssetExecutionContext,
@@ -100,24 +123,15 @@ def raw_candles(
 ) -> dg.Output[pd.DataFrame]:
     symbol, month = split_key(context.partition_key)
     path = partition_path(store.path, ASSET, symbol, month)
-    stored = read_parquet(path) if path.exists() else None
     now = pd.Timestamp.now(tz="UTC")
-    if config.as_of:  # the past only: candles after the real now do not exist yet
-        now = min(now, to_utc(config.as_of))
-    source = candle_source.build()
     try:
-        result = ingest_month(source, symbol, month, now, stored)
-    except CandleValidationError as error:
-        raise dg.Failure(
-            description=f"{symbol} {month:%Y-%m}: {error}. Stored file {path} left unchanged; "
-            "if the stored partition is the invalid part, delete it and re-materialize.",
-            metadata={"requests": source.requests, "source": candle_source.kind},
-        ) from error
-    except (FutureMonthError, SourceError) as error:
-        raise dg.Failure(
-            description=f"{symbol} {month:%Y-%m}: {error}",
-            metadata={"requests": source.requests, "source": candle_source.kind},
-        ) from error
+        stored = read_stored(path, context.partition_key)
+        if config.as_of:  # the past only: candles after the real now do not exist yet
+            now = min(now, parse_as_of(config.as_of))
+    except (StoredPartitionError, AsOfError) as error:
+        raise permanent_failure(context, str(error), source=candle_source.kind) from None
+    source = build_source(context, candle_source)
+    result = fetch_month(context, source, candle_source.kind, now, stored)
     for note in result.notes:
         context.log.info(f"{symbol} {month:%Y-%m}: {note}")
     return dg.Output(result.candles, metadata=_metadata(result, candle_source.kind, path))
@@ -125,16 +139,6 @@ def raw_candles(
 
 # -- checks: they read the stored partition, so a bad file on disk is caught too ---------------
 
-BLOCKING_RULES = {
-    "timestamps_valid": (
-        "Unique, sorted timestamps on the 1-minute grid, all inside the partition's month.",
-        check_timestamps,
-    ),
-    "ohlc_consistent": ("low <= open, close <= high.", lambda df, _m: check_ohlc(df)),
-    "prices_positive": ("Every price is > 0.", lambda df, _m: check_positive_prices(df)),
-    "volume_non_negative": ("Volume is >= 0.", lambda df, _m: check_volume(df)),
-    "no_nan": ("No missing value in any column.", lambda df, _m: check_no_nan(df)),
-}
 COMPLETENESS = "month_complete"
 
 
@@ -156,12 +160,19 @@ def _completeness(df: pd.DataFrame | None, month: date, now: pd.Timestamp) -> dg
         check_name=COMPLETENESS,
         passed=summary.missing_minutes == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{summary.share_present:.4%} of {summary.expected_minutes} minutes present",
+        description=f"{summary.share_present:.4%} of {summary.expected_minutes} minutes present: "
+        f"{summary.gaps} gap(s) between candles ({summary.gap_minutes} min), "
+        f"{summary.before_first_minutes} min before the first candle, "
+        f"{summary.after_last_minutes} min after the newest",
         metadata={
             "share_present": round(summary.share_present, 6),
             "missing_minutes": summary.missing_minutes,
             "gaps": summary.gaps,
+            "gap_minutes": summary.gap_minutes,
             "longest_gap_minutes": summary.longest_gap_minutes,
+            "gap_list": dg.MetadataValue.md(gap_table(summary)),
+            "minutes_before_first_candle": summary.before_first_minutes,
+            "minutes_after_last_candle": summary.after_last_minutes,
         },
     )
 
@@ -171,18 +182,18 @@ def evaluate_checks(
 ) -> list[dg.AssetCheckResult]:
     """Every check of one stored partition (``df`` None: nothing is stored)."""
     results = []
-    for name, (_, rule) in BLOCKING_RULES.items():
+    for rule in QUALITY_RULES:
         if df is None:
             results.append(
                 dg.AssetCheckResult(
-                    check_name=name, passed=False, description="no stored partition"
+                    check_name=rule.name, passed=False, description="no stored partition"
                 )
             )
             continue
-        outcome = rule(df, month)
+        outcome = rule.check(df, month)
         results.append(
             dg.AssetCheckResult(
-                check_name=name,
+                check_name=rule.name,
                 passed=outcome.passed,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description=outcome.description,
@@ -201,13 +212,13 @@ def evaluate_checks(
     specs=[
         *(
             dg.AssetCheckSpec(
-                name,
+                rule.name,
                 asset=ASSET,
-                description=text,
+                description=rule.description,
                 blocking=True,
                 partitions_def=SYMBOL_MONTH,
             )
-            for name, (text, _) in BLOCKING_RULES.items()
+            for rule in QUALITY_RULES
         ),
         dg.AssetCheckSpec(
             COMPLETENESS,
@@ -231,7 +242,14 @@ def check_partition(
     """The checks of one stored partition, read from ``root`` (the body of the asset check)."""
     symbol, month = split_key(partition_key)
     path = partition_path(root, ASSET, symbol, month)
-    return evaluate_checks(read_parquet(path) if path.exists() else None, month, now)
+    try:
+        stored = read_stored(path, partition_key)
+    except StoredPartitionError as error:  # every check fails, saying which file and the fix
+        return [
+            dg.AssetCheckResult(check_name=name, passed=False, description=str(error))
+            for name in [*(rule.name for rule in QUALITY_RULES), COMPLETENESS]
+        ]
+    return evaluate_checks(stored, month, now)
 
 
 # -- job and schedule --------------------------------------------------------------------------
@@ -259,6 +277,40 @@ def scheduled_months(day: date, first_month: date) -> list[date]:
     return [m for m in months if m >= first_month]
 
 
+def _candles_only() -> dict[str, object]:
+    """A run of raw_candles and its checks only: features and labels follow by automation."""
+    return {
+        "asset_selection": [raw_candles.key],
+        "asset_check_keys": sorted(raw_candles_quality.check_keys, key=str),
+    }
+
+
+def daily_requests(day: date, first_month: date, symbols: tuple[str, ...]) -> list[dg.RunRequest]:
+    """The schedule's runs for ``day``, the month that closed first.
+
+    On the 1st, the running month's run ingests candles only. Its features warm up on the
+    closed month's last 400 candles, which that month's own run is still completing; they
+    are computed by ``follow_new_candles``, which waits while raw_candles of either month is
+    in progress (``any_deps_in_progress``): the closed month's run exists before the running
+    month's candles can land, so features(M) never read an incomplete raw(M-1).
+    """
+    months = scheduled_months(day, first_month)
+    requests = []
+    for month in months:
+        closing = len(months) > 1 and month == months[-1]
+        for symbol in symbols:
+            key = month_key(symbol, month)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"daily_candles:{day.isoformat()}:{key}",
+                    partition_key=key,
+                    tags=run_tags(SETTINGS.source),
+                    **(_candles_only() if closing else {}),
+                )
+            )
+    return requests
+
+
 @dg.schedule(
     name="daily_candles",
     cron_schedule="10 0 * * *",
@@ -266,19 +318,13 @@ def scheduled_months(day: date, first_month: date) -> list[date]:
     job=ingestion_job,
     # Users rely on it unattended: it runs as soon as the daemon does (`dagster dev`).
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="00:10 UTC: every symbol's running month; on the 1st also the month just closed.",
+    description="00:10 UTC: every symbol's running month; on the 1st first the month just "
+    "closed, and the running month's candles only (features follow once both are stored).",
 )
 def daily_candles(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
     when = context.scheduled_execution_time or pd.Timestamp.now(tz="UTC").to_pydatetime()
     day = pd.Timestamp(when).tz_convert("UTC").date() if pd.Timestamp(when).tzinfo else when.date()
-    for month in scheduled_months(day, SETTINGS.first_month):
-        for symbol in SETTINGS.symbols:
-            key = month_key(symbol, month)
-            yield dg.RunRequest(
-                run_key=f"daily_candles:{day.isoformat()}:{key}",
-                partition_key=key,
-                tags=run_tags(SETTINGS.source),
-            )
+    yield from daily_requests(day, SETTINGS.first_month, SETTINGS.symbols)
 
 
 defs = dg.Definitions(

@@ -1,6 +1,7 @@
 """`trained_model` (symbol): train the configured ResNet on dataset_splits, write a checkpoint."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import torch
@@ -11,8 +12,9 @@ from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig
 from resnet_pipeline.ml.checkpoint import save_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits, WindowDataset
+from resnet_pipeline.ml.device import run_threads
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.training import TrainConfig, train
+from resnet_pipeline.ml.training import TrainConfig, progress_line, train
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 
@@ -33,22 +35,51 @@ class TrainingConfig(dg.Config):
     patience: int = Field(default=15, description="early stopping on validation loss")
     min_delta: float = 1e-4
     loss: str = Field(default="weighted_ce", description="weighted_ce | focal")
+    min_steps: int = Field(
+        default=500, description="early stopping waits for this many optimizer steps"
+    )
     class_weights: list[float] = Field(default=[1.2, 0.8, 1.2], description="Down, Neutral, Up")
     augment: bool = Field(default=True, description="noise, time warp, scaling (train only)")
-    precision: str = Field(default="fp32", description="fp32 | bf16 (autocast)")
+    precision: str = Field(
+        default="fp32", description="fp32 | bf16 (autocast) | fp16 (CUDA only, GradScaler)"
+    )
     device: str = Field(default="auto", description="auto (GPU when present) | cpu | cuda")
     seed: int = 0
+    epoch_fraction: float = Field(
+        default=0.1,
+        description="share of the training windows drawn afresh each epoch (at least 8192 or "
+        "all of them); 1 = every window each epoch",
+    )
     max_train_samples: int | None = Field(
-        default=None, description="random training windows per epoch (quick runs)"
+        default=None, description="at most this many training windows per epoch (quick runs)"
     )
     max_val_samples: int | None = Field(default=None, description="validation subset size")
     time_budget_minutes: float | None = Field(default=None, description="stop after this")
-    resume: bool = Field(
-        default=True, description="continue an interrupted training with the same config"
+    resume: bool | None = Field(
+        default=None,
+        description="null: continue an interrupted training when its dataset fingerprint and "
+        "configs are the same, else start afresh (logged); true: fail unless it can continue; "
+        "false: always start afresh",
+    )
+    num_threads: int | None = Field(
+        default=None,
+        description="CPU threads; null: the physical cores available, busy_threads while "
+        "other Dagster runs are in progress",
+    )
+    busy_threads: int = Field(default=1, description="threads while other runs are in progress")
+    progress_every_seconds: float = Field(
+        default=30.0, description="a progress line at least this often inside an epoch"
+    )
+    bn_refresh_batches: int = Field(
+        default=0,
+        description="recompute BatchNorm statistics of the best weights on this many training "
+        "batches before the final validation (kept only if validation loss is not worse)",
     )
 
 
-def _configs(config: TrainingConfig, window: int) -> tuple[ModelConfig, TrainConfig]:
+def _configs(
+    config: TrainingConfig, window: int, threads: int | None = None
+) -> tuple[ModelConfig, TrainConfig]:
     try:
         model = ModelConfig(
             arch=config.arch,
@@ -64,20 +95,29 @@ def _configs(config: TrainingConfig, window: int) -> tuple[ModelConfig, TrainCon
             weight_decay=config.weight_decay,
             patience=config.patience,
             min_delta=config.min_delta,
+            min_steps=config.min_steps,
             loss=config.loss,
             class_weights=tuple(config.class_weights),
             seed=config.seed,
             device=config.device,
             precision=config.precision,
+            epoch_fraction=config.epoch_fraction,
             max_train_samples=config.max_train_samples,
             max_val_samples=config.max_val_samples,
             time_budget_s=None
             if config.time_budget_minutes is None
             else 60 * config.time_budget_minutes,
+            num_threads=threads,
+            progress_every_s=config.progress_every_seconds,
+            bn_refresh_batches=config.bn_refresh_batches,
         )
     except ValueError as error:
         raise dg.Failure(f"invalid training config: {error}") from error
     return model, training
+
+
+# The dataset's own lineage keys that would shadow the model's in the checkpoint lineage.
+_DATASET_KEYS = {"code_version": "dataset_code_version", "created": "dataset_created"}
 
 
 @dg.asset(
@@ -85,7 +125,7 @@ def _configs(config: TrainingConfig, window: int) -> tuple[ModelConfig, TrainCon
     group_name=MODELING,
     kinds={"pytorch"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",  # 2: epoch budget, resume identity
     pool="trainer",  # dagster.yaml: one training at a time, however it is launched
     description="A 1D ResNet direction classifier trained on dataset_splits (AdamW, cosine "
     "annealing, early stopping on validation loss); a self-contained checkpoint with weights, "
@@ -103,29 +143,40 @@ def trained_model(
             f"{error}. Run: dagster asset materialize -m resnet_pipeline.definitions "
             f"--select dataset_splits --partition {symbol}"
         ) from error
-    model_cfg, train_cfg = _configs(config, splits.config.window)
+    except ValueError as error:  # a truncated or corrupt dataset names its file and fix
+        raise dg.Failure(str(error)) from error
+    in_progress = context.instance.get_runs_count(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+    )
+    threads = run_threads(config.num_threads, in_progress, config.busy_threads)
+    model_cfg, train_cfg = _configs(config, splits.config.window, threads)
     train_set = WindowDataset(
         splits, "train", AugmentConfig() if config.augment else None, seed=config.seed
     )
     val_set = WindowDataset(splits, "val")
     folder = store.path / "models" / symbol
     state_path = folder / "training_state.pt"
-    if not config.resume:
-        state_path.unlink(missing_ok=True)
+    fingerprint = getattr(splits, "fingerprint", None) or splits.lineage.get("dataset_fingerprint")
 
-    def report(r: dict) -> None:
-        context.log.info(
-            f"{symbol} epoch {r['epoch']}/{train_cfg.epochs}: train loss {r['train_loss']:.4f} "
-            f"acc {r['train_acc']:.3f} | val loss {r['val_loss']:.4f} acc {r['val_acc']:.3f} | "
-            f"lr {r['lr']:.2e} | {r['samples_per_s']:.0f} samples/s | ETA {r['eta_s'] / 60:.1f} min"
-        )
+    def report(record: dict) -> None:
+        level, line = progress_line(record, train_cfg.epochs)
+        getattr(context.log, level)(f"{symbol} {line}")
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)  # the initial weights are part of the configuration
     model = build_model(model_cfg)
     try:
-        result = train(model, train_set, val_set, train_cfg, report, state_path=str(state_path))
-    except ValueError as error:  # e.g. a state file from another configuration
+        result = train(
+            model,
+            train_set,
+            val_set,
+            train_cfg,
+            report,
+            state_path=str(state_path),
+            identity={"dataset_fingerprint": fingerprint},
+            resume=config.resume,
+        )
+    except ValueError as error:  # a state of another training, NaN loss, bad class weights
         raise dg.Failure(str(error)) from error
     best = next(r for r in result.history if r["epoch"] == result.best_epoch)
     metrics = {"best_val_loss": result.best_val_loss, "best_val_acc": best["val_acc"]}
@@ -141,12 +192,12 @@ def trained_model(
         },
         split_config=splits.config.__dict__ | {"months": splits.lineage.get("months", [])},
         lineage={
+            **{_DATASET_KEYS.get(k, k): v for k, v in splits.lineage.items()},
             "symbol": symbol,
             "run_id": context.run.run_id,
-            "code_version": "1",
-            "dataset": str(store.path / "datasets" / symbol),
+            "code_version": context.assets_def.code_versions_by_key.get(context.asset_key),
+            "dataset": str(Path("datasets") / symbol),  # relative to the data root
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **splits.lineage,
         },
         metrics=metrics,
         history=result.history,
@@ -163,6 +214,9 @@ def trained_model(
             "device": result.device,
             "wall_time_s": round(time.perf_counter() - started, 1),
             "train_samples_per_s": round(result.train_samples_per_s, 1),
+            "optimizer_steps": result.steps,
+            "threads": result.threads,
+            "notes": "\n".join(result.notes + result.warnings) or "none",
             "parameters": sum(p.numel() for p in model.parameters()),
             "arch": f"{model_cfg.arch}/{model_cfg.block_name}",
             "curves": dg.MetadataValue.md(png_markdown(training_curves(result.history))),

@@ -13,17 +13,17 @@ from datetime import date
 
 import pandas as pd
 
-from resnet_pipeline.market.schema import (
+from resnet_pipeline.market.merge import merge_candles
+from resnet_pipeline.market.minute_ranges import (
     MINUTE,
     GapSummary,
     clip_range,
     gap_summary,
-    merge_candles,
     missing_ranges,
     month_bounds,
     to_utc,
-    validate_candles,
 )
+from resnet_pipeline.market.quality_rules import validate_candles
 from resnet_pipeline.market.source import CandleSource
 
 Range = tuple[pd.Timestamp, pd.Timestamp]
@@ -116,7 +116,7 @@ def ingest_month(
         )
     elif summary.gaps:
         notes.append(
-            f"{summary.missing_minutes} minutes missing in {summary.gaps} gap(s), longest "
+            f"{summary.gap_minutes} minutes missing in {summary.gaps} gap(s), longest "
             f"{summary.longest_gap_minutes} min: left as gaps (never filled with invented prices)"
         )
     return IngestResult(

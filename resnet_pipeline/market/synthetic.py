@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.market.schema import TIMESTAMP_DTYPE, empty_candles, to_utc
+from resnet_pipeline.market.minute_ranges import to_utc
+from resnet_pipeline.market.schema import TIMESTAMP_DTYPE, empty_candles
 
 EPOCH = pd.Timestamp("2015-01-01", tz="UTC").as_unit("ns")
 DAY_MINUTES = 1440

@@ -13,8 +13,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from resnet_pipeline.ml.lineage import (
+    LineageError,
+    check_same_dataset,
+    rebuild_command,
+    relative_paths,
+)
 from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.storage import remove_stale_temps, temp_path_for
 
 FORMAT_VERSION = 1
 REQUIRED = (
@@ -47,6 +54,20 @@ class Checkpoint:
     metrics: dict
     history: list[dict]
     train_config: dict
+    path: str = ""
+
+    def check_dataset(self, dataset_lineage: dict, normalizer: Normalizer, symbol: str) -> None:
+        """Refuse to be used with a dataset other than the one it was trained on (SPEC 11):
+        the fingerprints must be equal, and so must the normalization statistics (inference
+        normalizes with the checkpoint's own; equal statistics make the dataset's normalized
+        matrix the same input)."""
+        check_same_dataset(self.lineage, dataset_lineage, symbol, self.path or "the checkpoint")
+        if normalizer.to_dict() != self.normalizer.to_dict():
+            raise LineageError(
+                f"{self.path or 'the checkpoint'} normalizes with other statistics than the "
+                f"current dataset of {symbol} although both carry the same fingerprint: "
+                f"retrain with {rebuild_command('trained_model', symbol)}"
+            )
 
     def check_features(self, feature_names: tuple[str, ...] | list[str]) -> None:
         """Refuse inputs whose channels differ from those the model was trained on."""
@@ -71,9 +92,15 @@ def save_checkpoint(
     metrics: dict,
     history: list[dict],
     train_config: dict,
+    data_root: str | os.PathLike[str] | None = None,
 ) -> Path:
+    """Write the checkpoint through a temp file unique to this writer, then rename it in.
+    Absolute paths in ``lineage`` under ``data_root`` (default: the root of the
+    ``<root>/models/<SYMBOL>/model.pt`` layout) are stored relative to it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    root = data_root if data_root is not None else _layout_root(path)
+    lineage = relative_paths(lineage, root) if root is not None else dict(lineage)
     payload = {
         "format_version": FORMAT_VERSION,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -89,10 +116,24 @@ def save_checkpoint(
             k: list(v) if isinstance(v, tuple) else v for k, v in train_config.items()
         },
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    remove_stale_temps(path)  # left by writers killed before their rename
+    tmp = temp_path_for(path)  # unique per writer: two trainings never share one
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _layout_root(path: Path) -> Path | None:
+    parents = Path(os.path.abspath(path)).parents
+    return parents[2] if len(parents) > 2 and parents[1].name == "models" else None
+
+
+def _retrain_hint(path: Path) -> str:
+    """The command that rebuilds ``<root>/models/<SYMBOL>/model.pt``."""
+    return rebuild_command("trained_model", path.parent.name if _layout_root(path) else "<SYMBOL>")
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
@@ -100,21 +141,26 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     if not path.exists():
         raise CheckpointError(
             f"no checkpoint at {path}: materialize trained_model for this symbol first "
-            "(dagster asset materialize -m resnet_pipeline.definitions --select trained_model "
-            "--partition <SYMBOL>)"
+            f"({_retrain_hint(path)})"
         )
     try:
         data = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # a foreign or corrupted file: say so instead of a pickle trace
+        # torch's own text suggests weights_only=False: never do that with an unknown file
         raise CheckpointError(
-            f"{path} is not a loadable resnet_pipeline checkpoint: {error}"
+            f"{path} is not a loadable resnet_pipeline checkpoint (truncated, corrupt or "
+            f"foreign: {type(error).__name__}). Rebuild it with {_retrain_hint(path)}"
         ) from error
-    missing = [k for k in REQUIRED if k not in data]
+    missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
     if missing:
-        raise CheckpointError(f"{path} lacks {missing}: it was not written by resnet_pipeline")
+        raise CheckpointError(
+            f"{path} lacks {missing}: it was not written by resnet_pipeline. Rebuild it with "
+            f"{_retrain_hint(path)}"
+        )
     if data["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path} has format {data['format_version']}, expected {FORMAT_VERSION}"
+            f"{path} has format {data['format_version']}, expected {FORMAT_VERSION}: "
+            f"rebuild it with {_retrain_hint(path)}"
         )
     try:
         config = ModelConfig(**data["model_config"])
@@ -142,4 +188,5 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         metrics=data["metrics"],
         history=data["history"],
         train_config=data.get("train_config", {}),
+        path=str(path),
     )

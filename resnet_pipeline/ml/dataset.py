@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import uuid
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,10 +33,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig, augment_batch
+from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint, rebuild_command
 from resnet_pipeline.ml.normalization import PRICE_NORMS, Normalizer, fit_normalizer
+from resnet_pipeline.storage import remove_stale_temps, temp_path_for
 
 SPLITS = ("train", "val", "test")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fingerprint and partition content hashes
 
 
 @dataclass(frozen=True)
@@ -147,13 +150,29 @@ class DatasetSplits:
             }
         return out
 
+    @property
+    def fingerprint(self) -> str:
+        """Hex sha256 of what this dataset was built from: the months with the content hashes
+        of their feature/label files (``lineage["partitions"]``), the split config, the
+        normalizer statistics and the dataset code version (see ml/lineage.py)."""
+        return dataset_fingerprint(
+            self.lineage.get("symbol"),
+            self.lineage.get("partitions", {}),
+            asdict(self.config),
+            self.normalizer.to_dict(),
+            self.lineage.get("code_version"),
+        )
+
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write into a fresh temp directory, then swap it in by rename: a crash leaves the
-        previous dataset or the new one, never a mix."""
+        """Write into a fresh temp directory (meta.json last), then swap it in: the previous
+        dataset is renamed aside, the new one renamed in, the aside deleted. A kill between
+        the two renames leaves the aside, which ``load`` renames back."""
         final = Path(directory)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
+        remove_stale_temps(final)  # temp directories of saves that were killed
+        tmp = temp_path_for(final)
+        old = final.with_name(f".{final.name}.{uuid.uuid4().hex}{_ASIDE}")
+        self.lineage = {**self.lineage, FINGERPRINT_KEY: self.fingerprint}
         tmp.mkdir()
         try:
             np.save(tmp / "matrix.npy", np.ascontiguousarray(self.matrix, np.float32))
@@ -164,6 +183,7 @@ class DatasetSplits:
             )
             meta = {
                 "format": FORMAT_VERSION,
+                "fingerprint": self.lineage[FINGERPRINT_KEY],
                 "config": asdict(self.config),
                 "normalizer": self.normalizer.to_dict(),
                 "channel_names": list(self.channel_names),
@@ -174,33 +194,73 @@ class DatasetSplits:
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
             if final.exists():
                 final.rename(old)
-            tmp.rename(final)
+            try:
+                tmp.rename(final)
+            except BaseException:
+                if old.exists() and not final.exists():
+                    old.rename(final)  # the new one did not land: put the previous one back
+                raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
         return final
+
+    @staticmethod
+    def read_meta(directory: str | os.PathLike[str]) -> dict:
+        """meta.json of a stored dataset (after recovering from an interrupted save)."""
+        root = Path(directory)
+        _recover_aside(root)
+        meta_path = root / "meta.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(
+                f"no dataset at {root}: materialize dataset_splits for this symbol first "
+                f"({rebuild_command('dataset_splits', root.name)})"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as error:
+            raise _unreadable(meta_path, root.name, error) from error
+        if meta.get("format", 1) != FORMAT_VERSION:
+            raise DatasetError(
+                f"dataset at {root} has format {meta.get('format', 1)}, this code reads "
+                f"{FORMAT_VERSION}: re-materialize it with "
+                f"{rebuild_command('dataset_splits', root.name)}"
+            )
+        return meta
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], mmap: bool = True) -> DatasetSplits:
-        """``mmap``: the matrix stays on disk and pages in as windows are read."""
+        """``mmap``: the matrix stays on disk and pages in as windows are read. A truncated
+        or corrupt file fails naming it and the command that rebuilds the dataset."""
         root = Path(directory)
-        if not (root / "meta.json").exists():
-            raise FileNotFoundError(
-                f"no dataset at {root}: materialize dataset_splits for this symbol first"
+        meta = cls.read_meta(root)
+        symbol = root.name
+
+        def read(name: str, **kwargs) -> np.ndarray:
+            try:
+                return np.load(root / name, **kwargs)
+            except (OSError, ValueError, EOFError) as error:
+                raise _unreadable(root / name, symbol, error) from error
+
+        try:
+            with np.load(root / "splits.npz") as splits:
+                train, val, test = splits["train"], splits["val"], splits["test"]
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+            raise _unreadable(root / "splits.npz", symbol, error) from error
+        matrix = read("matrix.npy", mmap_mode="r" if mmap else None)
+        labels = read("labels.npy").astype(np.int64)
+        timestamps = read("timestamps.npy").view("datetime64[ns]")
+        if not len(matrix) == len(labels) == len(timestamps):
+            raise _unreadable(
+                root,
+                symbol,
+                f"{len(matrix)} matrix rows, {len(labels)} labels, {len(timestamps)} timestamps",
             )
-        meta = json.loads((root / "meta.json").read_text())
-        if meta.get("format", 1) != FORMAT_VERSION:
-            raise ValueError(
-                f"dataset at {root} has format {meta.get('format')}, this code reads "
-                f"{FORMAT_VERSION}: re-materialize dataset_splits"
-            )
-        with np.load(root / "splits.npz") as splits:
-            train, val, test = splits["train"], splits["val"], splits["test"]
         stats = meta.get("stats")
-        return cls(
-            matrix=np.load(root / "matrix.npy", mmap_mode="r" if mmap else None),
-            labels=np.load(root / "labels.npy").astype(np.int64),
-            timestamps=np.load(root / "timestamps.npy").view("datetime64[ns]"),
+        splits = cls(
+            matrix=matrix,
+            labels=labels,
+            timestamps=timestamps,
             train_ends=train,
             val_ends=val,
             test_ends=test,
@@ -210,6 +270,43 @@ class DatasetSplits:
             stats=SplitStats(**stats) if stats else None,
             lineage=meta.get("lineage", {}),
         )
+        if splits.fingerprint != meta.get("fingerprint"):
+            raise _unreadable(
+                root / "meta.json", symbol, "its fingerprint does not match its content"
+            )
+        return splits
+
+
+class DatasetError(ValueError):
+    """A stored dataset that cannot be used, with the command that rebuilds it."""
+
+
+_ASIDE = ".aside"
+
+
+def _unreadable(path: Path, symbol: str, error: object) -> DatasetError:
+    return DatasetError(
+        f"dataset file {path} is unreadable ({error}): it was truncated or corrupted. "
+        f"Rebuild the dataset with {rebuild_command('dataset_splits', symbol)}"
+    )
+
+
+def _recover_aside(final: Path) -> None:
+    """After a save killed between its two renames only the previous dataset's aside copy
+    exists: rename it back. A complete directory always has meta.json (written last)."""
+    if (final / "meta.json").exists():
+        return
+    asides = final.parent.glob(f".{final.name}.*{_ASIDE}")
+    asides = [p for p in asides if (p / "meta.json").exists()]
+    for aside in sorted(asides, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            if final.exists():
+                final.rmdir()  # an empty directory left by hand; a non-empty one stays
+            aside.rename(final)
+            return
+        except OSError:  # another reader recovered it first, or a new save landed
+            if (final / "meta.json").exists():
+                return
 
 
 def _iso(value: np.datetime64) -> str:

@@ -1,10 +1,23 @@
-"""Where training runs: a GPU when there is one, else the CPU with a sensible thread count."""
+"""Where training runs: a GPU when there is one, else the CPU with a thread count that fits.
+
+Threads: torch defaults to every logical CPU it sees, which on a shared or containerized
+machine oversubscribes the cores (two threads ran 5x slower than one beside another busy
+process). The default here is the physical cores this process may use: the CPU affinity
+mask, hyperthread siblings counted once, capped by the cgroup CPU quota.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 
 import torch
+
+SYSFS_CPU = Path("/sys/devices/system/cpu")
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max ..."
+CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -20,21 +33,98 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def allowed_cpus() -> set[int]:
+    """Logical CPUs this process may run on (its affinity mask where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return set(affinity(0)) if affinity else set(range(os.cpu_count() or 1))
+
+
+def physical_cores(cpus: set[int], sysfs: Path = SYSFS_CPU) -> int:
+    """Cores behind ``cpus``: hyperthread siblings (same ``thread_siblings_list``) count once.
+    Without topology files every logical CPU counts as a core."""
+    cores: set[str] = set()
+    for cpu in cpus:
+        siblings = sysfs / f"cpu{cpu}" / "topology" / "thread_siblings_list"
+        try:
+            cores.add(siblings.read_text().strip())
+        except OSError:
+            cores.add(f"cpu{cpu}")
+    return max(len(cores), 1)
+
+
+def cgroup_cpu_limit(
+    cpu_max: Path = CGROUP_CPU_MAX,
+    v1_quota: Path = CGROUP_V1_QUOTA,
+    v1_period: Path = CGROUP_V1_PERIOD,
+) -> float | None:
+    """CPUs' worth of time the cgroup grants this process (e.g. 1.5), or None when unlimited."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = v1_quota.read_text().strip(), v1_period.read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def default_threads(cpus: set[int] | None = None, quota: float | None = None) -> int:
+    """Physical cores available to this process, never more than the cgroup quota allows."""
+    cores = physical_cores(allowed_cpus() if cpus is None else cpus)
+    if quota is not None:
+        cores = min(cores, max(math.floor(quota), 1))
+    return max(cores, 1)
+
+
 def configure_threads(num_threads: int | None) -> int:
-    """Use every core unless told otherwise (torch's default may count hyperthreads or less)."""
+    """Set torch's intra-op threads: ``num_threads``, or :func:`default_threads` when None."""
     if num_threads is None:
-        affinity = getattr(os, "sched_getaffinity", None)
-        num_threads = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+        num_threads = default_threads(quota=cgroup_cpu_limit())
     torch.set_num_threads(max(int(num_threads), 1))
     return torch.get_num_threads()
 
 
+def autocast_plan(
+    device: torch.device, precision: str, bf16_supported: bool | None = None
+) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed) for ``precision``.
+
+    fp16 gradients underflow without loss scaling, so fp16 always comes with a GradScaler;
+    on a GPU without bf16, 'bf16' runs as fp16 with a scaler. fp16 on the CPU is refused
+    (CPU autocast has no loss scaling and no fp16 speed-up: use bf16).
+    """
+    if precision == "fp32":
+        return None, False
+    if precision not in ("bf16", "fp16"):
+        raise ValueError(f"precision={precision!r}: use 'fp32', 'bf16' or 'fp16' (CUDA only)")
+    if device.type != "cuda":
+        if precision == "fp16":
+            raise ValueError(
+                f"precision='fp16' needs a CUDA GPU (this training runs on {device.type}); "
+                "use precision 'bf16' or 'fp32'"
+            )
+        return torch.bfloat16, False
+    if bf16_supported is None:
+        bf16_supported = torch.cuda.is_bf16_supported()
+    if precision == "bf16" and bf16_supported:
+        return torch.bfloat16, False
+    return torch.float16, True
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The autocast dtype for ``precision`` ('fp32' -> None: no autocast)."""
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return torch.float16
-        return torch.bfloat16
-    raise ValueError(f"precision={precision!r}: use 'fp32' or 'bf16'")
+    return autocast_plan(device, precision)[0]
+
+
+def run_threads(requested: int | None, runs_in_progress: int, busy_threads: int = 1) -> int | None:
+    """Threads for one run: ``requested`` when set; ``busy_threads`` while other runs share
+    the machine (threads of two busy processes thrash each other's cores); else None (the
+    default: every physical core available)."""
+    if requested is not None:
+        return requested
+    return busy_threads if runs_in_progress > 1 else None

@@ -20,9 +20,19 @@ class FocalLoss(nn.Module):
         return (self.alpha * (1 - pt) ** self.gamma * ce).mean()
 
 
-def make_loss(kind: str, class_weights: tuple[float, ...], alpha: float, gamma: float) -> nn.Module:
+def make_loss(
+    kind: str, class_weights: tuple[float, ...] | None, alpha: float, gamma: float
+) -> nn.Module:
+    """``class_weights`` None: every class weighs the same."""
     if kind == "weighted_ce":
-        return nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
+        if class_weights is None:
+            return nn.CrossEntropyLoss()
+        weights = torch.tensor(class_weights, dtype=torch.float32)
+        if weights.ndim != 1 or len(weights) < 2 or not bool((weights > 0).all()):
+            raise ValueError(
+                f"class_weights={list(class_weights)}: give one positive weight per class"
+            )
+        return nn.CrossEntropyLoss(weight=weights)
     if kind == "focal":
         return FocalLoss(alpha, gamma)
     raise ValueError(f"loss={kind!r}: use 'weighted_ce' or 'focal'")

@@ -65,17 +65,19 @@ def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
     return _png(fig)
 
 
-def confusion_matrix_plot(matrix: np.ndarray) -> bytes:
+def confusion_matrix_plot(matrix: np.ndarray, names: tuple[str, ...] | None = None) -> bytes:
     matrix = np.asarray(matrix)
+    k = len(matrix)
+    names = names or (CLASS_NAMES if k == 3 else tuple(f"class_{i}" for i in range(k)))
     fig, ax = plt.subplots(figsize=(3.8, 3.4))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, f"{value}", ha="center", va="center")
     ax.set(
-        xticks=range(3),
-        yticks=range(3),
-        xticklabels=CLASS_NAMES,
-        yticklabels=CLASS_NAMES,
+        xticks=range(k),
+        yticks=range(k),
+        xticklabels=names,
+        yticklabels=names,
         xlabel="predicted",
         ylabel="true",
         title="confusion matrix (test)",

@@ -9,7 +9,16 @@ import pandas as pd
 from upath import UPath
 
 from resnet_pipeline.partitions import MONTH_DIM
-from resnet_pipeline.storage import as_path, read_parquet, write_parquet_atomic
+from resnet_pipeline.storage import (
+    as_path,
+    read_parquet,
+    write_merged_parquet,
+    write_parquet_atomic,
+)
+
+# Asset metadata naming the column on which a write merges with what is stored at write time
+# (under the file's lock) instead of replacing it: ``metadata={MERGE_ON_WRITE: "timestamp"}``.
+MERGE_ON_WRITE = "merge_on_write"
 
 
 class MonthlyParquetIOManager(dg.UPathIOManager):
@@ -18,6 +27,10 @@ class MonthlyParquetIOManager(dg.UPathIOManager):
     Inputs whose metadata sets ``by_month`` always arrive as ``{month_start: DataFrame}``,
     ascending by month, holding only the partitions that exist: Dagster otherwise gives a dict
     for several partitions and a bare value for one, in no particular order.
+
+    Outputs whose metadata sets ``merge_on_write`` are merged with the stored partition at
+    write time, under its lock: a run that read the partition earlier never drops rows
+    another run stored meanwhile.
     """
 
     extension = ".parquet"
@@ -29,7 +42,12 @@ class MonthlyParquetIOManager(dg.UPathIOManager):
         return path / f"symbol={symbol}" / f"month={month[:7]}"
 
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        write_parquet_atomic(obj, path)
+        key = (context.definition_metadata or {}).get(MERGE_ON_WRITE)
+        if not key:
+            write_parquet_atomic(obj, path)
+            return
+        written, kept = write_merged_parquet(obj, path, key)
+        context.add_output_metadata({"stored_rows": len(written), "rows_kept_from_store": kept})
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         return read_parquet(path)
@@ -49,15 +67,6 @@ class MonthlyParquetIOManager(dg.UPathIOManager):
         return dict(sorted(found.items()))
 
 
-class MonthlyParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    """Configurable root (local directory or fsspec URL) for the monthly Parquet IO manager."""
-
-    root: str
-
-    def create_io_manager(self, context: dg.InitResourceContext) -> MonthlyParquetIOManager:
-        return MonthlyParquetIOManager(base_path=as_path(self.root))
-
-
 class DataStore(dg.ConfigurableResource):
     """The data root, for assets that read ranges with DuckDB or write models and reports."""
 
@@ -66,3 +75,31 @@ class DataStore(dg.ConfigurableResource):
     @property
     def path(self) -> UPath:
         return as_path(self.root)
+
+
+class MonthlyParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    """The monthly Parquet IO manager, rooted where the ``DataStore`` is.
+
+    Give it ``store`` (the same ``DataStore`` the assets use: one root, so the IO manager and
+    the assets can never disagree on where data lives), or a bare ``root`` where no store
+    exists (small tests). Both at once is refused unless they name the same root.
+    """
+
+    store: DataStore | None = None
+    root: str | None = None
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> MonthlyParquetIOManager:
+        return MonthlyParquetIOManager(base_path=self.root_path())
+
+    def root_path(self) -> UPath:
+        if self.store is None and self.root is None:
+            raise ValueError(
+                "MonthlyParquetIOManagerFactory needs the data root: pass store=DataStore(...) "
+                "(the definitions do, from RESNET_DATA_DIR)"
+            )
+        if self.store is not None and self.root is not None and self.store.root != self.root:
+            raise ValueError(
+                f"MonthlyParquetIOManagerFactory got root={self.root!r} and a store rooted at "
+                f"{self.store.root!r}: two storage roots would diverge; pass only store="
+            )
+        return self.store.path if self.store is not None else as_path(self.root)

@@ -6,15 +6,15 @@ faster the event-driven engine is.
 
 from __future__ import annotations
 
-from resnet_pipeline.trading.positions import (
-    DrawdownGuard,
-    Market,
+from resnet_pipeline.trading.drawdown_guard import DrawdownGuard
+from resnet_pipeline.trading.fills import (
     close_position,
     intrabar_exit,
     open_position,
     signal_exit,
     time_exit_bar,
 )
+from resnet_pipeline.trading.market import Market
 from resnet_pipeline.trading.strategy import StrategyConfig
 
 
@@ -25,14 +25,15 @@ def run_bar_loop(m: Market, cfg: StrategyConfig) -> list[dict]:
     position = None
     j = 0
     while j < m.n:
-        if position is None:  # flat: decide at this bar's close
-            guard.roll(m.day(j), m.week(j), equity)
-            if m.side[j] != 0 and j + 1 < m.n and not guard.stopped:
-                position = open_position(m, j, equity, guard.halved, cfg)
-                time_bar = time_exit_bar(m, position, cfg)
-                extreme = position.entry_price  # peak (long) or trough (short) so far
-                j = position.entry_bar
-                continue
+        if position is None:  # flat: decide at this bar's close, fill at the next open
+            if m.side[j] != 0 and j + 1 < m.n:
+                guard.roll(m.day(j + 1), m.week(j + 1), equity)  # the fill's day and week
+                if not guard.stopped:
+                    position = open_position(m, j, equity, guard.halved, cfg)
+                    time_bar = time_exit_bar(m, position, cfg)
+                    extreme = position.entry_price  # peak (long) or trough (short) so far
+                    j = position.entry_bar
+                    continue
             j += 1
             continue
         # in a position during bar j

@@ -13,19 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.trading.positions import (
-    DAY_NS,
-    DrawdownGuard,
-    Market,
+from resnet_pipeline.trading.drawdown_guard import DrawdownGuard
+from resnet_pipeline.trading.equity import equity_curve, trades_frame
+from resnet_pipeline.trading.fills import (
     Position,
     close_position,
-    equity_curve,
     intrabar_exit,
     open_position,
     signal_exit,
     time_exit_bar,
-    trades_frame,
 )
+from resnet_pipeline.trading.market import DAY_NS, Market
 from resnet_pipeline.trading.strategy import StrategyConfig, signals
 
 
@@ -134,10 +132,10 @@ def simulate(m: Market, cfg: StrategyConfig) -> list[dict]:
         if k >= len(candidates):
             break
         t = int(candidates[k])
-        guard.roll(m.day(t), m.week(t), equity)
-        if guard.stopped:  # no new trades until the next ISO week starts
+        guard.roll(m.day(t + 1), m.week(t + 1), equity)  # the fill's day and week
+        if guard.stopped:  # no new fills until the next ISO week starts
             next_week = ((guard.week + 1) * 7 - 3) * DAY_NS
-            decision = int(np.searchsorted(m.times, next_week))
+            decision = int(np.searchsorted(m.times, next_week)) - 1  # fills at next_week on
             continue
         position = open_position(m, t, equity, guard.halved, cfg)
         trade, following = _exit(m, position, cfg)

@@ -31,6 +31,7 @@ class StrategyConfig:
     slippage_bps: float = 2.0  # per fill, against us
     initial_equity: float = 10_000.0
     allow_short: bool = True
+    borrow_fee_per_day: float = 0.0  # shorts pay this share of their notional per day held
 
     def __post_init__(self) -> None:
         if self.stop not in STOPS:
@@ -39,13 +40,30 @@ class StrategyConfig:
             raise ValueError(f"sizing={self.sizing!r}: use one of {SIZINGS}")
         if not 0.5 <= self.threshold < 1:
             raise ValueError(f"threshold={self.threshold}: must be in [0.5, 1)")
-        if self.fee_rate < 0 or self.slippage_bps < 0:
-            raise ValueError("fee_rate and slippage_bps must be >= 0")
+        if self.fee_rate < 0 or self.slippage_bps < 0 or self.borrow_fee_per_day < 0:
+            raise ValueError("fee_rate, slippage_bps and borrow_fee_per_day must be >= 0")
         if self.max_hold_minutes < 1:
             raise ValueError("max_hold_minutes must be at least 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+MARKETS = ("spot", "linear")
+
+
+def short_rules(
+    market: str, allow_short: bool | None, spot_borrow_fee_per_day: float
+) -> dict[str, bool | float]:
+    """Whether shorts are allowed and what they cost to carry, by market: a spot account
+    cannot sell what it does not hold, so spot is long-only unless shorts are asked for
+    (then they borrow, at ``spot_borrow_fee_per_day``); a linear perpetual shorts natively."""
+    if market not in MARKETS:
+        raise ValueError(f"market={market!r}: use one of {MARKETS}")
+    if market == "linear":
+        return {"allow_short": allow_short is not False, "borrow_fee_per_day": 0.0}
+    short = bool(allow_short)
+    return {"allow_short": short, "borrow_fee_per_day": spot_borrow_fee_per_day if short else 0.0}
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.features.indicators import wilder_atr
-from resnet_pipeline.targets import compare_to_targets
 from resnet_pipeline.trading.performance import (
-    TRADING_TARGETS,
+    SHORT_PERIOD_DAYS,
     buy_and_hold,
     equity_metrics,
     trading_metrics,
+    trading_verdicts,
 )
 from resnet_pipeline.trading.simulate import BacktestResult, make_market, run_backtest
 from resnet_pipeline.trading.strategy import StrategyConfig
@@ -28,6 +28,7 @@ class StrategyEvaluation:
     targets: list[dict]
     bars: int
     bars_with_prediction: int
+    notes: list[str]  # what a reader must know to read the numbers (no trades, short period)
 
 
 def evaluate_strategy(
@@ -62,12 +63,50 @@ def evaluate_strategy(
     result = run_backtest(market, cfg)
     benchmark = buy_and_hold(result.equity.index, market.open, market.close, cfg)
     metrics = trading_metrics(result.equity, result.trades, result.exposure, result.fees)
+    benchmark_metrics = equity_metrics(benchmark)
     return StrategyEvaluation(
         result=result,
         benchmark=benchmark,
         metrics=metrics,
-        benchmark_metrics=equity_metrics(benchmark),
-        targets=compare_to_targets(metrics, TRADING_TARGETS),
+        benchmark_metrics=benchmark_metrics,
+        targets=trading_verdicts(metrics, benchmark_metrics),
         bars=len(bars),
         bars_with_prediction=int(np.isfinite(proba[:, 0]).sum()),
+        notes=explain(metrics, proba, market.side, cfg),
     )
+
+
+def _highest(values: np.ndarray) -> str:
+    finite = values[np.isfinite(values)]
+    return f"{finite.max():.4f}" if len(finite) else "none (no predictions)"
+
+
+def explain(metrics: dict, proba: np.ndarray, side: np.ndarray, cfg: StrategyConfig) -> list[str]:
+    """Why there were no trades, and whether the period is too short to annualize."""
+    notes = []
+    if metrics["trades"] == 0:
+        signals = int((side[:-1] != 0).sum())
+        shorts = (
+            ""
+            if cfg.allow_short
+            else " Shorts are off (the spot default; allow_short: true enables them), so p_down "
+            "opens nothing."
+        )
+        why = (
+            f"No trades: the highest p_up reached was {_highest(proba[:, 2])} and the highest "
+            f"p_down {_highest(proba[:, 0])}, against the threshold {cfg.threshold}: a signal "
+            f"needs a probability above it.{shorts}"
+        )
+        if signals:
+            why += (
+                f" {signals} bar(s) signalled, but none could open a position (drawdown halt or "
+                "no next bar to fill at)."
+            )
+        notes.append(why)
+    if metrics["period_days"] < SHORT_PERIOD_DAYS:
+        notes.append(
+            f"Warning: the test period is only {metrics['period_days']:.1f} days (< "
+            f"{SHORT_PERIOD_DAYS}): the annualized return, Sharpe, Sortino and Calmar "
+            "extrapolate it to a year and are indicative only."
+        )
+    return notes

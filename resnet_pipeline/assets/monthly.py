@@ -1,0 +1,73 @@
+"""What the month assets share: the raw_candles months around a partition, and checks that
+read a stored month partition (so a bad file on disk is caught, not only a bad run)."""
+
+from datetime import timedelta
+
+import dagster as dg
+import pandas as pd
+
+from resnet_pipeline.assets.common import SYMBOL_MONTH
+from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, split_key
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import partition_path, read_parquet
+
+# automation looks at the running month *and the one before*: labels of the closed month fill
+# in when the new month's first candles arrive
+RECENT = dg.AutomationCondition.in_latest_time_window(timedelta(days=62))
+
+
+def months_mapping(start_offset: int, end_offset: int) -> dg.MultiPartitionMapping:
+    """Same symbol, a range of months around this one (missing months are allowed)."""
+    return dg.MultiPartitionMapping(
+        {
+            MONTH_DIM: dg.DimensionPartitionMapping(
+                MONTH_DIM,
+                dg.TimeWindowPartitionMapping(
+                    start_offset=start_offset,
+                    end_offset=end_offset,
+                    allow_nonexistent_upstream_partitions=True,
+                ),
+            ),
+            SYMBOL_DIM: dg.DimensionPartitionMapping(SYMBOL_DIM, dg.IdentityPartitionMapping()),
+        }
+    )
+
+
+def raw_by_month(raw: dict[str, pd.DataFrame], key: str) -> tuple[str, pd.DataFrame]:
+    symbol, month = split_key(key)
+    own = raw.get(month.isoformat())
+    if own is None:
+        raise dg.Failure(
+            description=f"raw_candles {key} is not materialized, so there is nothing to compute "
+            f"for {symbol} {month:%Y-%m}. Materialize it first: dagster asset materialize -m "
+            f"resnet_pipeline.definitions --select raw_candles --partition '{key}'. (A backfill "
+            "of month M also targets this asset for M+1, which fails like this until M+1's "
+            "candles exist.)"
+        )
+    return month.isoformat(), own
+
+
+def check_stored(root: object, asset: str, partition_key: str, rule) -> dg.AssetCheckResult:
+    """Apply ``rule`` to the stored partition (the body of the asset checks below)."""
+    symbol, month = split_key(partition_key)
+    path = partition_path(root, asset, symbol, month)
+    if not path.exists():
+        return dg.AssetCheckResult(passed=False, description=f"nothing stored at {path}")
+    problems = rule(read_parquet(path))
+    return dg.AssetCheckResult(passed=not problems, description="; ".join(problems) or "ok")
+
+
+def stored_partition_check(
+    asset: str, name: str, description: str, rule
+) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name=name,
+        description=description,
+        blocking=True,
+        partitions_def=SYMBOL_MONTH,
+    )
+    def _run(context: dg.AssetCheckExecutionContext, store: DataStore) -> dg.AssetCheckResult:
+        return check_stored(store.path, asset, context.partition_key, rule)
+
+    return _run

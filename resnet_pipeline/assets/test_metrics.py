@@ -1,0 +1,95 @@
+"""`test_metrics` (symbol): classification metrics of the model on its test split."""
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from resnet_pipeline.assets.checked_model import load_checked_model
+from resnet_pipeline.assets.common import (
+    EVALUATION,
+    OWNERS,
+    SYMBOL,
+    plain,
+    readable,
+)
+from resnet_pipeline.ml.classification import SHOWN, evaluate_split, metrics_table
+from resnet_pipeline.reports.plots import (
+    calibration_plot,
+    confusion_matrix_plot,
+    png_markdown,
+)
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import (
+    write_parquet_atomic,
+)
+from resnet_pipeline.targets import targets_met
+
+
+@dg.asset(
+    partitions_def=SYMBOL,
+    group_name=EVALUATION,
+    kinds={"pytorch", "json"},
+    owners=OWNERS,
+    code_version="2",
+    description="Classification metrics of the model on its test split (accuracy, per-class "
+    "precision/recall/F1, one-vs-rest AUC, log loss, confusion matrix, calibration) beside a "
+    "majority-class and a logistic-regression baseline; a SPEC target is met only when the "
+    "model also beats its baseline.",
+    deps=["trained_model", "dataset_splits"],
+)
+def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    symbol = context.partition_key
+    checkpoint, splits = load_checked_model(store, symbol)
+    report, predictions = evaluate_split(checkpoint, splits)
+    report |= {"symbol": symbol, "run_id": context.run.run_id, "lineage": checkpoint.lineage}
+    folder = store.path / "reports" / symbol
+    folder.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(predictions, folder / "test_predictions.parquet")
+    path = folder / "test_metrics.json"
+    path.write_text(json.dumps(plain(report), indent=2))
+    history = pd.DataFrame(
+        [
+            {
+                "run_id": context.run.run_id,
+                "symbol": symbol,
+                "created": pd.Timestamp.now(tz="UTC"),
+                "test_samples": report["model"]["samples"],
+                **{f"model_{k}": report["model"][k] for k in SHOWN},
+                **{f"majority_{k}": report["baselines"]["majority"][k] for k in SHOWN},
+                **{f"logistic_{k}": report["baselines"]["logistic_last_row"][k] for k in SHOWN},
+            }
+        ]
+    )
+    # one file per run: appending is a new file, atomic, and DuckDB reads them all at once
+    write_parquet_atomic(
+        history,
+        store.path
+        / "reports"
+        / "history"
+        / "test_metrics"
+        / f"symbol={symbol}"
+        / f"{context.run.run_id}.parquet",
+    )
+    model = report["model"]
+    return dg.MaterializeResult(
+        metadata={
+            "test_samples": model["samples"],
+            **{k: plain(model[k]) for k in SHOWN},
+            "majority_accuracy": report["baselines"]["majority"]["accuracy"],
+            "logistic_accuracy": report["baselines"]["logistic_last_row"]["accuracy"],
+            "targets_met": targets_met(report["targets"]),
+            "metrics": dg.MetadataValue.md(readable(metrics_table(report))),
+            "confusion_matrix": dg.MetadataValue.md(
+                png_markdown(confusion_matrix_plot(np.array(model["confusion_matrix"])))
+            ),
+            "calibration": dg.MetadataValue.md(
+                png_markdown(calibration_plot(model["calibration"]))
+            ),
+            "metrics_path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[test_metrics])

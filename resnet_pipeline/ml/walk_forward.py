@@ -1,0 +1,205 @@
+"""Walk-forward folds (SPEC 13): for month M, which samples train, validate and predict.
+
+A fold trains on samples strictly before M (every earlier month: expanding; or the last
+``rolling_months``), validates on the last ``val_ratio`` of that range and predicts every
+eligible minute of M. The sample rules are ``dataset_splits``' (a label, a full window, no
+warm-up, NaN or gap inside it: ``ml.dataset``'s helpers), and so is the purge: a training or
+validation sample whose label horizon (t + purge minutes) reaches the next part is dropped,
+so no training label sees a price of M and no training label a validation price. Statistics
+are fitted on the fold's training windows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.ml.dataset import (
+    DatasetSplits,
+    SplitConfig,
+    _aligned_labels,
+    _utc_ns,
+    _window_count,
+)
+from resnet_pipeline.ml.normalization import Normalizer, fit_normalizer
+
+
+@dataclass(frozen=True)
+class FoldConfig:
+    window: int = 256
+    val_ratio: float = 0.15  # the newest share of the training range validates
+    rolling_months: int | None = None  # None: expanding (every month before M)
+    purge_minutes: int | None = None  # default: the label horizon; more is an embargo
+    max_gap_minutes: float = 5.0
+    price_norm: str = "window_relative"
+    min_train_samples: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0 < self.val_ratio < 1:
+            raise ValueError(f"val_ratio={self.val_ratio}: use a share in (0, 1), e.g. 0.15")
+        if self.rolling_months is not None and self.rolling_months < 1:
+            raise ValueError(
+                f"rolling_months={self.rolling_months}: use at least 1 (or null: expanding)"
+            )
+        self.split_config()  # validates window, purge, gap and price_norm the dataset's way
+
+    def split_config(self) -> SplitConfig:
+        return SplitConfig(
+            window=self.window,
+            purge_minutes=self.purge_minutes,
+            max_gap_minutes=self.max_gap_minutes,
+            price_norm=self.price_norm,
+        )
+
+
+@dataclass
+class Samples:
+    """Raw feature rows of consecutive months and the usable sample ends among them."""
+
+    rows: np.ndarray  # [N, C] float32 raw channels
+    labels: np.ndarray  # [N] int64, -1 unknown
+    times: np.ndarray  # [N] datetime64[ns] UTC
+    eligible: np.ndarray  # int64 row indices that can be samples
+    config: SplitConfig
+
+
+@dataclass
+class Fold:
+    month: date
+    splits: DatasetSplits  # train / val / test(= predict M) ends, the fold's own normalizer
+    info: dict = field(default_factory=dict)
+
+
+def month_start(month: date) -> np.datetime64:
+    return np.datetime64(f"{month:%Y-%m}-01T00:00", "ns")
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def eligible_samples(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig) -> Samples:
+    """The rows usable as samples, by ``build_splits``' rules (same helpers)."""
+    missing = [c for c in ("timestamp", *FEATURE_CHANNELS, "warmup") if c not in features]
+    if missing:
+        raise ValueError(f"features lack columns {missing}: re-materialize the features asset")
+    times = _utc_ns(features["timestamp"], "features")
+    order = np.argsort(times, kind="stable")
+    features, times = features.iloc[order], times[order]
+    if not (np.diff(times) > np.timedelta64(0)).all():
+        raise ValueError("features have duplicate timestamps: re-materialize features")
+    n, window = len(times), config.window
+    label = _aligned_labels(labels, times)
+    rows = np.empty((n, len(FEATURE_CHANNELS)), np.float32)
+    nonfinite = np.zeros(n, bool)
+    for i, name in enumerate(FEATURE_CHANNELS):
+        rows[:, i] = features[name].to_numpy(np.float32, na_value=np.nan)
+        nonfinite |= ~np.isfinite(rows[:, i])
+    warmup = features["warmup"].to_numpy(bool)
+    gap_minutes = np.diff(times).astype("timedelta64[s]").astype(np.float64) / 60.0
+    gap = np.concatenate(([False], gap_minutes > config.max_gap_minutes))
+    ok = (label >= 0) & (np.arange(n) >= window - 1)
+    if n >= window:
+        ok &= _window_count(warmup, window) == 0
+        ok &= _window_count(nonfinite, window) == 0
+        ok &= _window_count(gap, window - 1) == 0
+    return Samples(rows, label, times, np.flatnonzero(ok), config)
+
+
+def fold_ranges(samples: Samples, month: date, cfg: FoldConfig) -> dict[str, np.ndarray]:
+    """Sample ends of the fold for ``month``: train, val (purged) and predict (all of M)."""
+    start, end = month_start(month), month_start(add_months(month, 1))
+    t = samples.times[samples.eligible]
+    purge = np.timedelta64(samples.config.purge, "m")
+    before = t + purge < start  # the label horizon ends before M begins
+    if cfg.rolling_months is not None:
+        before &= t >= month_start(add_months(month, -cfg.rolling_months))
+    history = samples.eligible[before]
+    predict = samples.eligible[(t >= start) & (t < end)]
+    n_val = max(1, int(round(len(history) * cfg.val_ratio)))
+    train, val = history[:-n_val], history[-n_val:]
+    if len(train) and len(val):
+        train = train[samples.times[train] + purge < samples.times[val[0]]]
+    if len(train) < cfg.min_train_samples or not len(val):
+        raise ValueError(
+            f"fold {month:%Y-%m}: {len(train)} training and {len(val)} validation samples "
+            f"before {month:%Y-%m} (at least {cfg.min_train_samples} training samples needed): "
+            "materialize features and labels of earlier months, or start the walk-forward later"
+        )
+    return {"train": train, "val": val, "predict": predict}
+
+
+def build_fold(samples: Samples, month: date, cfg: FoldConfig) -> Fold:
+    """The fold's splits with a normalizer fitted on its training windows only."""
+    ends = fold_ranges(samples, month, cfg)
+    window = samples.config.window
+    normalizer = fit_normalizer(
+        samples.rows, ends["train"], window, samples.config.price_norm, FEATURE_CHANNELS
+    )
+    splits = with_normalizer(samples, normalizer, ends["train"], ends["val"], ends["predict"])
+    t = samples.times
+    info = {
+        "month": f"{month:%Y-%m}",
+        "train_samples": int(len(ends["train"])),
+        "val_samples": int(len(ends["val"])),
+        "predict_samples": int(len(ends["predict"])),
+        "train_first": _iso(t[ends["train"][0]]),
+        "train_last": _iso(t[ends["train"][-1]]),
+        "val_first": _iso(t[ends["val"][0]]),
+        "val_last": _iso(t[ends["val"][-1]]),
+        "train_class_shares": _shares(samples.labels[ends["train"]]),
+        "window": cfg.window,
+        "purge_minutes": samples.config.purge,
+        "rolling_months": cfg.rolling_months,
+    }
+    return Fold(month, splits, info)
+
+
+def with_normalizer(
+    samples: Samples,
+    normalizer: Normalizer,
+    train: np.ndarray,
+    val: np.ndarray,
+    predict: np.ndarray,
+) -> DatasetSplits:
+    """DatasetSplits over the samples' rows normalized with ``normalizer`` (a copy: the raw
+    rows stay usable for another fold)."""
+    return DatasetSplits(
+        matrix=normalizer.transform_rows_(samples.rows.copy()),
+        labels=samples.labels,
+        timestamps=samples.times,
+        train_ends=np.asarray(train, np.int64),
+        val_ends=np.asarray(val, np.int64),
+        test_ends=np.asarray(predict, np.int64),
+        normalizer=normalizer,
+        config=samples.config,
+    )
+
+
+def predict_ends(samples: Samples, month: date) -> np.ndarray:
+    """Every eligible sample of ``month``."""
+    t = samples.times[samples.eligible]
+    inside = (t >= month_start(month)) & (t < month_start(add_months(month, 1)))
+    return samples.eligible[inside]
+
+
+def training_months(available: list[date], month: date, cfg: FoldConfig) -> list[date]:
+    """Stored months a fold reads: every month before M (or the last ``rolling_months``)."""
+    earlier = [m for m in available if m < month]
+    if cfg.rolling_months is not None:
+        earlier = [m for m in earlier if m >= add_months(month, -cfg.rolling_months)]
+    return earlier
+
+
+def _shares(labels: np.ndarray) -> list[float]:
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=3)
+    return (counts / max(counts.sum(), 1)).tolist()
+
+
+def _iso(value: np.datetime64) -> str:
+    return pd.Timestamp(value).tz_localize("UTC").isoformat()

@@ -1,0 +1,84 @@
+"""RESNET_EXECUTOR picks the executor; Celery settings are complete, checked, and shared by the
+executor and the workers' YAML (the Celery cluster itself: test_scale_out.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import dagster as dg
+import pytest
+import yaml
+
+from resnet_pipeline.executors import (
+    DEFAULT_VISIBILITY_TIMEOUT_S,
+    ExecutorSettingsError,
+    celery_config,
+    select_executor,
+    worker_yaml,
+)
+
+BROKER = {"RESNET_EXECUTOR": "celery", "RESNET_CELERY_BROKER": "redis://127.0.0.1:6399/0"}
+HAS_CELERY = importlib.util.find_spec("dagster_celery") is not None
+
+
+def test_default_keeps_dagsters_executor_and_names_pick_the_others() -> None:
+    assert select_executor({}) is None
+    assert select_executor({"RESNET_EXECUTOR": "default"}) is None
+    assert select_executor({"RESNET_EXECUTOR": "in_process"}) is dg.in_process_executor
+    assert select_executor({"RESNET_EXECUTOR": " Multiprocess "}) is dg.multiprocess_executor
+
+
+def test_unknown_executor_names_the_variable_and_the_choices() -> None:
+    with pytest.raises(ExecutorSettingsError, match=r"RESNET_EXECUTOR='k8s'.*celery"):
+        select_executor({"RESNET_EXECUTOR": "k8s"})
+
+
+def test_celery_without_a_broker_says_which_variable_to_set() -> None:
+    with pytest.raises(ExecutorSettingsError, match=r"needs RESNET_CELERY_BROKER.*redis://"):
+        celery_config({"RESNET_EXECUTOR": "celery"})
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "1h", "2.5"])
+def test_bad_visibility_timeout_is_refused_with_a_usable_value(bad: str) -> None:
+    with pytest.raises(ExecutorSettingsError, match="RESNET_CELERY_VISIBILITY_TIMEOUT"):
+        celery_config({**BROKER, "RESNET_CELERY_VISIBILITY_TIMEOUT": bad})
+
+
+def test_celery_config_keeps_a_lost_workers_step_for_another_worker() -> None:
+    config = celery_config(BROKER)
+    assert config["broker"] == config["backend"] == BROKER["RESNET_CELERY_BROKER"]
+    celery = config["config_source"]
+    # acknowledged when done, not when received: a worker killed mid-step loses nothing
+    assert celery["task_acks_late"] and celery["task_reject_on_worker_lost"]
+    assert celery["worker_prefetch_multiplier"] == 1
+    transport = celery["broker_transport_options"]
+    # long enough for a training step: a shorter one would hand a running step out twice
+    assert transport["visibility_timeout"] == DEFAULT_VISIBILITY_TIMEOUT_S >= 6 * 3600
+    assert transport["max_retries"] == 3  # dagster-celery's publish retries are kept
+    short = celery_config({**BROKER, "RESNET_CELERY_VISIBILITY_TIMEOUT": "20"})
+    assert short["config_source"]["broker_transport_options"]["unacked_restore_interval"] == 4
+
+
+def test_worker_yaml_is_the_executor_config_dagster_celery_reads() -> None:
+    env = {**BROKER, "RESNET_CELERY_BACKEND": "redis://127.0.0.1:6399/1"}
+    assert yaml.safe_load(worker_yaml(env)) == {"execution": {"config": celery_config(env)}}
+
+
+@pytest.mark.skipif(not HAS_CELERY, reason="dagster-celery not installed (the scale extra)")
+def test_celery_executor_is_dagster_celerys_configured_from_the_environment() -> None:
+    executor = select_executor(BROKER)
+    assert executor is not None and executor.name == "celery"
+    defs = dg.Definitions(assets=[_one], executor=executor)
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is executor
+
+
+@dg.asset
+def _one() -> int:
+    return 1
+
+
+def test_celery_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dagster_celery", None)  # as if not installed
+    with pytest.raises(ExecutorSettingsError, match=r"\.\[scale\]"):
+        select_executor(BROKER)

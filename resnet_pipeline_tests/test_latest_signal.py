@@ -1,0 +1,169 @@
+"""`latest_signal` never misleads: fresh windows only, gaps from the assembled timestamps,
+NaN windows fail, sizing from the backtested config, and only with the current dataset's
+model."""
+
+import json
+from dataclasses import asdict
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import torch
+
+from resnet_pipeline.assets.dataset import dataset_splits
+from resnet_pipeline.assets.signal import latest_signal
+from resnet_pipeline.ml.checkpoint import save_checkpoint
+from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import partition_path, write_parquet_atomic
+from resnet_pipeline_tests._dataset_helpers import feature_frames
+
+SYMBOL = "BTCUSDT"
+ROWS = 3000
+
+
+def _store_candles(root, end: pd.Timestamp, drop=None) -> pd.DataFrame:
+    """``ROWS`` one-minute feature/label rows whose newest candle opens at ``end`` - 1 min,
+    written month by month like the features/labels assets do."""
+    start = (end - pd.Timedelta(minutes=ROWS)).tz_convert("UTC").tz_localize(None)
+    features, labels = feature_frames(ROWS, start=start.isoformat(), drop=drop)
+    if drop is not None:
+        features["gap_minutes"] = 1.0  # what a month's rows claim when a month before is gone
+    for month, rows in features.groupby(features["timestamp"].dt.strftime("%Y-%m-01")):
+        first = pd.Timestamp(month).date()
+        write_parquet_atomic(rows, partition_path(root, "features", SYMBOL, first))
+        month_labels = labels[labels["timestamp"].dt.strftime("%Y-%m-01") == month]
+        write_parquet_atomic(month_labels, partition_path(root, "labels", SYMBOL, first))
+    return features
+
+
+def _run(root, asset, config=None):
+    return dg.materialize(
+        [dataset_splits, latest_signal],
+        selection=[asset],
+        partition_key=SYMBOL,
+        resources={"store": DataStore(root=str(root))},
+        run_config={"ops": {asset: {"config": config or {}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def _model_saying_up(root) -> None:
+    """A real checkpoint of the current dataset whose head always says Up (p_up ~ 1)."""
+    splits = DatasetSplits.load(root / "datasets" / SYMBOL)
+    config = ModelConfig(window=splits.config.window)
+    torch.manual_seed(0)
+    model = build_model(config)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.tensor([0.0, 0.0, 20.0]))
+    save_checkpoint(
+        root / "models" / SYMBOL / "model.pt",
+        model,
+        config,
+        feature_names=splits.channel_names,
+        normalizer=splits.normalizer,
+        label_config={"forward_window": 12, "threshold": 0.002},
+        split_config=asdict(splits.config),
+        lineage=splits.lineage,
+        metrics={},
+        history=[],
+        train_config={},
+    )
+
+
+def _prepare(root, end, drop=None) -> pd.DataFrame:
+    features = _store_candles(root, end, drop)
+    assert _run(root, "dataset_splits", {"window": 64}).success
+    _model_saying_up(root)
+    return features
+
+
+def _signal(root, config=None) -> dict:
+    result = _run(root, "latest_signal", config)
+    assert result.success, result.get_step_failure_events()[0].step_failure_data.error.message
+    [event] = result.get_asset_materialization_events()
+    return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+
+
+def _failure(root, config=None) -> str:
+    result = _run(root, "latest_signal", config)
+    assert not result.success
+    return result.get_step_failure_events()[0].step_failure_data.error.message
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").floor("min")
+
+
+def test_a_fresh_window_is_sized_with_the_backtested_strategy(tmp_path):
+    _prepare(tmp_path, _now())
+    signal = _signal(tmp_path)
+    assert signal["actionable"] is True and signal["signal"] == "LONG"
+    assert signal["p_up"] > 0.99 and signal["age_minutes"] < 2
+    assert signal["suggested_fraction"] == 0.25  # SPEC default: Kelly edge capped at 25%
+    assert signal["strategy_config"].startswith("SPEC defaults")
+    stored = DatasetSplits.load(tmp_path / "datasets" / SYMBOL).fingerprint
+    assert signal["dataset_fingerprint"] == stored
+
+    report = tmp_path / "reports" / SYMBOL / "backtest_metrics.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(
+        json.dumps({"config": {"sizing": "fixed", "threshold": 0.6}, "run_id": "run-7"})
+    )
+    signal = _signal(tmp_path)
+    assert signal["signal"] == "LONG" and signal["suggested_fraction"] == 0.10
+    assert signal["sizing"] == "fixed" and "backtest_report run run-7" in signal["strategy_config"]
+    report.write_text(json.dumps({"config": {"threshold": 2.0}}))  # not a strategy
+    assert "backtest_metrics.json holds no usable strategy config" in _failure(tmp_path)
+
+
+def test_a_stale_window_is_not_actionable(tmp_path):
+    _prepare(tmp_path, _now() - pd.Timedelta(minutes=10))
+    signal = _signal(tmp_path)
+    assert signal["actionable"] is False and signal["signal"] == "NOT ACTIONABLE"
+    assert signal["suggested_fraction"] == 0.0 and "p_up" not in signal
+    assert 9 <= signal["age_minutes"] <= 12
+    assert "max_age_minutes=5" in signal["reason"]
+    assert "--select raw_candles,features,labels --partition" in signal["reason"]
+    assert _signal(tmp_path, {"max_age_minutes": 15})["signal"] == "LONG"  # configurable
+    assert _signal(tmp_path, {"max_age_minutes": None})["actionable"] is True  # replaying
+
+
+def test_gaps_are_measured_on_the_assembled_timestamps(tmp_path):
+    # 10 candles missing inside the newest window while every stored gap_minutes says 1
+    features = _prepare(tmp_path, _now(), drop=slice(ROWS - 30, ROWS - 20))
+    assert (features["gap_minutes"] == 1.0).all()
+    signal = _signal(tmp_path)
+    assert signal["actionable"] is False and "p_up" not in signal
+    assert "gap of 11 minutes" in signal["reason"]
+
+
+def test_a_nan_window_fails_naming_the_channel(tmp_path):
+    features = _prepare(tmp_path, _now())
+    newest = features[
+        features["timestamp"].dt.strftime("%Y-%m") == features["timestamp"].max().strftime("%Y-%m")
+    ]
+    newest = newest.reset_index(drop=True)
+    newest.loc[len(newest) - 3, "rsi_14"] = np.nan
+    write_parquet_atomic(
+        newest,
+        partition_path(
+            tmp_path, "features", SYMBOL, newest["timestamp"].iloc[0].date().replace(day=1)
+        ),
+    )
+    message = _failure(tmp_path)
+    assert "NaN/inf" in message and "rsi_14" in message
+    assert "re-materialize features" in message
+
+
+def test_a_model_of_another_dataset_is_refused(tmp_path):
+    _prepare(tmp_path, _now())
+    trained_on = DatasetSplits.load(tmp_path / "datasets" / SYMBOL).fingerprint
+    assert _run(tmp_path, "dataset_splits", {"window": 64, "max_gap_minutes": 10}).success
+    current = DatasetSplits.load(tmp_path / "datasets" / SYMBOL).fingerprint
+    message = _failure(tmp_path)
+    assert trained_on in message and current in message
+    assert "--select trained_model --partition BTCUSDT" in message

@@ -1,0 +1,171 @@
+"""wf_model, wf_predictions and wf_report through real Dagster on stored synthetic months,
+and a fold range from the CLI in one run (`--partition-range`)."""
+
+import json
+import shutil
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from resnet_pipeline.assets import walk_forward
+from resnet_pipeline.ml.checkpoint import load_checkpoint
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._walk_forward_helpers import store_months
+from resnet_pipeline_tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+ASSETS = [walk_forward.wf_model, walk_forward.wf_predictions, walk_forward.wf_report]
+MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+HOURS = 3  # per month: a fold trains and predicts in seconds
+TINY = {
+    "window": 32,
+    "epochs": 2,
+    "warm_start_epochs": 1,
+    "batch_size": 16,
+    "max_train_samples": 32,
+    "max_val_samples": 32,
+    "augment": False,
+    "device": "cpu",
+}
+
+
+def _run(root, selection, partition, config=None, instance=None):
+    ops = {"wf_model": {"config": TINY | (config or {})}} if "wf_model" in selection else {}
+    if "wf_report" in selection:
+        ops["wf_report"] = {"config": {"n_boot": 200}}
+    return dg.materialize(
+        ASSETS,
+        selection=selection,
+        partition_key=partition,
+        resources={"store": DataStore(root=str(root))},
+        run_config={"ops": ops},
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def _metadata(result, asset):
+    event = result.asset_materializations_for_node(asset)[0]
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def folds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    store_months(root, "BTCUSDT", MONTHS, HOURS)
+    instance = dg.DagsterInstance.ephemeral()
+    runs = {}
+    for month, extra in (("2024-02", {}), ("2024-03", {"warm_start": True})):
+        runs[month] = _run(
+            root, ["wf_model", "wf_predictions"], f"{month}-01|BTCUSDT", extra, instance
+        )
+        assert runs[month].success, runs[month].all_events[-5:]
+    runs["report"] = _run(root, ["wf_report"], "BTCUSDT", instance=instance)
+    assert runs["report"].success
+    return root, runs
+
+
+def test_each_fold_trains_before_its_month_and_says_how_it_started(folds):
+    root, runs = folds
+    assert _metadata(runs["2024-02"], "wf_model")["starts"] == "2024-02: cold"
+    assert _metadata(runs["2024-03"], "wf_model")["starts"] == "2024-03: warm from 2024-02"
+    march = load_checkpoint(root / "walk_forward" / "BTCUSDT" / "2024-03" / "model.pt")
+    assert march.lineage["fold_month"] == "2024-03"
+    assert pd.Timestamp(march.lineage["val_last"]) < pd.Timestamp("2024-03-01", tz="UTC")
+    assert march.split_config["months"] == ["2024-01", "2024-02"]  # expanding window
+    assert len(march.history) == 1  # warm start: warm_start_epochs, not the cold 2
+    fold = json.loads((root / "walk_forward" / "BTCUSDT" / "2024-03" / "fold.json").read_text())
+    assert fold["start"] == "warm from 2024-02" and fold["train_samples"] > 0
+
+
+def test_stitched_predictions_equal_the_fold_predictions(folds):
+    root, _ = folds
+    stitched = read_parquet(
+        root / "reports" / "BTCUSDT" / "walk_forward" / "stitched_predictions.parquet"
+    )
+    for month in ("2024-02", "2024-03"):
+        fold = read_parquet(root / "walk_forward" / "BTCUSDT" / month / "predictions.parquet")
+        part = stitched[stitched["fold"] == month].drop(columns="fold").reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, fold)
+        assert fold["timestamp"].dt.strftime("%Y-%m").eq(month).all()
+    assert len(stitched) == sum(
+        len(read_parquet(root / "walk_forward" / "BTCUSDT" / m / "predictions.parquet"))
+        for m in ("2024-02", "2024-03")
+    )
+
+
+def test_report_gives_the_verdict_with_intervals(folds):
+    root, runs = folds
+    meta = _metadata(runs["report"], "wf_report")
+    assert meta["verdict"].startswith("no edge detected at 95%")  # the synthetic market
+    assert meta["folds"] == 2
+    summary = json.loads(
+        (root / "reports" / "BTCUSDT" / "walk_forward" / "walk_forward.json").read_text()
+    )
+    intervals = summary["intervals"]["classification"]
+    assert {"model_minus_majority_accuracy", "model_minus_logistic_auc"} <= set(intervals)
+    assert [r["month"] for r in summary["monthly"]] == ["2024-02", "2024-03"]
+    html = (root / "reports" / "BTCUSDT" / "walk_forward" / "report.html").read_text()
+    assert "no edge detected at 95%" in html and "data:image/png;base64," in html
+
+
+def test_predictions_refuse_another_months_model_and_name_the_fix(folds, tmp_path):
+    root, _ = folds
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    fold = copy / "walk_forward" / "BTCUSDT"
+    shutil.copy(fold / "2024-02" / "model.pt", fold / "2024-03" / "model.pt")
+    result = _run(copy, ["wf_predictions"], "2024-03-01|BTCUSDT")
+    assert not result.success
+    text = str(result.failure_data_for_node("wf_predictions").user_failure_data.description)
+    assert "not of {'symbol': 'BTCUSDT', 'fold_month': '2024-03'}" in text
+    assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
+
+
+def test_a_fold_without_history_names_the_ingestion_command(tmp_path):
+    store_months(tmp_path, "BTCUSDT", [date(2024, 2, 1)], HOURS)
+    result = _run(tmp_path, ["wf_model"], "2024-02-01|BTCUSDT")
+    assert not result.success
+    text = str(result.failure_data_for_node("wf_model").user_failure_data.description)
+    assert "--select raw_candles,features,labels --partition '2024-01-01|BTCUSDT'" in text
+
+
+def test_a_range_of_folds_from_the_cli_in_one_run(cli_env, tmp_path):
+    store_months(tmp_path / "data", "BTCUSDT", MONTHS, HOURS)
+    config = {
+        "execution": {"config": {"in_process": {}}},
+        "ops": {"wf_model": {"config": TINY | {"warm_start": True}}},
+    }
+    run = run_cli(
+        [
+            "asset",
+            "materialize",
+            "-m",
+            "resnet_pipeline.definitions",
+            "--select",
+            "wf_model,wf_predictions",
+            "--partition-range",
+            "2024-02-01|BTCUSDT...2024-03-01|BTCUSDT",
+            "--config-json",
+            json.dumps(config),
+        ],
+        cli_env,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    for month in ("2024-02", "2024-03"):
+        assert (
+            tmp_path / "data" / "walk_forward" / "BTCUSDT" / month / "predictions.parquet"
+        ).exists()
+    assert "BTCUSDT fold 2024-03: warm from 2024-02" in run.stderr  # one run, oldest first
+    fold = json.loads(
+        (tmp_path / "data" / "walk_forward" / "BTCUSDT" / "2024-03" / "fold.json").read_text()
+    )
+    assert fold["start"] == "warm from 2024-02"
+    with dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
+        done = instance.get_materialized_partitions(dg.AssetKey("wf_predictions"))
+    assert {"2024-02-01|BTCUSDT", "2024-03-01|BTCUSDT"} <= {str(k) for k in done}
