@@ -86,8 +86,9 @@ def phase_epoch(folder: Path, max_samples: int | None, model_steps: int) -> dict
     import torch
 
     from resnet_pipeline.ml.augment import AugmentConfig
-    from resnet_pipeline.ml.dataset import DatasetSplits, WindowDataset, make_loader
+    from resnet_pipeline.ml.dataset import DatasetSplits
     from resnet_pipeline.ml.resnet import ModelConfig, build_model
+    from resnet_pipeline.ml.windows import WindowDataset, make_loader
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

@@ -34,10 +34,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
-from resnet_pipeline.ml.dataset import WindowDataset  # noqa: E402
 from resnet_pipeline.ml.device import configure_threads  # noqa: E402
 from resnet_pipeline.ml.resnet import build_model  # noqa: E402
 from resnet_pipeline.ml.training import TrainConfig, _val_loader, evaluate, train  # noqa: E402
+from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
 
 YEAR_MINUTES = 366 * 24 * 60
 
@@ -146,8 +146,9 @@ def epoch_budget_experiment(
     from resnet_pipeline.features.channels import compute_features
     from resnet_pipeline.features.labels import compute_labels
     from resnet_pipeline.market.synthetic import SyntheticSource
-    from resnet_pipeline.ml.dataset import SplitConfig, build_splits
+    from resnet_pipeline.ml.dataset import build_splits
     from resnet_pipeline.ml.resnet import ModelConfig
+    from resnet_pipeline.ml.splits import SplitConfig
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))

@@ -32,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_pipeline.features.channels import compute_features  # noqa: E402
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
-from resnet_pipeline.ml.dataset import SplitConfig, WindowDataset, build_splits  # noqa: E402
+from resnet_pipeline.ml.dataset import build_splits  # noqa: E402
 from resnet_pipeline.ml.fold_training import predict_month, train_fold  # noqa: E402
 from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
 from resnet_pipeline.ml.training import TrainConfig, train  # noqa: E402
 from resnet_pipeline.ml.walk_forward import (  # noqa: E402
     FoldConfig,
@@ -42,6 +43,7 @@ from resnet_pipeline.ml.walk_forward import (  # noqa: E402
     build_fold,
     eligible_samples,
 )
+from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
 
 
 @dataclass

@@ -14,30 +14,23 @@ from resnet_pipeline.assets.features import features
 from resnet_pipeline.assets.ingestion import ingestion_job, raw_candles
 from resnet_pipeline.assets.labels import labels
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.resources.candle_source import CandleSourceResource, SyntheticCandles
-from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+from resnet_pipeline.resources.candle_source import SyntheticCandles
+from resnet_pipeline_tests._resources import pipeline_resources
 
 WAIT = 120  # seconds: a bound on a synchronization wait, never a synchronization itself
 
 
-def _resources(root: Path, source: CandleSourceResource | None = None) -> dict[str, object]:
-    store = DataStore(root=str(root))
-    return {
-        "io_manager": MonthlyParquetIOManagerFactory(store=store),
-        "store": store,
-        "candle_source": source or SyntheticCandles(),
-    }
-
-
 def _graph(root: Path) -> dg.Definitions:
-    return dg.Definitions(assets=[raw_candles, features, labels], resources=_resources(root))
+    return dg.Definitions(
+        assets=[raw_candles, features, labels], resources=pipeline_resources(root)
+    )
 
 
 def _ingest(key: str, root: Path, instance, as_of: str | None = None, source=None) -> None:
     result = dg.materialize(
         [raw_candles],
         partition_key=key,
-        resources=_resources(root, source),
+        resources=pipeline_resources(root, source),
         instance=instance,
         run_config={"ops": {"raw_candles": {"config": {"as_of": as_of}}}},
     )

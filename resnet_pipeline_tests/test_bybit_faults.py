@@ -29,10 +29,10 @@ from resnet_pipeline.market.ingest import ingest_month
 from resnet_pipeline.market.source import SourceError, SourceUnavailableError
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import BybitCandles
-from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.storage import partition_path
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import FAST_RETRY, bybit_on, utc
+from resnet_pipeline_tests._resources import pipeline_resources
 from resnet_pipeline_tests.fake_bybit import FakeBybit
 
 server = helpers.server  # the module's fake exchange
@@ -157,18 +157,15 @@ def test_any_reply_but_a_well_formed_page_fails_instead_of_returning_candles(
 
 
 def _resources(root: Path, fake: FakeBybit, **source: object) -> dict[str, object]:
-    return {
-        "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
-        "store": DataStore(root=str(root)),
-        "candle_source": BybitCandles(
-            base_url=fake.url,
-            rate_limit_ms=1,
-            max_tries=2,
-            backoff_seconds=0.001,
-            max_backoff_seconds=0.001,
-            **source,
-        ),
-    }
+    fast = BybitCandles(
+        base_url=fake.url,
+        rate_limit_ms=1,
+        max_tries=2,
+        backoff_seconds=0.001,
+        max_backoff_seconds=0.001,
+        **source,
+    )
+    return pipeline_resources(root, fast)
 
 
 def _materialize(

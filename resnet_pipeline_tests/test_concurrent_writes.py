@@ -19,8 +19,7 @@ import pytest
 
 from resnet_pipeline.assets.ingestion import raw_candles
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.resources.candle_source import CandleSourceResource, SyntheticCandles
-from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.storage import (
     partition_lock,
     partition_path,
@@ -29,6 +28,7 @@ from resnet_pipeline.storage import (
     write_parquet_atomic,
 )
 from resnet_pipeline_tests._concurrent_writers import WAIT, minutes, write_after_barrier
+from resnet_pipeline_tests._resources import pipeline_resources
 
 JAN = date(2024, 1, 1)
 
@@ -126,15 +126,6 @@ class HeldCandleSource(SyntheticCandles):
         return _HeldSource(seed=self.seed)
 
 
-def _resources(root: Path, source: CandleSourceResource) -> dict[str, object]:
-    store = DataStore(root=str(root))
-    return {
-        "io_manager": MonthlyParquetIOManagerFactory(store=store),
-        "store": store,
-        "candle_source": source,
-    }
-
-
 def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(tmp_path: Path) -> None:
     key = "2024-01-01|BTCUSDT"
     slow_result: dict[str, dg.ExecuteInProcessResult] = {}
@@ -144,7 +135,7 @@ def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(tmp_path: 
             slow_result["run"] = dg.materialize(
                 [raw_candles],
                 partition_key=key,
-                resources=_resources(tmp_path, HeldCandleSource()),
+                resources=pipeline_resources(tmp_path, HeldCandleSource()),
                 run_config={"ops": {"raw_candles": {"config": {"as_of": "2024-01-20T00:00:00Z"}}}},
                 instance=instance,
             )
@@ -158,7 +149,7 @@ def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(tmp_path: 
         normal = dg.materialize(
             [raw_candles],
             partition_key=key,
-            resources=_resources(tmp_path, SyntheticCandles()),
+            resources=pipeline_resources(tmp_path, SyntheticCandles()),
             instance=dg.DagsterInstance.ephemeral(),
         )
         assert normal.success

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from resnet_pipeline.assets.dataset import dataset_splits, select_months
-from resnet_pipeline.ml.dataset import DatasetSplits, SplitConfig, build_splits
+from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
+from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import partition_path, write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames

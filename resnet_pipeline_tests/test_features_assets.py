@@ -12,19 +12,10 @@ from resnet_pipeline.assets.ingestion import raw_candles
 from resnet_pipeline.assets.labels import label_problems, labels, labels_sound
 from resnet_pipeline.assets.monthly import check_stored
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
-from resnet_pipeline.resources.candle_source import SyntheticCandles
-from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.storage import partition_path, read_parquet
+from resnet_pipeline_tests._resources import pipeline_resources
 
 ASSETS = [raw_candles, features, labels, features_sound, labels_sound]
-
-
-def _resources(root) -> dict:
-    return {
-        "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
-        "store": DataStore(root=str(root)),
-        "candle_source": SyntheticCandles(),
-    }
 
 
 def _materialize(selection, key, root, instance):
@@ -32,7 +23,7 @@ def _materialize(selection, key, root, instance):
         ASSETS,
         selection=selection,
         partition_key=key,
-        resources=_resources(root),
+        resources=pipeline_resources(root),
         instance=instance,
         raise_on_error=False,
     )

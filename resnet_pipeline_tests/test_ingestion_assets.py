@@ -19,17 +19,14 @@ from resnet_pipeline.assets.ingestion import (
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import (
     BybitCandles,
-    CandleSourceResource,
-    SyntheticCandles,
 )
 from resnet_pipeline.resources.io_manager import (
-    DataStore,
     MonthlyParquetIOManager,
-    MonthlyParquetIOManagerFactory,
 )
 from resnet_pipeline.storage import partition_path, read_parquet, write_parquet_atomic
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import utc
+from resnet_pipeline_tests._resources import pipeline_resources
 from resnet_pipeline_tests.fake_bybit import FakeBybit
 
 server = helpers.server  # the module's fake exchange
@@ -40,20 +37,12 @@ JAN, FEB = date(2024, 1, 1), date(2024, 2, 1)
 LATER = utc("2024-06-01")
 
 
-def _resources(root: Path, source: CandleSourceResource | None = None) -> dict[str, object]:
-    return {
-        "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
-        "store": DataStore(root=str(root)),
-        "candle_source": source or SyntheticCandles(),
-    }
-
-
 def _materialize(root: Path, key: str, as_of: str | None = None, **kw) -> dg.ExecuteInProcessResult:
     config = {"ops": {ASSET: {"config": {"as_of": as_of}}}} if as_of else None
     return dg.materialize(
         [raw_candles, raw_candles_quality],
         partition_key=key,
-        resources=kw.pop("resources", None) or _resources(root),
+        resources=kw.pop("resources", None) or pipeline_resources(root),
         instance=dg.DagsterInstance.ephemeral(),
         run_config=config,
         **kw,
@@ -93,7 +82,7 @@ def test_bybit_run_incremental_then_failure_keeps_the_file_byte_identical(
     tmp_path: Path, fake: FakeBybit
 ) -> None:
     source = BybitCandles(base_url=fake.url, rate_limit_ms=1, max_tries=3, backoff_seconds=0.001)
-    resources = _resources(tmp_path, source)
+    resources = pipeline_resources(tmp_path, source)
     path = partition_path(tmp_path, ASSET, "BTCUSDT", FEB)
     fake.now = utc("2024-02-05 00:00:30")
     first = _materialize(tmp_path, FEB_KEY, "2024-02-05T00:00:30Z", resources=resources)
@@ -185,7 +174,7 @@ class _TamperingIOManager(MonthlyParquetIOManager):
 
 
 def test_a_failing_blocking_check_is_reported_by_the_dagster_run(tmp_path: Path) -> None:
-    resources = _resources(tmp_path)
+    resources = pipeline_resources(tmp_path)
     resources["io_manager"] = dg.IOManagerDefinition.hardcoded_io_manager(
         _TamperingIOManager(base_path=UPath(str(tmp_path)))
     )

@@ -50,7 +50,7 @@ def _run(root, asset, config=None):
     )
 
 
-def _model_saying_up(root) -> None:
+def _model_saying_up(root, path=None, lineage=None, bias=(0.0, 0.0, 20.0)) -> None:
     """A real checkpoint of the current dataset whose head always says Up (p_up ~ 1)."""
     splits = DatasetSplits.load(root / "datasets" / SYMBOL)
     config = ModelConfig(window=splits.config.window)
@@ -58,16 +58,16 @@ def _model_saying_up(root) -> None:
     model = build_model(config)
     with torch.no_grad():
         model.head.weight.zero_()
-        model.head.bias.copy_(torch.tensor([0.0, 0.0, 20.0]))
+        model.head.bias.copy_(torch.tensor(bias))
     save_checkpoint(
-        root / "models" / SYMBOL / "model.pt",
+        path or root / "models" / SYMBOL / "model.pt",
         model,
         config,
         feature_names=splits.channel_names,
         normalizer=splits.normalizer,
         label_config={"forward_window": 12, "threshold": 0.002},
         split_config=asdict(splits.config),
-        lineage=splits.lineage,
+        lineage=lineage or splits.lineage,
         metrics={},
         history=[],
         train_config={},
@@ -167,3 +167,57 @@ def test_a_model_of_another_dataset_is_refused(tmp_path):
     message = _failure(tmp_path)
     assert trained_on in message and current in message
     assert "--select trained_model --partition BTCUSDT" in message
+
+
+def _fold(root, month: str, bias=(0.0, 20.0, 0.0), **lineage) -> None:
+    """A walk-forward fold model for ``month`` (lineage as wf_model writes it) saying Neutral."""
+    first = pd.Timestamp(f"{month}-01", tz="UTC")
+    _model_saying_up(
+        root,
+        path=root / "walk_forward" / SYMBOL / month / "model.pt",
+        lineage={
+            "symbol": SYMBOL,
+            "fold_month": month,
+            "val_last": str(first - pd.Timedelta(minutes=13)),
+            **lineage,
+        },
+        bias=bias,
+    )
+
+
+def test_the_newest_fold_model_signals_when_it_exists(tmp_path):
+    now = _now()
+    _prepare(tmp_path, now)
+    this_month = now.strftime("%Y-%m")
+    next_month = (now + pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+    _fold(tmp_path, next_month)  # a fold of a later month has seen these candles: never used
+    assert _signal(tmp_path)["model"] == "trained_model"
+    _fold(tmp_path, this_month)
+    signal = _signal(tmp_path)
+    assert (signal["model"], signal["signal"]) == (f"wf_model {this_month}", "NEUTRAL")
+    pinned = _signal(tmp_path, {"model": "trained_model"})
+    assert (pinned["model"], pinned["signal"]) == ("trained_model", "LONG")
+
+
+def test_a_fold_model_that_does_not_prove_its_month_is_refused(tmp_path):
+    now = _now()
+    _prepare(tmp_path, now)
+    month = now.strftime("%Y-%m")
+    _fold(tmp_path, month, val_last=str(now))  # trained on the month it would signal
+    message = _failure(tmp_path)
+    assert f"fold model for {month}" in message
+    assert f"--select wf_model --partition '{month}-01|{SYMBOL}'" in message
+    assert "unknown" in _failure(tmp_path, {"model": "unknown"})
+
+
+def test_without_a_backtest_a_spot_signal_never_says_short(tmp_path, monkeypatch):
+    from resnet_pipeline.assets import signal as signal_module
+    from resnet_pipeline.settings import load_settings
+
+    _prepare(tmp_path, _now())
+    _model_saying_up(tmp_path, bias=(20.0, 0.0, 0.0))  # the model says Down
+    spot = _signal(tmp_path)
+    assert spot["signal"] == "NEUTRAL" and "on spot" in spot["strategy_config"]
+    linear = load_settings({"RESNET_BYBIT_MARKET": "linear", "RESNET_DATA_DIR": str(tmp_path)})
+    monkeypatch.setattr(signal_module, "SETTINGS", linear)
+    assert _signal(tmp_path)["signal"] == "SHORT"

@@ -9,9 +9,11 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
 from resnet_pipeline.assets.modeling import TrainingConfig, _configs, trained_model
 from resnet_pipeline.ml.checkpoint import load_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits, SplitConfig, WindowDataset, build_splits
+from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.resnet import build_model
+from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.ml.training import train
+from resnet_pipeline.ml.windows import WindowDataset
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
@@ -147,3 +149,12 @@ def test_one_thread_while_another_run_is_in_progress(tmp_path):
     )
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["threads"].value == 1
+
+
+def test_launchpad_model_options_reach_the_model_config():
+    model_cfg, _ = _configs(
+        TrainingConfig(norm="group", zero_init_residual=True, block="bottleneck"), 64, threads=1
+    )
+    assert (model_cfg.norm, model_cfg.zero_init_residual, model_cfg.window) == ("group", True, 64)
+    with pytest.raises(dg.Failure, match="norm"):
+        _configs(TrainingConfig(norm="layer"), 64, threads=1)

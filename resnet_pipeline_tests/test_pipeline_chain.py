@@ -19,8 +19,7 @@ from resnet_pipeline.assets import (
 )
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.resources.candle_source import SyntheticCandles
-from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+from resnet_pipeline_tests._resources import pipeline_resources
 
 pytestmark = pytest.mark.slow
 
@@ -51,14 +50,6 @@ QUICK = {
 }
 
 
-def _resources(root):
-    return {
-        "io_manager": MonthlyParquetIOManagerFactory(root=str(root)),
-        "store": DataStore(root=str(root)),
-        "candle_source": SyntheticCandles(),
-    }
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
@@ -68,7 +59,7 @@ def pipeline(tmp_path_factory):
             ASSETS,
             selection=selection,
             partition_key="2024-01-01|BTCUSDT",
-            resources=_resources(root),
+            resources=pipeline_resources(root),
             instance=instance,
         ).success
     result = dg.materialize(
@@ -81,7 +72,7 @@ def pipeline(tmp_path_factory):
             "latest_signal",
         ],
         partition_key="BTCUSDT",
-        resources=_resources(root),
+        resources=pipeline_resources(root),
         instance=instance,
         run_config=QUICK,
     )
@@ -144,7 +135,7 @@ def _failure_message(asset: str, root) -> str:
         ASSETS,
         selection=[asset],
         partition_key="ETHUSDT",
-        resources=_resources(root),
+        resources=pipeline_resources(root),
         raise_on_error=False,
         instance=dg.DagsterInstance.ephemeral(),
     )

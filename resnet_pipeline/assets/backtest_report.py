@@ -33,6 +33,9 @@ from resnet_pipeline.trading.performance import CONVENTIONS
 from resnet_pipeline.trading.strategy import StrategyConfig, short_rules
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 
+# assumed (~7%/year of the short's notional); set your account's rate
+SPOT_BORROW_FEE_PER_DAY = 0.0002
+
 
 class BacktestConfig(dg.Config):
     """SPEC 9 rules; costs are on by default (a backtest without costs is not a result)."""
@@ -59,7 +62,7 @@ class BacktestConfig(dg.Config):
         "true on spot borrows to short, paying spot_borrow_fee_per_day",
     )
     spot_borrow_fee_per_day: float = Field(
-        default=0.0002,
+        default=SPOT_BORROW_FEE_PER_DAY,
         description="spot shorts: borrow cost per day held, as a share of the short's notional "
         "(assumed ~7%/year; set your account's rate)",
     )

@@ -7,8 +7,9 @@ import pandas as pd
 from pydantic import Field
 
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
-from resnet_pipeline.ml.dataset import SplitConfig, build_splits
+from resnet_pipeline.ml.dataset import build_splits
 from resnet_pipeline.ml.lineage import content_sha256
+from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import partition_path, read_partitions, stored_months
 

@@ -11,10 +11,11 @@ from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, plain
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig
 from resnet_pipeline.ml.checkpoint import save_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits, WindowDataset
+from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.device import run_threads
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.training import TrainConfig, progress_line, train
+from resnet_pipeline.ml.windows import WindowDataset
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 
@@ -27,6 +28,10 @@ class TrainingConfig(dg.Config):
         default=None, description="basic | bottleneck | se | multiscale (default: the arch's)"
     )
     positional_encoding: bool = Field(default=False, description="add sinusoidal time encoding")
+    norm: str = Field(default="batch", description="batch | group (normalization layers)")
+    zero_init_residual: bool = Field(
+        default=False, description="start every residual branch's last norm at 0 (torchvision)"
+    )
     dropout: float = 0.3
     epochs: int = 100
     batch_size: int = 64
@@ -87,6 +92,8 @@ def _configs(
             window=window,
             dropout=config.dropout,
             positional_encoding=config.positional_encoding,
+            norm=config.norm,
+            zero_init_residual=config.zero_init_residual,
         )
         training = TrainConfig(
             epochs=config.epochs,
@@ -125,7 +132,7 @@ _DATASET_KEYS = {"code_version": "dataset_code_version", "created": "dataset_cre
     group_name=MODELING,
     kinds={"pytorch"},
     owners=OWNERS,
-    code_version="2",  # 2: epoch budget, resume identity
+    code_version="3",  # 2: epoch budget, resume identity; 3: draws via windows.make_loader
     pool="trainer",  # dagster.yaml: one training at a time, however it is launched
     description="A 1D ResNet direction classifier trained on dataset_splits (AdamW, cosine "
     "annealing, early stopping on validation loss); a self-contained checkpoint with weights, "

@@ -2,15 +2,19 @@
 
 import json
 from dataclasses import fields
+from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, plain
-from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint
-from resnet_pipeline.ml.dataset import DatasetError, DatasetSplits
+from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
+from resnet_pipeline.assets.common import EVALUATION, OWNERS, SETTINGS, SYMBOL, plain
+from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.dataset_store import DatasetError
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.lineage import (
     FINGERPRINT_KEY,
@@ -21,7 +25,7 @@ from resnet_pipeline.ml.lineage import (
 from resnet_pipeline.ml.live_window import NotActionable, minutes_since_close, newest_window
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months
-from resnet_pipeline.trading.strategy import StrategyConfig, decide
+from resnet_pipeline.trading.strategy import StrategyConfig, decide, short_rules
 
 _CLI = "dagster asset materialize -m resnet_pipeline.definitions"
 
@@ -34,7 +38,15 @@ FOLLOW_NEW_FEATURES = dg.AutomationCondition.eager().without(
 )
 
 
+MODEL_CHOICES = ("auto", "walk_forward", "trained_model")
+
+
 class SignalConfig(dg.Config):
+    model: str = Field(
+        default="auto",
+        description="auto: the newest walk-forward fold model for the window's month when one "
+        "exists (the model as it lives), else trained_model | walk_forward | trained_model",
+    )
     max_age_minutes: float | None = Field(
         default=5.0,
         description="the newest candle must have closed at most this many minutes ago, or the "
@@ -46,8 +58,11 @@ def _strategy(store: DataStore, symbol: str) -> tuple[StrategyConfig, str]:
     """The strategy config the backtest ran with (reports/S/backtest_metrics.json), else
     SPEC defaults; with where it came from."""
     path = store.path / "reports" / symbol / "backtest_metrics.json"
-    if not path.exists():
-        return StrategyConfig(), "SPEC defaults (no backtest_report yet)"
+    if not path.exists():  # SPEC defaults, with shorts as the market allows them
+        shorts = short_rules(SETTINGS.bybit_market, None, SPOT_BORROW_FEE_PER_DAY)
+        return StrategyConfig(**shorts), (
+            f"SPEC defaults on {SETTINGS.bybit_market} (no backtest_report yet)"
+        )
     try:
         stored = json.loads(path.read_text())
         config = stored.get("strategy_config") or stored.get("config") or {}
@@ -62,6 +77,75 @@ def _strategy(store: DataStore, symbol: str) -> tuple[StrategyConfig, str]:
             f"{path} holds no usable strategy config ({error}): re-run "
             f"{rebuild_command('backtest_report', symbol)}"
         ) from error
+
+
+def _newest_fold(store: DataStore, symbol: str, month: date) -> tuple[date, Path] | None:
+    """The newest fold model meant for ``month`` or before (fold M is trained strictly before
+    M, so it has never seen a window of M or later)."""
+    folds = []
+    for path in (store.path / "walk_forward" / symbol).glob("*/model.pt"):
+        try:
+            fold_month = date.fromisoformat(f"{path.parent.name}-01")
+        except ValueError:
+            continue
+        if fold_month <= month:
+            folds.append((fold_month, path))
+    return max(folds) if folds else None
+
+
+def _fold_model(store: DataStore, symbol: str, month: date, path) -> Checkpoint:
+    """A fold model, refused unless its lineage says it is this symbol's fold for ``month``,
+    trained on samples before it."""
+    rebuild = f"{_CLI} --select wf_model --partition '{month:%Y-%m-01}|{symbol}'"
+    try:
+        checkpoint = load_checkpoint(path)
+    except CheckpointError as error:
+        raise dg.Failure(f"{error}. Rebuild the fold: {rebuild}") from error
+    lineage = checkpoint.lineage
+    last = lineage.get("val_last") or lineage.get("train_last")
+    if (
+        lineage.get("symbol") != symbol
+        or lineage.get("fold_month") != f"{month:%Y-%m}"
+        or last is None
+        or pd.Timestamp(last) >= pd.Timestamp(month).tz_localize("UTC")
+    ):
+        raise dg.Failure(
+            f"{path} does not prove it is {symbol}'s fold model for {month:%Y-%m} trained before "
+            f"it (lineage symbol={lineage.get('symbol')}, fold_month="
+            f"{lineage.get('fold_month')}, last sample {last}). Rebuild it: {rebuild}"
+        )
+    return checkpoint
+
+
+def _trained_model(store: DataStore, symbol: str) -> Checkpoint:
+    """trained_model's checkpoint, refused unless it was trained on the current dataset."""
+    try:
+        checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
+        dataset = DatasetSplits.read_meta(store.path / "datasets" / symbol)
+        check_same_dataset(checkpoint.lineage, dataset["lineage"], symbol, checkpoint.path)
+    except (CheckpointError, LineageError, DatasetError, FileNotFoundError) as error:
+        raise dg.Failure(str(error)) from error
+    return checkpoint
+
+
+def _model_for(
+    store: DataStore, symbol: str, choice: str, newest: pd.Timestamp
+) -> tuple[Checkpoint, str]:
+    """The checkpoint that signals a window ending at ``newest``, and which one it is."""
+    if choice not in MODEL_CHOICES:
+        raise dg.Failure(f"latest_signal.config.model={choice!r}: use one of {MODEL_CHOICES}")
+    month = newest.date().replace(day=1)
+    if choice != "trained_model":
+        fold = _newest_fold(store, symbol, month)
+        if fold is not None:
+            fold_month, path = fold
+            return _fold_model(store, symbol, fold_month, path), f"wf_model {fold_month:%Y-%m}"
+        if choice == "walk_forward":
+            raise dg.Failure(
+                f"no walk-forward fold model of {symbol} for {month:%Y-%m} or before: {_CLI} "
+                f"--select wf_model --partition '{month:%Y-%m-01}|{symbol}'"
+            )
+    return _trained_model(store, symbol), "trained_model"
 
 
 def _not_actionable(reason: str, **metadata) -> dg.MaterializeResult:
@@ -101,14 +185,10 @@ def latest_signal(
     context: dg.AssetExecutionContext, config: SignalConfig, store: DataStore
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
-    try:
-        checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
-        dataset = DatasetSplits.read_meta(store.path / "datasets" / symbol)
-        check_same_dataset(checkpoint.lineage, dataset["lineage"], symbol, checkpoint.path)
-    except (CheckpointError, LineageError, DatasetError, FileNotFoundError) as error:
-        raise dg.Failure(str(error)) from error
     months = stored_months(store.path, "features", symbol)[-2:]
     features = read_partitions(store.path, "features", symbol, months)
+    newest = pd.Timestamp.now(tz="UTC") if features.empty else features["timestamp"].max()
+    checkpoint, model_source = _model_for(store, symbol, config.model, newest)
     if features.empty:
         raise dg.Failure(f"no stored features for {symbol}: materialize features first")
     checkpoint.check_features([c for c in checkpoint.feature_names if c in features])
@@ -123,7 +203,9 @@ def latest_signal(
         )
     except NotActionable as error:
         newest = plain(features["timestamp"].max())
-        return _not_actionable(f"{error}; ingest more candles first", as_of=newest)
+        return _not_actionable(
+            f"{error}; ingest more candles first", as_of=newest, model=model_source
+        )
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}") from error
     as_of = rows["timestamp"].iloc[-1]
@@ -136,6 +218,7 @@ def latest_signal(
             f"raw_candles,features,labels --partition '{month}|{symbol}'",
             as_of=plain(as_of),
             age_minutes=round(age, 1),
+            model=model_source,
         )
     x = checkpoint.normalizer.window(rows[list(checkpoint.feature_names)].to_numpy(np.float64))
     proba = predict_proba(checkpoint.model, x[None])[0]
@@ -151,6 +234,7 @@ def latest_signal(
             "p_down": plain(proba[0]),
             "p_neutral": plain(proba[1]),
             "p_up": plain(proba[2]),
+            "model": model_source,
             "strategy_config": strategy_source,
             "sizing": strategy.sizing,
             "dataset_fingerprint": checkpoint.lineage.get(FINGERPRINT_KEY, ""),

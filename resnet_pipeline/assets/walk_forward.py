@@ -55,7 +55,7 @@ from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
 
 WALK_FORWARD = "walk_forward"
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 _CLI = "dagster asset materialize -m resnet_pipeline.definitions"
 _PREVIOUS_MONTH = dg.MultiPartitionMapping(
     {

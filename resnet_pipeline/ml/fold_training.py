@@ -21,12 +21,13 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from resnet_pipeline.ml.augment import AugmentConfig
-from resnet_pipeline.ml.dataset import DatasetSplits, WindowDataset
+from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.training import TrainConfig, train
 from resnet_pipeline.ml.walk_forward import Fold, Samples, predict_ends, with_normalizer
+from resnet_pipeline.ml.windows import WindowDataset
 
 PROBA_COLUMNS = {
     "model": ("p_down", "p_neutral", "p_up"),

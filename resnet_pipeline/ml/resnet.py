@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from resnet_pipeline.ml.blocks import BLOCKS, Bottleneck
+from resnet_pipeline.ml.blocks import BLOCKS, NormLayer, conv1x1, conv_k
 
 ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "resnet18": ("basic", (2, 2, 2, 2)),
@@ -17,6 +17,15 @@ ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 STAGE_WIDTHS = (64, 128, 256, 512)
 _TOTAL_STRIDE = 32  # stem conv 2 x max-pool 2 x three stride-2 stages
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    """32 groups (fewer when the width is not a multiple): independent of the batch size."""
+    return nn.GroupNorm(math.gcd(32, channels), channels)
+
+
+# A name per norm layer keeps the choice serialisable in a checkpoint's model_config.
+NORMS: dict[str, NormLayer] = {"batch": nn.BatchNorm1d, "group": group_norm}
 
 
 @dataclass(frozen=True)
@@ -28,12 +37,16 @@ class ModelConfig:
     window: int = 256
     dropout: float = 0.3
     positional_encoding: bool = False
+    norm: str = "batch"  # a key of NORMS; used by the stem, every block and every projection
+    zero_init_residual: bool = False  # last norm of each residual branch starts at 0 (identity)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch={self.arch!r}: use one of {sorted(ARCHS)}")
         if self.block is not None and self.block not in BLOCKS:
             raise ValueError(f"block={self.block!r}: use one of {sorted(BLOCKS)}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm={self.norm!r}: use one of {sorted(NORMS)}")
         if self.window < _TOTAL_STRIDE:
             raise ValueError(
                 f"window={self.window} is shorter than the network's total stride "
@@ -63,9 +76,13 @@ def sinusoidal_encoding(length: int, channels: int) -> torch.Tensor:
 
 
 class ResNet1D(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    """``norm_layer`` overrides ``cfg.norm`` (as torchvision's); a checkpoint records only
+    ``cfg``, so weights trained with a custom norm fail to load into the configured one."""
+
+    def __init__(self, cfg: ModelConfig, norm_layer: NormLayer | None = None) -> None:
         super().__init__()
         self.cfg = cfg
+        norm_layer = norm_layer or NORMS[cfg.norm]  # not kept: the model stays picklable
         block = BLOCKS[cfg.block_name]
         counts = ARCHS[cfg.arch][1]
         if cfg.positional_encoding:
@@ -73,45 +90,45 @@ class ResNet1D(nn.Module):
         else:
             self.pos = None
         self.stem = nn.Sequential(
-            nn.Conv1d(cfg.in_channels, 64, 7, stride=2, padding=3, bias=False),
-            nn.BatchNorm1d(64),
+            conv_k(cfg.in_channels, 64, 7, stride=2),
+            norm_layer(64),
             nn.ReLU(inplace=True),
             nn.MaxPool1d(3, stride=2, padding=1),
         )
         self.in_width = 64
         self.stages = nn.ModuleList(
-            self._make_layer(block, width, count, stride=1 if i == 0 else 2)
+            self._make_layer(block, width, count, 1 if i == 0 else 2, norm_layer)
             for i, (width, count) in enumerate(zip(STAGE_WIDTHS, counts, strict=True))
         )
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(STAGE_WIDTHS[-1] * block.expansion, cfg.num_classes)
-        self._init_weights()
+        self._init_weights(cfg.zero_init_residual)
 
     def _make_layer(
-        self, block: type[nn.Module], width: int, count: int, stride: int
+        self, block: type[nn.Module], width: int, count: int, stride: int, norm_layer: NormLayer
     ) -> nn.Sequential:
         out = width * block.expansion
         downsample = None
         if stride != 1 or self.in_width != out:  # 1x1 projection on the skip
-            downsample = nn.Sequential(
-                nn.Conv1d(self.in_width, out, 1, stride=stride, bias=False), nn.BatchNorm1d(out)
-            )
-        layers = [block(self.in_width, width, stride, downsample)]
+            downsample = nn.Sequential(conv1x1(self.in_width, out, stride), norm_layer(out))
+        layers = [block(self.in_width, width, stride, downsample, norm_layer)]
         self.in_width = out
-        layers += [block(out, width) for _ in range(1, count)]
+        layers += [block(out, width, norm_layer=norm_layer) for _ in range(1, count)]
         return nn.Sequential(*layers)
 
-    def _init_weights(self) -> None:
+    def _init_weights(self, zero_init_residual: bool) -> None:
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm1d):
+            elif isinstance(m, (nn.BatchNorm1d, nn.GroupNorm)):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        for m in self.modules():  # residual branches start near identity (torchvision's zero-init)
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.bn3.weight)
+        if zero_init_residual:  # residual branches start at 0: each block is ReLU(skip)
+            for stage in self.stages:
+                for block in stage:
+                    if getattr(block.last_norm, "weight", None) is not None:
+                        nn.init.zeros_(block.last_norm.weight)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each stage's output, e.g. [B,64,64], [B,128,32], [B,256,16], [B,512,8] for ResNet-18."""
@@ -133,5 +150,5 @@ class ResNet1D(nn.Module):
         return self.head(self.dropout(x))  # [B, num_classes] logits
 
 
-def build_model(cfg: ModelConfig = ModelConfig()) -> ResNet1D:
-    return ResNet1D(cfg)
+def build_model(cfg: ModelConfig = ModelConfig(), norm_layer: NormLayer | None = None) -> ResNet1D:
+    return ResNet1D(cfg, norm_layer)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from resnet_pipeline.ml.device import autocast_plan, configure_threads, pick_device
 from resnet_pipeline.ml.losses import make_loss
@@ -37,6 +37,7 @@ from resnet_pipeline.ml.training_state import (
     resume_decision,
     save_state,
 )
+from resnet_pipeline.ml.windows import make_loader
 
 Progress = Callable[[dict], None]
 MIN_EPOCH_SAMPLES = 8192  # below this many windows an epoch is the whole training set
@@ -132,35 +133,23 @@ def _has_batchnorm(model: nn.Module) -> bool:
 def _train_loader(
     dataset: Dataset, cfg: TrainConfig, epoch: int, pin: bool, drop_last: bool
 ) -> DataLoader:
-    generator = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
-    sampler = RandomSampler(
-        dataset, num_samples=cfg.epoch_samples(len(dataset)), generator=generator
-    )
-    return DataLoader(
+    """This epoch's fresh draw of ``epoch_samples`` windows, shuffled from (seed, epoch)."""
+    return make_loader(
         dataset,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        collate_fn=_as_is,
-        pin_memory=pin,
+        cfg.batch_size,
+        num_samples=cfg.epoch_samples(len(dataset)),
+        seed=_epoch_seed(cfg.seed, epoch),
         drop_last=drop_last,
+        pin_memory=pin,
     )
 
 
 def _val_loader(dataset: Dataset, cfg: TrainConfig, pin: bool) -> DataLoader:
+    """Validation in order; ``max_val_samples``: a fixed, evenly spaced subset."""
     if cfg.max_val_samples is not None and cfg.max_val_samples < len(dataset):
         picks = np.linspace(0, len(dataset) - 1, cfg.max_val_samples).round().astype(int)
         dataset = Subset(dataset, picks.tolist())
-    return DataLoader(
-        dataset, batch_size=max(cfg.batch_size, 256), collate_fn=_as_is, pin_memory=pin
-    )
-
-
-def _as_is(batch):
-    """Datasets here return whole batches (``__getitems__``); plain ones return item lists."""
-    if isinstance(batch, list):
-        xs, ys = zip(*batch, strict=True)
-        return torch.stack(xs), torch.stack([torch.as_tensor(y) for y in ys])
-    return batch
+    return make_loader(dataset, max(cfg.batch_size, 256), pin_memory=pin)
 
 
 def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, classes: int | None):

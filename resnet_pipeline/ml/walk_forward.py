@@ -3,7 +3,7 @@
 A fold trains on samples strictly before M (every earlier month: expanding; or the last
 ``rolling_months``), validates on the last ``val_ratio`` of that range and predicts every
 eligible minute of M. The sample rules are ``dataset_splits``' (a label, a full window, no
-warm-up, NaN or gap inside it: ``ml.dataset``'s helpers), and so is the purge: a training or
+warm-up, NaN or gap inside it: ``ml.splits.sample_rows``), and so is the purge: a training or
 validation sample whose label horizon (t + purge minutes) reaches the next part is dropped,
 so no training label sees a price of M and no training label a validation price. Statistics
 are fitted on the fold's training windows only.
@@ -18,14 +18,9 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.dataset import (
-    DatasetSplits,
-    SplitConfig,
-    _aligned_labels,
-    _utc_ns,
-    _window_count,
-)
+from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.normalization import Normalizer, fit_normalizer
+from resnet_pipeline.ml.splits import SplitConfig, iso_utc, sample_rows
 
 
 @dataclass(frozen=True)
@@ -84,31 +79,9 @@ def add_months(month: date, n: int) -> date:
 
 
 def eligible_samples(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig) -> Samples:
-    """The rows usable as samples, by ``build_splits``' rules (same helpers)."""
-    missing = [c for c in ("timestamp", *FEATURE_CHANNELS, "warmup") if c not in features]
-    if missing:
-        raise ValueError(f"features lack columns {missing}: re-materialize the features asset")
-    times = _utc_ns(features["timestamp"], "features")
-    order = np.argsort(times, kind="stable")
-    features, times = features.iloc[order], times[order]
-    if not (np.diff(times) > np.timedelta64(0)).all():
-        raise ValueError("features have duplicate timestamps: re-materialize features")
-    n, window = len(times), config.window
-    label = _aligned_labels(labels, times)
-    rows = np.empty((n, len(FEATURE_CHANNELS)), np.float32)
-    nonfinite = np.zeros(n, bool)
-    for i, name in enumerate(FEATURE_CHANNELS):
-        rows[:, i] = features[name].to_numpy(np.float32, na_value=np.nan)
-        nonfinite |= ~np.isfinite(rows[:, i])
-    warmup = features["warmup"].to_numpy(bool)
-    gap_minutes = np.diff(times).astype("timedelta64[s]").astype(np.float64) / 60.0
-    gap = np.concatenate(([False], gap_minutes > config.max_gap_minutes))
-    ok = (label >= 0) & (np.arange(n) >= window - 1)
-    if n >= window:
-        ok &= _window_count(warmup, window) == 0
-        ok &= _window_count(nonfinite, window) == 0
-        ok &= _window_count(gap, window - 1) == 0
-    return Samples(rows, label, times, np.flatnonzero(ok), config)
+    """The rows usable as samples, by ``build_splits``' rules (``ml.splits.sample_rows``)."""
+    rows = sample_rows(features, labels, config)
+    return Samples(rows.rows, rows.labels, rows.times, rows.eligible_ends, config)
 
 
 def fold_ranges(samples: Samples, month: date, cfg: FoldConfig) -> dict[str, np.ndarray]:
@@ -148,10 +121,10 @@ def build_fold(samples: Samples, month: date, cfg: FoldConfig) -> Fold:
         "train_samples": int(len(ends["train"])),
         "val_samples": int(len(ends["val"])),
         "predict_samples": int(len(ends["predict"])),
-        "train_first": _iso(t[ends["train"][0]]),
-        "train_last": _iso(t[ends["train"][-1]]),
-        "val_first": _iso(t[ends["val"][0]]),
-        "val_last": _iso(t[ends["val"][-1]]),
+        "train_first": iso_utc(t[ends["train"][0]]),
+        "train_last": iso_utc(t[ends["train"][-1]]),
+        "val_first": iso_utc(t[ends["val"][0]]),
+        "val_last": iso_utc(t[ends["val"][-1]]),
         "train_class_shares": _shares(samples.labels[ends["train"]]),
         "window": cfg.window,
         "purge_minutes": samples.config.purge,
@@ -199,7 +172,3 @@ def training_months(available: list[date], month: date, cfg: FoldConfig) -> list
 def _shares(labels: np.ndarray) -> list[float]:
     counts = np.bincount(np.asarray(labels, np.int64), minlength=3)
     return (counts / max(counts.sum(), 1)).tolist()
-
-
-def _iso(value: np.datetime64) -> str:
-    return pd.Timestamp(value).tz_localize("UTC").isoformat()
