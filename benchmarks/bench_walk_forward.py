@@ -7,9 +7,10 @@ Prints, in one run:
   and the ratio of the whole walk-forward (cold, warm) to one training on the full year
   (dataset_splits' 70/15/15 split, same training configuration).
 
-Cold folds train ``--epochs`` epochs from fresh weights; warm folds start from the previous
-month's fold model and train ``--warm-epochs`` (the first fold of the warm run is cold, as
-in the pipeline when month M-1 has no model).
+Cold folds train ``--epochs`` epochs from fresh weights (default: patience + 1 = 16, the
+fewest a cold fold runs before early stopping can end it); warm folds start from the previous
+month's fold model and train ``--warm-epochs`` (default 3, as ``wf_model``). The first fold
+of the warm run is cold, as in the pipeline when month M-1 has no model.
 
     python benchmarks/bench_walk_forward.py            # a symbol-year, 6 folds (long on CPU)
     python benchmarks/bench_walk_forward.py --quick    # tiny data and model: proves it works
@@ -131,8 +132,10 @@ def full_training(features, labels, plan: Plan) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data and epochs")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--warm-epochs", type=int, default=2)
+    # As the pipeline runs: a cold fold trains until early stopping, at least patience + 1
+    # epochs (16 at the SPEC's patience 15); a warm fold runs wf_model's warm_start_epochs (3).
+    parser.add_argument("--epochs", type=int, default=TrainConfig().patience + 1)
+    parser.add_argument("--warm-epochs", type=int, default=3)
     parser.add_argument("--max-train-samples", type=int, default=8192)
     args = parser.parse_args()
     if args.quick:

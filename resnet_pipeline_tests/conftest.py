@@ -6,9 +6,17 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from resnet_pipeline.market.synthetic import SyntheticSource
+from resnet_pipeline.resources.candle_source import SyntheticCandles
+from resnet_pipeline_tests._concurrent_writers import WAIT
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
@@ -35,3 +43,44 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     return subprocess.run(
         [DAGSTER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
     )
+
+
+@dataclass
+class HeldFetch:
+    """A candle source whose fetch waits until the test releases it: a run caught mid-step.
+
+    ``entered`` is set when a fetch starts, ``release`` lets every waiting fetch go on.
+    """
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def source(self) -> HeldCandleSource:
+        return HeldCandleSource()
+
+
+_HELD = HeldFetch()  # module state: the resource is rebuilt by Dagster and cannot carry events
+
+
+class _HeldSource(SyntheticSource):
+    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        _HELD.entered.set()
+        if not _HELD.release.wait(WAIT):
+            raise TimeoutError("the test never released the held fetch")
+        return super().fetch(symbol, start, end)
+
+
+class HeldCandleSource(SyntheticCandles):
+    """The synthetic market behind ``held_fetch``: its fetches wait for ``release``."""
+
+    def build(self) -> SyntheticSource:
+        return _HeldSource(seed=self.seed)
+
+
+@pytest.fixture
+def held_fetch() -> Iterator[HeldFetch]:
+    """The held candle source, reset for this test; released at the end whatever happened."""
+    _HELD.entered.clear()
+    _HELD.release.clear()
+    yield _HELD
+    _HELD.release.set()

@@ -8,16 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from resnet_pipeline.assets.features import features
 from resnet_pipeline.assets.ingestion import ingestion_job, raw_candles
 from resnet_pipeline.assets.labels import labels
-from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline_tests._resources import pipeline_resources
-
-WAIT = 120  # seconds: a bound on a synchronization wait, never a synchronization itself
+from resnet_pipeline_tests.conftest import WAIT, HeldFetch
 
 
 def _graph(root: Path) -> dg.Definitions:
@@ -73,23 +69,9 @@ def test_a_month_whose_own_candles_are_missing_is_never_requested(tmp_path: Path
         assert ("labels", "2024-02-01|ETHUSDT") in requested
 
 
-_ENTERED, _RELEASE = threading.Event(), threading.Event()
-
-
-class _HeldSource(SyntheticSource):
-    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        _ENTERED.set()
-        if not _RELEASE.wait(WAIT):
-            raise TimeoutError("the test never released the held fetch")
-        return super().fetch(symbol, start, end)
-
-
-class HeldCandleSource(SyntheticCandles):
-    def build(self) -> SyntheticSource:
-        return _HeldSource(seed=self.seed)
-
-
-def test_on_the_first_features_of_the_new_month_wait_for_the_closed_month(tmp_path: Path) -> None:
+def test_on_the_first_features_of_the_new_month_wait_for_the_closed_month(
+    tmp_path: Path, held_fetch: HeldFetch
+) -> None:
     """March 1st: the schedule's February run (completing February) is still running when
     March's first candles land; features(March) would warm up on February minus its last day.
     Nothing is requested until February's run has stored its candles; then features(March) and
@@ -101,16 +83,14 @@ def test_on_the_first_features_of_the_new_month_wait_for_the_closed_month(tmp_pa
         tick = dg.evaluate_automation_conditions(
             defs=_graph(tmp_path), instance=instance, evaluation_time=when
         )
-        _ENTERED.clear()
-        _RELEASE.clear()
-        held = HeldCandleSource()
+        held = held_fetch.source()
         closing = threading.Thread(
             target=_ingest,
             args=(key_feb, tmp_path, instance, "2024-03-01T00:10:00Z", held),
         )
         closing.start()
         try:
-            assert _ENTERED.wait(WAIT)  # February's run is in progress
+            assert held_fetch.entered.wait(WAIT)  # February's run is in progress
             _ingest(key_mar, tmp_path, instance, as_of="2024-03-01T00:12:00Z")
             tick = dg.evaluate_automation_conditions(
                 defs=_graph(tmp_path), instance=instance, evaluation_time=when, cursor=tick.cursor
@@ -118,7 +98,7 @@ def test_on_the_first_features_of_the_new_month_wait_for_the_closed_month(tmp_pa
             assert ("features", key_mar) not in _requested(tick)
             assert ("labels", key_feb) not in _requested(tick)
         finally:
-            _RELEASE.set()
+            held_fetch.release.set()
             closing.join(WAIT)
         tick = dg.evaluate_automation_conditions(
             defs=_graph(tmp_path), instance=instance, evaluation_time=when, cursor=tick.cursor

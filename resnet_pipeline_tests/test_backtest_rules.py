@@ -10,24 +10,7 @@ from hypothesis import strategies as st
 from resnet_pipeline.trading.bar_loop import run_bar_loop
 from resnet_pipeline.trading.simulate import make_market, run_backtest, simulate
 from resnet_pipeline.trading.strategy import StrategyConfig, decide
-
-LONG = (0.1, 0.1, 0.8)
-SHORT = (0.8, 0.1, 0.1)
-HOLD_LONG = (0.2, 0.2, 0.6)  # p_up 0.6: no new signal, but confidence stays above 0.5
-FLAT = (1 / 3, 1 / 3, 1 / 3)
-NO_COSTS = {"fee_rate": 0.0, "slippage_bps": 0.0}
-
-
-def market(closes, probs, cfg, highs=None, lows=None, opens=None, atr=1.0, start="2024-01-01"):
-    closes = np.asarray(closes, float)
-    opens = np.asarray(
-        opens if opens is not None else np.concatenate(([closes[0]], closes[:-1])), float
-    )
-    highs = np.asarray(highs if highs is not None else np.maximum(opens, closes), float)
-    lows = np.asarray(lows if lows is not None else np.minimum(opens, closes), float)
-    times = pd.date_range(start, periods=len(closes), freq="1min", tz="UTC")
-    probs = np.array([p if p is not None else (np.nan,) * 3 for p in probs], float)
-    return make_market(times, opens, highs, lows, closes, np.full(len(closes), atr), probs, cfg)
+from resnet_pipeline_tests._backtest_helpers import FLAT, HOLD_LONG, LONG, NO_COSTS, SHORT, market
 
 
 def only_trade(m, cfg):

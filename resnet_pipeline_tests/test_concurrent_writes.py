@@ -14,11 +14,9 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from resnet_pipeline.assets.ingestion import raw_candles
-from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.storage import (
     partition_lock,
@@ -29,6 +27,7 @@ from resnet_pipeline.storage import (
 )
 from resnet_pipeline_tests._concurrent_writers import WAIT, minutes, write_after_barrier
 from resnet_pipeline_tests._resources import pipeline_resources
+from resnet_pipeline_tests.conftest import HeldFetch
 
 JAN = date(2024, 1, 1)
 
@@ -108,25 +107,10 @@ def test_the_lock_is_exclusive_and_a_waiting_writer_merges_what_the_holder_wrote
 
 # -- the reported race, through Dagster: a slow run with an earlier as_of finishes last --------
 
-_ENTERED, _RELEASE = threading.Event(), threading.Event()
 
-
-class _HeldSource(SyntheticSource):
-    """The synthetic market, holding its first fetch until the test releases it."""
-
-    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        _ENTERED.set()
-        if not _RELEASE.wait(WAIT):
-            raise TimeoutError("the test never released the held fetch")
-        return super().fetch(symbol, start, end)
-
-
-class HeldCandleSource(SyntheticCandles):
-    def build(self) -> SyntheticSource:
-        return _HeldSource(seed=self.seed)
-
-
-def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(tmp_path: Path) -> None:
+def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(
+    tmp_path: Path, held_fetch: HeldFetch
+) -> None:
     key = "2024-01-01|BTCUSDT"
     slow_result: dict[str, dg.ExecuteInProcessResult] = {}
 
@@ -135,17 +119,16 @@ def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(tmp_path: 
             slow_result["run"] = dg.materialize(
                 [raw_candles],
                 partition_key=key,
-                resources=pipeline_resources(tmp_path, HeldCandleSource()),
+                resources=pipeline_resources(tmp_path, held_fetch.source()),
                 run_config={"ops": {"raw_candles": {"config": {"as_of": "2024-01-20T00:00:00Z"}}}},
                 instance=instance,
             )
 
-    _ENTERED.clear()
-    _RELEASE.clear()
     thread = threading.Thread(target=slow_run)
     thread.start()
     try:
-        assert _ENTERED.wait(WAIT)  # the slow run has read the stored month (nothing) and waits
+        # the slow run has read the stored month (nothing) and waits
+        assert held_fetch.entered.wait(WAIT)
         normal = dg.materialize(
             [raw_candles],
             partition_key=key,
@@ -156,7 +139,7 @@ def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(tmp_path: 
         path = partition_path(tmp_path, "raw_candles", "BTCUSDT", JAN)
         assert len(read_parquet(path)) == 44_640
     finally:
-        _RELEASE.set()
+        held_fetch.release.set()
         thread.join(WAIT)
     slow = slow_result["run"]
     assert slow.success

@@ -12,7 +12,7 @@ from resnet_pipeline.trading.bar_loop import run_bar_loop
 from resnet_pipeline.trading.market import DAY_NS
 from resnet_pipeline.trading.simulate import make_market, simulate
 from resnet_pipeline.trading.strategy import StrategyConfig
-from resnet_pipeline_tests.test_backtest_rules import FLAT, HOLD_LONG, LONG, NO_COSTS, SHORT, market
+from resnet_pipeline_tests._backtest_helpers import FLAT, HOLD_LONG, LONG, NO_COSTS, SHORT, market
 
 # Bars from 23:55: the long fills at 23:56, the short signal at 23:59 reverses it at the
 # 00:00 open (gapping down 1.8%, above the 2% stop), then a long signal at 00:02.

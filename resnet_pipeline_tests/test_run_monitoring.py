@@ -23,11 +23,11 @@ from resnet_pipeline_tests._pool_processes import (
     DEFS_MODULE,
     REPO,
     background,
-    free_port,
     prepared_env,
     probe_config,
     wait_for,
 )
+from resnet_pipeline_tests._processes import free_port
 
 pytestmark = pytest.mark.slow
 

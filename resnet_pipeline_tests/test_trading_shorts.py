@@ -8,9 +8,15 @@ from resnet_pipeline.trading.bar_loop import run_bar_loop
 from resnet_pipeline.trading.simulate import run_backtest, simulate
 from resnet_pipeline.trading.strategy import StrategyConfig, short_rules
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
+from resnet_pipeline_tests._backtest_helpers import (
+    FLAT,
+    LONG,
+    NO_COSTS,
+    SHORT,
+    market,
+    ramped_predictions,
+)
 from resnet_pipeline_tests._features_helpers import synthetic
-from resnet_pipeline_tests.test_backtest_rules import FLAT, LONG, NO_COSTS, SHORT, market
-from resnet_pipeline_tests.test_verdicts import _predictions
 
 HOLD_SHORT = (0.6, 0.2, 0.2)
 
@@ -68,7 +74,7 @@ def test_longs_pay_no_borrow_fee():
 
 def test_no_trades_on_a_long_only_market_says_shorts_are_off():
     candles = synthetic("2024-03-01", 2 * 1440)
-    predictions = _predictions(candles, 0.5, 0.7)
+    predictions = ramped_predictions(candles, 0.5, 0.7)
     long_only = evaluate_strategy(candles, predictions, StrategyConfig(allow_short=False))
     assert long_only.metrics["trades"] == 0
     assert "highest p_down 0.7000" in long_only.notes[0] and "Shorts are off" in long_only.notes[0]

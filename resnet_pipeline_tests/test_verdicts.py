@@ -5,7 +5,6 @@ import re
 from html import escape
 
 import numpy as np
-import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from resnet_pipeline.targets import BASELINE_BETTER, Target, compare_to_targets
 from resnet_pipeline.trading.performance import CONVENTIONS, trading_verdicts
 from resnet_pipeline.trading.strategy import StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
+from resnet_pipeline_tests._backtest_helpers import ramped_predictions
 from resnet_pipeline_tests._features_helpers import synthetic
 
 TARGETS = (
@@ -82,18 +82,6 @@ def test_trading_ratios_must_beat_buy_and_hold():
     assert rows["win_rate"]["verdict"] == "met" and rows["win_rate"]["baseline"] == "none"
 
 
-def _predictions(candles, p_up, p_down):
-    n = len(candles)
-    return pd.DataFrame(
-        {
-            "timestamp": candles["timestamp"],
-            "p_down": np.full(n, p_down),
-            "p_neutral": 1 - p_up - p_down,
-            "p_up": np.linspace(0.3, p_up, n),
-        }
-    )
-
-
 def _report(evaluation):
     model = {"accuracy": 0.5, "auc_roc_ovr": 0.55, "log_loss": 1.0}
     baselines = {"majority": {"accuracy": 0.5}, "logistic_last_row": {"auc_roc_ovr": 0.5}}
@@ -103,7 +91,9 @@ def _report(evaluation):
 
 def test_no_trades_says_why_and_meets_nothing():
     candles = synthetic("2024-03-01", 3 * 1440)
-    evaluation = evaluate_strategy(candles, _predictions(candles, 0.55, 0.25), StrategyConfig())
+    evaluation = evaluate_strategy(
+        candles, ramped_predictions(candles, 0.55, 0.25), StrategyConfig()
+    )
     assert evaluation.metrics["trades"] == 0 and evaluation.metrics["max_drawdown"] == 0
     rows = {r["metric"]: r for r in evaluation.targets}
     assert rows["max_drawdown"]["met"] is None
@@ -119,19 +109,23 @@ def test_no_trades_says_why_and_meets_nothing():
 
 def test_a_short_test_period_warns_beside_annualized_figures():
     candles = synthetic("2024-03-01", 3 * 1440)
-    evaluation = evaluate_strategy(candles, _predictions(candles, 0.55, 0.25), StrategyConfig())
+    evaluation = evaluate_strategy(
+        candles, ramped_predictions(candles, 0.55, 0.25), StrategyConfig()
+    )
     html = _report(evaluation)
     assert any("only 3.0 days" in n for n in evaluation.notes)
     assert "only 3.0 days (&lt; 30)" in html and "sharpe (short period: see warning)" in html
     long = synthetic("2024-03-01", 31 * 1440)
-    evaluation = evaluate_strategy(long, _predictions(long, 0.55, 0.25), StrategyConfig())
+    evaluation = evaluate_strategy(long, ramped_predictions(long, 0.55, 0.25), StrategyConfig())
     assert not any("days (<" in n for n in evaluation.notes)
     assert "short period" not in _report(evaluation)
 
 
 def test_every_report_states_the_conventions():
     candles = synthetic("2024-03-01", 2 * 1440)
-    evaluation = evaluate_strategy(candles, _predictions(candles, 0.9, 0.05), StrategyConfig())
+    evaluation = evaluate_strategy(
+        candles, ramped_predictions(candles, 0.9, 0.05), StrategyConfig()
+    )
     assert evaluation.metrics["trades"] > 0 and not any("No trades" in n for n in evaluation.notes)
     html = _report(evaluation)
     assert "<h2>Conventions</h2>" in html
