@@ -1,4 +1,9 @@
-"""The one Definitions object: assets by domain, checks, schedules, resources from settings."""
+"""The one Definitions object: assets by domain, checks, schedules, resources from settings.
+
+The executor comes from ``RESNET_EXECUTOR`` (resnet_pipeline/executors.py): unset, Dagster's
+default; ``celery``, every step a Celery task. Runs and Celery workers load this same module
+(``-m resnet_pipeline.definitions``), so both see one executor configuration.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from resnet_pipeline.assets import (
     walk_forward,
 )
 from resnet_pipeline.assets.common import EVALUATION, MODELING, SETTINGS
+from resnet_pipeline.executors import select_executor
 from resnet_pipeline.resources.candle_source import (
     BybitCandles,
     CandleSourceResource,
@@ -70,5 +76,9 @@ defs = dg.Definitions.merge(
     backtest_report.defs,
     signal.defs,
     walk_forward.defs,
-    dg.Definitions(jobs=[training_job], resources=build_resources(SETTINGS)),
+    dg.Definitions(
+        jobs=[training_job],
+        resources=build_resources(SETTINGS),
+        executor=select_executor(),  # None: Dagster's default executor
+    ),
 )

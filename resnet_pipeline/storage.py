@@ -1,4 +1,5 @@
-"""The on-disk layout and atomic Parquet writes, shared by the IO manager and the assets.
+"""The Parquet layout and its reads and writes, shared by the IO manager and the assets.
+Atomic writes and cached local copies come from ``artifacts.py`` (local or object storage).
 
 Layout (DESIGN.md): ``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet`` (hive style, so
 DuckDB's ``hive_partitioning`` reads ``symbol`` from the directory name).
@@ -11,11 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
-import socket
 import threading
-import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,6 +24,35 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from resnet_pipeline.artifacts import (  # re-exported: the storage API predates artifacts.py
+    STALE_TEMP_SECONDS,
+    as_path,
+    atomic_write_path,
+    exists,
+    fresh,
+    is_local,
+    local_copy,
+    remove_stale_temps,
+    temp_path_for,
+)
+
+__all__ = [
+    "STALE_TEMP_SECONDS",
+    "CorruptPartitionError",
+    "as_path",
+    "is_local",
+    "merge_rows",
+    "partition_lock",
+    "partition_path",
+    "read_parquet",
+    "read_partitions",
+    "remove_stale_temps",
+    "stored_months",
+    "temp_path_for",
+    "write_merged_parquet",
+    "write_parquet_atomic",
+]
+
 # Integer columns keep pandas' nullable dtypes (a label column holds <NA>), as pyarrow's own
 # Parquet reader does with the pandas metadata that DuckDB drops.
 _NULLABLE_INTS = {
@@ -37,94 +63,16 @@ _NULLABLE_INTS = {
 }
 
 
-def as_path(root: str | os.PathLike[str]) -> UPath:
-    """A local directory or an fsspec URL (s3://, gs://) as one path type."""
-    return root if isinstance(root, UPath) else UPath(root)
-
-
 def partition_path(root: str | os.PathLike[str], asset: str, symbol: str, month: date) -> UPath:
     return as_path(root) / asset / f"symbol={symbol}" / f"month={month:%Y-%m}.parquet"
 
 
-# A temp file older than this belongs to a dead writer whatever its pid says (pids are reused,
-# and a writer on another host cannot be asked): a Parquet partition is written in seconds.
-STALE_TEMP_SECONDS = 6 * 3600
-_HOST = socket.gethostname().replace(".", "-") or "host"
-
-
-def is_local(path: UPath) -> bool:
-    return path.protocol in ("", "file", "local")
-
-
-def temp_path_for(target: Path) -> Path:
-    """A temp name beside ``target``, unique per writer, naming its host and pid.
-
-    ``.<name>.<host>.<pid>.<random>.tmp``: a later writer can tell a dead writer's leftover
-    (``remove_stale_temps``) from a live writer's file in progress.
-    """
-    return target.with_name(f".{target.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def remove_stale_temps(target: Path, max_age_seconds: float = STALE_TEMP_SECONDS) -> list[Path]:
-    """Delete the temp files of ``target`` left by writers that died (kill -9, power loss).
-
-    A temp is stale when its writer's pid is gone on this host, or when it is older than
-    ``max_age_seconds`` (another host's writer, or a reused pid). Returns what was removed.
-    """
-    prefix, removed = f".{target.name}.", []
-    if not target.parent.is_dir():
-        return removed
-    now = time.time()
-    for tmp in target.parent.glob(f"{prefix}*.tmp"):
-        writer = tmp.name[len(prefix) : -len(".tmp")].rsplit(".", 2)
-        if len(writer) != 3:  # not one of ours (or the legacy ``.<name>.<hex>.tmp``)
-            host, pid = None, None
-        else:
-            host, pid = writer[0], int(writer[1]) if writer[1].isdigit() else None
-        try:
-            age = now - tmp.stat().st_mtime
-        except FileNotFoundError:  # its writer just renamed or removed it
-            continue
-        dead_here = host == _HOST and pid is not None and not _pid_alive(pid)
-        if dead_here or age > max_age_seconds:
-            if tmp.is_dir():  # a dataset directory whose save was killed
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
 def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write to a temp file beside the target, then rename: a crash never leaves a half file.
-
-    Temp files of writers that died before their rename are removed on the way.
-    """
-    path = as_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temp file, then publish it in one step (``artifacts.atomic_write_path``):
+    a crash never leaves a half file. Temp files of dead writers are removed on the way."""
     table = pa.Table.from_pandas(df, preserve_index=False)
-    if is_local(path):
-        target = Path(str(path.path))
-        remove_stale_temps(target)
-        tmp = temp_path_for(target)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-    else:  # object stores: a single PUT is atomic
-        with path.open("wb") as fh:
-            pq.write_table(table, fh)
+    with atomic_write_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 _PROCESS_LOCKS: dict[str, threading.Lock] = {}
@@ -237,10 +185,9 @@ def read_partitions(
 
     Months without a file are skipped; the result may be empty (with no columns).
     """
-    files = [partition_path(root, asset, symbol, m) for m in months]
-    files = [
-        str(f.path) if f.protocol in ("", "file", "local") else str(f) for f in files if f.exists()
-    ]
+    stored = [partition_path(root, asset, symbol, m) for m in months]
+    # object storage: DuckDB reads cached local copies (no httpfs extension or credentials)
+    files = [str(local_copy(f)) for f in stored if exists(f)]
     if not files:
         return pd.DataFrame()
     con = duckdb.connect()
@@ -267,7 +214,7 @@ def read_partitions(
 
 def stored_months(root: str | os.PathLike[str], asset: str, symbol: str) -> list[date]:
     """Months of one symbol that have a stored partition, ascending."""
-    folder = as_path(root) / asset / f"symbol={symbol}"
+    folder = fresh(as_path(root) / asset / f"symbol={symbol}")
     if not folder.exists():
         return []
     months = []

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 
 def free_port() -> int:
@@ -14,17 +15,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM the process's session (it was started with ``start_new_session``), then SIGKILL
-    whatever is still there after ``timeout`` seconds: no server (nor a child of one that
-    already exited) outlives its test."""
+def _group_alive(pgid: int) -> bool:
     try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    """SIGTERM the process group ``proc`` leads (started with ``start_new_session``); SIGKILL
+    what is left after ``grace`` seconds.
+
+    The whole group, not only its leader: a child can outlive its launcher (a celery worker's
+    main process outlives the ``dagster-celery`` command, a code server outlives ``dagster
+    dev``) and would keep a port or retry a stopped broker forever."""
+    if _group_alive(proc.pid):
         os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:  # the whole group is gone already
-        proc.wait()
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        deadline = time.monotonic() + grace
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            proc.poll()  # reap the leader, or the group never looks empty
+            time.sleep(0.1)
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=20)

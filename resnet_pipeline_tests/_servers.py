@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnet_pipeline_tests._processes import free_port, stop_group
+
 
 def _pg_bin() -> Path:
     """RESNET_PG_BIN, else the newest Debian cluster binaries (/usr/lib/postgresql/<v>/bin)."""
@@ -33,12 +35,6 @@ def _pg_bin() -> Path:
 
 
 PG_BIN = _pg_bin()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
@@ -61,16 +57,6 @@ def missing_binaries() -> list[str]:
     """What a test host lacks to start the servers (Debian: postgresql, redis-server)."""
     missing = [str(PG_BIN / b) for b in ("initdb", "pg_ctl") if not (PG_BIN / b).exists()]
     return missing + ([] if shutil.which("redis-server") else ["redis-server"])
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=20)
 
 
 @dataclass
@@ -189,7 +175,7 @@ class Redis:
 
     def stop(self) -> None:
         if self.proc is not None:
-            _kill_group(self.proc)
+            stop_group(self.proc)
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
@@ -235,7 +221,7 @@ class S3Server:
 
     def stop(self) -> None:
         if self.proc is not None:
-            _kill_group(self.proc)
+            stop_group(self.proc)
 
 
 @dataclass
@@ -264,7 +250,7 @@ class Servers:
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEPLOY_YAML = REPO / "deploy" / "postgres-celery" / "dagster.yaml"
-DEFS_MODULE = "resnet_pipeline_tests._scale_defs"
+DEFS_MODULE = "resnet_pipeline.definitions"  # the Definitions users load, executor included
 
 
 def base_env() -> dict[str, str]:
@@ -298,6 +284,8 @@ class Cluster:
         env.update(
             DAGSTER_HOME=str(home),
             PYTHONPATH=str(REPO),
+            # dagster-celery starts `celery` by name: this interpreter's, not another on PATH
+            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             RESNET_EXECUTOR="celery",
             RESNET_CELERY_BROKER=f"redis://127.0.0.1:{self.servers.redis.port}/{self.broker_db}",
             RESNET_CELERY_VISIBILITY_TIMEOUT=str(self.visibility_timeout),
@@ -313,6 +301,19 @@ class Cluster:
         path = self.root / machine / "cwd"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def prepare_instance(self) -> None:
+        """What deploy/postgres-celery/README.md has an operator run once per database, before
+        any worker or run: create Dagster's tables and the `trainer` pool's limit of 1.
+
+        Left to the first runs, two runs claiming the fresh pool at once both insert its
+        default limit and one crashes (UniqueViolation on concurrency_limits), and two processes
+        opening the empty database at once race to create the tables. Idempotent."""
+        subprocess.run(
+            [str(BIN / "dagster"), "instance", "concurrency", "set", "trainer", "1"],
+            env=self.env("operator"), cwd=self.workdir("operator"), check=True,
+            capture_output=True, timeout=180,
+        )  # fmt: skip
 
     def start_worker(self, name: str) -> None:
         env = self.env(name)
@@ -348,15 +349,9 @@ class Cluster:
         self.workers[name].wait(timeout=30)
 
     def stop(self) -> None:
+        """Every worker's whole process group, gone (warm shutdown first)."""
         for proc in self.workers.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.workers.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+            stop_group(proc, grace=30.0)
 
     def materialize_cmd(self, partition: str, select: str) -> list[str]:
         return [str(BIN / "dagster"), "asset", "materialize", "-m", DEFS_MODULE,

@@ -3,6 +3,7 @@ executor and the workers' YAML (the Celery cluster itself: test_scale_out.py).""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 
@@ -82,3 +83,32 @@ def test_celery_without_the_extra_says_how_to_install_it(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "dagster_celery", None)  # as if not installed
     with pytest.raises(ExecutorSettingsError, match=r"\.\[scale\]"):
         select_executor(BROKER)
+
+
+def _executors_of_the_definitions(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> set[str]:
+    """Reload resnet_pipeline.definitions under ``env``; the executor names its jobs get."""
+    from resnet_pipeline import definitions
+
+    monkeypatch.delenv("RESNET_EXECUTOR", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        defs = importlib.reload(definitions).defs
+        jobs = [defs.resolve_implicit_global_asset_job_def()]
+        jobs += [defs.resolve_job_def(name) for name in ("training_job", "ingestion_job")]
+        return {job.executor_def.name for job in jobs}
+    finally:
+        monkeypatch.undo()
+        importlib.reload(definitions)  # the module as the rest of the suite imported it
+
+
+def test_definitions_keep_dagsters_default_unless_resnet_executor_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    default = dg.Definitions(assets=[_one]).resolve_implicit_global_asset_job_def()
+    assert _executors_of_the_definitions(monkeypatch, {}) == {default.executor_def.name}
+    assert _executors_of_the_definitions(monkeypatch, {"RESNET_EXECUTOR": "in_process"}) == {
+        "in_process"
+    }
+    if HAS_CELERY:  # what `-m resnet_pipeline.definitions` gives runs and workers alike
+        assert _executors_of_the_definitions(monkeypatch, BROKER) == {"celery"}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.device import autocast_plan
+from resnet_pipeline.ml.device import autocast_plan, cpu_has_native_bf16
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.training import TrainConfig, TrainingError, train
@@ -116,6 +116,35 @@ def test_fp16_needs_a_gpu_and_always_brings_a_grad_scaler():
             None,
             _cfg(precision="fp16", device="cpu"),
         )
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "native"),
+    [
+        ("processor\t: 0\nflags\t\t: fpu sse avx2 fma\n", False),  # AVX2-only EPYC
+        ("processor\t: 0\nflags\t\t: avx2 avx512f avx512_bf16\n", True),
+        ("processor\t: 0\nflags\t\t: avx2 amx_bf16 amx_tile\n", True),
+        ("processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n", True),  # Arm (Graviton 3)
+    ],
+)
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, cpuinfo, native):
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    assert cpu_has_native_bf16(path) is native
+    assert cpu_has_native_bf16(tmp_path / "absent") is True  # cannot tell: no warning
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns_to_use_fp32():
+    result = train(
+        build_model(ModelConfig(in_channels=2, window=32)),
+        noise(16),
+        None,
+        _cfg(precision="bf16", device="cpu"),
+    )
+    warned = [w for w in result.warnings if "without native bf16" in w]
+    assert bool(warned) is (not cpu_has_native_bf16())
+    fp32 = train(build_model(ModelConfig(in_channels=2, window=32)), noise(16), None, _cfg())
+    assert not [w for w in fp32.warnings if "bf16" in w]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -15,7 +15,10 @@ if ! python -c "import torch" 2>/dev/null; then
 fi
 # RESNET_SCALE=1 adds the scale-out extra (dagster-postgres, dagster-celery, s3fs, moto) and the
 # PostgreSQL and Redis servers that resnet_pipeline_tests/test_scale_out.py starts on 127.0.0.1
-# (Debian/Ubuntu apt, as root or with sudo). Without it that module is skipped, saying why.
+# (Debian/Ubuntu apt, as root or with sudo). Without it that module is skipped, saying why;
+# `RESNET_SCALE=1 bash scripts/test.sh` runs the suite with it (~2.7 min more on 2 cores).
+# Opt-in because the newest dagster-celery/dagster-postgres pin dagster to their own release
+# (0.29.27 -> dagster 1.13.27): the extra can move the whole venv to that dagster.
 extras=dev
 if [ "${RESNET_SCALE:-0}" = 1 ]; then
   extras=dev,scale

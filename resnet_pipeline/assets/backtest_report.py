@@ -1,11 +1,10 @@
 """`backtest_report` (symbol): the SPEC 9 strategy on the test split against buy-and-hold."""
 
-import json
-
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from resnet_pipeline.artifacts import exists, read_json, write_json_atomic, write_text_atomic
 from resnet_pipeline.assets.checked_model import load_checked_model
 from resnet_pipeline.assets.common import (
     EVALUATION,
@@ -101,10 +100,10 @@ def backtest_report(
         "run dagster asset materialize -m resnet_pipeline.definitions --select test_metrics "
         f"--partition {symbol}"
     )
-    if not predictions_path.exists() or not (folder / "test_metrics.json").exists():
+    if not exists(predictions_path) or not exists(folder / "test_metrics.json"):
         raise dg.Failure(f"no test predictions for {symbol}: {rerun}")
     checkpoint, splits = load_checked_model(store, symbol)
-    metrics_report = json.loads((folder / "test_metrics.json").read_text())
+    metrics_report = read_json(folder / "test_metrics.json")
     made_by = metrics_report.get("lineage", {})
     current = {"dataset_fingerprint": splits.fingerprint, "run_id": checkpoint.lineage["run_id"]}
     stale = {k: (made_by.get(k), v) for k, v in current.items() if made_by.get(k) != v}
@@ -140,33 +139,32 @@ def backtest_report(
         ),
         folder / "equity.parquet",
     )
-    (folder / "backtest_metrics.json").write_text(
-        json.dumps(
-            plain(
-                {
-                    "strategy": evaluation.metrics,
-                    "buy_and_hold": evaluation.benchmark_metrics,
-                    "targets": evaluation.targets,
-                    "notes": evaluation.notes,
-                    "conventions": list(CONVENTIONS),
-                    "market": SETTINGS.bybit_market,
-                    "config": config.model_dump(),
-                    "strategy_config": strategy.to_dict(),
-                    "run_id": context.run.run_id,
-                }
-            ),
-            indent=2,
-        )
+    write_json_atomic(
+        folder / "backtest_metrics.json",
+        plain(
+            {
+                "strategy": evaluation.metrics,
+                "buy_and_hold": evaluation.benchmark_metrics,
+                "targets": evaluation.targets,
+                "notes": evaluation.notes,
+                "conventions": list(CONVENTIONS),
+                "market": SETTINGS.bybit_market,
+                "config": config.model_dump(),
+                "strategy_config": strategy.to_dict(),
+                "run_id": context.run.run_id,
+            }
+        ),
     )
     report = folder / "report.html"
-    report.write_text(
+    write_text_atomic(
+        report,
         backtest_report_html(
             symbol,
             evaluation,
             metrics_table(metrics_report),
             metrics_report["model"]["confusion_matrix"],
             checkpoint_history,
-        )
+        ),
     )
     m = evaluation.metrics
     return dg.MaterializeResult(

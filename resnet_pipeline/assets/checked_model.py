@@ -17,7 +17,7 @@ def load_checked_model(store: DataStore, symbol: str) -> tuple[Checkpoint, Datas
     """The symbol's checkpoint and dataset, as a Failure naming the fix when they differ."""
     try:
         checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
-        splits = DatasetSplits.load(str(store.path / "datasets" / symbol))
+        splits = DatasetSplits.load(store.path / "datasets" / symbol)
         checkpoint.check_features(splits.channel_names)
         checkpoint.check_dataset(splits.lineage, splits.normalizer, symbol)
     except (CheckpointError, LineageError, DatasetError, FileNotFoundError) as error:

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from resnet_pipeline.artifacts import exists
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
 from resnet_pipeline.ml.dataset import build_splits
 from resnet_pipeline.ml.lineage import content_sha256
@@ -74,7 +75,7 @@ def _content_hashes(store: DataStore, symbol: str, months: list[date]) -> dict[s
     for month in months:
         files = {a: partition_path(store.path, a, symbol, month) for a in ("features", "labels")}
         hashes[f"{month:%Y-%m}"] = {
-            asset: content_sha256(path) if path.exists() else None for asset, path in files.items()
+            asset: content_sha256(path) if exists(path) else None for asset, path in files.items()
         }
     return hashes
 
@@ -126,11 +127,6 @@ def dataset_splits(
     context: dg.AssetExecutionContext, config: DatasetConfig, store: DataStore
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
-    if store.path.protocol not in ("", "file", "local"):
-        raise dg.Failure(
-            f"datasets are memory-mapped files: the data root {store.root} must be a local "
-            "directory for dataset_splits"
-        )
     try:
         split_config = SplitConfig(**config.model_dump(exclude={"start_month", "end_month"}))
     except ValueError as error:
@@ -149,7 +145,7 @@ def dataset_splits(
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],
         "dataset": f"datasets/{symbol}",  # relative to the data root
     }
-    path = splits.save(str(store.path / "datasets" / symbol))
+    path = splits.save(store.path / "datasets" / symbol)
     fingerprint = splits.fingerprint
     summary = splits.summary()
     stats = splits.stats

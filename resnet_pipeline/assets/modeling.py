@@ -7,6 +7,7 @@ import dagster as dg
 import torch
 from pydantic import Field
 
+from resnet_pipeline.artifacts import remove
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, plain
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig
@@ -144,7 +145,7 @@ def trained_model(
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
     try:
-        splits = DatasetSplits.load(str(store.path / "datasets" / symbol))
+        splits = DatasetSplits.load(store.path / "datasets" / symbol)
     except FileNotFoundError as error:
         raise dg.Failure(
             f"{error}. Run: dagster asset materialize -m resnet_pipeline.definitions "
@@ -210,7 +211,7 @@ def trained_model(
         history=result.history,
         train_config=train_cfg.to_dict(),
     )
-    state_path.unlink(missing_ok=True)  # finished: the next materialization starts afresh
+    remove(state_path)  # finished: the next materialization starts afresh
     return dg.MaterializeResult(
         metadata={
             "epochs_run": result.epochs_run,

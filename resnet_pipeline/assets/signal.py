@@ -1,15 +1,15 @@
 """`latest_signal` (symbol): the model's signal for the newest closed window."""
 
-import json
 from dataclasses import fields
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
+from upath import UPath
 
+from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
 from resnet_pipeline.assets.common import EVALUATION, OWNERS, SETTINGS, SYMBOL, plain
 from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
@@ -58,13 +58,13 @@ def _strategy(store: DataStore, symbol: str) -> tuple[StrategyConfig, str]:
     """The strategy config the backtest ran with (reports/S/backtest_metrics.json), else
     SPEC defaults; with where it came from."""
     path = store.path / "reports" / symbol / "backtest_metrics.json"
-    if not path.exists():  # SPEC defaults, with shorts as the market allows them
+    if not exists(path):  # SPEC defaults, with shorts as the market allows them
         shorts = short_rules(SETTINGS.bybit_market, None, SPOT_BORROW_FEE_PER_DAY)
         return StrategyConfig(**shorts), (
             f"SPEC defaults on {SETTINGS.bybit_market} (no backtest_report yet)"
         )
     try:
-        stored = json.loads(path.read_text())
+        stored = read_json(path)
         config = stored.get("strategy_config") or stored.get("config") or {}
         known = {f.name for f in fields(StrategyConfig)}
         used = {k: v for k, v in config.items() if k in known and v is not None}
@@ -79,11 +79,11 @@ def _strategy(store: DataStore, symbol: str) -> tuple[StrategyConfig, str]:
         ) from error
 
 
-def _newest_fold(store: DataStore, symbol: str, month: date) -> tuple[date, Path] | None:
+def _newest_fold(store: DataStore, symbol: str, month: date) -> tuple[date, UPath] | None:
     """The newest fold model meant for ``month`` or before (fold M is trained strictly before
     M, so it has never seen a window of M or later)."""
     folds = []
-    for path in (store.path / "walk_forward" / symbol).glob("*/model.pt"):
+    for path in fresh(store.path / "walk_forward" / symbol).glob("*/model.pt"):
         try:
             fold_month = date.fromisoformat(f"{path.parent.name}-01")
         except ValueError:

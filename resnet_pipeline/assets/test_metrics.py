@@ -1,11 +1,10 @@
 """`test_metrics` (symbol): classification metrics of the model on its test split."""
 
-import json
-
 import dagster as dg
 import numpy as np
 import pandas as pd
 
+from resnet_pipeline.artifacts import write_json_atomic
 from resnet_pipeline.assets.checked_model import load_checked_model
 from resnet_pipeline.assets.common import (
     EVALUATION,
@@ -45,10 +44,9 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     report, predictions = evaluate_split(checkpoint, splits)
     report |= {"symbol": symbol, "run_id": context.run.run_id, "lineage": checkpoint.lineage}
     folder = store.path / "reports" / symbol
-    folder.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(predictions, folder / "test_predictions.parquet")
     path = folder / "test_metrics.json"
-    path.write_text(json.dumps(plain(report), indent=2))
+    write_json_atomic(path, plain(report))
     history = pd.DataFrame(
         [
             {

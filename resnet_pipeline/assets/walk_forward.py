@@ -7,8 +7,6 @@ A range of folds runs in one run (``BackfillPolicy.single_run()``), oldest month
 warm start finds the previous month's model of the same run.
 """
 
-import hashlib
-import json
 import time
 from datetime import date
 
@@ -16,6 +14,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from resnet_pipeline.artifacts import (
+    exists,
+    fresh,
+    read_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.assets.common import (
     OWNERS,
@@ -29,6 +34,7 @@ from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_pipeline.ml.fold_training import predict_month, train_fold
+from resnet_pipeline.ml.lineage import content_sha256
 from resnet_pipeline.ml.resnet import ModelConfig
 from resnet_pipeline.ml.training import TrainConfig
 from resnet_pipeline.ml.walk_forward import (
@@ -161,9 +167,8 @@ def _digests(store: DataStore, symbol: str, months: list[date]) -> dict[str, str
     for month in months:
         for asset in ("features", "labels"):
             path = partition_path(store.path, asset, symbol, month)
-            if path.exists():
-                with path.open("rb") as fh:
-                    out[f"{asset}/{month:%Y-%m}"] = hashlib.file_digest(fh, "sha256").hexdigest()
+            if exists(path):
+                out[f"{asset}/{month:%Y-%m}"] = content_sha256(path)
     return out
 
 
@@ -174,7 +179,7 @@ def _sorted_folds(context: dg.AssetExecutionContext) -> list[tuple[str, date]]:
 def _warm_state(store, symbol, month, model_cfg: ModelConfig, log) -> tuple[str, dict] | None:
     previous = add_months(month, -1)
     path = fold_dir(store, symbol, previous) / "model.pt"
-    if not path.exists():
+    if not exists(path):
         log.info(f"{symbol} {month:%Y-%m}: no fold model for {previous:%Y-%m}, training cold")
         return None
     try:
@@ -258,7 +263,7 @@ def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str
         history=trained.history,
         train_config=train_cfg.to_dict(),
     )
-    (folder / "fold.json").write_text(json.dumps(plain(info), indent=2))
+    write_json_atomic(folder / "fold.json", plain(info))
     context.log.info(
         f"{symbol} fold {month:%Y-%m}: {trained.start}, {trained.epochs_run} epochs, "
         f"{info['train_samples']} training samples, {trained.wall_s:.1f} s"
@@ -427,14 +432,14 @@ class WalkForwardReportConfig(BacktestConfig):
 
 
 def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame], list[dict]]:
-    root = store.path / "walk_forward" / symbol
+    root = fresh(store.path / "walk_forward" / symbol)
     frames, folds = {}, []
     if root.exists():
         for folder in sorted(root.iterdir(), key=lambda p: p.name):
-            if (folder / "predictions.parquet").exists():
+            if exists(folder / "predictions.parquet"):
                 frames[folder.name] = read_parquet(folder / "predictions.parquet")
-                if (folder / "fold.json").exists():
-                    folds.append(json.loads((folder / "fold.json").read_text()))
+                if exists(folder / "fold.json"):
+                    folds.append(read_json(folder / "fold.json"))
     return frames, folds
 
 
@@ -499,10 +504,10 @@ def wf_report(
     )
     summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
     out = store.path / "reports" / symbol / "walk_forward"
-    out.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(stitched, out / "stitched_predictions.parquet")
-    (out / "walk_forward.json").write_text(json.dumps(plain(summary), indent=2))
-    (out / "report.html").write_text(
+    write_json_atomic(out / "walk_forward.json", plain(summary))
+    write_text_atomic(
+        out / "report.html",
         walk_forward_html(
             symbol,
             summary,
@@ -511,7 +516,7 @@ def wf_report(
             evaluation.benchmark,
             evaluation.metrics,
             evaluation.benchmark_metrics,
-        )
+        ),
     )
     context.log.info(f"{symbol} walk-forward: {summary['verdict']}")
     intervals = summary["intervals"]

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from upath import UPath
 
+from resnet_pipeline.artifacts import as_path, atomic_write_path, exists, is_local, local_copy
 from resnet_pipeline.ml.lineage import (
     LineageError,
     check_same_dataset,
@@ -21,7 +23,6 @@ from resnet_pipeline.ml.lineage import (
 )
 from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.storage import remove_stale_temps, temp_path_for
 
 FORMAT_VERSION = 1
 REQUIRED = (
@@ -93,12 +94,12 @@ def save_checkpoint(
     history: list[dict],
     train_config: dict,
     data_root: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Write the checkpoint through a temp file unique to this writer, then rename it in.
-    Absolute paths in ``lineage`` under ``data_root`` (default: the root of the
-    ``<root>/models/<SYMBOL>/model.pt`` layout) are stored relative to it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+) -> Path | UPath:
+    """Write the checkpoint through a temp file unique to this writer, then publish it in
+    one step (``artifacts.atomic_write_path``: rename, or temporary key + copy on object
+    storage). Absolute local paths in ``lineage`` under ``data_root`` (default: the root of
+    the ``<root>/models/<SYMBOL>/model.pt`` layout) are stored relative to it."""
+    path = Path(path) if is_local(path) else as_path(path)
     root = data_root if data_root is not None else _layout_root(path)
     lineage = relative_paths(lineage, root) if root is not None else dict(lineage)
     payload = {
@@ -116,35 +117,37 @@ def save_checkpoint(
             k: list(v) if isinstance(v, tuple) else v for k, v in train_config.items()
         },
     }
-    remove_stale_temps(path)  # left by writers killed before their rename
-    tmp = temp_path_for(path)  # unique per writer: two trainings never share one
-    try:
+    with atomic_write_path(path) as tmp:  # unique per writer: two trainings never share one
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
-def _layout_root(path: Path) -> Path | None:
+def _layout_root(path: Path | UPath) -> Path | None:
+    """The data root of a local ``<root>/models/<SYMBOL>/model.pt`` (None elsewhere: lineage
+    on object storage holds no machine's absolute paths to make relative)."""
+    if not is_local(path):
+        return None
     parents = Path(os.path.abspath(path)).parents
     return parents[2] if len(parents) > 2 and parents[1].name == "models" else None
 
 
-def _retrain_hint(path: Path) -> str:
+def _retrain_hint(path: Path | UPath) -> str:
     """The command that rebuilds ``<root>/models/<SYMBOL>/model.pt``."""
-    return rebuild_command("trained_model", path.parent.name if _layout_root(path) else "<SYMBOL>")
+    in_layout = path.parent.parent.name == "models"
+    return rebuild_command("trained_model", path.parent.name if in_layout else "<SYMBOL>")
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
-    path = Path(path)
-    if not path.exists():
+    """A checkpoint from a local file or object storage (read from a cached local copy)."""
+    path = Path(path) if is_local(path) else as_path(path)
+    if not exists(path):
         raise CheckpointError(
             f"no checkpoint at {path}: materialize trained_model for this symbol first "
             f"({_retrain_hint(path)})"
         )
+    source = local_copy(path)
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        data = torch.load(source, map_location=device, weights_only=True)
     except Exception as error:  # a foreign or corrupted file: say so instead of a pickle trace
         # torch's own text suggests weights_only=False: never do that with an unknown file
         raise CheckpointError(

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from upath import UPath
 
+from resnet_pipeline.artifacts import as_path
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml import dataset_store
 from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
@@ -104,8 +106,9 @@ class DatasetSplits:
             self.lineage.get("code_version"),
         )
 
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Store atomically (see ``dataset_store.write_dataset``), fingerprint included."""
+    def save(self, directory: str | os.PathLike[str]) -> Path | UPath:
+        """Store atomically (see ``dataset_store.write_dataset``; a local directory or object
+        storage), fingerprint included."""
         self.lineage = {**self.lineage, FINGERPRINT_KEY: self.fingerprint}
         meta = {
             "fingerprint": self.lineage[FINGERPRINT_KEY],
@@ -128,11 +131,11 @@ class DatasetSplits:
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], mmap: bool = True) -> DatasetSplits:
-        """``mmap``: the matrix stays on disk and pages in as windows are read. A truncated
-        or corrupt file fails naming it and the command that rebuilds the dataset."""
-        root = Path(directory)
-        meta = dataset_store.read_meta(root)
-        matrix, labels, timestamps, ends = dataset_store.read_arrays(root, mmap)
+        """``mmap``: the matrix stays on disk and pages in as windows are read (on object
+        storage: a local cached copy, downloaded once per stored version). A truncated or
+        corrupt file fails naming it and the command that rebuilds the dataset."""
+        root = as_path(directory)
+        meta, (matrix, labels, timestamps, ends) = dataset_store.read_dataset(directory, mmap)
         stats = meta.get("stats")
         splits = cls(
             matrix=matrix,

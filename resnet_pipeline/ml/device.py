@@ -116,6 +116,24 @@ def autocast_plan(
     return torch.float16, True
 
 
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (x86 AVX512-BF16/AMX, Arm's BF16 extension).
+
+    Without it CPU autocast to bf16 is emulated: ~28x slower than fp32 measured on an AVX2-only
+    AMD EPYC, where the same code was 1.1-1.4x faster than fp32 on a CPU with AVX512-BF16.
+    """
+    try:
+        text = cpuinfo.read_text()
+    except OSError:  # not Linux, or no procfs: cannot tell, do not warn
+        return True
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The autocast dtype for ``precision`` ('fp32' -> None: no autocast)."""
     return autocast_plan(device, precision)[0]

@@ -22,14 +22,19 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from resnet_pipeline.ml.device import autocast_plan, configure_threads, pick_device
+from resnet_pipeline.artifacts import exists
+from resnet_pipeline.ml.device import (
+    autocast_plan,
+    configure_threads,
+    cpu_has_native_bf16,
+    pick_device,
+)
 from resnet_pipeline.ml.losses import make_loss
 from resnet_pipeline.ml.training_state import (
     IDENTITY_FREE_FIELDS,
@@ -270,6 +275,12 @@ def train(
     amp, use_scaler = autocast_plan(device, cfg.precision)
     if cfg.precision == "bf16" and amp == torch.float16:
         tell("note", "this GPU has no bf16: training in fp16 with a GradScaler")
+    if cfg.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        tell(
+            "warning",
+            "precision 'bf16' on a CPU without native bf16 (no avx512_bf16/amx_bf16 flag in "
+            "/proc/cpuinfo) is emulated and many times slower than fp32: use precision 'fp32'",
+        )
     classes = _num_classes(model)
     _check_class_weights(cfg, classes)
     if len(train_set) == 0:
@@ -295,7 +306,7 @@ def train(
         "steps": 0,
     }
     ident = _identity(model, cfg, identity)
-    if state_path is not None and resume is not False and Path(state_path).exists():
+    if state_path is not None and resume is not False and exists(state_path):
         saved = load_state(state_path, device)
         go, why = resume_decision(saved.get("identity"), ident, state_path, required=resume)
         if go:
@@ -306,7 +317,7 @@ def train(
                 scaler.load_state_dict(saved["scaler"])
             state.update({k: saved[k] for k in state if k in saved})
         tell("note", why)
-    elif state_path is not None and resume and not Path(state_path).exists():
+    elif state_path is not None and resume and not exists(state_path):
         raise TrainingError(
             f"resume was required but there is no training state at {state_path}: "
             "set resume to auto (null) or false to start afresh"

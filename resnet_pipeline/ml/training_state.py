@@ -8,10 +8,10 @@ architecture must never be continued silently.
 from __future__ import annotations
 
 import os
-import uuid
-from pathlib import Path
 
 import torch
+
+from resnet_pipeline.artifacts import atomic_write_path, local_copy
 
 # Settings that change how fast a training runs or reports, not what it computes.
 IDENTITY_FREE_FIELDS = frozenset({"num_threads", "progress_every_s", "time_budget_s", "device"})
@@ -23,21 +23,17 @@ class TrainingStateError(ValueError):
 
 
 def save_state(path: str | os.PathLike[str], payload: dict) -> None:
-    """Write atomically through a temp name unique to this writer (two runs never share one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    """Write atomically through a temp name unique to this writer (two runs never share one),
+    locally or on object storage (``artifacts.atomic_write_path``)."""
+    with atomic_write_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_state(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> dict:
     """The saved state (tensors and plain types only), or an error naming the file."""
+    source = local_copy(path)  # object storage: a cached download of this version
     try:
-        saved = torch.load(path, map_location=device, weights_only=True)
+        saved = torch.load(source, map_location=device, weights_only=True)
     except Exception as error:  # truncated, foreign or code-carrying pickles alike
         raise TrainingStateError(
             f"the training state {path} cannot be read ({type(error).__name__}); it is "
