@@ -18,6 +18,7 @@ KEY_FIGURES = [
     ("backtest_report", "trades", "trades"),
     ("backtest_report", "buy_and_hold_total_return", "buy-and-hold return"),
     ("latest_signal", "signal", "latest signal"),
+    ("latest_signal", "reason", "why"),  # only when NOT ACTIONABLE (e.g. historical demo data)
 ]
 PATHS = [("backtest_report", "report_path"), ("test_metrics", "metrics_path")]
 

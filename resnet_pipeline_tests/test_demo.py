@@ -1,4 +1,4 @@
-"""The demo's own choices: its months and a run config the training job accepts."""
+"""The demo's own choices: its months, a run config the training job accepts, its summary."""
 
 from datetime import date
 
@@ -7,6 +7,7 @@ import pytest
 
 from resnet_pipeline.definitions import defs
 from resnet_pipeline.demo import demo_months, training_run_config
+from resnet_pipeline.demo_summary import print_summary
 
 
 def test_demo_months_cross_the_year():
@@ -29,3 +30,19 @@ def test_demo_run_config_is_valid_for_the_training_job():
         "start_month": "2024-01",
         "end_month": "2024-03",
     }
+
+
+def test_the_summary_says_why_a_signal_is_not_actionable(capsys):
+    reason = "the newest candle (2024-03-31 23:59) closed 351,000.0 minutes ago"
+    with dg.DagsterInstance.ephemeral() as instance:
+        for symbol, metadata in (
+            ("BTCUSDT", {"signal": "NOT ACTIONABLE", "reason": reason}),
+            ("ETHUSDT", {"signal": "LONG", "confidence": 0.7}),
+        ):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization("latest_signal", partition=symbol, metadata=metadata)
+            )
+        print_summary(instance, ["BTCUSDT", "ETHUSDT"])
+    btc, eth = capsys.readouterr().out.split("== ETHUSDT ==")
+    assert "NOT ACTIONABLE" in btc and f"why                        {reason}" in btc
+    assert "LONG" in eth and "why" not in eth
