@@ -137,12 +137,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=TrainConfig().patience + 1)
     parser.add_argument("--warm-epochs", type=int, default=3)
     parser.add_argument("--max-train-samples", type=int, default=8192)
+    parser.add_argument(
+        "--folds", type=int, default=6, help="the last N months of the year (>= 2: one warm)"
+    )
     args = parser.parse_args()
     if args.quick:
         plan = Plan(7, 6, 3.0, 32, 2, 1, 32, 32, 16)
     else:
-        plan = Plan(12, 6, None, 256, args.epochs, args.warm_epochs, args.max_train_samples,
-                    4096, 64)  # fmt: skip
+        if not 2 <= args.folds <= 11:
+            parser.error("--folds must be 2..11: the first fold is cold, and a fold needs history")
+        plan = Plan(12, args.folds, None, 256, args.epochs, args.warm_epochs,
+                    args.max_train_samples, 4096, 64)  # fmt: skip
     print(f"plan: {plan}; device: {'cuda' if torch.cuda.is_available() else 'cpu'}")
     first = date(2024, 1, 1)
     started = time.perf_counter()
