@@ -24,31 +24,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from resnet_pipeline.artifacts import (  # re-exported: the storage API predates artifacts.py
-    STALE_TEMP_SECONDS,
+from resnet_pipeline.artifacts import (
     as_path,
     atomic_write_path,
     exists,
     fresh,
     is_local,
     local_copy,
-    remove_stale_temps,
-    temp_path_for,
 )
 
 __all__ = [
-    "STALE_TEMP_SECONDS",
     "CorruptPartitionError",
-    "as_path",
-    "is_local",
     "merge_rows",
     "partition_lock",
     "partition_path",
     "read_parquet",
     "read_partitions",
-    "remove_stale_temps",
     "stored_months",
-    "temp_path_for",
     "write_merged_parquet",
     "write_parquet_atomic",
 ]

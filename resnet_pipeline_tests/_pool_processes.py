@@ -10,18 +10,15 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from resnet_pipeline_tests._processes import stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEFS_MODULE = "resnet_pipeline_tests._trainer_pool_defs"
-T = TypeVar("T")
 
 
 def prepared_env(tmp_path: Path) -> dict[str, str]:
@@ -45,18 +42,6 @@ def prepared_env(tmp_path: Path) -> dict[str, str]:
 
 def probe_config(hold_seconds: float) -> str:
     return json.dumps({"ops": {"pool_probe": {"config": {"hold_seconds": hold_seconds}}}})
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)  # poll interval, not synchronization: the deadline bounds the wait
 
 
 def step_spans(probe_dir: Path) -> list[tuple[float, float]]:

@@ -1,4 +1,5 @@
-"""Real processes the tests start: a free port on 127.0.0.1, and stopping a process group."""
+"""Real processes the tests start: a free port on 127.0.0.1, waiting for them to be ready, and
+stopping a process group."""
 
 from __future__ import annotations
 
@@ -7,12 +8,29 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``
+    seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)  # poll interval, not synchronization: the deadline bounds the wait
 
 
 def _group_alive(pgid: int) -> bool:

@@ -14,13 +14,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_pipeline_tests._processes import free_port, stop_group
+from resnet_pipeline_tests._processes import free_port, stop_group, wait_for
 
 
 def _pg_bin() -> Path:
@@ -35,16 +33,6 @@ def _pg_bin() -> Path:
 
 
 PG_BIN = _pg_bin()
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll ``check`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
 
 
 def _accepts(port: int) -> bool:
@@ -170,7 +158,7 @@ class Redis:
              str(self.data_dir), "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        wait_until(lambda: _accepts(self.port), f"redis-server on port {self.port}")
+        wait_for(lambda: _accepts(self.port), 60, f"redis-server on port {self.port}")
         return self
 
     def stop(self) -> None:
@@ -198,7 +186,7 @@ class S3Server:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        wait_until(lambda: _accepts(self.port), f"moto S3 server on port {self.port}")
+        wait_for(lambda: _accepts(self.port), 60, f"moto S3 server on port {self.port}")
         self.filesystem().mkdir(self.bucket)
         return self
 
@@ -341,7 +329,7 @@ class Cluster:
                     raise AssertionError(f"worker {name} exited:\n{log.read_text()[-3000:]}")
                 return " ready." in log.read_text()
 
-            wait_until(ready, f"celery worker {name}", timeout=120)
+            wait_for(ready, 120, f"celery worker {name}")
 
     def kill_worker(self, name: str) -> None:
         """SIGKILL the worker and its pool children: a machine lost, no goodbye."""

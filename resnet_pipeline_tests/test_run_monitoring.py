@@ -25,9 +25,8 @@ from resnet_pipeline_tests._pool_processes import (
     background,
     prepared_env,
     probe_config,
-    wait_for,
 )
-from resnet_pipeline_tests._processes import free_port
+from resnet_pipeline_tests._processes import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 

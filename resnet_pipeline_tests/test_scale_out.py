@@ -25,12 +25,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from resnet_pipeline_tests._processes import wait_for
 from resnet_pipeline_tests._servers import (
     Cluster,
     Postgres,
     Servers,
     missing_binaries,
-    wait_until,
 )
 from resnet_pipeline_tests.fake_bybit import FakeBybit
 
@@ -424,7 +424,7 @@ def test_worker_killed_mid_step_the_step_reruns_on_the_other_and_nothing_is_lost
                 cluster.env("runner"),
                 runner,
             )
-            wait_until(bybit.held.is_set, "the raw_candles step's first kline request", 180)
+            wait_for(bybit.held.is_set, 180, "the raw_candles step's first kline request")
             ((run_id,),) = servers.postgres.query(
                 "select run_id from runs where status = 'STARTED'"
             )

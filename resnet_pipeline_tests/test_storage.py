@@ -11,15 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from resnet_pipeline.artifacts import STALE_TEMP_SECONDS, remove_stale_temps, temp_path_for
 from resnet_pipeline.storage import (
-    STALE_TEMP_SECONDS,
     merge_rows,
     partition_path,
     read_parquet,
     read_partitions,
-    remove_stale_temps,
     stored_months,
-    temp_path_for,
     write_merged_parquet,
     write_parquet_atomic,
 )

@@ -8,9 +8,9 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
+from resnet_pipeline.artifacts import as_path
 from resnet_pipeline.partitions import MONTH_DIM
 from resnet_pipeline.storage import (
-    as_path,
     read_parquet,
     write_merged_parquet,
     write_parquet_atomic,
