@@ -22,9 +22,14 @@ first of these that covers it:
   upstream).
 Dagster/Celery overhead is everything but step compute; ``workers busy`` is the workers' share
 of wall time spent in step compute.
-Needs the scale extra and the servers: RESNET_SCALE=1 bash scripts/setup.sh.
+``--exchange-latency-ms N`` fetches the candles over HTTP instead (ccxt against the repo's
+Bybit-compatible test server on 127.0.0.1, each kline request answered after N ms, as a round
+trip to the real exchange would be): raw_candles then waits on the network, the case where
+more workers pay even on one small machine.
+Needs the scale extra and the servers: bash scripts/test.sh installs both.
 
     python benchmarks/bench_scale_out.py [--workers 1 2] [--runs 4] [--months 6]
+                                         [--exchange-latency-ms 150]
 """
 
 from __future__ import annotations
@@ -41,10 +46,12 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet_pipeline_tests._servers import Cluster, Servers  # noqa: E402
+from resnet_pipeline_tests.fake_bybit import FakeBybit  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 PHASES = (("raw_candles", "raw_candles"), ("features+labels", "features,labels"))
@@ -55,6 +62,19 @@ def _partitions(months: int) -> list[str]:
     if not 1 <= months <= 12:
         raise SystemExit(f"--months {months}: give 1..12 (months of 2024, from January)")
     return [f"2024-{m:02d}-01|{s}" for s in SYMBOLS for m in range(1, months + 1)]
+
+
+class DistantBybit(FakeBybit):
+    """The test server, each kline request answered after a fixed network round trip."""
+
+    def __init__(self, latency_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.latency_s = latency_s
+
+    def respond(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path.endswith("/kline"):
+            time.sleep(self.latency_s)
+        return super().respond(path, query)
 
 
 def _union(intervals: list[Interval]) -> list[Interval]:
@@ -186,13 +206,16 @@ def _backfill(
         return dict(zip(partitions, pool.map(one, partitions), strict=True))
 
 
-def bench(servers: Servers, workers: int, runs: int, months: int) -> Split:
+def bench(
+    servers: Servers, workers: int, runs: int, months: int, source_env: dict[str, str]
+) -> Split:
     cluster = Cluster(
         servers=servers,
         root=Path(tempfile.mkdtemp(prefix=f"bench-scale-{workers}-")),
         data_url=f"s3://{servers.s3.bucket}/bench-{workers}-workers",
         broker_db=workers,
         symbols=",".join(SYMBOLS),
+        extra_env=source_env,
     )
     total = Split()
     try:
@@ -235,18 +258,43 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=4, help="run processes at a time")
     parser.add_argument("--months", type=int, default=6, help="months per symbol (from 2024-01)")
+    parser.add_argument(
+        "--exchange-latency-ms",
+        type=float,
+        default=None,
+        help="fetch candles over HTTP from a local Bybit-compatible server, each kline "
+        "request answered after this many ms (default: synthetic candles, no network)",
+    )
     args = parser.parse_args()
     _partitions(args.months)  # a bad --months fails before any server starts
+    latency = args.exchange_latency_ms
+    if latency is not None and latency < 0:
+        raise SystemExit(f"--exchange-latency-ms {latency}: give 0 or more")
+    candles = (
+        "synthetic candles"
+        if latency is None
+        else f"candles over HTTP ({latency:g} ms per kline request)"
+    )
     print(
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-        f"{len(SYMBOLS)} symbols x {args.months} months, synthetic candles",
+        f"{len(SYMBOLS)} symbols x {args.months} months, {candles}",
         flush=True,
+    )
+    exchange = None
+    if latency is not None:
+        # "now" just after the last month, so every month is complete and closed
+        now = f"{2024 + args.months // 12}-{args.months % 12 + 1:02d}-01 00:05:30"
+        exchange = DistantBybit(latency / 1000, now=now, symbols=SYMBOLS).start()
+    source_env = (
+        {} if exchange is None else {"RESNET_SOURCE": "bybit", "BYBIT_BASE_URL": exchange.url}
     )
     servers = Servers.start()
     try:
-        totals = {w: bench(servers, w, args.runs, args.months) for w in args.workers}
+        totals = {w: bench(servers, w, args.runs, args.months, source_env) for w in args.workers}
     finally:
         servers.stop()
+        if exchange is not None:
+            exchange.stop()
     if len(totals) > 1:
         base = min(totals)
         for workers, total in sorted(totals.items()):

@@ -3,9 +3,9 @@ artifact on an S3-compatible server, steps on two Celery workers (Redis broker) 
 nothing but Postgres and S3, the `trainer` pool holding across them, and a worker killed
 mid-step.
 
-Skipped, with the reason, where the ``scale`` extra or the server binaries are missing:
-``RESNET_SCALE=1 bash scripts/test.sh`` installs both and runs the suite with this module
-(~2.7 min under ``pytest -n 2`` on 2 cores, ~3.5 min alone). Deselect with ``-m "not scale"``.
+Part of the suite: ``bash scripts/test.sh`` installs the ``scale`` extra and, when missing, the
+server binaries (apt). Skipped, with the reason, where either is missing (``RESNET_SCALE=0``, or
+no apt). Deselect with ``-m "not scale"``.
 """
 
 from __future__ import annotations
@@ -80,13 +80,14 @@ pytestmark = [
     pytest.mark.scale,
     pytest.mark.skipif(
         bool(_MISSING_MODULES),
-        reason=f"scale-out extra missing ({', '.join(_MISSING_MODULES)}): run the suite with "
-        "RESNET_SCALE=1 bash scripts/test.sh (or pip install -e '.[scale]')",
+        reason=f"scale-out extra missing ({', '.join(_MISSING_MODULES)}): bash scripts/test.sh "
+        "installs it (unless RESNET_SCALE=0), or pip install -e '.[scale]'",
     ),
     pytest.mark.skipif(
         bool(missing_binaries()),
         reason=f"server binaries missing ({', '.join(missing_binaries())}): "
-        "RESNET_SCALE=1 bash scripts/setup.sh (apt-get install postgresql redis-server)",
+        "bash scripts/test.sh installs them with apt where it can (apt-get install postgresql "
+        "redis-server)",
     ),
 ]
 
