@@ -26,10 +26,10 @@ if [ "${RESNET_SCALE:-0}" = 1 ]; then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
-    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo -n)  # never waits for a password
     if ! command -v apt-get >/dev/null \
       || ! { $sudo apt-get update -qq \
-        && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+        && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
       echo "setup: could not install ${missing[*]} (no apt-get, no root, or no network):" \
         "the scale-out tests will be skipped; install them with your package manager" >&2
     fi
