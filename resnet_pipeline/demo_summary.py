@@ -21,6 +21,9 @@ KEY_FIGURES = [
     ("latest_signal", "reason", "why"),  # only when NOT ACTIONABLE (e.g. historical demo data)
 ]
 PATHS = [("backtest_report", "report_path"), ("test_metrics", "metrics_path")]
+# With no trade the curve is flat: its 0 drawdown and missing ratios are no result, as the
+# report's verdicts say (trading.performance.trading_verdicts).
+UNDEFINED_WITHOUT_TRADES = {"sharpe", "max_drawdown"}
 
 
 def latest_metadata(instance: dg.DagsterInstance, asset: str, symbol: str) -> dict[str, object]:
@@ -41,9 +44,12 @@ def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
         for asset, label in PATHS:
             if label in meta.get(asset, {}):
                 print(f"  {asset}: {meta[asset][label]}")
+        no_trades = meta["backtest_report"].get("trades") == 0
         for asset, label, shown in KEY_FIGURES:
             value = meta.get(asset, {}).get(label)
-            if value is not None:
+            if no_trades and asset == "backtest_report" and label in UNDEFINED_WITHOUT_TRADES:
+                print(f"  {shown:<26} not defined (no trades)")
+            elif value is not None:
                 print(
                     f"  {shown:<26} {value:.4f}"
                     if isinstance(value, float)

@@ -46,3 +46,17 @@ def test_the_summary_says_why_a_signal_is_not_actionable(capsys):
     btc, eth = capsys.readouterr().out.split("== ETHUSDT ==")
     assert "NOT ACTIONABLE" in btc and f"why                        {reason}" in btc
     assert "LONG" in eth and "why" not in eth
+
+
+def test_the_summary_does_not_show_a_flat_curve_s_zero_drawdown_as_a_figure(capsys):
+    with dg.DagsterInstance.ephemeral() as instance:
+        for symbol, trades in (("BTCUSDT", 0), ("ETHUSDT", 4)):
+            metadata = {"trades": trades, "max_drawdown": 0.0 if not trades else 0.12}
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization("backtest_report", partition=symbol, metadata=metadata)
+            )
+        print_summary(instance, ["BTCUSDT", "ETHUSDT"])
+    btc, eth = capsys.readouterr().out.split("== ETHUSDT ==")
+    assert "max drawdown               not defined (no trades)" in btc
+    assert "Sharpe                     not defined (no trades)" in btc
+    assert "max drawdown               0.1200" in eth and "not defined" not in eth
