@@ -47,14 +47,18 @@ def candle_source_for(settings: Settings) -> CandleSourceResource:
     )
 
 
-def build_resources(settings: Settings) -> dict[str, object]:
+def resources_on(root: str, source: CandleSourceResource) -> dict[str, object]:
     """One storage root: the IO manager is built on the very DataStore the assets use."""
-    store = DataStore(root=settings.data_dir)
+    store = DataStore(root=root)
     return {
         "io_manager": MonthlyParquetIOManagerFactory(store=store),
         "store": store,
-        "candle_source": candle_source_for(settings),
+        "candle_source": source,
     }
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return resources_on(settings.data_dir, candle_source_for(settings))
 
 
 # dataset -> model -> metrics -> backtest -> signal for one symbol: the heavy half of the graph,

@@ -1,5 +1,5 @@
-"""Real processes the tests start: a free port on 127.0.0.1, waiting for them to be ready, and
-stopping a process group."""
+"""Real processes the tests start: a free port on 127.0.0.1, waiting for them to be ready,
+stopping a process group, and the pid of a process that has exited."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -18,6 +19,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def dead_pid() -> int:
+    """The pid of a child that has already exited: a writer that died."""
+    return int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:

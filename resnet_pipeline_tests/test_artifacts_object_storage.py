@@ -13,8 +13,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +44,8 @@ from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.ml.training import TrainConfig, train
 from resnet_pipeline.ml.training_state import load_state, save_state
 from resnet_pipeline_tests._dataset_helpers import feature_frames
-from resnet_pipeline_tests._resources import CHAIN_ASSETS, pipeline_resources
+from resnet_pipeline_tests._processes import dead_pid
+from resnet_pipeline_tests._resources import materialize_chain
 from resnet_pipeline_tests._servers import S3Server
 from resnet_pipeline_tests.test_model_checkpoint import CFG as MODEL
 from resnet_pipeline_tests.test_model_checkpoint import _save
@@ -157,22 +156,11 @@ def test_an_s3_write_that_fails_publishes_nothing(s3, root):
     assert _keys(s3, root) == ["reports/BTCUSDT/test_metrics.json"]  # no temporary key left
 
 
-def _dead_pid() -> int:
-    return int(
-        subprocess.run(
-            [sys.executable, "-c", "import os; print(os.getpid())"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
-
-
 def test_temporary_keys_of_dead_writers_are_removed_on_s3(s3, root):
     target = artifacts.as_path(f"{root}/report.html")
     fs = s3.filesystem()
     host = socket.gethostname().replace(".", "-")
-    dead = target.with_name(f".report.html.{host}.{_dead_pid()}.{'0' * 32}.tmp")
+    dead = target.with_name(f".report.html.{host}.{dead_pid()}.{'0' * 32}.tmp")
     live = temp_path_for(target)  # this process: a writer still at work
     other_host = target.with_name(f".report.html.otherhost.1.{'1' * 32}.tmp")  # fresh
     for tmp in (dead, live, other_host):
@@ -395,17 +383,7 @@ def test_the_chain_on_s3_leaves_every_artifact_in_the_bucket_and_nothing_local(
     monkeypatch.chdir(workdir)
 
     def run(selection: list[str], partition: str, config: dict | None = None) -> None:
-        result = dg.materialize(
-            CHAIN_ASSETS,
-            selection=selection,
-            partition_key=partition,
-            resources=pipeline_resources(root),
-            instance=instance,
-            run_config=config or {},
-            raise_on_error=False,
-        )
-        failures = [e.step_failure_data.error.message for e in result.get_step_failure_events()]
-        assert result.success, failures
+        materialize_chain(root, instance, selection, partition, config)
 
     for selection in (["raw_candles"], ["features", "labels"]):
         for month in MONTHS:

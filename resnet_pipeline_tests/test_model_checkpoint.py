@@ -2,8 +2,6 @@
 
 import os
 import socket
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -14,6 +12,7 @@ from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline_tests._processes import dead_pid
 
 CFG = ModelConfig(window=64)
 
@@ -142,16 +141,9 @@ def test_lineage_paths_are_stored_relative_to_the_data_root(tmp_path):
 def test_a_killed_writers_temp_file_is_removed_by_the_next_save(tmp_path):
     path = tmp_path / "models" / "BTCUSDT" / "model.pt"
     _save(path)
-    dead_pid = int(
-        subprocess.run(
-            [sys.executable, "-c", "import os; print(os.getpid())"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+    dead = dead_pid()
     host = socket.gethostname().replace(".", "-")
-    leftover = path.with_name(f".model.pt.{host}.{dead_pid}.{'0' * 32}.tmp")
+    leftover = path.with_name(f".model.pt.{host}.{dead}.{'0' * 32}.tmp")
     in_progress = path.with_name(f".model.pt.{host}.{os.getpid()}.{'1' * 32}.tmp")
     leftover.write_bytes(b"half a checkpoint")
     in_progress.write_bytes(b"a live writer's file")

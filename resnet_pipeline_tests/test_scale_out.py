@@ -204,7 +204,7 @@ def _reference_chain(root: Path) -> None:
     """The single-machine run: local files, one process, Dagster's in-process execution."""
     import torch
 
-    from resnet_pipeline_tests._resources import CHAIN_ASSETS, pipeline_resources
+    from resnet_pipeline_tests._resources import materialize_chain
 
     instance = dg.DagsterInstance.ephemeral()
     steps: list[tuple[list[str], str, dict[str, Any] | None]] = [
@@ -215,15 +215,7 @@ def _reference_chain(root: Path) -> None:
     threads = torch.get_num_threads()  # training sets them for the process: give them back
     try:
         for selection, partition, run_config in steps:
-            result = dg.materialize(
-                CHAIN_ASSETS,
-                selection=selection,
-                partition_key=partition,
-                resources=pipeline_resources(root),
-                instance=instance,
-                run_config=run_config,
-            )
-            assert result.success, f"reference {selection} {partition} failed"
+            materialize_chain(root, instance, selection, partition, run_config)
     finally:
         torch.set_num_threads(threads)
 
