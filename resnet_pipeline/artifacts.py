@@ -260,9 +260,10 @@ def remove(path: str | os.PathLike[str]) -> None:
         pass
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes, streamed (a local path or an fsspec URL)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with as_path(path).open("rb") as fh:
         while block := fh.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()

@@ -7,6 +7,8 @@ default; ``celery``, every step a Celery task. Runs and Celery workers load this
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from resnet_pipeline.assets import (
@@ -15,12 +17,12 @@ from resnet_pipeline.assets import (
     features,
     ingestion,
     labels,
+    latest_signal,
+    metrics_on_test_split,
     modeling,
-    signal,
-    test_metrics,
     walk_forward,
 )
-from resnet_pipeline.assets.common import EVALUATION, MODELING, SETTINGS
+from resnet_pipeline.assets.common import EVALUATION, MODELING
 from resnet_pipeline.executors import select_executor
 from resnet_pipeline.resources.candle_source import (
     BybitCandles,
@@ -29,7 +31,8 @@ from resnet_pipeline.resources.candle_source import (
     SyntheticCandles,
 )
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
-from resnet_pipeline.settings import Settings
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.settings import Settings, current_settings
 
 
 def candle_source_for(settings: Settings) -> CandleSourceResource:
@@ -47,18 +50,22 @@ def candle_source_for(settings: Settings) -> CandleSourceResource:
     )
 
 
-def resources_on(root: str, source: CandleSourceResource) -> dict[str, object]:
+def resources_on(
+    root: str, source: CandleSourceResource, venue: TradingVenue | None = None
+) -> dict[str, object]:
     """One storage root: the IO manager is built on the very DataStore the assets use."""
     store = DataStore(root=root)
     return {
         "io_manager": MonthlyParquetIOManagerFactory(store=store),
         "store": store,
         "candle_source": source,
+        "venue": venue or TradingVenue(),
     }
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    return resources_on(settings.data_dir, candle_source_for(settings))
+    venue = TradingVenue(market=settings.bybit_market)
+    return resources_on(settings.data_dir, candle_source_for(settings), venue)
 
 
 # dataset -> model -> metrics -> backtest -> signal for one symbol: the heavy half of the graph,
@@ -70,19 +77,26 @@ training_job = dg.define_asset_job(
     description="Build the dataset, train, evaluate and backtest one symbol.",
 )
 
-defs = dg.Definitions.merge(
-    ingestion.defs,
-    features.defs,
-    labels.defs,
-    dataset.defs,
-    modeling.defs,
-    test_metrics.defs,
-    backtest_report.defs,
-    signal.defs,
-    walk_forward.defs,
-    dg.Definitions(
-        jobs=[training_job],
-        resources=build_resources(SETTINGS),
-        executor=select_executor(),  # None: Dagster's default executor
-    ),
-)
+
+def build_definitions(settings: Settings, env: Mapping[str, str] | None = None) -> dg.Definitions:
+    """Every asset, check, job and schedule, with resources from ``settings`` and the executor
+    ``env`` selects (RESNET_EXECUTOR; the process environment by default)."""
+    return dg.Definitions.merge(
+        ingestion.defs,
+        features.defs,
+        labels.defs,
+        dataset.defs,
+        modeling.defs,
+        metrics_on_test_split.defs,
+        backtest_report.defs,
+        latest_signal.defs,
+        walk_forward.defs,
+        dg.Definitions(
+            jobs=[training_job],
+            resources=build_resources(settings),
+            executor=select_executor(env),  # None: Dagster's default executor
+        ),
+    )
+
+
+defs = build_definitions(current_settings())

@@ -67,18 +67,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("RESNET_SOURCE", "synthetic")
-    # Imported only now: the definitions read the environment when they load.
+    # Imported only now: the definitions' partitions and resources come from the environment
+    # when they load (a read; nothing is written), so RESNET_SOURCE must be set first.
     import dagster as dg
 
-    from resnet_pipeline.assets.common import SETTINGS
+    from resnet_pipeline.commands import month_key
     from resnet_pipeline.definitions import defs
     from resnet_pipeline.demo_summary import print_summary
-    from resnet_pipeline.partitions import month_key
+    from resnet_pipeline.settings import current_settings
 
-    if SETTINGS.source != "synthetic":
-        print(f"note: RESNET_SOURCE={SETTINGS.source}; the offline demo is meant for 'synthetic'")
+    settings = current_settings()
 
-    months = demo_months(SETTINGS.first_month, args.months)
+    if settings.source != "synthetic":
+        print(f"note: RESNET_SOURCE={settings.source}; the offline demo is meant for 'synthetic'")
+
+    months = demo_months(settings.first_month, args.months)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     if instance is None:
         print("DAGSTER_HOME is not set: runs go to a temporary instance the UI will not show")
@@ -89,13 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = time.perf_counter()
 
     print(
-        f"resnet_pipeline demo: {', '.join(SETTINGS.symbols)} x {months[0]:%Y-%m}.."
-        f"{months[-1]:%Y-%m}, data in {SETTINGS.data_dir}, DAGSTER_HOME={instance.root_directory}"
+        f"resnet_pipeline demo: {', '.join(settings.symbols)} x {months[0]:%Y-%m}.."
+        f"{months[-1]:%Y-%m}, data in {settings.data_dir}, DAGSTER_HOME={instance.root_directory}"
     )
     # Every month's candles first, so each month's labels see the next month's first candles.
     for selection in (["raw_candles"], ["features", "labels"]):
         for month in months:
-            for symbol in SETTINGS.symbols:
+            for symbol in settings.symbols:
                 key = month_key(symbol, month)
                 _step(
                     f"{' + '.join(selection)} {key}",
@@ -107,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ),
                 )
     config = training_run_config(months, args.epochs, args.train_samples)
-    for symbol in SETTINGS.symbols:
+    for symbol in settings.symbols:
         _step(
             f"training_job {symbol}: dataset -> model -> metrics -> backtest -> signal",
             lambda symbol=symbol: training.execute_in_process(
@@ -115,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
     print(f"\nDemo finished in {time.perf_counter() - total:.0f}s.")
-    print_summary(instance, SETTINGS.symbols)
+    print_summary(instance, settings.symbols)
     print(f"\nSee every run in the UI: DAGSTER_HOME={instance.root_directory} bash scripts/ui.sh")
     return 0
 

@@ -35,8 +35,3 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
     else:
         month, symbol = str(key).split("|")
     return symbol, date.fromisoformat(month)
-
-
-def month_key(symbol: str, month: date) -> str:
-    """Inverse of split_key: the CLI/UI partition key string."""
-    return f"{month.strftime('%Y-%m-%d')}|{symbol}"

@@ -1,25 +1,27 @@
-"""Settings read from environment variables, validated once at load time.
+"""Settings read from environment variables, validated once when the definitions load.
 
 Only this module (and resource construction) reads the environment; domain code receives
-plain values.
+plain values. Reading settings has no side effect: whether the data root can be written is
+checked when a run starts (``require_writable_root``, from the ``store`` resource).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from resnet_pipeline.market.files import MAPPING_HINT, parse_column_mapping
+from resnet_pipeline.market.source import MARKETS
 from resnet_pipeline.urls import redact_url
 
 SOURCES = ("bybit", "synthetic", "files")
-MARKETS = ("spot", "linear")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -58,7 +60,7 @@ def _symbols(raw: str) -> tuple[str, ...]:
     return symbols
 
 
-def _first_month(raw: str) -> date:
+def _first_month(raw: str, today: date) -> date:
     match = _MONTH_RE.match(raw.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise SettingsError(f"RESNET_FIRST_MONTH={raw!r} is not a month: use YYYY-MM, e.g. 2024-01")
@@ -66,6 +68,12 @@ def _first_month(raw: str) -> date:
     if first < date(2015, 1, 1):
         raise SettingsError(
             f"RESNET_FIRST_MONTH={raw!r} is before 2015-01: no exchange data exists"
+        )
+    if first > today.replace(day=1):
+        raise SettingsError(
+            f"RESNET_FIRST_MONTH={raw!r} is after the running month {today:%Y-%m}: the month "
+            "partitions run from it to the running month, so there would be none. Use a past "
+            f"month, e.g. RESNET_FIRST_MONTH={today.year - 1}-{today.month:02d}"
         )
     return first
 
@@ -101,10 +109,11 @@ def _files_columns(raw: str | None) -> tuple[tuple[str, str], ...]:
         ) from None
 
 
-def _writable_data_dir(raw: str) -> str:
-    """A local RESNET_DATA_DIR is created and probed now, not after a whole fetch."""
+def require_writable_root(raw: str) -> None:
+    """A local data root is created and probed when a run starts, not after a whole fetch;
+    SettingsError names RESNET_DATA_DIR and the fix."""
     if "://" in raw and not raw.startswith("file://"):
-        return raw  # an fsspec URL (s3://...): its permissions are the object store's
+        return  # an fsspec URL (s3://...): its permissions are the object store's
     local = Path(urlsplit(raw).path if raw.startswith("file://") else raw).expanduser()
     try:
         local.mkdir(parents=True, exist_ok=True)
@@ -116,12 +125,13 @@ def _writable_data_dir(raw: str) -> str:
             f"({type(error).__name__}: {error.strerror or error}): point RESNET_DATA_DIR at a "
             "directory this user can create and write, e.g. RESNET_DATA_DIR=$PWD/data"
         ) from None
-    return raw
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every RESNET_* / BYBIT_* variable; SettingsError names the bad one."""
+def load_settings(env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
+    """Read and validate every RESNET_* / BYBIT_* variable; SettingsError names the bad one.
+    Reads only: nothing is created or written."""
     env = os.environ if env is None else env
+    today = today or datetime.now(UTC).date()
     source = env.get("RESNET_SOURCE", "bybit").strip().lower()
     if source not in SOURCES:
         raise SettingsError(f"RESNET_SOURCE={source!r} is not one of {', '.join(SOURCES)}")
@@ -139,14 +149,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = env.get("RESNET_DATA_DIR", "data").strip()
     if not data_dir:
         raise SettingsError("RESNET_DATA_DIR is empty: give a directory (or s3://... URL)")
-    data_dir = _writable_data_dir(data_dir)
     return Settings(
         data_dir=data_dir,
         symbols=_symbols(env.get("RESNET_SYMBOLS", "BTCUSDT,ETHUSDT")),
-        first_month=_first_month(env.get("RESNET_FIRST_MONTH", "2024-01")),
+        first_month=_first_month(env.get("RESNET_FIRST_MONTH", "2024-01"), today),
         source=source,
         bybit_base_url=_base_url(env.get("BYBIT_BASE_URL")),
         files_dir=files_dir,
         bybit_market=market,
         files_columns=_files_columns(env.get("RESNET_FILES_COLUMNS")),
     )
+
+
+@functools.cache
+def current_settings() -> Settings:
+    """This process's settings, read from the environment once (the definitions' partitions,
+    jobs and resources all come from the same read)."""
+    return load_settings()

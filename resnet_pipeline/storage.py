@@ -1,8 +1,8 @@
 """The Parquet layout and its reads and writes, shared by the IO manager and the assets.
 Atomic writes and cached local copies come from ``artifacts.py`` (local or object storage).
 
-Layout (DESIGN.md): ``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet`` (hive style, so
-DuckDB's ``hive_partitioning`` reads ``symbol`` from the directory name).
+Paths come from ``layout.Layout``: ``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet`` (hive
+style, so DuckDB's ``hive_partitioning`` reads ``symbol`` from the directory name).
 
 Writers that may race on one file (two runs of one partition) use ``write_merged_parquet``:
 under a per-file lock it merges with what is stored *at write time*, so no stored row is lost.
@@ -22,7 +22,6 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from upath import UPath
 
 from resnet_pipeline.artifacts import (
     as_path,
@@ -32,12 +31,12 @@ from resnet_pipeline.artifacts import (
     is_local,
     local_copy,
 )
+from resnet_pipeline.layout import Layout, month_of_file
 
 __all__ = [
     "CorruptPartitionError",
     "merge_rows",
     "partition_lock",
-    "partition_path",
     "read_parquet",
     "read_partitions",
     "stored_months",
@@ -53,10 +52,6 @@ _NULLABLE_INTS = {
     pa.int32(): pd.Int32Dtype(),
     pa.int64(): pd.Int64Dtype(),
 }
-
-
-def partition_path(root: str | os.PathLike[str], asset: str, symbol: str, month: date) -> UPath:
-    return as_path(root) / asset / f"symbol={symbol}" / f"month={month:%Y-%m}.parquet"
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
@@ -167,7 +162,7 @@ def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def read_partitions(
-    root: str | os.PathLike[str],
+    layout: Layout,
     asset: str,
     symbol: str,
     months: Iterable[date],
@@ -177,7 +172,7 @@ def read_partitions(
 
     Months without a file are skipped; the result may be empty (with no columns).
     """
-    stored = [partition_path(root, asset, symbol, m) for m in months]
+    stored = [layout.partition(asset, symbol, m) for m in months]
     # object storage: DuckDB reads cached local copies (no httpfs extension or credentials)
     files = [str(local_copy(f)) for f in stored if exists(f)]
     if not files:
@@ -204,14 +199,34 @@ def read_partitions(
     return df
 
 
-def stored_months(root: str | os.PathLike[str], asset: str, symbol: str) -> list[date]:
+def stored_months(layout: Layout, asset: str, symbol: str) -> list[date]:
     """Months of one symbol that have a stored partition, ascending."""
-    folder = fresh(as_path(root) / asset / f"symbol={symbol}")
+    folder = fresh(layout.symbol_folder(asset, symbol))
     if not folder.exists():
         return []
-    months = []
-    for f in folder.iterdir():
-        name = f.name
-        if name.startswith("month=") and name.endswith(".parquet"):
-            months.append(date.fromisoformat(name[len("month=") : -len(".parquet")] + "-01"))
-    return sorted(months)
+    return sorted(m for m in (month_of_file(f.name) for f in folder.iterdir()) if m is not None)
+
+
+# A day of candles before a backtest's first bar: the ATR(14) of its first bars is defined.
+INDICATOR_WARMUP = pd.Timedelta(days=1)
+
+
+def candles_around(
+    layout: Layout,
+    symbol: str,
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    warmup: pd.Timedelta = INDICATOR_WARMUP,
+) -> pd.DataFrame:
+    """Stored raw candles from ``first - warmup`` (indicator warm-up, e.g. the ATR of a
+    backtest's first bars) to ``last``, in time order; empty when none are stored."""
+    start = first - warmup
+    months = [
+        m
+        for m in stored_months(layout, "raw_candles", symbol)
+        if start.date().replace(day=1) <= m <= last.date()
+    ]
+    candles = read_partitions(layout, "raw_candles", symbol, months)
+    if candles.empty:
+        return candles
+    return candles[candles["timestamp"] >= start].reset_index(drop=True)

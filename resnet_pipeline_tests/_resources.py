@@ -14,8 +14,8 @@ from resnet_pipeline.assets import (
     features,
     ingestion,
     labels,
+    metrics_on_test_split,
     modeling,
-    test_metrics,
 )
 from resnet_pipeline.definitions import resources_on
 from resnet_pipeline.resources.candle_source import CandleSourceResource, SyntheticCandles
@@ -35,7 +35,7 @@ CHAIN_ASSETS = [
     labels.labels,
     dataset.dataset_splits,
     modeling.trained_model,
-    test_metrics.test_metrics,
+    metrics_on_test_split.metrics_on_test_split,
     backtest_report.backtest_report,
 ]
 

@@ -14,8 +14,9 @@ import pandas as pd
 
 from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.labels import compute_labels
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.storage import partition_path, write_parquet_atomic
+from resnet_pipeline.storage import write_parquet_atomic
 
 
 def month_frames(
@@ -43,4 +44,4 @@ def store_months(root, symbol: str, months: list[date], hours: float = 6) -> Non
         for asset, frame in zip(
             ("raw_candles", "features", "labels"), month_frames(symbol, month, hours), strict=True
         ):
-            write_parquet_atomic(frame, partition_path(root, asset, symbol, month))
+            write_parquet_atomic(frame, Layout.at(root).partition(asset, symbol, month))

@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resnet_pipeline.assets.ingestion import ASSET, raw_candles
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.bybit import BybitSource, MonthDeadlineError, RetryPolicy
 from resnet_pipeline.market.ingest import ingest_month
 from resnet_pipeline.market.source import SourceError, SourceUnavailableError
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import BybitCandles
-from resnet_pipeline.storage import partition_path
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import FAST_RETRY, bybit_on, utc
 from resnet_pipeline_tests._resources import pipeline_resources
@@ -187,7 +187,7 @@ def test_every_fault_fails_the_asset_and_leaves_the_stored_bytes_identical(
     """The real raw_candles asset: half a month stored, then each fault on the rest of it."""
     resources = _resources(tmp_path, fake, request_deadline_seconds=0.4, month_deadline_seconds=5.0)
     assert _materialize(resources, as_of="2024-01-15T00:00:00Z").success
-    path = Path(partition_path(tmp_path, ASSET, "BTCUSDT", JAN))
+    path = Path(Layout.at(tmp_path).partition(ASSET, "BTCUSDT", JAN))
     before = path.read_bytes()
     for fault in (*MALFORMED, "trickle"):
         fake.persistent_fault = fault

@@ -17,10 +17,10 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline.assets.ingestion import raw_candles
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.storage import (
     partition_lock,
-    partition_path,
     read_parquet,
     write_merged_parquet,
     write_parquet_atomic,
@@ -33,7 +33,7 @@ JAN = date(2024, 1, 1)
 
 
 def test_threads_writing_one_partition_at_once_keep_every_row(tmp_path: Path) -> None:
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", JAN)
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", JAN)
     writers = 8
     for _ in range(3):
         barrier = threading.Barrier(writers)
@@ -53,7 +53,7 @@ def test_threads_writing_one_partition_at_once_keep_every_row(tmp_path: Path) ->
 
 
 def test_processes_writing_one_partition_at_once_keep_every_row(tmp_path: Path) -> None:
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", JAN)
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", JAN)
     ctx = multiprocessing.get_context("spawn")
     writers = 3
     barrier = ctx.Barrier(writers)
@@ -74,7 +74,7 @@ def test_processes_writing_one_partition_at_once_keep_every_row(tmp_path: Path) 
 def test_the_lock_is_exclusive_and_a_waiting_writer_merges_what_the_holder_wrote(
     tmp_path: Path,
 ) -> None:
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", JAN)
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", JAN)
     lock_file = Path(str(path.path)).with_name(f".{path.name}.lock")
     outcome: dict[str, object] = {}
     started = threading.Event()
@@ -136,7 +136,7 @@ def test_a_slow_run_with_an_earlier_as_of_no_longer_shrinks_the_month(
             instance=dg.DagsterInstance.ephemeral(),
         )
         assert normal.success
-        path = partition_path(tmp_path, "raw_candles", "BTCUSDT", JAN)
+        path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", JAN)
         assert len(read_parquet(path)) == 44_640
     finally:
         held_fetch.release.set()

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from resnet_pipeline.assets.dataset import dataset_splits, select_months
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import partition_path, write_parquet_atomic
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 MONTHS = {date(2024, 1, 1): 0, date(2024, 2, 1): 1, date(2024, 3, 1): 2}
@@ -23,9 +25,9 @@ def _write(root, months=MONTHS, labels=True):
         # later months were computed with the previous month as warm-up history: no warm-up
         warmup = 30 if month == min(months) else 0
         features, label_frame = feature_frames(2500, seed=seed, start=str(month), warmup=warmup)
-        write_parquet_atomic(features, partition_path(root, "features", "BTCUSDT", month))
+        write_parquet_atomic(features, Layout.at(root).partition("features", "BTCUSDT", month))
         if labels:
-            write_parquet_atomic(label_frame, partition_path(root, "labels", "BTCUSDT", month))
+            write_parquet_atomic(label_frame, Layout.at(root).partition("labels", "BTCUSDT", month))
         frames[month] = (features, label_frame)
     return frames
 
@@ -34,7 +36,7 @@ def _run(root, config=None):
     return dg.materialize(
         [dataset_splits],
         partition_key="BTCUSDT",
-        resources={"store": DataStore(root=str(root))},
+        resources={"store": DataStore(root=str(root)), "venue": TradingVenue()},
         run_config={"ops": {"dataset_splits": {"config": {"window": 64, **(config or {})}}}},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -88,3 +88,24 @@ def test_one_training_at_a_time_however_it_is_launched(tmp_path, monkeypatch):
         assert config.pool_config.default_pool_limit == 1
         limits = config.run_queue_config.tag_concurrency_limits
         assert {"key": "resnet_pipeline/resource", "value": "trainer", "limit": 1} in limits
+
+
+def test_loading_the_definitions_writes_nothing(tmp_path):
+    """`dagster definitions validate` and a plain import leave the data root (and everything
+    else under it) untouched: the write probe belongs to a run's start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = tmp_path / "never" / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESNET_", "BYBIT_"))}
+    env.update(RESNET_DATA_DIR=str(root), RESNET_SOURCE="synthetic", DAGSTER_HOME=str(tmp_path))
+    dagster = Path(sys.executable).with_name("dagster")
+    for args in (
+        [sys.executable, "-c", "import resnet_pipeline.definitions"],
+        [str(dagster), "definitions", "validate", "-m", "resnet_pipeline.definitions"],
+    ):
+        run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+    assert not (tmp_path / "never").exists()

@@ -3,7 +3,6 @@ executor and the workers' YAML (the Celery cluster itself: test_scale_out.py).""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import sys
 
@@ -11,6 +10,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from resnet_pipeline.definitions import build_definitions
 from resnet_pipeline.executors import (
     DEFAULT_VISIBILITY_TIMEOUT_S,
     ExecutorSettingsError,
@@ -18,6 +18,7 @@ from resnet_pipeline.executors import (
     select_executor,
     worker_yaml,
 )
+from resnet_pipeline.settings import current_settings
 
 BROKER = {"RESNET_EXECUTOR": "celery", "RESNET_CELERY_BROKER": "redis://127.0.0.1:6399/0"}
 HAS_CELERY = importlib.util.find_spec("dagster_celery") is not None
@@ -85,30 +86,17 @@ def test_celery_without_the_extra_says_how_to_install_it(monkeypatch: pytest.Mon
         select_executor(BROKER)
 
 
-def _executors_of_the_definitions(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> set[str]:
-    """Reload resnet_pipeline.definitions under ``env``; the executor names its jobs get."""
-    from resnet_pipeline import definitions
-
-    monkeypatch.delenv("RESNET_EXECUTOR", raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    try:
-        defs = importlib.reload(definitions).defs
-        jobs = [defs.resolve_implicit_global_asset_job_def()]
-        jobs += [defs.resolve_job_def(name) for name in ("training_job", "ingestion_job")]
-        return {job.executor_def.name for job in jobs}
-    finally:
-        monkeypatch.undo()
-        importlib.reload(definitions)  # the module as the rest of the suite imported it
+def _executors_of_the_definitions(env: dict[str, str]) -> set[str]:
+    """The executor names the definitions' jobs get under ``env``."""
+    defs = build_definitions(current_settings(), env)
+    jobs = [defs.resolve_implicit_global_asset_job_def()]
+    jobs += [defs.resolve_job_def(name) for name in ("training_job", "ingestion_job")]
+    return {job.executor_def.name for job in jobs}
 
 
-def test_definitions_keep_dagsters_default_unless_resnet_executor_says(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_definitions_keep_dagsters_default_unless_resnet_executor_says() -> None:
     default = dg.Definitions(assets=[_one]).resolve_implicit_global_asset_job_def()
-    assert _executors_of_the_definitions(monkeypatch, {}) == {default.executor_def.name}
-    assert _executors_of_the_definitions(monkeypatch, {"RESNET_EXECUTOR": "in_process"}) == {
-        "in_process"
-    }
+    assert _executors_of_the_definitions({}) == {default.executor_def.name}
+    assert _executors_of_the_definitions({"RESNET_EXECUTOR": "in_process"}) == {"in_process"}
     if HAS_CELERY:  # what `-m resnet_pipeline.definitions` gives runs and workers alike
-        assert _executors_of_the_definitions(monkeypatch, BROKER) == {"celery"}
+        assert _executors_of_the_definitions(BROKER) == {"celery"}

@@ -12,7 +12,8 @@ from resnet_pipeline.assets.ingestion import raw_candles
 from resnet_pipeline.assets.labels import label_problems, labels, labels_sound
 from resnet_pipeline.assets.monthly import check_stored
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
-from resnet_pipeline.storage import partition_path, read_parquet
+from resnet_pipeline.layout import Layout
+from resnet_pipeline.storage import read_parquet
 from resnet_pipeline_tests._resources import pipeline_resources
 
 ASSETS = [raw_candles, features, labels, features_sound, labels_sound]
@@ -41,7 +42,7 @@ def test_two_months_chain_joins_exactly_and_passes_checks(tmp_path):
         assert all(c.passed for c in checks)
 
     def stored(asset, month):
-        return read_parquet(partition_path(tmp_path, asset, "BTCUSDT", month))
+        return read_parquet(Layout.at(tmp_path).partition(asset, "BTCUSDT", month))
 
     jan, feb = date(2024, 1, 1), date(2024, 2, 1)
     raw = pd.concat([stored("raw_candles", jan), stored("raw_candles", feb)], ignore_index=True)
@@ -103,16 +104,18 @@ def test_check_fails_on_a_crafted_bad_partition(tmp_path, asset, rule):
     key = "2024-01-01|BTCUSDT"
     _materialize(["raw_candles"], key, tmp_path, instance)
     _materialize(["features", "labels"], key, tmp_path, instance)
-    assert check_stored(tmp_path, asset, key, rule).passed
-    path = partition_path(tmp_path, asset, "BTCUSDT", date(2024, 1, 1))
+    assert check_stored(Layout.at(tmp_path), asset, key, rule).passed
+    path = Layout.at(tmp_path).partition(asset, "BTCUSDT", date(2024, 1, 1))
     frame = read_parquet(path)
     if asset == "features":
         frame.loc[1000, "close"] = np.inf
     else:
         frame.loc[5, "future_return"] = np.nan  # a label whose return is unknown
     frame.to_parquet(path)
-    assert not check_stored(tmp_path, asset, key, rule).passed
-    assert not check_stored(tmp_path, asset, "2024-05-01|BTCUSDT", rule).passed  # nothing stored
+    assert not check_stored(Layout.at(tmp_path), asset, key, rule).passed
+    assert not check_stored(
+        Layout.at(tmp_path), asset, "2024-05-01|BTCUSDT", rule
+    ).passed  # nothing stored
 
 
 def _requested(result) -> set[tuple[str, str]]:

@@ -16,6 +16,7 @@ from resnet_pipeline.assets.ingestion import (
     raw_candles,
     raw_candles_quality,
 )
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import (
     BybitCandles,
@@ -23,7 +24,7 @@ from resnet_pipeline.resources.candle_source import (
 from resnet_pipeline.resources.io_manager import (
     MonthlyParquetIOManager,
 )
-from resnet_pipeline.storage import partition_path, read_parquet, write_parquet_atomic
+from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import utc
 from resnet_pipeline_tests._resources import pipeline_resources
@@ -57,7 +58,7 @@ def _meta(result: dg.ExecuteInProcessResult) -> dict[str, object]:
 def test_synthetic_month_materializes_with_metadata_and_passing_checks(tmp_path: Path) -> None:
     result = _materialize(tmp_path, JAN_KEY)
     assert result.success
-    path = partition_path(tmp_path, ASSET, "BTCUSDT", JAN)
+    path = Layout.at(tmp_path).partition(ASSET, "BTCUSDT", JAN)
     stored = read_parquet(path)
     expected = SyntheticSource(0).fetch("BTCUSDT", utc("2024-01-01"), utc("2024-02-01"))
     pd.testing.assert_frame_equal(stored, expected)
@@ -83,7 +84,7 @@ def test_bybit_run_incremental_then_failure_keeps_the_file_byte_identical(
 ) -> None:
     source = BybitCandles(base_url=fake.url, rate_limit_ms=1, max_tries=3, backoff_seconds=0.001)
     resources = pipeline_resources(tmp_path, source)
-    path = partition_path(tmp_path, ASSET, "BTCUSDT", FEB)
+    path = Layout.at(tmp_path).partition(ASSET, "BTCUSDT", FEB)
     fake.now = utc("2024-02-05 00:00:30")
     first = _materialize(tmp_path, FEB_KEY, "2024-02-05T00:00:30Z", resources=resources)
     assert first.success and _meta(first)["dagster/row_count"] == 4 * 1440
@@ -116,7 +117,7 @@ def test_future_month_fails_the_run_clearly(tmp_path: Path) -> None:
     assert not result.success
     description = result.failure_data_for_node(ASSET).user_failure_data.description
     assert "2024-03 is in the future" in description
-    assert not Path(partition_path(tmp_path, ASSET, "BTCUSDT", date(2024, 3, 1))).exists()
+    assert not Path(Layout.at(tmp_path).partition(ASSET, "BTCUSDT", date(2024, 3, 1))).exists()
 
 
 CORRUPTIONS = {
@@ -133,8 +134,10 @@ CORRUPTIONS = {
 @pytest.mark.parametrize("check", sorted(CORRUPTIONS))
 def test_each_blocking_check_fails_on_a_crafted_partition(tmp_path: Path, check: str) -> None:
     good = SyntheticSource(0).fetch("BTCUSDT", utc("2024-01-01"), utc("2024-02-01"))
-    write_parquet_atomic(CORRUPTIONS[check](good), partition_path(tmp_path, ASSET, "BTCUSDT", JAN))
-    results = {r.check_name: r for r in check_partition(tmp_path, JAN_KEY, LATER)}
+    write_parquet_atomic(
+        CORRUPTIONS[check](good), Layout.at(tmp_path).partition(ASSET, "BTCUSDT", JAN)
+    )
+    results = {r.check_name: r for r in check_partition(Layout.at(tmp_path), JAN_KEY, LATER)}
     assert not results[check].passed
     assert results[check].severity == dg.AssetCheckSeverity.ERROR
     assert results[check].metadata["failing_rows"].value >= 1
@@ -144,9 +147,9 @@ def test_each_blocking_check_fails_on_a_crafted_partition(tmp_path: Path, check:
 
 def test_off_grid_and_out_of_month_timestamps_fail(tmp_path: Path) -> None:
     good = SyntheticSource(0).fetch("BTCUSDT", utc("2024-01-31 23:00"), utc("2024-02-01"))
-    path = partition_path(tmp_path, ASSET, "BTCUSDT", FEB)
+    path = Layout.at(tmp_path).partition(ASSET, "BTCUSDT", FEB)
     write_parquet_atomic(good, path)  # January's candles in February's partition
-    assert not {r.check_name: r for r in check_partition(tmp_path, FEB_KEY, LATER)}[
+    assert not {r.check_name: r for r in check_partition(Layout.at(tmp_path), FEB_KEY, LATER)}[
         "timestamps_valid"
     ].passed
 
@@ -154,15 +157,17 @@ def test_off_grid_and_out_of_month_timestamps_fail(tmp_path: Path) -> None:
 def test_completeness_warns_on_closed_months_only(tmp_path: Path) -> None:
     good = SyntheticSource(0).fetch("BTCUSDT", utc("2024-01-01"), utc("2024-02-01"))
     write_parquet_atomic(
-        good.drop(index=range(100, 160)), partition_path(tmp_path, ASSET, "BTCUSDT", JAN)
+        good.drop(index=range(100, 160)), Layout.at(tmp_path).partition(ASSET, "BTCUSDT", JAN)
     )
-    closed = {r.check_name: r for r in check_partition(tmp_path, JAN_KEY, LATER)}["month_complete"]
+    closed = {r.check_name: r for r in check_partition(Layout.at(tmp_path), JAN_KEY, LATER)}[
+        "month_complete"
+    ]
     assert not closed.passed and closed.severity == dg.AssetCheckSeverity.WARN
     assert closed.metadata["missing_minutes"].value == 60
     assert closed.metadata["share_present"].value == pytest.approx(1 - 60 / 44_640, abs=1e-6)
-    running = check_partition(tmp_path, JAN_KEY, utc("2024-01-20"))[-1]
+    running = check_partition(Layout.at(tmp_path), JAN_KEY, utc("2024-01-20"))[-1]
     assert running.passed and "running month" in running.description
-    missing = check_partition(tmp_path, "2024-01-01|ETHUSDT", LATER)
+    missing = check_partition(Layout.at(tmp_path), "2024-01-01|ETHUSDT", LATER)
     assert not any(r.passed for r in missing)
 
 

@@ -19,6 +19,7 @@ from resnet_pipeline.assets.ingestion import (
     run_tags,
 )
 from resnet_pipeline.assets.ingestion_failures import rerun_command
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import (
     BybitCandles,
@@ -27,7 +28,7 @@ from resnet_pipeline.resources.candle_source import (
     SyntheticCandles,
 )
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
-from resnet_pipeline.storage import partition_path, write_parquet_atomic
+from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import utc
 from resnet_pipeline_tests.fake_bybit import FakeBybit
@@ -96,7 +97,7 @@ def test_a_bad_file_is_one_paragraph_naming_it_and_never_retried(tmp_path: Path)
     assert "RESNET_FILES_COLUMNS" in description and rerun_command(FEB_KEY) in description
     assert "\n" not in description and error.cause is None  # no chained traceback
     assert _will_retry(result, instance) == "false"
-    assert not Path(partition_path(data, ASSET, "BTCUSDT", FEB)).exists()
+    assert not Path(Layout.at(data).partition(ASSET, "BTCUSDT", FEB)).exists()
 
 
 def test_an_unknown_symbol_and_a_bad_source_config_are_not_retried(tmp_path: Path) -> None:
@@ -135,7 +136,7 @@ def test_transient_source_errors_stay_retryable(tmp_path: Path, fake: FakeBybit)
 
 
 def test_a_corrupt_stored_partition_names_the_file_and_the_rebuild(tmp_path: Path) -> None:
-    path = partition_path(tmp_path, ASSET, "BTCUSDT", FEB)
+    path = Layout.at(tmp_path).partition(ASSET, "BTCUSDT", FEB)
     write_parquet_atomic(_month(end="2024-02-02"), path)
     truncated = Path(path).read_bytes()[:-100]
     Path(path).write_bytes(truncated)
@@ -145,7 +146,7 @@ def test_a_corrupt_stored_partition_names_the_file_and_the_rebuild(tmp_path: Pat
     assert rerun_command(FEB_KEY) in description and "delete it" in description
     assert _will_retry(result, instance) == "false"
     assert Path(path).read_bytes() == truncated  # nothing overwritten
-    checks = check_partition(tmp_path, FEB_KEY, utc("2024-06-01"))
+    checks = check_partition(Layout.at(tmp_path), FEB_KEY, utc("2024-06-01"))
     assert checks and all(not c.passed and str(path) in c.description for c in checks)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from resnet_pipeline.assets import features, ingestion, labels
-from resnet_pipeline.assets.common import SETTINGS, SYMBOL_MONTH
+from resnet_pipeline.assets.common import SYMBOL_MONTH
 from resnet_pipeline.assets.ingestion import (
     daily_candles,
     raw_candles,
@@ -17,6 +17,9 @@ from resnet_pipeline.assets.ingestion import (
 )
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+from resnet_pipeline.settings import current_settings
+
+SETTINGS = current_settings()
 
 DEFS = dg.Definitions.merge(
     ingestion.defs,

@@ -6,10 +6,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from resnet_pipeline.partitions import month_key, split_key, symbol_month_partitions
+from resnet_pipeline.commands import month_key
+from resnet_pipeline.layout import Layout
+from resnet_pipeline.partitions import split_key, symbol_month_partitions
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.settings import load_settings
-from resnet_pipeline.storage import partition_path, read_parquet
+from resnet_pipeline.storage import read_parquet
 
 PARTS = symbol_month_partitions(load_settings({}))
 PREVIOUS_AND_CURRENT = dg.MultiPartitionMapping(
@@ -54,7 +56,7 @@ def _run(selection, key, tmp_path, instance):
 def test_partitions_are_stored_in_hive_layout(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     assert _run([upstream], "2024-02-01|ETHUSDT", tmp_path, instance).success
-    stored = read_parquet(partition_path(tmp_path, "upstream", "ETHUSDT", date(2024, 2, 1)))
+    stored = read_parquet(Layout.at(tmp_path).partition("upstream", "ETHUSDT", date(2024, 2, 1)))
     assert stored.to_dict("records") == [{"symbol": "ETHUSDT", "month": "2024-02-01"}]
 
 
@@ -63,13 +65,13 @@ def test_by_month_input_is_a_sorted_dict_of_existing_partitions(tmp_path):
     # First month: no previous partition exists at all -> still a dict, one entry.
     _run([upstream], "2024-01-01|BTCUSDT", tmp_path, instance)
     _run([downstream], "2024-01-01|BTCUSDT", tmp_path, instance)
-    first = read_parquet(partition_path(tmp_path, "downstream", "BTCUSDT", date(2024, 1, 1)))
+    first = read_parquet(Layout.at(tmp_path).partition("downstream", "BTCUSDT", date(2024, 1, 1)))
     assert first["months_seen"].item() == "2024-01-01"
 
     _run([upstream], month_key("BTCUSDT", date(2024, 2, 1)), tmp_path, instance)
     result = _run([downstream], "2024-02-01|BTCUSDT", tmp_path, instance)
     assert result.success
-    second = read_parquet(partition_path(tmp_path, "downstream", "BTCUSDT", date(2024, 2, 1)))
+    second = read_parquet(Layout.at(tmp_path).partition("downstream", "BTCUSDT", date(2024, 2, 1)))
     assert second["months_seen"].item() == "2024-01-01,2024-02-01"
 
 
@@ -102,7 +104,9 @@ def test_definitions_derive_the_io_manager_from_the_data_store(tmp_path):
     )
     assert result.success
     # written by the IO manager where the DataStore (and every DuckDB reader) looks for it
-    stored = partition_path(resources["store"].path, "raw_candles", "ETHUSDT", date(2024, 1, 1))
+    stored = Layout.at(resources["store"].path).partition(
+        "raw_candles", "ETHUSDT", date(2024, 1, 1)
+    )
     assert len(read_parquet(stored)) == 44_640
 
 

@@ -11,12 +11,14 @@ import pandas as pd
 import torch
 
 from resnet_pipeline.assets.dataset import dataset_splits
-from resnet_pipeline.assets.signal import latest_signal
+from resnet_pipeline.assets.latest_signal import latest_signal
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.checkpoint import save_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import partition_path, write_parquet_atomic
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 SYMBOL = "BTCUSDT"
@@ -32,18 +34,18 @@ def _store_candles(root, end: pd.Timestamp, drop=None) -> pd.DataFrame:
         features["gap_minutes"] = 1.0  # what a month's rows claim when a month before is gone
     for month, rows in features.groupby(features["timestamp"].dt.strftime("%Y-%m-01")):
         first = pd.Timestamp(month).date()
-        write_parquet_atomic(rows, partition_path(root, "features", SYMBOL, first))
+        write_parquet_atomic(rows, Layout.at(root).partition("features", SYMBOL, first))
         month_labels = labels[labels["timestamp"].dt.strftime("%Y-%m-01") == month]
-        write_parquet_atomic(month_labels, partition_path(root, "labels", SYMBOL, first))
+        write_parquet_atomic(month_labels, Layout.at(root).partition("labels", SYMBOL, first))
     return features
 
 
-def _run(root, asset, config=None):
+def _run(root, asset, config=None, market="spot"):
     return dg.materialize(
         [dataset_splits, latest_signal],
         selection=[asset],
         partition_key=SYMBOL,
-        resources={"store": DataStore(root=str(root))},
+        resources={"store": DataStore(root=str(root)), "venue": TradingVenue(market=market)},
         run_config={"ops": {asset: {"config": config or {}}}},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -81,8 +83,8 @@ def _prepare(root, end, drop=None) -> pd.DataFrame:
     return features
 
 
-def _signal(root, config=None) -> dict:
-    result = _run(root, "latest_signal", config)
+def _signal(root, config=None, market="spot") -> dict:
+    result = _run(root, "latest_signal", config, market)
     assert result.success, result.get_step_failure_events()[0].step_failure_data.error.message
     [event] = result.get_asset_materialization_events()
     return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
@@ -150,8 +152,8 @@ def test_a_nan_window_fails_naming_the_channel(tmp_path):
     newest.loc[len(newest) - 3, "rsi_14"] = np.nan
     write_parquet_atomic(
         newest,
-        partition_path(
-            tmp_path, "features", SYMBOL, newest["timestamp"].iloc[0].date().replace(day=1)
+        Layout.at(tmp_path).partition(
+            "features", SYMBOL, newest["timestamp"].iloc[0].date().replace(day=1)
         ),
     )
     message = _failure(tmp_path)
@@ -210,14 +212,9 @@ def test_a_fold_model_that_does_not_prove_its_month_is_refused(tmp_path):
     assert "unknown" in _failure(tmp_path, {"model": "unknown"})
 
 
-def test_without_a_backtest_a_spot_signal_never_says_short(tmp_path, monkeypatch):
-    from resnet_pipeline.assets import signal as signal_module
-    from resnet_pipeline.settings import load_settings
-
+def test_without_a_backtest_a_spot_signal_never_says_short(tmp_path):
     _prepare(tmp_path, _now())
     _model_saying_up(tmp_path, bias=(20.0, 0.0, 0.0))  # the model says Down
     spot = _signal(tmp_path)
     assert spot["signal"] == "NEUTRAL" and "on spot" in spot["strategy_config"]
-    linear = load_settings({"RESNET_BYBIT_MARKET": "linear", "RESNET_DATA_DIR": str(tmp_path)})
-    monkeypatch.setattr(signal_module, "SETTINGS", linear)
-    assert _signal(tmp_path)["signal"] == "SHORT"
+    assert _signal(tmp_path, market="linear")["signal"] == "SHORT"

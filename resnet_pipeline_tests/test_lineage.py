@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from resnet_pipeline.assets import dataset as dataset_module
 from resnet_pipeline.assets.backtest_report import backtest_report
 from resnet_pipeline.assets.dataset import dataset_splits
+from resnet_pipeline.assets.metrics_on_test_split import metrics_on_test_split as metrics_asset
 from resnet_pipeline.assets.modeling import trained_model
-from resnet_pipeline.assets.test_metrics import test_metrics as metrics_asset
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.checkpoint import load_checkpoint, save_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.lineage import (
@@ -26,7 +27,8 @@ from resnet_pipeline.ml.lineage import (
 from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import partition_path, read_parquet, write_parquet_atomic
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
@@ -44,8 +46,8 @@ def _write_months(root, months=MONTHS):
     for i, month in enumerate(months):
         warmup = 30 if i == 0 else 0  # later months were computed with history before them
         features, labels = feature_frames(2500, seed=i, start=str(month), warmup=warmup)
-        write_parquet_atomic(features, partition_path(root, "features", "BTCUSDT", month))
-        write_parquet_atomic(labels, partition_path(root, "labels", "BTCUSDT", month))
+        write_parquet_atomic(features, Layout.at(root).partition("features", "BTCUSDT", month))
+        write_parquet_atomic(labels, Layout.at(root).partition("labels", "BTCUSDT", month))
 
 
 def _materialize(root, instance, selection, dataset=None):
@@ -57,7 +59,7 @@ def _materialize(root, instance, selection, dataset=None):
         ASSETS,
         selection=selection,
         partition_key="BTCUSDT",
-        resources={"store": DataStore(root=str(root))},
+        resources={"store": DataStore(root=str(root)), "venue": TradingVenue()},
         run_config={"ops": {k: v for k, v in ops.items() if k in selection}},
         instance=instance,
         raise_on_error=False,
@@ -107,7 +109,7 @@ def test_fingerprint_is_the_data_version_and_follows_the_content(tmp_path):
 
     # silently rewrite one test-period value of March: the normalizer (train rows) and the
     # config stay equal, only the file's content changes, and so must the fingerprint
-    path = partition_path(tmp_path, "features", "BTCUSDT", MONTHS[-1])
+    path = Layout.at(tmp_path).partition("features", "BTCUSDT", MONTHS[-1])
     features = read_parquet(path)
     features.loc[len(features) - 1, "rsi_14"] += 1.0
     write_parquet_atomic(features, path)
@@ -268,7 +270,7 @@ def test_a_month_rewritten_while_it_is_read_fails_instead_of_a_wrong_fingerprint
     content that was not read, so the run fails and stores nothing."""
     _write_months(tmp_path, MONTHS[:1])
     real_read = dataset_module.read_partitions
-    path = partition_path(tmp_path, "labels", "BTCUSDT", MONTHS[0])
+    path = Layout.at(tmp_path).partition("labels", "BTCUSDT", MONTHS[0])
 
     def read_then_another_run_writes(root, asset, *args, **kwargs):
         frame = real_read(root, asset, *args, **kwargs)

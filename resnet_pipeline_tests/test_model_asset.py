@@ -15,6 +15,7 @@ from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.ml.training import train
 from resnet_pipeline.ml.windows import WindowDataset
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 SYMBOL = "BTCUSDT"
@@ -41,7 +42,7 @@ def _materialize(root, instance=None, **config):
     result = dg.materialize(
         [trained_model],
         partition_key=SYMBOL,
-        resources={"store": DataStore(root=str(root))},
+        resources={"store": DataStore(root=str(root)), "venue": TradingVenue()},
         run_config={"ops": {"trained_model": {"config": QUICK | config}}},
         instance=instance,
         raise_on_error=False,
@@ -143,7 +144,7 @@ def test_one_thread_while_another_run_is_in_progress(tmp_path):
     result = dg.materialize(
         [trained_model],
         partition_key=SYMBOL,
-        resources={"store": DataStore(root=str(tmp_path))},
+        resources={"store": DataStore(root=str(tmp_path)), "venue": TradingVenue()},
         run_config={"ops": {"trained_model": {"config": config}}},
         instance=instance,
     )

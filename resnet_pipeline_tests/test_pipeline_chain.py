@@ -7,14 +7,14 @@ import duckdb
 import numpy as np
 import pytest
 
-from resnet_pipeline.assets import signal
+from resnet_pipeline.assets import latest_signal
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline_tests._resources import CHAIN_ASSETS, pipeline_resources
 
 pytestmark = pytest.mark.slow
 
-ASSETS = [*CHAIN_ASSETS, signal.latest_signal]
+ASSETS = [*CHAIN_ASSETS, latest_signal.latest_signal]
 QUICK = {
     "ops": {
         "dataset_splits": {"config": {"start_month": "2024-01", "end_month": "2024-01"}},

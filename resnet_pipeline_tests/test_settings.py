@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from resnet_pipeline.settings import SettingsError, load_settings
+from resnet_pipeline.settings import SettingsError, load_settings, require_writable_root
 
 
 def test_defaults():
@@ -41,6 +41,7 @@ def test_values_are_normalized():
         ({"RESNET_FIRST_MONTH": "2024-13"}, "RESNET_FIRST_MONTH"),
         ({"RESNET_FIRST_MONTH": "Jan 2024"}, "RESNET_FIRST_MONTH"),
         ({"RESNET_FIRST_MONTH": "2010-01"}, "RESNET_FIRST_MONTH"),
+        ({"RESNET_FIRST_MONTH": "2999-01"}, "RESNET_FIRST_MONTH=.*after the running month"),
         ({"BYBIT_BASE_URL": "127.0.0.1:8080"}, "BYBIT_BASE_URL"),
         ({"BYBIT_BASE_URL": "http://host/v5/market"}, "BYBIT_BASE_URL"),
         ({"RESNET_SOURCE": "files"}, "RESNET_FILES_DIR"),
@@ -53,20 +54,31 @@ def test_bad_values_name_the_variable(env, names):
         load_settings(env)
 
 
-def test_an_unwritable_data_dir_is_found_at_load(tmp_path):
+def test_an_unwritable_data_dir_is_found_when_a_run_starts(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     for bad in (blocker, blocker / "data"):  # root cannot write there either
+        assert load_settings({"RESNET_DATA_DIR": str(bad)}).data_dir == str(bad)  # reads only
         with pytest.raises(SettingsError, match=r"RESNET_DATA_DIR=.*not a writable directory"):
-            load_settings({"RESNET_DATA_DIR": str(bad)})
+            require_writable_root(str(bad))
 
 
-def test_a_local_data_dir_is_created_and_urls_are_left_to_the_store(tmp_path):
+def test_reading_settings_writes_nothing_and_a_run_creates_the_root(tmp_path):
     fresh = tmp_path / "new" / "data"
     assert load_settings({"RESNET_DATA_DIR": str(fresh)}).data_dir == str(fresh)
+    assert not (tmp_path / "new").exists()
+    require_writable_root(str(fresh))
     assert fresh.is_dir() and not list(fresh.iterdir())  # the probe leaves nothing behind
     url = "s3://bucket/prefix"
     assert load_settings({"RESNET_DATA_DIR": url}).data_dir == url
+    require_writable_root(url)  # an object store's permissions are its own
+
+
+def test_the_first_month_may_be_the_running_month_but_not_later():
+    today = date(2026, 12, 2)
+    assert load_settings({"RESNET_FIRST_MONTH": "2026-12"}, today).first_month == date(2026, 12, 1)
+    with pytest.raises(SettingsError, match=r"RESNET_FIRST_MONTH='2027-01'.*2026-12"):
+        load_settings({"RESNET_FIRST_MONTH": "2027-01"}, today)
 
 
 @pytest.mark.parametrize(

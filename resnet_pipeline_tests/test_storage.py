@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resnet_pipeline.artifacts import STALE_TEMP_SECONDS, remove_stale_temps, temp_path_for
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.storage import (
     merge_rows,
-    partition_path,
     read_parquet,
     read_partitions,
     stored_months,
@@ -29,12 +29,12 @@ def _frame(start: str, n: int) -> pd.DataFrame:
 
 
 def test_layout_is_hive_style(tmp_path):
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 3, 1))
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", date(2024, 3, 1))
     assert str(path.path).endswith("raw_candles/symbol=BTCUSDT/month=2024-03.parquet")
 
 
 def test_atomic_write_round_trips_and_leaves_no_temp_files(tmp_path):
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 1, 1))
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", date(2024, 1, 1))
     df = _frame("2024-01-01", 5)
     write_parquet_atomic(df, path)
     pd.testing.assert_frame_equal(read_parquet(path), df)
@@ -42,7 +42,7 @@ def test_atomic_write_round_trips_and_leaves_no_temp_files(tmp_path):
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path):
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 1, 1))
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", date(2024, 1, 1))
     write_parquet_atomic(_frame("2024-01-01", 3), path)
     before = path.read_bytes()
     with pytest.raises(pa.ArrowException):  # an object column pyarrow cannot convert
@@ -53,23 +53,23 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
 
 def test_read_partitions_orders_by_time_and_skips_missing_months(tmp_path):
     write_parquet_atomic(
-        _frame("2024-02-01", 3), partition_path(tmp_path, "f", "X", date(2024, 2, 1))
+        _frame("2024-02-01", 3), Layout.at(tmp_path).partition("f", "X", date(2024, 2, 1))
     )
     write_parquet_atomic(
-        _frame("2024-01-01", 2), partition_path(tmp_path, "f", "X", date(2024, 1, 1))
+        _frame("2024-01-01", 2), Layout.at(tmp_path).partition("f", "X", date(2024, 1, 1))
     )
     months = [date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1)]
-    out = read_partitions(tmp_path, "f", "X", months)
+    out = read_partitions(Layout.at(tmp_path), "f", "X", months)
     assert len(out) == 5
     assert out["timestamp"].is_monotonic_increasing
-    assert stored_months(tmp_path, "f", "X") == [date(2024, 1, 1), date(2024, 2, 1)]
-    assert read_partitions(tmp_path, "f", "Y", months).empty
+    assert stored_months(Layout.at(tmp_path), "f", "X") == [date(2024, 1, 1), date(2024, 2, 1)]
+    assert read_partitions(Layout.at(tmp_path), "f", "Y", months).empty
 
 
 def test_read_partitions_keeps_utc_and_nullable_integers(tmp_path):
     df = _frame("2024-01-01", 3).assign(label=pd.array([1, None, 2], dtype="Int8"))
-    write_parquet_atomic(df, partition_path(tmp_path, "labels", "X", date(2024, 1, 1)))
-    out = read_partitions(tmp_path, "labels", "X", [date(2024, 1, 1)])
+    write_parquet_atomic(df, Layout.at(tmp_path).partition("labels", "X", date(2024, 1, 1)))
+    out = read_partitions(Layout.at(tmp_path), "labels", "X", [date(2024, 1, 1)])
     assert str(out["timestamp"].dt.tz) == "UTC"
     assert out["label"].dtype == pd.Int8Dtype()
     assert out["label"].isna().tolist() == [False, True, False]
@@ -94,7 +94,7 @@ def test_temp_names_are_unique_and_name_their_writer(tmp_path):
 
 
 def test_a_write_removes_the_temp_files_of_dead_writers_only(tmp_path):
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 1, 1))
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", date(2024, 1, 1))
     folder = Path(str(path.path)).parent
     folder.mkdir(parents=True)
     target = Path(str(path.path))
@@ -142,14 +142,14 @@ def test_merge_at_write_never_drops_a_stored_row(stored, new):
 
 
 def test_merged_write_keeps_rows_stored_after_the_writer_read(tmp_path):
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 1, 1))
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", date(2024, 1, 1))
     write_parquet_atomic(_frame("2024-01-01", 10), path)  # another run stored 10 minutes
     written, kept = write_merged_parquet(_frame("2024-01-01", 4), path, "timestamp")
     assert len(read_parquet(path)) == len(written) == 10 and kept == 6
 
 
 def test_merged_write_refuses_a_stored_file_it_cannot_read_and_leaves_it(tmp_path):
-    path = partition_path(tmp_path, "raw_candles", "BTCUSDT", date(2024, 1, 1))
+    path = Layout.at(tmp_path).partition("raw_candles", "BTCUSDT", date(2024, 1, 1))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"PAR1 truncated")
     with pytest.raises(ValueError, match="Delete it and re-materialize") as error:
@@ -165,7 +165,7 @@ def test_merged_write_refuses_a_stored_file_it_cannot_read_and_leaves_it(tmp_pat
 
 def test_merged_write_on_an_object_store_url_keeps_stored_rows():
     """fsspec's memory filesystem stands for s3://: no lock file, the same merge."""
-    path = partition_path("memory://bucket/root", "raw_candles", "BTCUSDT", date(2024, 1, 1))
+    path = Layout.at("memory://bucket/root").partition("raw_candles", "BTCUSDT", date(2024, 1, 1))
     write_merged_parquet(_frame("2024-01-01 00:05", 5), path, "timestamp")
     written, kept = write_merged_parquet(_frame("2024-01-01", 5), path, "timestamp")
     assert len(read_parquet(path)) == len(written) == 10 and kept == 5

@@ -12,6 +12,7 @@ import pytest
 from resnet_pipeline.assets import walk_forward
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import run_cli
@@ -41,7 +42,7 @@ def _run(root, selection, partition, config=None, instance=None):
         ASSETS,
         selection=selection,
         partition_key=partition,
-        resources={"store": DataStore(root=str(root))},
+        resources={"store": DataStore(root=str(root)), "venue": TradingVenue()},
         run_config={"ops": ops},
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

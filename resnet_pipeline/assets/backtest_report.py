@@ -9,11 +9,11 @@ from resnet_pipeline.assets.checked_model import load_checked_model
 from resnet_pipeline.assets.common import (
     EVALUATION,
     OWNERS,
-    SETTINGS,
     SYMBOL,
     plain,
     readable,
 )
+from resnet_pipeline.commands import materialize
 from resnet_pipeline.ml.classification import metrics_table
 from resnet_pipeline.reports.html import backtest_report_html
 from resnet_pipeline.reports.plots import (
@@ -21,12 +21,8 @@ from resnet_pipeline.reports.plots import (
     png_markdown,
 )
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import (
-    read_parquet,
-    read_partitions,
-    stored_months,
-    write_parquet_atomic,
-)
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
 from resnet_pipeline.targets import targets_met
 from resnet_pipeline.trading.performance import CONVENTIONS
 from resnet_pipeline.trading.strategy import StrategyConfig, short_rules
@@ -91,19 +87,15 @@ def strategy_for(config: BacktestConfig, market: str) -> StrategyConfig:
     deps=["test_metrics"],
 )
 def backtest_report(
-    context: dg.AssetExecutionContext, config: BacktestConfig, store: DataStore
+    context: dg.AssetExecutionContext, config: BacktestConfig, store: DataStore, venue: TradingVenue
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
-    folder = store.path / "reports" / symbol
-    predictions_path = folder / "test_predictions.parquet"
-    rerun = (
-        "run dagster asset materialize -m resnet_pipeline.definitions --select test_metrics "
-        f"--partition {symbol}"
-    )
-    if not exists(predictions_path) or not exists(folder / "test_metrics.json"):
+    files = store.layout.reports(symbol)
+    rerun = f"run {materialize('test_metrics', symbol)}"
+    if not exists(files.test_predictions) or not exists(files.test_metrics):
         raise dg.Failure(f"no test predictions for {symbol}: {rerun}")
     checkpoint, splits = load_checked_model(store, symbol)
-    metrics_report = read_json(folder / "test_metrics.json")
+    metrics_report = read_json(files.test_metrics)
     made_by = metrics_report.get("lineage", {})
     current = {"dataset_fingerprint": splits.fingerprint, "run_id": checkpoint.lineage["run_id"]}
     stale = {k: (made_by.get(k), v) for k, v in current.items() if made_by.get(k) != v}
@@ -113,22 +105,17 @@ def backtest_report(
             + ", ".join(f"({k}: predictions {a}, current {b})" for k, (a, b) in stale.items())
             + f": {rerun}"
         )
-    predictions = read_parquet(predictions_path)
-    first = predictions["timestamp"].min() - pd.Timedelta(days=1)  # ATR warm-up
-    months = [
-        m
-        for m in stored_months(store.path, "raw_candles", symbol)
-        if first.date().replace(day=1) <= m <= predictions["timestamp"].max().date()
-    ]
-    candles = read_partitions(store.path, "raw_candles", symbol, months)
-    candles = candles[candles["timestamp"] >= first]
+    predictions = read_parquet(files.test_predictions)
+    candles = candles_around(
+        store.layout, symbol, predictions["timestamp"].min(), predictions["timestamp"].max()
+    )
     try:
-        strategy = strategy_for(config, SETTINGS.bybit_market)
+        strategy = strategy_for(config, venue.market)
         evaluation = evaluate_strategy(candles, predictions, strategy)
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}") from error
     checkpoint_history = checkpoint.history
-    write_parquet_atomic(evaluation.result.trades, folder / "trades.parquet")
+    write_parquet_atomic(evaluation.result.trades, files.trades)
     write_parquet_atomic(
         pd.DataFrame(
             {
@@ -137,10 +124,10 @@ def backtest_report(
                 "buy_and_hold": evaluation.benchmark.to_numpy(),
             }
         ),
-        folder / "equity.parquet",
+        files.equity,
     )
     write_json_atomic(
-        folder / "backtest_metrics.json",
+        files.backtest_metrics,
         plain(
             {
                 "strategy": evaluation.metrics,
@@ -148,14 +135,14 @@ def backtest_report(
                 "targets": evaluation.targets,
                 "notes": evaluation.notes,
                 "conventions": list(CONVENTIONS),
-                "market": SETTINGS.bybit_market,
+                "market": venue.market,
                 "config": config.model_dump(),
                 "strategy_config": strategy.to_dict(),
                 "run_id": context.run.run_id,
             }
         ),
     )
-    report = folder / "report.html"
+    report = files.backtest_html
     write_text_atomic(
         report,
         backtest_report_html(
@@ -179,7 +166,7 @@ def backtest_report(
                 png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
             ),
             "report_path": dg.MetadataValue.path(str(report)),
-            "trades_path": dg.MetadataValue.path(str(folder / "trades.parquet")),
+            "trades_path": dg.MetadataValue.path(str(files.trades)),
         }
     )
 

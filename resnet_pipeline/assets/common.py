@@ -1,4 +1,4 @@
-"""What every asset module shares: settings, partition definitions, metadata helpers."""
+"""What every asset module shares: partition definitions, group names, metadata helpers."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.partitions import symbol_month_partitions, symbol_partitions
-from resnet_pipeline.settings import load_settings
+from resnet_pipeline.settings import current_settings
 
-SETTINGS = load_settings()
-SYMBOL_MONTH = symbol_month_partitions(SETTINGS)
-SYMBOL = symbol_partitions(SETTINGS)
+# Partitions are part of the asset definitions: they come from the environment when the
+# definitions load (a read; nothing is written). Run-time settings reach assets as resources.
+SYMBOL_MONTH = symbol_month_partitions(current_settings())
+SYMBOL = symbol_partitions(current_settings())
 
 INGESTION = "ingestion"
 FEATURES = "features"

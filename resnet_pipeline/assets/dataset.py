@@ -6,13 +6,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from resnet_pipeline.artifacts import exists
+from resnet_pipeline.artifacts import exists, file_sha256
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
+from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.ml.dataset import build_splits
-from resnet_pipeline.ml.lineage import content_sha256
 from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import partition_path, read_partitions, stored_months
+from resnet_pipeline.storage import read_partitions, stored_months
 
 _BY_SYMBOL = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
 DEFAULT_MONTHS = 12
@@ -62,20 +62,17 @@ def select_months(available: list[date], start: str | None, end: str | None) -> 
     return chosen if first else chosen[-DEFAULT_MONTHS:]
 
 
-def _ingest_hint(symbol: str, month: str) -> str:
-    return (
-        "dagster asset materialize -m resnet_pipeline.definitions --select "
-        f"raw_candles,features,labels --partition '{month}-01|{symbol}' (one run per month)"
-    )
+def _ingest_hint(symbol: str, month: date) -> str:
+    return f"{ingest_month(symbol, month)} (one run per month)"
 
 
 def _content_hashes(store: DataStore, symbol: str, months: list[date]) -> dict[str, dict]:
     """month -> sha256 of its features and labels files (None: no labels file)."""
     hashes = {}
     for month in months:
-        files = {a: partition_path(store.path, a, symbol, month) for a in ("features", "labels")}
+        files = {a: store.layout.partition(a, symbol, month) for a in ("features", "labels")}
         hashes[f"{month:%Y-%m}"] = {
-            asset: content_sha256(path) if exists(path) else None for asset, path in files.items()
+            asset: file_sha256(path) if exists(path) else None for asset, path in files.items()
         }
     return hashes
 
@@ -83,19 +80,19 @@ def _content_hashes(store: DataStore, symbol: str, months: list[date]) -> dict[s
 def _load(
     store: DataStore, symbol: str, config: DatasetConfig
 ) -> tuple[list[date], pd.DataFrame, pd.DataFrame, dict[str, dict]]:
-    available = stored_months(store.path, "features", symbol)
+    available = stored_months(store.layout, "features", symbol)
     months = select_months(available, config.start_month, config.end_month)
     wanted = f"{config.start_month or '...'}..{config.end_month or '...'}"
     if not months:
         have = f"{available[0]:%Y-%m}..{available[-1]:%Y-%m}" if available else "none"
-        example = config.start_month or config.end_month or "2024-01"
+        example = _month(config.start_month or config.end_month or "2024-01", "month")
         raise dg.Failure(
             f"no stored features for {symbol} in {wanted} (stored months: {have}). "
             f"Materialize them first, e.g. {_ingest_hint(symbol, example)}"
         )
     hashes = _content_hashes(store, symbol, months)
-    features = read_partitions(store.path, "features", symbol, months)
-    labels = read_partitions(store.path, "labels", symbol, months)
+    features = read_partitions(store.layout, "features", symbol, months)
+    labels = read_partitions(store.layout, "labels", symbol, months)
     if _content_hashes(store, symbol, months) != hashes:
         raise dg.Failure(
             f"features/labels of {symbol} changed while dataset_splits read them (another run "
@@ -104,7 +101,7 @@ def _load(
     if labels.empty:
         raise dg.Failure(
             f"no stored labels for {symbol} in {months[0]:%Y-%m}..{months[-1]:%Y-%m}. "
-            f"Materialize them first, e.g. {_ingest_hint(symbol, f'{months[-1]:%Y-%m}')}"
+            f"Materialize them first, e.g. {_ingest_hint(symbol, months[-1])}"
         )
     return months, features, labels, hashes
 
@@ -143,9 +140,9 @@ def dataset_splits(
         "months": [f"{m:%Y-%m}" for m in months],
         "partitions": hashes,
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],
-        "dataset": f"datasets/{symbol}",  # relative to the data root
+        "dataset": store.layout.relative(store.layout.dataset(symbol)),
     }
-    path = splits.save(store.path / "datasets" / symbol)
+    path = splits.save(store.layout.dataset(symbol))
     fingerprint = splits.fingerprint
     summary = splits.summary()
     stats = splits.stats

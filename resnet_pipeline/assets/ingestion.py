@@ -11,7 +11,6 @@ from resnet_pipeline.assets.common import (
     FEATURES,
     INGESTION,
     OWNERS,
-    SETTINGS,
     SYMBOL_MONTH,
     markdown_table,
     plain,
@@ -25,13 +24,15 @@ from resnet_pipeline.assets.ingestion_failures import (
     permanent_failure,
     read_stored,
 )
+from resnet_pipeline.commands import month_key
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.ingest import IngestResult
 from resnet_pipeline.market.minute_ranges import MINUTE, GapSummary, gap_summary, month_bounds
 from resnet_pipeline.market.quality_rules import QUALITY_RULES
-from resnet_pipeline.partitions import month_key, split_key
+from resnet_pipeline.partitions import split_key
 from resnet_pipeline.resources.candle_source import CandleSourceResource
 from resnet_pipeline.resources.io_manager import MERGE_ON_WRITE, DataStore
-from resnet_pipeline.storage import partition_path
+from resnet_pipeline.settings import current_settings
 
 ASSET = "raw_candles"
 MAX_RETRIES_TAG = {"dagster/max_retries": "2"}
@@ -122,7 +123,7 @@ def raw_candles(
     candle_source: CandleSourceResource,
 ) -> dg.Output[pd.DataFrame]:
     symbol, month = split_key(context.partition_key)
-    path = partition_path(store.path, ASSET, symbol, month)
+    path = store.layout.partition(ASSET, symbol, month)
     now = pd.Timestamp.now(tz="UTC")
     try:
         stored = read_stored(path, context.partition_key)
@@ -233,15 +234,15 @@ def evaluate_checks(
 def raw_candles_quality(
     context: dg.AssetCheckExecutionContext, store: DataStore
 ) -> Iterator[dg.AssetCheckResult]:
-    yield from check_partition(store.path, context.partition_key, pd.Timestamp.now(tz="UTC"))
+    yield from check_partition(store.layout, context.partition_key, pd.Timestamp.now(tz="UTC"))
 
 
 def check_partition(
-    root: object, partition_key: str, now: pd.Timestamp
+    layout: Layout, partition_key: str, now: pd.Timestamp
 ) -> list[dg.AssetCheckResult]:
-    """The checks of one stored partition, read from ``root`` (the body of the asset check)."""
+    """The checks of one stored partition (the body of the asset check)."""
     symbol, month = split_key(partition_key)
-    path = partition_path(root, ASSET, symbol, month)
+    path = layout.partition(ASSET, symbol, month)
     try:
         stored = read_stored(path, partition_key)
     except StoredPartitionError as error:  # every check fails, saying which file and the fix
@@ -260,10 +261,13 @@ INGESTION_SELECTION = dg.AssetSelection.assets(ASSET) | (
     dg.AssetSelection.assets(ASSET).downstream() & dg.AssetSelection.groups(INGESTION, FEATURES)
 )
 
+# Runs of the configured source: what the definitions were loaded with (a read of the env).
+INGESTION_TAGS = run_tags(current_settings().source)
+
 ingestion_job = dg.define_asset_job(
     "ingestion_job",
     selection=INGESTION_SELECTION,
-    tags=run_tags(SETTINGS.source),
+    tags=INGESTION_TAGS,
     description="Ingest candles for one symbol-month (and refresh features/labels).",
 )
 
@@ -304,7 +308,7 @@ def daily_requests(day: date, first_month: date, symbols: tuple[str, ...]) -> li
                 dg.RunRequest(
                     run_key=f"daily_candles:{day.isoformat()}:{key}",
                     partition_key=key,
-                    tags=run_tags(SETTINGS.source),
+                    tags=INGESTION_TAGS,
                     **(_candles_only() if closing else {}),
                 )
             )
@@ -324,7 +328,8 @@ def daily_requests(day: date, first_month: date, symbols: tuple[str, ...]) -> li
 def daily_candles(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
     when = context.scheduled_execution_time or pd.Timestamp.now(tz="UTC").to_pydatetime()
     day = pd.Timestamp(when).tz_convert("UTC").date() if pd.Timestamp(when).tzinfo else when.date()
-    yield from daily_requests(day, SETTINGS.first_month, SETTINGS.symbols)
+    settings = current_settings()
+    yield from daily_requests(day, settings.first_month, settings.symbols)
 
 
 defs = dg.Definitions(

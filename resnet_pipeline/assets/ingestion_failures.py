@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 from upath import UPath
 
+from resnet_pipeline.commands import materialize
 from resnet_pipeline.market.files import CandleFileError, ConflictingCandlesWarning
 from resnet_pipeline.market.ingest import FutureMonthError, IngestResult, ingest_month
 from resnet_pipeline.market.minute_ranges import to_utc
@@ -31,10 +32,7 @@ NO_RUN_RETRY_TAG = {"dagster/retry_on_asset_or_op_failure": "false"}
 
 
 def rerun_command(partition_key: str) -> str:
-    return (
-        "dagster asset materialize -m resnet_pipeline.definitions --select raw_candles "
-        f"--partition '{partition_key}'"
-    )
+    return materialize(ASSET, partition_key)
 
 
 def permanent_failure(

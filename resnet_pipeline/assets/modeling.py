@@ -1,7 +1,6 @@
 """`trained_model` (symbol): train the configured ResNet on dataset_splits, write a checkpoint."""
 
 import time
-from pathlib import Path
 
 import dagster as dg
 import torch
@@ -9,6 +8,7 @@ from pydantic import Field
 
 from resnet_pipeline.artifacts import remove
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, plain
+from resnet_pipeline.commands import materialize
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.augment import AugmentConfig
 from resnet_pipeline.ml.checkpoint import save_checkpoint
@@ -19,6 +19,7 @@ from resnet_pipeline.ml.training import TrainConfig, progress_line, train
 from resnet_pipeline.ml.windows import WindowDataset
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
 
 
 class TrainingConfig(dg.Config):
@@ -134,7 +135,7 @@ _DATASET_KEYS = {"code_version": "dataset_code_version", "created": "dataset_cre
     kinds={"pytorch"},
     owners=OWNERS,
     code_version="3",  # 2: epoch budget, resume identity; 3: draws via windows.make_loader
-    pool="trainer",  # dagster.yaml: one training at a time, however it is launched
+    pool=TRAINER_POOL,  # across machines; on one, training_lock
     description="A 1D ResNet direction classifier trained on dataset_splits (AdamW, cosine "
     "annealing, early stopping on validation loss); a self-contained checkpoint with weights, "
     "configs, normalization, lineage and training curves.",
@@ -143,14 +144,18 @@ _DATASET_KEYS = {"code_version": "dataset_code_version", "created": "dataset_cre
 def trained_model(
     context: dg.AssetExecutionContext, config: TrainingConfig, store: DataStore
 ) -> dg.MaterializeResult:
+    with one_training_at_a_time(context):
+        return _train_symbol(context, config, store)
+
+
+def _train_symbol(
+    context: dg.AssetExecutionContext, config: TrainingConfig, store: DataStore
+) -> dg.MaterializeResult:
     symbol = context.partition_key
     try:
-        splits = DatasetSplits.load(store.path / "datasets" / symbol)
+        splits = DatasetSplits.load(store.layout.dataset(symbol))
     except FileNotFoundError as error:
-        raise dg.Failure(
-            f"{error}. Run: dagster asset materialize -m resnet_pipeline.definitions "
-            f"--select dataset_splits --partition {symbol}"
-        ) from error
+        raise dg.Failure(f"{error}. Run: {materialize('dataset_splits', symbol)}") from error
     except ValueError as error:  # a truncated or corrupt dataset names its file and fix
         raise dg.Failure(str(error)) from error
     in_progress = context.instance.get_runs_count(
@@ -162,8 +167,7 @@ def trained_model(
         splits, "train", AugmentConfig() if config.augment else None, seed=config.seed
     )
     val_set = WindowDataset(splits, "val")
-    folder = store.path / "models" / symbol
-    state_path = folder / "training_state.pt"
+    state_path = store.layout.training_state(symbol)
     fingerprint = getattr(splits, "fingerprint", None) or splits.lineage.get("dataset_fingerprint")
 
     def report(record: dict) -> None:
@@ -189,7 +193,7 @@ def trained_model(
     best = next(r for r in result.history if r["epoch"] == result.best_epoch)
     metrics = {"best_val_loss": result.best_val_loss, "best_val_acc": best["val_acc"]}
     path = save_checkpoint(
-        folder / "model.pt",
+        store.layout.checkpoint(symbol),
         model,
         model_cfg,
         feature_names=splits.channel_names,
@@ -204,7 +208,7 @@ def trained_model(
             "symbol": symbol,
             "run_id": context.run.run_id,
             "code_version": context.assets_def.code_versions_by_key.get(context.asset_key),
-            "dataset": str(Path("datasets") / symbol),  # relative to the data root
+            "dataset": store.layout.relative(store.layout.dataset(symbol)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
         metrics=metrics,

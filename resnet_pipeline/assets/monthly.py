@@ -7,9 +7,11 @@ import dagster as dg
 import pandas as pd
 
 from resnet_pipeline.assets.common import SYMBOL_MONTH
+from resnet_pipeline.commands import materialize
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, split_key
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import partition_path, read_parquet
+from resnet_pipeline.storage import read_parquet
 
 # automation looks at the running month *and the one before*: labels of the closed month fill
 # in when the new month's first candles arrive
@@ -39,18 +41,18 @@ def raw_by_month(raw: dict[str, pd.DataFrame], key: str) -> tuple[str, pd.DataFr
     if own is None:
         raise dg.Failure(
             description=f"raw_candles {key} is not materialized, so there is nothing to compute "
-            f"for {symbol} {month:%Y-%m}. Materialize it first: dagster asset materialize -m "
-            f"resnet_pipeline.definitions --select raw_candles --partition '{key}'. (A backfill "
+            f"for {symbol} {month:%Y-%m}. Materialize it first: "
+            f"{materialize('raw_candles', key)}. (A backfill "
             "of month M also targets this asset for M+1, which fails like this until M+1's "
             "candles exist.)"
         )
     return month.isoformat(), own
 
 
-def check_stored(root: object, asset: str, partition_key: str, rule) -> dg.AssetCheckResult:
+def check_stored(layout: Layout, asset: str, partition_key: str, rule) -> dg.AssetCheckResult:
     """Apply ``rule`` to the stored partition (the body of the asset checks below)."""
     symbol, month = split_key(partition_key)
-    path = partition_path(root, asset, symbol, month)
+    path = layout.partition(asset, symbol, month)
     if not path.exists():
         return dg.AssetCheckResult(passed=False, description=f"nothing stored at {path}")
     problems = rule(read_parquet(path))
@@ -68,6 +70,6 @@ def stored_partition_check(
         partitions_def=SYMBOL_MONTH,
     )
     def _run(context: dg.AssetCheckExecutionContext, store: DataStore) -> dg.AssetCheckResult:
-        return check_stored(store.path, asset, context.partition_key, rule)
+        return check_stored(store.layout, asset, context.partition_key, rule)
 
     return _run

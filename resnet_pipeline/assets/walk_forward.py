@@ -16,6 +16,7 @@ from pydantic import Field
 
 from resnet_pipeline.artifacts import (
     exists,
+    file_sha256,
     fresh,
     read_json,
     write_json_atomic,
@@ -24,17 +25,22 @@ from resnet_pipeline.artifacts import (
 from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.assets.common import (
     OWNERS,
-    SETTINGS,
     SYMBOL,
     SYMBOL_MONTH,
     markdown_table,
     plain,
 )
+from resnet_pipeline.commands import (
+    ingest_month,
+    materialize_month,
+    materialize_months,
+    month_key,
+)
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
+from resnet_pipeline.layout import FoldFiles
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_pipeline.ml.fold_training import predict_month, train_fold
-from resnet_pipeline.ml.lineage import content_sha256
 from resnet_pipeline.ml.resnet import ModelConfig
 from resnet_pipeline.ml.training import TrainConfig
 from resnet_pipeline.ml.walk_forward import (
@@ -46,12 +52,13 @@ from resnet_pipeline.ml.walk_forward import (
     training_months,
 )
 from resnet_pipeline.ml.walk_forward_eval import walk_forward_summary
-from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, month_key, split_key
+from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, split_key
 from resnet_pipeline.reports.plots import equity_curves, png_markdown
 from resnet_pipeline.reports.walk_forward import monthly_bars, walk_forward_html
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import (
-    partition_path,
+    candles_around,
     read_parquet,
     read_partitions,
     stored_months,
@@ -59,10 +66,10 @@ from resnet_pipeline.storage import (
 )
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
+from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
 
 WALK_FORWARD = "walk_forward"
 CODE_VERSION = "2"
-_CLI = "dagster asset materialize -m resnet_pipeline.definitions"
 _PREVIOUS_MONTH = dg.MultiPartitionMapping(
     {
         MONTH_DIM: dg.DimensionPartitionMapping(
@@ -111,16 +118,16 @@ class WalkForwardConfig(dg.Config):
     max_val_samples: int | None = None
 
 
-def fold_dir(store: DataStore, symbol: str, month: date):
-    return store.path / "walk_forward" / symbol / f"{month:%Y-%m}"
+def fold_files(store: DataStore, symbol: str, month: date) -> FoldFiles:
+    return store.layout.fold(symbol, month)
 
 
 def _hint(asset: str, symbol: str, month: date) -> str:
-    return f"{_CLI} --select {asset} --partition '{month_key(symbol, month)}'"
+    return materialize_month(asset, symbol, month)
 
 
 def _ingest_hint(symbol: str, month: date) -> str:
-    return _hint("raw_candles,features,labels", symbol, month)
+    return ingest_month(symbol, month)
 
 
 def _fold_config(config: WalkForwardConfig) -> FoldConfig:
@@ -166,9 +173,9 @@ def _digests(store: DataStore, symbol: str, months: list[date]) -> dict[str, str
     out = {}
     for month in months:
         for asset in ("features", "labels"):
-            path = partition_path(store.path, asset, symbol, month)
+            path = store.layout.partition(asset, symbol, month)
             if exists(path):
-                out[f"{asset}/{month:%Y-%m}"] = content_sha256(path)
+                out[f"{asset}/{month:%Y-%m}"] = file_sha256(path)
     return out
 
 
@@ -178,7 +185,7 @@ def _sorted_folds(context: dg.AssetExecutionContext) -> list[tuple[str, date]]:
 
 def _warm_state(store, symbol, month, model_cfg: ModelConfig, log) -> tuple[str, dict] | None:
     previous = add_months(month, -1)
-    path = fold_dir(store, symbol, previous) / "model.pt"
+    path = fold_files(store, symbol, previous).model
     if not exists(path):
         log.info(f"{symbol} {month:%Y-%m}: no fold model for {previous:%Y-%m}, training cold")
         return None
@@ -200,14 +207,14 @@ def _channel_means(normalizer) -> dict[str, float]:
 def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str, month: date):
     fold_cfg = _fold_config(config)
     model_cfg, train_cfg = _train_configs(config)
-    months = training_months(stored_months(store.path, "features", symbol), month, fold_cfg)
+    months = training_months(stored_months(store.layout, "features", symbol), month, fold_cfg)
     if not months:
         raise dg.Failure(
             f"no stored features for {symbol} before {month:%Y-%m}: a fold trains on earlier "
             f"months. Materialize them first, e.g. {_ingest_hint(symbol, add_months(month, -1))}"
         )
-    features = read_partitions(store.path, "features", symbol, months)
-    labels = read_partitions(store.path, "labels", symbol, months)
+    features = read_partitions(store.layout, "features", symbol, months)
+    labels = read_partitions(store.layout, "labels", symbol, months)
     try:
         samples = eligible_samples(features, labels, fold_cfg.split_config())
         fold = build_fold(samples, month, fold_cfg)
@@ -226,7 +233,7 @@ def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str
     trained = train_fold(
         fold, model_cfg, train_cfg, warm, config.warm_start_epochs, config.augment, report
     )
-    folder = fold_dir(store, symbol, month)
+    files = fold_files(store, symbol, month)
     info = fold.info | {
         "symbol": symbol,
         "start": trained.start,
@@ -248,7 +255,7 @@ def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     save_checkpoint(
-        folder / "model.pt",
+        files.model,
         trained.model,
         model_cfg,
         feature_names=fold.splits.channel_names,
@@ -263,7 +270,7 @@ def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str
         history=trained.history,
         train_config=train_cfg.to_dict(),
     )
-    write_json_atomic(folder / "fold.json", plain(info))
+    write_json_atomic(files.info, plain(info))
     context.log.info(
         f"{symbol} fold {month:%Y-%m}: {trained.start}, {trained.epochs_run} epochs, "
         f"{info['train_samples']} training samples, {trained.wall_s:.1f} s"
@@ -277,7 +284,7 @@ def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str
     kinds={"pytorch"},
     owners=OWNERS,
     code_version=CODE_VERSION,
-    pool="trainer",
+    pool=TRAINER_POOL,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="The fold model for month M: trained only on samples before M (expanding, or "
     "rolling N months), purged at the boundary, validated on the end of its training range; "
@@ -290,7 +297,8 @@ def _train_one(context, config: WalkForwardConfig, store: DataStore, symbol: str
 def wf_model(
     context: dg.AssetExecutionContext, config: WalkForwardConfig, store: DataStore
 ) -> dg.MaterializeResult:
-    folds = [_train_one(context, config, store, s, m) for s, m in _sorted_folds(context)]
+    with one_training_at_a_time(context):
+        folds = [_train_one(context, config, store, s, m) for s, m in _sorted_folds(context)]
     columns = [
         "symbol",
         "month",
@@ -335,9 +343,9 @@ def _check_lineage(checkpoint, symbol: str, month: date) -> None:
 
 
 def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
-    folder = fold_dir(store, symbol, month)
+    files = fold_files(store, symbol, month)
     try:
-        checkpoint = load_checkpoint(folder / "model.pt")
+        checkpoint = load_checkpoint(files.model)
     except CheckpointError as error:
         raise dg.Failure(
             f"no usable fold model for {symbol} {month:%Y-%m} ({error}). Run: "
@@ -348,14 +356,14 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
     months_before = sorted({k.split("/")[1] for k in trained_on})
     current = _digests(store, symbol, [date.fromisoformat(f"{m}-01") for m in months_before])
     changed = sorted(k for k in trained_on if current.get(k) != trained_on[k])
-    stored = stored_months(store.path, "features", symbol)
+    stored = stored_months(store.layout, "features", symbol)
     if month not in stored:
         raise dg.Failure(
             f"no stored features for {symbol} {month:%Y-%m}: {_ingest_hint(symbol, month)}"
         )
     months = [m for m in stored if add_months(month, -1) <= m <= month]
-    features = read_partitions(store.path, "features", symbol, months)
-    labels = read_partitions(store.path, "labels", symbol, months)
+    features = read_partitions(store.layout, "features", symbol, months)
+    labels = read_partitions(store.layout, "labels", symbol, months)
     try:
         checkpoint.check_features(FEATURE_CHANNELS)
     except CheckpointError as error:
@@ -380,7 +388,7 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
             f"{symbol} {month:%Y-%m} has no labelled minute with a full window yet: materialize "
             f"its features and labels ({_ingest_hint(symbol, month)})"
         )
-    write_parquet_atomic(frame, folder / "predictions.parquet")
+    write_parquet_atomic(frame, files.predictions)
     accuracy = float(
         (frame[["p_down", "p_neutral", "p_up"]].to_numpy().argmax(1) == frame["label"]).mean()
     )
@@ -424,6 +432,9 @@ def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.Ma
     )
 
 
+WF_FOLD_ASSETS = ("wf_model", "wf_predictions")
+
+
 class WalkForwardReportConfig(BacktestConfig):
     """The SPEC 9 strategy (as `backtest_report`) and the bootstrap."""
 
@@ -432,14 +443,18 @@ class WalkForwardReportConfig(BacktestConfig):
 
 
 def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame], list[dict]]:
-    root = fresh(store.path / "walk_forward" / symbol)
+    root = fresh(store.layout.folds_folder(symbol))
     frames, folds = {}, []
     if root.exists():
         for folder in sorted(root.iterdir(), key=lambda p: p.name):
-            if exists(folder / "predictions.parquet"):
-                frames[folder.name] = read_parquet(folder / "predictions.parquet")
-                if exists(folder / "fold.json"):
-                    folds.append(read_json(folder / "fold.json"))
+            try:
+                files = fold_files(store, symbol, date.fromisoformat(f"{folder.name}-01"))
+            except ValueError:
+                continue
+            if exists(files.predictions):
+                frames[folder.name] = read_parquet(files.predictions)
+                if exists(files.info):
+                    folds.append(read_json(files.info))
     return frames, folds
 
 
@@ -462,35 +477,33 @@ def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame]
     ],
 )
 def wf_report(
-    context: dg.AssetExecutionContext, config: WalkForwardReportConfig, store: DataStore
+    context: dg.AssetExecutionContext,
+    config: WalkForwardReportConfig,
+    store: DataStore,
+    venue: TradingVenue,
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
     frames, folds = _fold_frames(store, symbol)
     if not frames:
         raise dg.Failure(
-            f"no walk-forward predictions for {symbol}: run {_CLI} --select "
-            f"wf_model,wf_predictions --partition-range "
-            f"'2024-02-01|{symbol}...2024-07-01|{symbol}' (your months)"
+            f"no walk-forward predictions for {symbol}: run "
+            + materialize_months(WF_FOLD_ASSETS, symbol, date(2024, 2, 1), date(2024, 7, 1))
+            + " (your months)"
         )
     rules = BacktestConfig(**config.model_dump(exclude={"n_boot", "bootstrap_seed"}))
-    strategy = strategy_for(rules, SETTINGS.bybit_market)  # backtest_report's own rules
+    strategy = strategy_for(rules, venue.market)  # backtest_report's own rules
     try:
         stitched = stitch(frames)
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}") from error
-    first = stitched["timestamp"].min() - pd.Timedelta(days=1)  # ATR warm-up
-    months = [
-        m
-        for m in stored_months(store.path, "raw_candles", symbol)
-        if first.date().replace(day=1) <= m <= stitched["timestamp"].max().date()
-    ]
-    candles = read_partitions(store.path, "raw_candles", symbol, months)
+    candles = candles_around(
+        store.layout, symbol, stitched["timestamp"].min(), stitched["timestamp"].max()
+    )
     if candles.empty:
         raise dg.Failure(
             f"no stored candles of {symbol} for the predicted months (the backtest needs "
             f"them): {_ingest_hint(symbol, stitched['timestamp'].min().date().replace(day=1))}"
         )
-    candles = candles[candles["timestamp"] >= first]
     try:
         evaluation = stitched_backtest(candles, stitched, strategy)
     except ValueError as error:
@@ -503,7 +516,7 @@ def wf_report(
         config.bootstrap_seed,
     )
     summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
-    out = store.path / "reports" / symbol / "walk_forward"
+    out = store.layout.reports(symbol).walk_forward
     write_parquet_atomic(stitched, out / "stitched_predictions.parquet")
     write_json_atomic(out / "walk_forward.json", plain(summary))
     write_text_atomic(

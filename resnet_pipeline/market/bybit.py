@@ -31,11 +31,15 @@ from requests.adapters import HTTPAdapter
 
 from resnet_pipeline.market.minute_ranges import MINUTE, to_utc
 from resnet_pipeline.market.schema import empty_candles, from_records
-from resnet_pipeline.market.source import SourceError, SourceUnavailableError, UnknownSymbolError
+from resnet_pipeline.market.source import (
+    MARKETS,
+    SourceError,
+    SourceUnavailableError,
+    UnknownSymbolError,
+)
 from resnet_pipeline.urls import redact_url
 
 PAGE_CANDLES = 1000
-MARKETS = ("spot", "linear")
 _TRANSIENT_RET_CODES = ("10006", "10016", "10002")  # rate limit, server error, clock skew
 REQUEST_DEADLINE_SETTING = "candle_source.request_deadline_seconds"
 MONTH_DEADLINE_SETTING = "candle_source.month_deadline_seconds"

@@ -6,6 +6,9 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+# Kinds of market a symbol trades on: spot (BTC/USDT) or the linear perpetual (BTC/USDT:USDT).
+MARKETS = ("spot", "linear")
+
 
 @runtime_checkable
 class CandleSource(Protocol):

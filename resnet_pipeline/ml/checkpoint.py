@@ -15,10 +15,10 @@ from torch import nn
 from upath import UPath
 
 from resnet_pipeline.artifacts import as_path, atomic_write_path, exists, is_local, local_copy
+from resnet_pipeline.commands import materialize
 from resnet_pipeline.ml.lineage import (
     LineageError,
     check_same_dataset,
-    rebuild_command,
     relative_paths,
 )
 from resnet_pipeline.ml.normalization import Normalizer
@@ -67,7 +67,7 @@ class Checkpoint:
             raise LineageError(
                 f"{self.path or 'the checkpoint'} normalizes with other statistics than the "
                 f"current dataset of {symbol} although both carry the same fingerprint: "
-                f"retrain with {rebuild_command('trained_model', symbol)}"
+                f"retrain with {materialize('trained_model', symbol)}"
             )
 
     def check_features(self, feature_names: tuple[str, ...] | list[str]) -> None:
@@ -134,7 +134,7 @@ def _layout_root(path: Path | UPath) -> Path | None:
 def _retrain_hint(path: Path | UPath) -> str:
     """The command that rebuilds ``<root>/models/<SYMBOL>/model.pt``."""
     in_layout = path.parent.parent.name == "models"
-    return rebuild_command("trained_model", path.parent.name if in_layout else "<SYMBOL>")
+    return materialize("trained_model", path.parent.name if in_layout else "<SYMBOL>")
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:

@@ -36,7 +36,7 @@ from resnet_pipeline.artifacts import (
     remove_stale_temps,
     temp_path_for,
 )
-from resnet_pipeline.ml.lineage import rebuild_command
+from resnet_pipeline.commands import materialize
 
 FORMAT_VERSION = 2  # 2: fingerprint and partition content hashes
 FILES = ("matrix.npy", "labels.npy", "timestamps.npy", "splits.npz", "meta.json")
@@ -110,7 +110,7 @@ def write_dataset(
 def _missing(root: Any) -> FileNotFoundError:
     return FileNotFoundError(
         f"no dataset at {root}: materialize dataset_splits for this symbol first "
-        f"({rebuild_command('dataset_splits', root.name)})"
+        f"({materialize('dataset_splits', root.name)})"
     )
 
 
@@ -124,7 +124,7 @@ def _manifest(root: Any) -> dict:
         raise DatasetError(
             f"dataset at {root} has no {MANIFEST}: its save did not finish, so none of its "
             f"files are trusted. Re-materialize it with "
-            f"{rebuild_command('dataset_splits', root.name)}"
+            f"{materialize('dataset_splits', root.name)}"
         ) from None
     except ValueError as error:
         raise unreadable(root / MANIFEST, root.name, error) from error
@@ -139,7 +139,7 @@ def _parse_meta(text: str | bytes, meta_path: Any, root: Any) -> dict:
         raise DatasetError(
             f"dataset at {root} has format {meta.get('format', 1)}, this code reads "
             f"{FORMAT_VERSION}: re-materialize it with "
-            f"{rebuild_command('dataset_splits', root.name)}"
+            f"{materialize('dataset_splits', root.name)}"
         )
     return meta
 
@@ -232,7 +232,7 @@ def _read_arrays(folder: Path, shown: dict[str, Any], root: Any, mmap: bool) -> 
 def unreadable(path: Any, symbol: str, error: object) -> DatasetError:
     return DatasetError(
         f"dataset file {path} is unreadable ({error}): it was truncated or corrupted. "
-        f"Rebuild the dataset with {rebuild_command('dataset_splits', symbol)}"
+        f"Rebuild the dataset with {materialize('dataset_splits', symbol)}"
     )
 
 

@@ -13,30 +13,19 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path, PurePath
 from typing import Any
 
+import pandas as pd
+
+from resnet_pipeline.commands import materialize
+
 FINGERPRINT_KEY = "dataset_fingerprint"
-_BLOCK = 1 << 20
-_CLI = "dagster asset materialize -m resnet_pipeline.definitions"
 
 
 class LineageError(ValueError):
     """An artifact built from something other than what it is used with."""
-
-
-def rebuild_command(asset: str, symbol: str) -> str:
-    return f"{_CLI} --select {asset} --partition {symbol}"
-
-
-def content_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's bytes, streamed (``path`` may be an fsspec UPath)."""
-    digest = hashlib.sha256()
-    file = Path(path) if isinstance(path, str) else path
-    with file.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _canonical(value: Any) -> Any:
@@ -96,11 +85,11 @@ def check_same_dataset(
     current = dataset_lineage.get(FINGERPRINT_KEY)
     if trained_on and current and trained_on == current:
         return
-    retrain = rebuild_command("trained_model", symbol)
+    retrain = materialize("trained_model", symbol)
     if not current:
         raise LineageError(
             f"the current dataset of {symbol} has no fingerprint (written by an older version): "
-            f"rebuild it with {rebuild_command('dataset_splits', symbol)}, then {retrain}"
+            f"rebuild it with {materialize('dataset_splits', symbol)}, then {retrain}"
         )
     theirs = f"dataset {trained_on}" if trained_on else "a dataset without fingerprint (old format)"
     raise LineageError(
@@ -129,3 +118,22 @@ def relative_paths(lineage: Mapping[str, Any], root: str | os.PathLike[str]) -> 
         return value
 
     return fix(dict(lineage))
+
+
+def check_fold_lineage(lineage: Mapping[str, Any], symbol: str, month: date, path: str) -> None:
+    """A walk-forward fold model may predict or signal ``month`` only when its lineage says it
+    is ``symbol``'s fold for that month and its newest training or validation sample lies
+    before the month starts (SPEC 13: trained strictly before M)."""
+    last = lineage.get("val_last") or lineage.get("train_last")
+    start = pd.Timestamp(month).tz_localize("UTC")
+    if (
+        lineage.get("symbol") != symbol
+        or lineage.get("fold_month") != f"{month:%Y-%m}"
+        or last is None
+        or pd.Timestamp(last) >= start
+    ):
+        raise LineageError(
+            f"{path} does not prove it is {symbol}'s fold model for {month:%Y-%m} trained before "
+            f"it (lineage symbol={lineage.get('symbol')}, fold_month={lineage.get('fold_month')}, "
+            f"last sample {last})"
+        )

@@ -12,9 +12,9 @@ from typing import ClassVar
 import dagster as dg
 from pydantic import Field
 
-from resnet_pipeline.market.bybit import MARKETS, BybitSource, RetryPolicy
+from resnet_pipeline.market.bybit import BybitSource, RetryPolicy
 from resnet_pipeline.market.files import FilesSource
-from resnet_pipeline.market.source import CandleSource
+from resnet_pipeline.market.source import MARKETS, CandleSource
 from resnet_pipeline.market.synthetic import SyntheticSource
 
 

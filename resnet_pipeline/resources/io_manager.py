@@ -9,7 +9,9 @@ import pandas as pd
 from upath import UPath
 
 from resnet_pipeline.artifacts import as_path
-from resnet_pipeline.partitions import MONTH_DIM
+from resnet_pipeline.layout import Layout, partition_name
+from resnet_pipeline.partitions import MONTH_DIM, split_key
+from resnet_pipeline.settings import require_writable_root
 from resnet_pipeline.storage import (
     read_parquet,
     write_merged_parquet,
@@ -39,7 +41,7 @@ class MonthlyParquetIOManager(dg.UPathIOManager):
         self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str
     ) -> UPath:
         month, symbol = partition.split("/")  # dimensions in name order: month, symbol
-        return path / f"symbol={symbol}" / f"month={month[:7]}"
+        return path / partition_name(*split_key(f"{month}|{symbol}"))
 
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         key = (context.definition_metadata or {}).get(MERGE_ON_WRITE)
@@ -68,13 +70,22 @@ class MonthlyParquetIOManager(dg.UPathIOManager):
 
 
 class DataStore(dg.ConfigurableResource):
-    """The data root, for assets that read ranges with DuckDB or write models and reports."""
+    """The data root, for assets that read ranges with DuckDB or write models and reports.
+    A local root is created and checked for writing when a run starts (not when the
+    definitions load)."""
 
     root: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        require_writable_root(self.root)
 
     @property
     def path(self) -> UPath:
         return as_path(self.root)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.path)
 
 
 class MonthlyParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):

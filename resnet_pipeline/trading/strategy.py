@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from resnet_pipeline.market.source import MARKETS
+
 STOPS = ("fixed", "atr", "trailing")
 SIZINGS = ("kelly", "fixed")
 
@@ -47,9 +49,6 @@ class StrategyConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-MARKETS = ("spot", "linear")
 
 
 def short_rules(

@@ -11,7 +11,8 @@ from upath import UPath
 
 from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
-from resnet_pipeline.assets.common import EVALUATION, OWNERS, SETTINGS, SYMBOL, plain
+from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, plain
+from resnet_pipeline.commands import ingest_month, materialize, materialize_month
 from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.dataset_store import DatasetError
@@ -19,15 +20,14 @@ from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.lineage import (
     FINGERPRINT_KEY,
     LineageError,
+    check_fold_lineage,
     check_same_dataset,
-    rebuild_command,
 )
 from resnet_pipeline.ml.live_window import NotActionable, minutes_since_close, newest_window
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_partitions, stored_months
 from resnet_pipeline.trading.strategy import StrategyConfig, decide, short_rules
-
-_CLI = "dagster asset materialize -m resnet_pipeline.definitions"
 
 # Recompute when new features land, once a model exists (the features dependency spans every
 # month of the symbol, most of which may never be materialized: only the model must exist).
@@ -54,28 +54,25 @@ class SignalConfig(dg.Config):
     )
 
 
-def _strategy(store: DataStore, symbol: str) -> tuple[StrategyConfig, str]:
-    """The strategy config the backtest ran with (reports/S/backtest_metrics.json), else
-    SPEC defaults; with where it came from."""
-    path = store.path / "reports" / symbol / "backtest_metrics.json"
+def _strategy(store: DataStore, symbol: str, market: str) -> tuple[StrategyConfig, str]:
+    """The strategy config the backtest ran with (its backtest_metrics.json), else SPEC
+    defaults on ``market``; with where it came from."""
+    path = store.layout.reports(symbol).backtest_metrics
     if not exists(path):  # SPEC defaults, with shorts as the market allows them
-        shorts = short_rules(SETTINGS.bybit_market, None, SPOT_BORROW_FEE_PER_DAY)
-        return StrategyConfig(**shorts), (
-            f"SPEC defaults on {SETTINGS.bybit_market} (no backtest_report yet)"
-        )
+        shorts = short_rules(market, None, SPOT_BORROW_FEE_PER_DAY)
+        return StrategyConfig(**shorts), f"SPEC defaults on {market} (no backtest_report yet)"
     try:
         stored = read_json(path)
         config = stored.get("strategy_config") or stored.get("config") or {}
         known = {f.name for f in fields(StrategyConfig)}
         used = {k: v for k, v in config.items() if k in known and v is not None}
         return StrategyConfig(**used), (
-            f"backtest_report run {stored.get('run_id', '?')} "
-            f"(reports/{symbol}/backtest_metrics.json)"
+            f"backtest_report run {stored.get('run_id', '?')} ({store.layout.relative(path)})"
         )
     except (OSError, ValueError, TypeError, AttributeError) as error:
         raise dg.Failure(
             f"{path} holds no usable strategy config ({error}): re-run "
-            f"{rebuild_command('backtest_report', symbol)}"
+            f"{materialize('backtest_report', symbol)}"
         ) from error
 
 
@@ -83,45 +80,34 @@ def _newest_fold(store: DataStore, symbol: str, month: date) -> tuple[date, UPat
     """The newest fold model meant for ``month`` or before (fold M is trained strictly before
     M, so it has never seen a window of M or later)."""
     folds = []
-    for path in fresh(store.path / "walk_forward" / symbol).glob("*/model.pt"):
+    for folder in fresh(store.layout.folds_folder(symbol)).glob("*"):
         try:
-            fold_month = date.fromisoformat(f"{path.parent.name}-01")
+            fold_month = date.fromisoformat(f"{folder.name}-01")
         except ValueError:
             continue
-        if fold_month <= month:
-            folds.append((fold_month, path))
+        model = store.layout.fold(symbol, fold_month).model
+        if fold_month <= month and exists(model):
+            folds.append((fold_month, model))
     return max(folds) if folds else None
 
 
 def _fold_model(store: DataStore, symbol: str, month: date, path) -> Checkpoint:
     """A fold model, refused unless its lineage says it is this symbol's fold for ``month``,
     trained on samples before it."""
-    rebuild = f"{_CLI} --select wf_model --partition '{month:%Y-%m-01}|{symbol}'"
+    rebuild = materialize_month("wf_model", symbol, month)
     try:
         checkpoint = load_checkpoint(path)
-    except CheckpointError as error:
+        check_fold_lineage(checkpoint.lineage, symbol, month, str(path))
+    except (CheckpointError, LineageError) as error:
         raise dg.Failure(f"{error}. Rebuild the fold: {rebuild}") from error
-    lineage = checkpoint.lineage
-    last = lineage.get("val_last") or lineage.get("train_last")
-    if (
-        lineage.get("symbol") != symbol
-        or lineage.get("fold_month") != f"{month:%Y-%m}"
-        or last is None
-        or pd.Timestamp(last) >= pd.Timestamp(month).tz_localize("UTC")
-    ):
-        raise dg.Failure(
-            f"{path} does not prove it is {symbol}'s fold model for {month:%Y-%m} trained before "
-            f"it (lineage symbol={lineage.get('symbol')}, fold_month="
-            f"{lineage.get('fold_month')}, last sample {last}). Rebuild it: {rebuild}"
-        )
     return checkpoint
 
 
 def _trained_model(store: DataStore, symbol: str) -> Checkpoint:
     """trained_model's checkpoint, refused unless it was trained on the current dataset."""
     try:
-        checkpoint = load_checkpoint(store.path / "models" / symbol / "model.pt")
-        dataset = DatasetSplits.read_meta(store.path / "datasets" / symbol)
+        checkpoint = load_checkpoint(store.layout.checkpoint(symbol))
+        dataset = DatasetSplits.read_meta(store.layout.dataset(symbol))
         check_same_dataset(checkpoint.lineage, dataset["lineage"], symbol, checkpoint.path)
     except (CheckpointError, LineageError, DatasetError, FileNotFoundError) as error:
         raise dg.Failure(str(error)) from error
@@ -142,8 +128,8 @@ def _model_for(
             return _fold_model(store, symbol, fold_month, path), f"wf_model {fold_month:%Y-%m}"
         if choice == "walk_forward":
             raise dg.Failure(
-                f"no walk-forward fold model of {symbol} for {month:%Y-%m} or before: {_CLI} "
-                f"--select wf_model --partition '{month:%Y-%m-01}|{symbol}'"
+                f"no walk-forward fold model of {symbol} for {month:%Y-%m} or before: "
+                f"{materialize_month('wf_model', symbol, month)}"
             )
     return _trained_model(store, symbol), "trained_model"
 
@@ -182,17 +168,17 @@ def _not_actionable(reason: str, **metadata) -> dg.MaterializeResult:
     automation_condition=FOLLOW_NEW_FEATURES,
 )
 def latest_signal(
-    context: dg.AssetExecutionContext, config: SignalConfig, store: DataStore
+    context: dg.AssetExecutionContext, config: SignalConfig, store: DataStore, venue: TradingVenue
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
-    months = stored_months(store.path, "features", symbol)[-2:]
-    features = read_partitions(store.path, "features", symbol, months)
+    months = stored_months(store.layout, "features", symbol)[-2:]
+    features = read_partitions(store.layout, "features", symbol, months)
     newest = pd.Timestamp.now(tz="UTC") if features.empty else features["timestamp"].max()
     checkpoint, model_source = _model_for(store, symbol, config.model, newest)
     if features.empty:
         raise dg.Failure(f"no stored features for {symbol}: materialize features first")
     checkpoint.check_features([c for c in checkpoint.feature_names if c in features])
-    strategy, strategy_source = _strategy(store, symbol)
+    strategy, strategy_source = _strategy(store, symbol, venue.market)
     now = pd.Timestamp.now(tz="UTC")
     try:
         rows = newest_window(
@@ -211,11 +197,10 @@ def latest_signal(
     as_of = rows["timestamp"].iloc[-1]
     age = minutes_since_close(rows, now)
     if config.max_age_minutes is not None and age > config.max_age_minutes:
-        month = pd.Timestamp(now).strftime("%Y-%m-01")
         return _not_actionable(
             f"the newest candle ({as_of}) closed {age:.1f} minutes ago (> max_age_minutes="
-            f"{config.max_age_minutes:g}): ingest the running month first: {_CLI} --select "
-            f"raw_candles,features,labels --partition '{month}|{symbol}'",
+            f"{config.max_age_minutes:g}): ingest the running month first: "
+            f"{ingest_month(symbol, now.date().replace(day=1))}",
             as_of=plain(as_of),
             age_minutes=round(age, 1),
             model=model_source,

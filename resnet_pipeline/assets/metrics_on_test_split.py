@@ -27,6 +27,7 @@ from resnet_pipeline.targets import targets_met
 
 
 @dg.asset(
+    name="test_metrics",
     partitions_def=SYMBOL,
     group_name=EVALUATION,
     kinds={"pytorch", "json"},
@@ -38,14 +39,16 @@ from resnet_pipeline.targets import targets_met
     "model also beats its baseline.",
     deps=["trained_model", "dataset_splits"],
 )
-def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+def metrics_on_test_split(
+    context: dg.AssetExecutionContext, store: DataStore
+) -> dg.MaterializeResult:
     symbol = context.partition_key
     checkpoint, splits = load_checked_model(store, symbol)
     report, predictions = evaluate_split(checkpoint, splits)
     report |= {"symbol": symbol, "run_id": context.run.run_id, "lineage": checkpoint.lineage}
-    folder = store.path / "reports" / symbol
-    write_parquet_atomic(predictions, folder / "test_predictions.parquet")
-    path = folder / "test_metrics.json"
+    files = store.layout.reports(symbol)
+    write_parquet_atomic(predictions, files.test_predictions)
+    path = files.test_metrics
     write_json_atomic(path, plain(report))
     history = pd.DataFrame(
         [
@@ -60,16 +63,7 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
             }
         ]
     )
-    # one file per run: appending is a new file, atomic, and DuckDB reads them all at once
-    write_parquet_atomic(
-        history,
-        store.path
-        / "reports"
-        / "history"
-        / "test_metrics"
-        / f"symbol={symbol}"
-        / f"{context.run.run_id}.parquet",
-    )
+    write_parquet_atomic(history, store.layout.history("test_metrics", symbol, context.run.run_id))
     model = report["model"]
     return dg.MaterializeResult(
         metadata={
@@ -90,4 +84,4 @@ def test_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     )
 
 
-defs = dg.Definitions(assets=[test_metrics])
+defs = dg.Definitions(assets=[metrics_on_test_split])

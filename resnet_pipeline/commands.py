@@ -1,0 +1,44 @@
+"""The commands that errors, logs and reports tell a user to run, built in one place."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from datetime import date
+
+DEFINITIONS_MODULE = "resnet_pipeline.definitions"
+MATERIALIZE = f"dagster asset materialize -m {DEFINITIONS_MODULE}"
+
+
+def month_key(symbol: str, month: date) -> str:
+    """The symbol-month partition key as the CLI and the UI spell it: ``2024-01-01|BTCUSDT``
+    (dimensions in name order; ``partitions.split_key`` is the inverse)."""
+    return f"{month:%Y-%m-%d}|{symbol}"
+
+
+def _selection(assets: str | Sequence[str]) -> str:
+    return assets if isinstance(assets, str) else ",".join(assets)
+
+
+def materialize(assets: str | Sequence[str], partition: str | None = None) -> str:
+    """``dagster asset materialize`` of ``assets`` (one partition, or unpartitioned)."""
+    command = f"{MATERIALIZE} --select {_selection(assets)}"
+    return command if partition is None else f"{command} --partition {shlex.quote(partition)}"
+
+
+def materialize_month(assets: str | Sequence[str], symbol: str, month: date) -> str:
+    return materialize(assets, month_key(symbol, month))
+
+
+def materialize_months(assets: str | Sequence[str], symbol: str, first: date, last: date) -> str:
+    """A range of months of one symbol in one command (assets with a single-run backfill)."""
+    span = f"{month_key(symbol, first)}...{month_key(symbol, last)}"
+    return f"{MATERIALIZE} --select {_selection(assets)} --partition-range {shlex.quote(span)}"
+
+
+INGEST = ("raw_candles", "features", "labels")
+
+
+def ingest_month(symbol: str, month: date) -> str:
+    """Candles, then features and labels, of one symbol-month."""
+    return materialize_month(INGEST, symbol, month)
