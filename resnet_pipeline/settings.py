@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -161,8 +162,27 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
     )
 
 
+def _brief_settings_errors() -> None:
+    """A SettingsError that reaches the top of a process (a `dagster` CLI command loading the
+    definitions) prints as its one paragraph, not a wall of import frames. Servers that catch
+    load errors (the UI's code server) still show the full error."""
+    previous = sys.excepthook
+
+    def hook(kind, error, trace) -> None:
+        if issubclass(kind, SettingsError):
+            sys.stderr.write(f"resnet_pipeline settings: {error}\n")
+        else:
+            previous(kind, error, trace)
+
+    sys.excepthook = hook
+
+
 @functools.cache
 def current_settings() -> Settings:
     """This process's settings, read from the environment once (the definitions' partitions,
     jobs and resources all come from the same read)."""
-    return load_settings()
+    try:
+        return load_settings()
+    except SettingsError:
+        _brief_settings_errors()
+        raise

@@ -96,3 +96,25 @@ def test_files_columns_are_parsed_and_checked_at_load():
     assert load_settings({}).files_columns == ()
     with pytest.raises(SettingsError, match=r"RESNET_FILES_COLUMNS=.*'price' is not a candle"):
         load_settings({"RESNET_FILES_COLUMNS": "price=p"})
+
+
+def test_a_cli_command_reports_a_bad_setting_in_one_paragraph(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESNET_", "BYBIT_"))}
+    env.update(RESNET_SOURCE="bogus", DAGSTER_HOME=str(tmp_path))
+    dagster = Path(sys.executable).with_name("dagster")
+    run = subprocess.run(
+        [str(dagster), "asset", "materialize", "-m", "resnet_pipeline.definitions"]
+        + ["--select", "raw_candles", "--partition", "2024-01-01|BTCUSDT"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "resnet_pipeline settings: RESNET_SOURCE='bogus' is not one of" in run.stderr
+    assert "Traceback" not in run.stderr
