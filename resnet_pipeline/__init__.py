@@ -2,7 +2,7 @@
 
 import warnings
 
-# Dagster 1.13 marks features DESIGN.md relies on knowingly (per-partition asset checks, the
+# Dagster 1.13 marks features docs/DESIGN.md relies on knowingly (per-partition asset checks, the
 # month-offset partition mappings) as preview/beta; the warnings would be noise in every CLI call.
 for _message in (
     "Specifying a partitions_def on an AssetCheckSpec",

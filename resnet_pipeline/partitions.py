@@ -1,4 +1,4 @@
-"""The two partition schemes (DESIGN.md): symbol x month up to labels, symbol after."""
+"""The two partition schemes (docs/DESIGN.md): symbol x month up to labels, symbol after."""
 
 from __future__ import annotations
 

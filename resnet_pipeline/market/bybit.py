@@ -1,12 +1,12 @@
 """Bybit v5 1-minute klines through ccxt, paginated by start time, retried with backoff.
 
-Facts this module is built on (DESIGN.md): Bybit answers newest first, ``end`` is
+Facts this module is built on (docs/DESIGN.md): Bybit answers newest first, ``end`` is
 inclusive, and when a range holds more than ``limit`` candles it returns the newest
 ``limit`` of them. A page therefore asks for [start, start + 999 min] with limit 1000: never
 more candles than the limit, so nothing is silently dropped. ccxt's own ``paginate=True``
 is not used (it caps the number of pages and repeats pages).
 
-Faults (issue 11): a reply that is not a well-formed Bybit envelope is a transient error,
+Faults: a reply that is not a well-formed Bybit envelope is a transient error,
 never "no candles"; every request has a total deadline and each symbol-month a time bound,
 so a trickling server cannot hold a run forever; credentials in ``base_url`` travel as HTTP
 basic auth, never inside a URL, so no ccxt message or log can repeat them.
