@@ -217,3 +217,51 @@ def test_the_last_row_wins_and_only_differing_repeats_are_conflicts(
     minutes = {int((t - START) / pd.Timedelta(minutes=1)) for t in conflicts["timestamp"]}
     assert minutes == {m for m, variants in seen.items() if len(variants) > 1}
     assert len(conflicts) == sum(sum(v != last[m] for v in rows_seen[m]) for m in minutes)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+@pytest.mark.parametrize("header", [True, False])
+def test_semicolon_and_tab_separated_files_with_decimal_commas(
+    tmp_path: Path, truth: pd.DataFrame, sep: str, header: bool
+) -> None:
+    export = truth.assign(timestamp=_epochs(truth, "ms"))
+    path = tmp_path / "BTCUSDT.csv"
+    export.to_csv(path, index=False, sep=sep, decimal=",", header=header)
+    assert "," in path.read_text().splitlines()[1]  # the values carry decimal commas
+    pd.testing.assert_frame_equal(FilesSource(tmp_path).fetch("BTCUSDT", START, END), truth)
+    export.to_csv(path, index=False, sep=sep, header=header)  # decimal points read as well
+    pd.testing.assert_frame_equal(FilesSource(tmp_path).fetch("BTCUSDT", START, END), truth)
+
+
+def test_a_thousands_separator_is_refused_naming_the_value(
+    tmp_path: Path, truth: pd.DataFrame
+) -> None:
+    export = truth.assign(timestamp=_epochs(truth, "ms"), close=truth["close"].astype(object))
+    export.loc[3, "close"] = "43.210,5"
+    export.to_csv(tmp_path / "BTCUSDT.csv", index=False, sep=";", decimal=",")
+    with pytest.raises(
+        CandleFileError, match=r"1 close values .* row 4: '43\.210,5'; .*thousands separator"
+    ):
+        read_candle_file(tmp_path / "BTCUSDT.csv")
+
+
+def test_a_semicolon_header_is_split_on_semicolons(tmp_path: Path, truth: pd.DataFrame) -> None:
+    """The message users met before: a semicolon file read as one comma column."""
+    export = truth.assign(timestamp=_epochs(truth, "ms")).rename(columns={"timestamp": "Zeit"})
+    export.to_csv(tmp_path / "BTCUSDT.csv", index=False, sep=";", decimal=",")
+    with pytest.raises(
+        CandleFileError, match=r"no column for timestamp among \['Zeit', 'open', 'high'"
+    ):
+        read_candle_file(tmp_path / "BTCUSDT.csv")
+    got = read_candle_file(tmp_path / "BTCUSDT.csv", columns={"timestamp": "Zeit"})
+    pd.testing.assert_frame_equal(got, truth)
+
+
+def test_a_bad_value_in_a_headerless_export_is_named_like_any_other(
+    tmp_path: Path, truth: pd.DataFrame
+) -> None:
+    export = truth.assign(timestamp=_epochs(truth, "ms"), high=truth["high"].astype(object))
+    export.loc[11, "high"] = "n/a?"
+    export.to_csv(tmp_path / "BTCUSDT-1m.csv", index=False, header=False)
+    with pytest.raises(CandleFileError, match=r"1 high values .* row 12: 'n/a\?'\): fix"):
+        read_candle_file(tmp_path / "BTCUSDT-1m.csv")
