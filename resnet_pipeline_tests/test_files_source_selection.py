@@ -18,7 +18,7 @@ from resnet_pipeline.market.files import (
     FilesSource,
     read_candle_file,
 )
-from resnet_pipeline.market.files_index import FilesIndex, FileStamp
+from resnet_pipeline.market.files_index import FilesIndex, FileStamp, IndexNotSavedWarning
 from resnet_pipeline.market.merge import merge_candles
 from resnet_pipeline.market.minute_ranges import clip_range
 from resnet_pipeline.market.synthetic import SyntheticSource
@@ -115,6 +115,17 @@ def test_an_undated_file_is_read_once_per_source_then_placed_by_the_index(
     assert later.files_read == []  # its recorded range ends on Feb 1
     pd.testing.assert_frame_equal(later.fetch(SYMBOL, FEB, MARCH), february)
     assert len(later.files_read) == 1
+
+
+def test_an_index_that_cannot_be_stored_warns_and_the_candles_are_right(tmp_path: Path) -> None:
+    folder, blocker = tmp_path / "exports", tmp_path / "a-file"
+    folder.mkdir()
+    blocker.write_text("not a directory")
+    _write(clip_range(CANDLES, FIRST, FEB), folder / f"{SYMBOL}.csv")
+    source = FilesSource(folder, index_path=blocker / "index.json")
+    with pytest.warns(IndexNotSavedWarning, match="could not be written"):
+        january = source.fetch(SYMBOL, FIRST, FEB)
+    pd.testing.assert_frame_equal(january, _everything(folder, FIRST, FEB))
 
 
 def test_a_rewritten_file_is_indexed_again(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,10 @@ def _read_entries(path: Path) -> dict[str, FileRange]:
         return {}
 
 
+class IndexNotSavedWarning(UserWarning):
+    """The index of undated files could not be stored; the next run reads them again."""
+
+
 class FilesIndex:
     """Ranges keyed by the file's path relative to the candle directory."""
 
@@ -114,6 +119,15 @@ class FilesIndex:
         gone = [k for k in entries if not (self.directory / k).is_file()]
         rows = {k: v.as_json() for k, v in sorted(entries.items()) if k not in gone}
         payload = {"format": INDEX_FORMAT, "directory": str(self.directory), "files": rows}
-        write_json_atomic(self.path, payload)
+        try:
+            write_json_atomic(self.path, payload)
+        except OSError as error:  # a cache: the candles are right without it, only slower
+            warnings.warn(
+                f"the files index {self.path} could not be written ({error}): undated files "
+                "will be read again by the next run; point TMPDIR at a writable directory",
+                IndexNotSavedWarning,
+                stacklevel=2,
+            )
+            return
         self._entries = {k: v for k, v in entries.items() if k not in gone}
         self._new = {}

@@ -37,18 +37,20 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
         raise CandleValidationError(
             f"candles lack column(s) {missing}: expected {list(CANDLE_COLUMNS)}"
         )
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     ts = df["timestamp"]
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         raise CandleValidationError(
             f"candles timestamp has dtype {ts.dtype}: it must be tz-aware UTC datetimes"
         )
     # .array, not .to_numpy(): a tz-aware column would become an object array of Timestamps
-    # (seconds for a year of minutes); assignment by position either way.
-    out["timestamp"] = ts.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE).array
+    # (seconds for a year of minutes). One frame from whole columns, by position.
+    columns = {"timestamp": ts.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE).array}
     for col in VALUE_COLUMNS:
-        out[col] = pd.to_numeric(df[col], errors="raise").astype("float64").to_numpy()
-    return out
+        values = df[col]
+        if values.dtype != np.float64:
+            values = pd.to_numeric(values, errors="raise")
+        columns[col] = values.to_numpy(np.float64)
+    return pd.DataFrame(columns)
 
 
 def from_records(rows: Iterable[Iterable[float]]) -> pd.DataFrame:
