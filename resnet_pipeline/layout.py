@@ -8,6 +8,7 @@
 <root>/reports/history/<asset>/symbol=<S>/<run>.parquet   one row per run, for DuckDB
 <root>/walk_forward/<S>/<YYYY-MM>/                   a fold: model.pt, fold.json, predictions
 <root>/reports/<S>/walk_forward/                     wf_report
+<root>/mlruns/                                       MLflow tracking store (tracking.py)
 ```
 
 The root is a local directory or an fsspec URL (``s3://bucket/prefix``); every path is a
@@ -147,6 +148,12 @@ class Layout:
 
     def fold(self, symbol: str, month: date) -> FoldFiles:
         return FoldFiles(self.folds_folder(symbol) / f"{month:%Y-%m}")
+
+    # -- experiment tracking -----------------------------------------------------------------
+
+    def mlflow_store(self) -> UPath:
+        """The local MLflow store's folder (its database and run artifacts: ``tracking``)."""
+        return self.root / "mlruns"
 
     def relative(self, path: str | os.PathLike[str]) -> str:
         """``path`` relative to the root, as lineage records it (no machine's directories)."""
