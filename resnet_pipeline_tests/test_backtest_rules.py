@@ -1,5 +1,6 @@
-"""Each SPEC 9 rule fires on a constructed price path exactly when it should, and the fast
-engine equals the bar-by-bar reference on random paths."""
+"""Each SPEC 9 rule fires on a constructed price path exactly when it should, and the engine
+equals the tests' bar-by-bar reference loop, trade for trade and bar for bar of equity, on
+random paths."""
 
 import numpy as np
 import pandas as pd
@@ -7,15 +8,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.trading.bar_loop import run_bar_loop
-from resnet_pipeline.trading.simulate import make_market, run_backtest, simulate
+from resnet_pipeline.trading.bars import make_bars
+from resnet_pipeline.trading.exit_search import first_flag_from
+from resnet_pipeline.trading.simulate import run_backtest, simulate
 from resnet_pipeline.trading.strategy import StrategyConfig, decide
-from resnet_pipeline_tests._backtest_helpers import FLAT, HOLD_LONG, LONG, NO_COSTS, SHORT, market
+from resnet_pipeline_tests._backtest_helpers import (
+    FLAT,
+    HOLD_LONG,
+    LONG,
+    NO_COSTS,
+    SHORT,
+    bars_from,
+)
+from resnet_pipeline_tests._reference_backtest import reference_equity, reference_trades
 
 
 def only_trade(m, cfg):
     trades = simulate(m, cfg)
-    assert trades == run_bar_loop(m, cfg)  # every constructed case holds for both engines
+    assert trades == reference_trades(m, cfg)  # every constructed case holds for the reference too
     assert len(trades) >= 1
     return trades[0], trades
 
@@ -24,7 +34,7 @@ def test_fixed_stop_fires_inside_the_bar_at_its_level():
     cfg = StrategyConfig(stop="fixed", take_profit=None, **NO_COSTS)
     closes = [100, 100, 100, 99, 99]
     lows = [100, 100, 99.5, 97.9, 99]  # bar 3 dips below 98 = 100 * (1 - 2%)
-    m = market(closes, [LONG] + [HOLD_LONG] * 4, cfg, lows=lows)
+    m = bars_from(closes, [LONG] + [HOLD_LONG] * 4, cfg, lows=lows)
     trade, _ = only_trade(m, cfg)
     assert (trade["entry_bar"], trade["exit_bar"], trade["reason"]) == (1, 3, "stop")
     assert trade["entry_price"] == 100 and trade["exit_price"] == pytest.approx(98.0)
@@ -32,7 +42,7 @@ def test_fixed_stop_fires_inside_the_bar_at_its_level():
 
 def test_gap_through_the_stop_fills_at_the_open():
     cfg = StrategyConfig(stop="fixed", take_profit=None, **NO_COSTS)
-    m = market(
+    m = bars_from(
         [100, 100, 100, 95, 95],
         [LONG] + [HOLD_LONG] * 4,
         cfg,
@@ -45,7 +55,7 @@ def test_gap_through_the_stop_fills_at_the_open():
 
 def test_take_profit_and_stop_in_one_bar_assumes_the_stop():
     cfg = StrategyConfig(stop="fixed", take_profit=0.03, **NO_COSTS)
-    m = market(
+    m = bars_from(
         [100, 100, 100, 100],
         [LONG] + [HOLD_LONG] * 3,
         cfg,
@@ -58,7 +68,7 @@ def test_take_profit_and_stop_in_one_bar_assumes_the_stop():
 
 def test_take_profit_fires_at_plus_three_percent():
     cfg = StrategyConfig(stop="fixed", take_profit=0.03, **NO_COSTS)
-    m = market(
+    m = bars_from(
         [100, 100, 101, 102, 103.5],
         [LONG] + [HOLD_LONG] * 4,
         cfg,
@@ -71,7 +81,7 @@ def test_take_profit_fires_at_plus_three_percent():
 
 def test_atr_stop_is_two_atr_below_entry():
     cfg = StrategyConfig(stop="atr", take_profit=None, **NO_COSTS)
-    m = market(
+    m = bars_from(
         [100] * 6, [LONG] + [HOLD_LONG] * 5, cfg, lows=[100, 100, 99, 98.1, 97.9, 100], atr=1.0
     )
     trade, _ = only_trade(m, cfg)
@@ -82,7 +92,7 @@ def test_trailing_stop_follows_the_peak_of_earlier_bars():
     cfg = StrategyConfig(stop="trailing", take_profit=None, **NO_COSTS)
     highs = [100, 100, 103, 105, 104, 104]
     lows = [100, 100, 100, 103.6, 103.4, 100]
-    m = market(
+    m = bars_from(
         [100, 100, 102, 104, 104, 101],
         [LONG] + [HOLD_LONG] * 5,
         cfg,
@@ -98,7 +108,7 @@ def test_trailing_stop_follows_the_peak_of_earlier_bars():
 
 def test_short_positions_mirror_the_rules():
     cfg = StrategyConfig(stop="fixed", take_profit=0.03, **NO_COSTS)
-    m = market(
+    m = bars_from(
         [100, 100, 99, 96.5], [SHORT] + [(0.6, 0.2, 0.2)] * 3, cfg, lows=[100, 100, 99, 96.9]
     )
     trade, _ = only_trade(m, cfg)
@@ -108,7 +118,7 @@ def test_short_positions_mirror_the_rules():
 
 def test_reversal_exits_at_the_next_open_and_enters_the_other_side():
     cfg = StrategyConfig(take_profit=None, **NO_COSTS)
-    m = market(
+    m = bars_from(
         [100, 100, 100, 100, 100, 100],
         [LONG, HOLD_LONG, SHORT, (0.6, 0.2, 0.2), None, None],
         cfg,
@@ -121,7 +131,7 @@ def test_reversal_exits_at_the_next_open_and_enters_the_other_side():
 
 def test_low_confidence_exits():
     cfg = StrategyConfig(take_profit=None, **NO_COSTS)
-    m = market([100] * 5, [LONG, HOLD_LONG, (0.3, 0.3, 0.4), FLAT, FLAT], cfg)
+    m = bars_from([100] * 5, [LONG, HOLD_LONG, (0.3, 0.3, 0.4), FLAT, FLAT], cfg)
     trade, _ = only_trade(m, cfg)
     assert (trade["reason"], trade["exit_bar"]) == ("low_confidence", 3)
 
@@ -129,7 +139,7 @@ def test_low_confidence_exits():
 def test_time_exit_after_twelve_hours():
     cfg = StrategyConfig(take_profit=None, stop="fixed", **NO_COSTS)
     n = 800
-    m = market([100.0] * n, [LONG] + [HOLD_LONG] * (n - 1), cfg)
+    m = bars_from([100.0] * n, [LONG] + [HOLD_LONG] * (n - 1), cfg)
     trade, _ = only_trade(m, cfg)
     assert trade["reason"] == "time"
     assert trade["exit_bar"] - trade["entry_bar"] == 720
@@ -137,14 +147,14 @@ def test_time_exit_after_twelve_hours():
 
 def test_end_of_data_closes_at_the_last_close():
     cfg = StrategyConfig(take_profit=None, **NO_COSTS)
-    m = market([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3, cfg)
+    m = bars_from([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3, cfg)
     trade, _ = only_trade(m, cfg)
     assert (trade["reason"], trade["exit_bar"], trade["exit_price"]) == ("end", 3, 102.0)
 
 
 def test_a_still_open_trade_pays_slippage_and_its_exit_fee_at_the_last_close():
     cfg = StrategyConfig(take_profit=None, fee_rate=0.001, slippage_bps=10)
-    m = market([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3, cfg)
+    m = bars_from([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3, cfg)
     trade, _ = only_trade(m, cfg)
     assert (trade["reason"], trade["exit_price"]) == ("end", pytest.approx(102 * 0.999))
     exit_fee = trade["qty"] * 102 * 0.999 * 0.001
@@ -156,8 +166,8 @@ def test_fees_and_slippage_cost_exactly_what_they_say():
     free = StrategyConfig(take_profit=None, **NO_COSTS)
     paid = StrategyConfig(take_profit=None, fee_rate=0.001, slippage_bps=10)
     args = ([100, 100, 101, 102], [LONG] + [HOLD_LONG] * 3)
-    t0, _ = only_trade(market(*args, free), free)
-    t1, _ = only_trade(market(*args, paid), paid)
+    t0, _ = only_trade(bars_from(*args, free), free)
+    t1, _ = only_trade(bars_from(*args, paid), paid)
     assert t0["notional"] == pytest.approx(10_000 * 0.25)  # Kelly: 0.8 - 0.5 capped at 0.25
     entry, exit_ = 100 * 1.001, 102 * 0.999
     qty = 2500 / entry
@@ -174,11 +184,11 @@ def test_daily_drawdown_halves_later_sizes_that_day():
     closes = [100, 100, 100, 97, 97, 97, 97]
     lows = [100, 100, 100, 97, 97, 97, 97]
     probs = [LONG, HOLD_LONG, HOLD_LONG, FLAT, LONG, HOLD_LONG, HOLD_LONG]
-    m = market(closes, probs, cfg, lows=lows)
+    m = bars_from(closes, probs, cfg, lows=lows)
     _, trades = only_trade(m, cfg)
     assert trades[0]["reason"] == "stop"
     assert trades[1]["notional"] == pytest.approx(trades[1]["equity_before"] * 0.25 / 2)
-    next_day = market(closes, probs, cfg, lows=lows, start="2024-01-01 23:56")
+    next_day = bars_from(closes, probs, cfg, lows=lows, start="2024-01-01 23:56")
     _, reset = only_trade(next_day, cfg)  # the second decision falls on the next UTC day
     assert reset[1]["notional"] == pytest.approx(reset[1]["equity_before"] * 0.25)
 
@@ -190,10 +200,10 @@ def test_weekly_drawdown_stops_trading_until_next_week():
     closes = [100, 100, 100, 97, 97, 97, 97]
     lows = [100, 100, 100, 97, 97, 97, 97]
     probs = [LONG, HOLD_LONG, HOLD_LONG, FLAT, LONG, HOLD_LONG, HOLD_LONG]
-    _, trades = only_trade(market(closes, probs, cfg, lows=lows), cfg)
+    _, trades = only_trade(bars_from(closes, probs, cfg, lows=lows), cfg)
     assert len(trades) == 1  # -0.5% of equity > 0.4%: no new trade that week
     # the loss is realized Sunday 23:59; the next decision (Monday 00:00) is a new ISO week
-    _, monday = only_trade(market(closes, probs, cfg, lows=lows, start="2024-01-07 23:56"), cfg)
+    _, monday = only_trade(bars_from(closes, probs, cfg, lows=lows, start="2024-01-07 23:56"), cfg)
     assert len(monday) == 2
 
 
@@ -203,14 +213,14 @@ def test_no_look_ahead_future_bars_change_nothing_before():
     n = 3000
     closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
     probs = rng.dirichlet([1, 1, 1], n)
-    base = simulate(market(closes, probs, cfg, highs=closes * 1.001, lows=closes * 0.999), cfg)
+    base = simulate(bars_from(closes, probs, cfg, highs=closes * 1.001, lows=closes * 0.999), cfg)
     cut = 1500
     changed_closes = closes.copy()
     changed_closes[cut + 1 :] *= 1.5
     changed_probs = probs.copy()
     changed_probs[cut + 1 :] = rng.dirichlet([1, 1, 1], n - cut - 1)
     other = simulate(
-        market(
+        bars_from(
             changed_closes,
             changed_probs,
             cfg,
@@ -238,7 +248,7 @@ def test_no_look_ahead_future_bars_change_nothing_before():
     step=st.sampled_from(["1min", "7min"]),
     borrow=st.sampled_from([0.0, 0.001]),
 )
-def test_fast_engine_equals_the_bar_loop(
+def test_engine_equals_the_reference_loop(
     seed, n, stop, sizing, take_profit, exit_confidence, reversal, hold, daily, weekly, step, borrow
 ):
     cfg = StrategyConfig(
@@ -260,13 +270,26 @@ def test_fast_engine_equals_the_bar_loop(
     probs = rng.dirichlet([0.5, 0.5, 0.5], n)
     probs[rng.random(n) < 0.05] = np.nan  # bars without a prediction
     times = pd.date_range("2024-01-05 20:00", periods=n, freq=step, tz="UTC")
-    m = make_market(times, opens, highs, lows, closes, np.abs(rng.normal(0.5, 0.2, n)), probs, cfg)
-    assert simulate(m, cfg) == run_bar_loop(m, cfg)
+    m = make_bars(times, opens, highs, lows, closes, np.abs(rng.normal(0.5, 0.2, n)), probs, cfg)
+    trades = simulate(m, cfg)
+    assert trades == reference_trades(m, cfg)
+    equity = run_backtest(m, cfg).equity
+    assert np.array_equal(equity.to_numpy(), reference_equity(m, trades, cfg.initial_equity))
+    assert equity.index.equals(pd.to_datetime(m.times, utc=True))
+
+
+@settings(max_examples=50, deadline=None)
+@given(flags=st.lists(st.booleans(), max_size=40))
+def test_first_flag_from_points_at_the_next_flag(flags):
+    flags = np.array(flags, bool)
+    n = len(flags)
+    expected = [next((j for j in range(i, n) if flags[j]), n) for i in range(n)]
+    assert first_flag_from(flags).tolist() == expected
 
 
 def test_equity_curve_marks_positions_and_ends_at_realized_equity():
     cfg = StrategyConfig(take_profit=None, **NO_COSTS)
-    m = market([100, 100, 101, 102, 102], [LONG] + [HOLD_LONG] * 2 + [FLAT, FLAT], cfg)
+    m = bars_from([100, 100, 101, 102, 102], [LONG] + [HOLD_LONG] * 2 + [FLAT, FLAT], cfg)
     result = run_backtest(m, cfg)
     qty = 2500 / 100
     assert list(result.equity.round(6)) == [

@@ -1,10 +1,12 @@
-"""Day-block bootstrap intervals, the probabilistic Sharpe ratio and the verdict."""
+"""Day-block bootstrap intervals (equal, to the last bit, to the one-resample-at-a-time
+reference), the probabilistic Sharpe ratio and the verdict."""
 
 import math
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -12,12 +14,20 @@ from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.ml.bootstrap import (
     block_length,
+    classification_draws,
     classification_intervals,
+    day_pair_counts,
+    day_units,
     probabilistic_sharpe_ratio,
     sharpe_intervals,
     stationary_indices,
 )
 from resnet_pipeline.ml.walk_forward_eval import verdict
+from resnet_pipeline.trading.performance import sharpe
+from resnet_pipeline_tests._reference_bootstrap import (
+    reference_classification_draws,
+    reference_classification_intervals,
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -134,3 +144,97 @@ def test_verdict_says_edge_only_when_every_lower_bound_clears_zero():
     assert not decided.edge and "Sharpe after costs over 0" in decided.line
     decided = verdict(classification, {"sharpe": {"low": None, "high": None}})
     assert "undefined" in decided.line
+
+
+def _classification_case(seed: int, n_days: int, per_day: int, tie_decimals: int | None):
+    """Labels, three predictors (one constant per day block, as the majority baseline is per
+    fold; one optionally rounded, so scores tie) and days, some days missing from the run."""
+    rng = np.random.default_rng(seed)
+    days = np.sort(rng.integers(0, n_days, n_days * per_day)) * 7 + 3  # sparse day codes
+    n = len(days)
+    y = rng.integers(0, 3, n)
+    model = rng.dirichlet([1, 1, 1], n)
+    if tie_decimals is not None:
+        model = np.round(model, tie_decimals)
+    majority = np.tile([0.2, 0.3, 0.5], (n, 1))
+    majority[days > np.median(days)] = [0.4, 0.4, 0.2]
+    logistic = rng.dirichlet([3, 3, 3], n)
+    return y, {"model": model, "majority": majority, "logistic": logistic}, days
+
+
+@settings(max_examples=30, deadline=None)
+@example(seed=1, n_days=25, per_day=2, tie_decimals=1, two_classes=False)  # per sample
+@example(seed=2, n_days=5, per_day=60, tie_decimals=1, two_classes=False)  # per day pair
+@given(
+    seed=st.integers(0, 10_000),
+    n_days=st.integers(1, 25),
+    per_day=st.integers(1, 60),
+    tie_decimals=st.sampled_from([None, 1, 2]),
+    two_classes=st.booleans(),
+)
+def test_vectorized_bootstrap_equals_one_resample_at_a_time(
+    seed, n_days, per_day, tie_decimals, two_classes
+):
+    """Every resampled accuracy and AUC, the estimates and the intervals are exactly those of
+    the plain loop that weights every sample, resample by resample (both the day-pair path,
+    few days with many samples, and the sample path, many days with few, are drawn)."""
+    y, proba, days = _classification_case(seed, n_days, per_day, tie_decimals)
+    if two_classes:
+        y = y % 2  # one class never occurs: AUC is undefined, accuracy is not
+    estimates, draws = classification_draws(y, proba, days, 60, seed)
+    expected_estimates, expected_draws = reference_classification_draws(y, proba, days, 60, seed)
+    assert estimates.keys() == expected_estimates.keys()
+    for key, value in estimates.items():
+        assert value == expected_estimates[key] or (
+            math.isnan(value) and math.isnan(expected_estimates[key])
+        )
+        assert np.array_equal(draws[key], expected_draws[key], equal_nan=True), key
+    assert classification_intervals(
+        y, proba, days, n_boot=60, seed=seed
+    ) == reference_classification_intervals(y, proba, days, n_boot=60, seed=seed)
+
+
+def test_day_pair_counts_equal_comparing_every_pair_over_a_year_of_days():
+    """366 days, many blocks of samples, tied scores: the pair counts the pooled report's
+    AUC rests on, against comparing every positive with every negative."""
+    rng = np.random.default_rng(5)
+    unit = rng.integers(0, 366, 3000)
+    score = np.round(rng.random(3000), 2)
+    positive = rng.random(3000) < 0.35
+    wins = score[positive][:, None] > score[~positive][None, :]
+    ties = score[positive][:, None] == score[~positive][None, :]
+    expected = np.zeros((366, 366))
+    np.add.at(
+        expected,
+        (unit[positive][:, None].repeat((~positive).sum(), 1), unit[~positive][None, :]),
+        wins + 0.5 * ties,
+    )
+    assert np.array_equal(day_pair_counts(score, positive, unit, 366), expected)
+
+
+def test_day_pair_counts_count_each_pair_once_and_ties_half():
+    score = np.array([0.1, 0.5, 0.5, 0.9, 0.3, 0.5])
+    positive = np.array([False, True, False, True, False, True])
+    unit = np.array([0, 0, 1, 1, 2, 2])
+    expected = np.zeros((3, 3))
+    for i in np.flatnonzero(positive):
+        for j in np.flatnonzero(~positive):
+            expected[unit[i], unit[j]] += (
+                1.0 if score[i] > score[j] else 0.5 * (score[i] == score[j])
+            )
+    assert np.array_equal(day_pair_counts(score, positive, unit, 3), expected)
+
+
+def test_days_may_be_timestamps_and_are_numbered_in_time_order():
+    stamps = pd.Series(pd.to_datetime(["2024-03-02", "2024-03-01", "2024-03-02"], utc=True))
+    unit, n_days = day_units(stamps.dt.floor("D").to_numpy())  # object Timestamps
+    assert (unit.tolist(), n_days) == ([1, 0, 1], 2)
+    with pytest.raises(ValueError, match="no day"):
+        day_units(np.array(["2024-03-01", None], dtype=object))
+
+
+def test_the_sharpe_interval_estimate_is_the_trading_metrics_sharpe():
+    returns = np.random.default_rng(2).normal(0.001, 0.01, 60)
+    out = sharpe_intervals(returns, returns * 0.5, n_boot=50)
+    assert out["sharpe"]["estimate"] == sharpe(pd.Series(returns))
+    assert out["sharpe_minus_buy_and_hold"]["estimate"] == sharpe(returns) - sharpe(returns * 0.5)

@@ -4,7 +4,6 @@ borrow), a linear perpetual shorts natively."""
 import pytest
 
 from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
-from resnet_pipeline.trading.bar_loop import run_bar_loop
 from resnet_pipeline.trading.simulate import run_backtest, simulate
 from resnet_pipeline.trading.strategy import StrategyConfig, short_rules
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
@@ -13,10 +12,11 @@ from resnet_pipeline_tests._backtest_helpers import (
     LONG,
     NO_COSTS,
     SHORT,
-    market,
+    bars_from,
     ramped_predictions,
 )
 from resnet_pipeline_tests._features_helpers import synthetic
+from resnet_pipeline_tests._reference_backtest import reference_trades
 
 HOLD_SHORT = (0.6, 0.2, 0.2)
 
@@ -42,9 +42,9 @@ def test_the_backtest_asset_follows_the_market_setting():
 def test_long_only_ignores_short_signals():
     cfg = StrategyConfig(take_profit=None, allow_short=False, **NO_COSTS)
     probs = [SHORT, HOLD_SHORT, FLAT, LONG, FLAT, FLAT]
-    m = market([100, 99, 98, 98, 99, 99], probs, cfg)
+    m = bars_from([100, 99, 98, 98, 99, 99], probs, cfg)
     trades = simulate(m, cfg)
-    assert trades == run_bar_loop(m, cfg)
+    assert trades == reference_trades(m, cfg)
     assert [(t["side"], t["entry_bar"]) for t in trades] == [(1, 4)]
 
 
@@ -53,10 +53,10 @@ def test_a_short_pays_its_borrow_fee_per_day_held():
     paid = StrategyConfig(take_profit=None, stop="fixed", borrow_fee_per_day=0.01, **NO_COSTS)
     n = 122  # entry at bar 1, held to the last bar: 120 minutes
     probs = [SHORT] + [HOLD_SHORT] * (n - 1)
-    base = simulate(market([100.0] * n, probs, free), free)[0]
-    m = market([100.0] * n, probs, paid)
+    base = simulate(bars_from([100.0] * n, probs, free), free)[0]
+    m = bars_from([100.0] * n, probs, paid)
     trade = simulate(m, paid)[0]
-    assert simulate(m, paid) == run_bar_loop(m, paid)
+    assert simulate(m, paid) == reference_trades(m, paid)
     cost = 2500 * 0.01 * 120 / 1440  # notional x rate x days held
     assert trade["borrow_fee"] == pytest.approx(cost)
     assert trade["pnl"] == pytest.approx(base["pnl"] - cost)
@@ -68,7 +68,7 @@ def test_a_short_pays_its_borrow_fee_per_day_held():
 
 def test_longs_pay_no_borrow_fee():
     cfg = StrategyConfig(take_profit=None, borrow_fee_per_day=0.01, **NO_COSTS)
-    m = market([100.0] * 30, [LONG] + [(0.2, 0.2, 0.6)] * 29, cfg)
+    m = bars_from([100.0] * 30, [LONG] + [(0.2, 0.2, 0.6)] * 29, cfg)
     assert simulate(m, cfg)[0]["borrow_fee"] == 0.0
 
 

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from resnet_pipeline.ml.classification import classification_verdicts, metrics_table
 from resnet_pipeline.reports.html import backtest_report_html
-from resnet_pipeline.targets import BASELINE_BETTER, Target, compare_to_targets
 from resnet_pipeline.trading.performance import CONVENTIONS, trading_verdicts
 from resnet_pipeline.trading.strategy import StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
+from resnet_pipeline.verdicts import BASELINE_BETTER, Target, compare_to_targets
 from resnet_pipeline_tests._backtest_helpers import ramped_predictions
 from resnet_pipeline_tests._features_helpers import synthetic
 

@@ -23,7 +23,7 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import (
     write_parquet_atomic,
 )
-from resnet_pipeline.targets import targets_met
+from resnet_pipeline.verdicts import targets_met
 
 
 @dg.asset(

@@ -24,7 +24,7 @@ from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.checkpoint import Checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.targets import Target, compare_to_targets, not_defined
+from resnet_pipeline.verdicts import Target, compare_to_targets, not_defined
 
 # The seed's targets for the classifier, each with the baseline(s) it must also beat: the
 # majority class for accuracy and F1, the logistic regression for AUC (a constant guess has

@@ -5,36 +5,43 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.trading.market import Market
+from resnet_pipeline.trading.bars import Bars, utc_index
+
+EMPTY_LOG_COLUMNS = ["entry_time", "exit_time", "side", "reason", "pnl"]
 
 
-def equity_curve(m: Market, trades: list[dict], initial: float) -> np.ndarray:
+def equity_curve(bars: Bars, log: pd.DataFrame, initial: float) -> np.ndarray:
     """Mark-to-market equity at every bar's close: realized equity when flat, and the open
-    position valued at the close (its entry fee paid) while in a trade."""
-    equity = np.full(m.n, initial, dtype=np.float64)
-    if not trades:
-        return equity
-    exits = np.array([t["exit_bar"] for t in trades])
-    realized = np.array([t["equity_after"] for t in trades])
-    index = np.searchsorted(exits, np.arange(m.n), side="right") - 1
+    position valued at the close (its entry fee paid, its borrow fee accrued in proportion to
+    the time held) while in a trade. ``log``: the engine's trades as a frame, in time order."""
+    if log.empty:
+        return np.full(bars.n, initial, dtype=np.float64)
+    entry, exit_ = log["entry_bar"].to_numpy(), log["exit_bar"].to_numpy()
+    index = np.searchsorted(exit_, np.arange(bars.n), side="right") - 1
+    realized = log["equity_after"].to_numpy(np.float64)
     equity = np.where(index >= 0, realized[np.maximum(index, 0)], initial)
-    for t in trades:
-        held = slice(t["entry_bar"], t["exit_bar"])  # the exit bar itself is realized
-        marked = t["side"] * t["qty"] * (m.close[held] - t["entry_price"])
-        accrued = (
-            t["borrow_fee"]
-            * (m.times[held] - m.times[t["entry_bar"]])
-            / max(m.times[t["exit_bar"]] - m.times[t["entry_bar"]], 1)
-        )
-        equity[held] = t["equity_before"] - t["entry_fee"] - accrued + marked
+    held = exit_ - entry  # bars entry .. exit - 1; the exit bar itself is realized
+    owner = np.repeat(np.arange(len(log)), held)
+    bar = np.arange(int(held.sum())) - np.repeat(np.cumsum(held) - held, held) + entry[owner]
+
+    def per_bar(column: str) -> np.ndarray:
+        return log[column].to_numpy()[owner]
+
+    marked = per_bar("side") * per_bar("qty") * (bars.close[bar] - per_bar("entry_price"))
+    span = np.maximum(bars.times[exit_] - bars.times[entry], 1)[owner]
+    accrued = per_bar("borrow_fee") * (bars.times[bar] - bars.times[entry][owner]) / span
+    equity[bar] = per_bar("equity_before") - per_bar("entry_fee") - accrued + marked
     return equity
 
 
-def trades_frame(m: Market, trades: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(trades)
-    if frame.empty:
-        return pd.DataFrame(columns=["entry_time", "exit_time", "side", "reason", "pnl"])
-    frame["entry_time"] = pd.to_datetime(m.times[frame["entry_bar"]], utc=True)
-    frame["exit_time"] = pd.to_datetime(m.times[frame["exit_bar"]], utc=True)
-    frame["hold_minutes"] = (frame["exit_time"] - frame["entry_time"]).dt.total_seconds() / 60
-    return frame.drop(columns=["exit_at_open"])
+def trades_frame(bars: Bars, log: pd.DataFrame) -> pd.DataFrame:
+    """The trade log with entry / exit times and the minutes held."""
+    if log.empty:
+        return pd.DataFrame(columns=EMPTY_LOG_COLUMNS)
+    entry_time = utc_index(bars.times[log["entry_bar"].to_numpy()])
+    exit_time = utc_index(bars.times[log["exit_bar"].to_numpy()])
+    return log.drop(columns=["exit_at_open"]).assign(
+        entry_time=entry_time,
+        exit_time=exit_time,
+        hold_minutes=(exit_time - entry_time).total_seconds() / 60,
+    )

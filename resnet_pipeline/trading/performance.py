@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.targets import Target, compare_to_targets
 from resnet_pipeline.trading.strategy import StrategyConfig
+from resnet_pipeline.verdicts import Target, compare_to_targets
 
 DAYS_PER_YEAR = 365
 SHORT_PERIOD_DAYS = 30  # below this, annualized figures are flagged as extrapolations
@@ -71,11 +71,23 @@ def annualized_return(equity: pd.Series) -> float:
     return float((equity.iloc[-1] / equity.iloc[0]) ** (DAYS_PER_YEAR / days) - 1.0)
 
 
-def sharpe(returns: pd.Series) -> float | None:
-    std = returns.std(ddof=1)
-    if len(returns) < 2 or not std > 0:
-        return None
-    return float(returns.mean() / std * math.sqrt(DAYS_PER_YEAR))
+def annualized_sharpe(returns: np.ndarray) -> np.ndarray:
+    """Sharpe of daily returns along the last axis (one series, or one bootstrap resample per
+    row): mean / standard deviation (ddof 1) x sqrt(365); NaN where undefined (fewer than 2
+    days, no variation)."""
+    returns = np.asarray(returns, np.float64)
+    if returns.shape[-1] < 2:
+        return np.full(returns.shape[:-1], np.nan)
+    std = returns.std(axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = returns.mean(axis=-1) / std * math.sqrt(DAYS_PER_YEAR)
+    return np.where(std > 0, ratio, np.nan)
+
+
+def sharpe(returns: pd.Series | np.ndarray) -> float | None:
+    """``annualized_sharpe`` of one series; None when undefined."""
+    value = float(annualized_sharpe(returns))
+    return value if math.isfinite(value) else None
 
 
 def sortino(returns: pd.Series) -> float | None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.features.indicators import wilder_atr
+from resnet_pipeline.trading.bars import make_bars
 from resnet_pipeline.trading.performance import (
     SHORT_PERIOD_DAYS,
     buy_and_hold,
@@ -15,7 +16,7 @@ from resnet_pipeline.trading.performance import (
     trading_metrics,
     trading_verdicts,
 )
-from resnet_pipeline.trading.simulate import BacktestResult, make_market, run_backtest
+from resnet_pipeline.trading.simulate import BacktestResult, run_backtest
 from resnet_pipeline.trading.strategy import StrategyConfig
 
 
@@ -43,25 +44,25 @@ def evaluate_strategy(
     atr = wilder_atr(*(candles[k].to_numpy(np.float64) for k in ("high", "low", "close")), 14)
     start, end = predictions["timestamp"].min(), predictions["timestamp"].max()
     inside = ((candles["timestamp"] >= start) & (candles["timestamp"] <= end)).to_numpy()
-    bars = candles.loc[inside].reset_index(drop=True)
-    if len(bars) < 2:
+    period = candles.loc[inside].reset_index(drop=True)
+    if len(period) < 2:
         raise ValueError(f"no stored candles for the test period {start}..{end}")
     proba = (
-        bars[["timestamp"]]
+        period[["timestamp"]]
         .merge(
             predictions[["timestamp", "p_down", "p_neutral", "p_up"]], on="timestamp", how="left"
         )[["p_down", "p_neutral", "p_up"]]
         .to_numpy(np.float64)
     )
-    market = make_market(
-        bars["timestamp"],
-        *(bars[k].to_numpy() for k in ("open", "high", "low", "close")),
+    bars = make_bars(
+        period["timestamp"],
+        *(period[k].to_numpy() for k in ("open", "high", "low", "close")),
         atr[inside],
         proba,
         cfg,
     )
-    result = run_backtest(market, cfg)
-    benchmark = buy_and_hold(result.equity.index, market.open, market.close, cfg)
+    result = run_backtest(bars, cfg)
+    benchmark = buy_and_hold(result.equity.index, bars.open, bars.close, cfg)
     metrics = trading_metrics(result.equity, result.trades, result.exposure, result.fees)
     benchmark_metrics = equity_metrics(benchmark)
     return StrategyEvaluation(
@@ -70,9 +71,9 @@ def evaluate_strategy(
         metrics=metrics,
         benchmark_metrics=benchmark_metrics,
         targets=trading_verdicts(metrics, benchmark_metrics),
-        bars=len(bars),
+        bars=len(period),
         bars_with_prediction=int(np.isfinite(proba[:, 0]).sum()),
-        notes=explain(metrics, proba, market.side, cfg),
+        notes=explain(metrics, proba, bars.side, cfg),
     )
 
 

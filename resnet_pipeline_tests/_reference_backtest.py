@@ -1,11 +1,18 @@
-"""The strategy bar by bar: the plain reference the fast engine (``simulate``) must equal.
+"""The strategy bar by bar, and its equity trade by trade: the plain references the engine
+(``trading.simulate``) and its vectorized equity curve must equal.
 
-Slow (a Python loop over every bar) and obvious on purpose; the benchmark reports how much
-faster the event-driven engine is.
+Slow (a Python loop over every bar) and obvious on purpose: at every bar it asks each rule
+whether it fires. It shares with the engine only ``fills`` (prices, sizes, fees, which exit
+rule fires at a given bar) and the ``DrawdownGuard``; the engine finds exit bars its own way
+(an index of signal exits, a walk over the bars before them, jumps over flat and halted
+stretches), so equal trade logs check that search, bar for bar.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from resnet_pipeline.trading.bars import Bars
 from resnet_pipeline.trading.drawdown_guard import DrawdownGuard
 from resnet_pipeline.trading.fills import (
     close_position,
@@ -14,11 +21,10 @@ from resnet_pipeline.trading.fills import (
     signal_exit,
     time_exit_bar,
 )
-from resnet_pipeline.trading.market import Market
 from resnet_pipeline.trading.strategy import StrategyConfig
 
 
-def run_bar_loop(m: Market, cfg: StrategyConfig) -> list[dict]:
+def reference_trades(m: Bars, cfg: StrategyConfig) -> list[dict]:
     trades: list[dict] = []
     equity = cfg.initial_equity
     guard = DrawdownGuard(equity, cfg)
@@ -64,3 +70,20 @@ def run_bar_loop(m: Market, cfg: StrategyConfig) -> list[dict]:
             j += 1  # the next decision is at the exit bar's close
         # intrabar exits and reversals: decide again at this same bar's close
     return trades
+
+
+def reference_equity(m: Bars, trades: list[dict], initial: float) -> np.ndarray:
+    """Mark-to-market equity trade by trade: realized equity after each exit, the open
+    position marked at each close (entry fee paid, borrow fee accrued with time held)."""
+    equity = np.full(m.n, initial, dtype=np.float64)
+    for t in trades:
+        equity[t["exit_bar"] :] = t["equity_after"]
+        held = slice(t["entry_bar"], t["exit_bar"])  # the exit bar itself is realized
+        marked = t["side"] * t["qty"] * (m.close[held] - t["entry_price"])
+        accrued = (
+            t["borrow_fee"]
+            * (m.times[held] - m.times[t["entry_bar"]])
+            / max(m.times[t["exit_bar"]] - m.times[t["entry_bar"]], 1)
+        )
+        equity[held] = t["equity_before"] - t["entry_fee"] - accrued + marked
+    return equity
