@@ -17,7 +17,7 @@ from resnet_pipeline.ml.bootstrap import (
     sharpe_intervals,
     stationary_indices,
 )
-from resnet_pipeline.ml.walk_forward_eval import verdict
+from resnet_pipeline.ml.stitched_metrics import verdict
 
 
 @settings(max_examples=30, deadline=None)
