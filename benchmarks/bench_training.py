@@ -1,7 +1,7 @@
 """ResNet-18-1D training: throughput, the time a symbol-year takes, behaviour under load.
 
 Prints, in one run:
-- samples/s of the real loop (``ml.training.train`` + the windowed loader, augmentation on)
+- samples/s of the real loop (``ml.trainer.train`` + the windowed loader, augmentation on)
   against the bare step (forward + backward + AdamW on one pre-made batch), fp32 and bf16,
   and their ratio (target >= 0.9);
 - the bare step at larger batches and under ``torch.compile`` (speed only: whether a larger
@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
 from resnet_pipeline.ml.device import configure_threads  # noqa: E402
 from resnet_pipeline.ml.resnet import build_model  # noqa: E402
-from resnet_pipeline.ml.training import TrainConfig, _val_loader, evaluate, train  # noqa: E402
+from resnet_pipeline.ml.train_batches import evaluate, val_loader  # noqa: E402
+from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
+from resnet_pipeline.ml.trainer import train  # noqa: E402
 from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
 
 YEAR_MINUTES = 366 * 24 * 60
@@ -93,7 +95,7 @@ def loop_rate(splits, precision: str, samples: int, device: str = "cpu", threads
 
 def val_rate(splits, samples: int) -> float:
     cfg = TrainConfig(max_val_samples=samples)
-    loader = _val_loader(WindowDataset(splits, "val"), cfg, pin=False)
+    loader = val_loader(WindowDataset(splits, "val"), cfg, pin=False)
     model = build_model()
     started = time.perf_counter()
     evaluate(model, loader, torch.nn.CrossEntropyLoss(), torch.device("cpu"), None)

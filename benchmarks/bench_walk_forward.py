@@ -33,17 +33,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_pipeline.features.channels import compute_features  # noqa: E402
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
+from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
 from resnet_pipeline.ml.dataset import build_splits  # noqa: E402
 from resnet_pipeline.ml.fold_training import predict_month, train_fold  # noqa: E402
-from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
-from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
-from resnet_pipeline.ml.training import TrainConfig, train  # noqa: E402
-from resnet_pipeline.ml.walk_forward import (  # noqa: E402
+from resnet_pipeline.ml.monthly_folds import (  # noqa: E402
     FoldConfig,
     add_months,
     build_fold,
     eligible_samples,
 )
+from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
+from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
+from resnet_pipeline.ml.trainer import train  # noqa: E402
 from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
 
 
@@ -91,7 +93,12 @@ def run_folds(samples, months, plan: Plan, warm: bool) -> list[dict]:
         fold = build_fold(samples, month, fold_cfg)
         start = time.perf_counter()
         trained = train_fold(
-            fold, model_cfg, train_cfg, previous if warm else None, plan.warm_epochs, True
+            fold,
+            model_cfg,
+            train_cfg,
+            previous if warm else None,
+            plan.warm_epochs,
+            AugmentConfig(),
         )
         trained_s = time.perf_counter() - start
         start = time.perf_counter()

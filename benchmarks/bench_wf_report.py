@@ -39,7 +39,7 @@ from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.bootstrap import classification_intervals, sharpe_intervals  # noqa: E402
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS  # noqa: E402
-from resnet_pipeline.ml.walk_forward_eval import proba_of, walk_forward_summary  # noqa: E402
+from resnet_pipeline.ml.stitched_metrics import proba_of, walk_forward_summary  # noqa: E402
 from resnet_pipeline.trading.performance import daily_returns  # noqa: E402
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest  # noqa: E402
 from resnet_pipeline.trading.strategy import StrategyConfig  # noqa: E402

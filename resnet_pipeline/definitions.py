@@ -15,12 +15,15 @@ from resnet_pipeline.assets import (
     backtest_report,
     dataset,
     features,
+    fold_models,
+    fold_predictions,
     ingestion,
     labels,
     latest_signal,
     metrics_on_test_split,
     modeling,
-    walk_forward,
+    walk_forward_report,
+    walk_forward_schedule,
 )
 from resnet_pipeline.assets.common import EVALUATION, MODELING
 from resnet_pipeline.executors import select_executor
@@ -90,7 +93,10 @@ def build_definitions(settings: Settings, env: Mapping[str, str] | None = None) 
         metrics_on_test_split.defs,
         backtest_report.defs,
         latest_signal.defs,
-        walk_forward.defs,
+        fold_models.defs,
+        fold_predictions.defs,
+        walk_forward_report.defs,
+        walk_forward_schedule.defs,
         dg.Definitions(
             jobs=[training_job],
             resources=build_resources(settings),

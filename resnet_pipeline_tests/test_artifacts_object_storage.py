@@ -41,7 +41,8 @@ from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.dataset_store import DatasetError
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.splits import SplitConfig
-from resnet_pipeline.ml.training import TrainConfig, train
+from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.trainer import train
 from resnet_pipeline.ml.training_state import load_state, save_state
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests._processes import dead_pid
@@ -317,7 +318,7 @@ def _data(n: int, seed: int) -> torch.utils.data.TensorDataset:
 def test_a_checkpoint_round_trips_on_s3(s3, root):
     path = f"{root}/models/BTCUSDT/model.pt"
     with pytest.raises(CheckpointError, match="--select trained_model --partition BTCUSDT"):
-        load_checkpoint(path)
+        load_checkpoint(path, asset="trained_model", partition="BTCUSDT")
     model = _save(path)
     checkpoint = load_checkpoint(path)
     x = torch.randn(2, 15, 64)
@@ -328,7 +329,7 @@ def test_a_checkpoint_round_trips_on_s3(s3, root):
     data = s3.filesystem().cat_file(path.removeprefix("s3://"))
     s3.filesystem().pipe_file(path.removeprefix("s3://"), data[: len(data) // 3])
     with pytest.raises(CheckpointError) as error:
-        load_checkpoint(path)
+        load_checkpoint(path, asset="trained_model", partition="BTCUSDT")
     assert path in str(error.value) and "--partition BTCUSDT" in str(error.value)
 
 

@@ -22,7 +22,7 @@ from resnet_pipeline.ml.bootstrap import (
     sharpe_intervals,
     stationary_indices,
 )
-from resnet_pipeline.ml.walk_forward_eval import verdict
+from resnet_pipeline.ml.stitched_metrics import verdict
 from resnet_pipeline.trading.performance import sharpe
 from resnet_pipeline_tests._reference_bootstrap import (
     reference_classification_draws,

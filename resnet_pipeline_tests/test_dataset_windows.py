@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import TensorDataset
 
+from resnet_pipeline.ml.monthly_folds import eligible_samples
 from resnet_pipeline.ml.splits import SplitConfig, flags_in_window, sample_rows
-from resnet_pipeline.ml.training import TrainConfig, _epoch_seed, _train_loader, _val_loader
-from resnet_pipeline.ml.walk_forward import eligible_samples
+from resnet_pipeline.ml.train_batches import epoch_seed, train_loader, val_loader
+from resnet_pipeline.ml.train_config import TrainConfig
 from resnet_pipeline.ml.windows import WindowBatchSampler, make_loader
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
@@ -52,26 +53,26 @@ def test_training_draws_its_epochs_through_make_loader():
     assert cfg.epoch_samples(len(data)) == 100  # MIN_EPOCH_SAMPLES: all of a small set
     cfg = TrainConfig(batch_size=8, max_train_samples=30, seed=5)
     for epoch in (0, 3):
-        loader = _train_loader(data, cfg, epoch, pin=False, drop_last=True)
+        loader = train_loader(data, cfg, epoch, pin=False, drop_last=True)
         assert isinstance(loader.batch_sampler, WindowBatchSampler)
-        same = make_loader(data, 8, num_samples=30, seed=_epoch_seed(5, epoch), drop_last=True)
+        same = make_loader(data, 8, num_samples=30, seed=epoch_seed(5, epoch), drop_last=True)
         got, want = list(loader.batch_sampler), list(same.batch_sampler)
         assert len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
         x, y = next(iter(loader))  # a plain dataset's items are stacked into a batch
         assert x.shape == (8, 2, 16) and y.shape == (8,)
-    first = np.concatenate(list(_train_loader(data, cfg, 0, False, False).batch_sampler))
-    again = np.concatenate(list(_train_loader(data, cfg, 0, False, False).batch_sampler))
-    later = np.concatenate(list(_train_loader(data, cfg, 1, False, False).batch_sampler))
+    first = np.concatenate(list(train_loader(data, cfg, 0, False, False).batch_sampler))
+    again = np.concatenate(list(train_loader(data, cfg, 0, False, False).batch_sampler))
+    later = np.concatenate(list(train_loader(data, cfg, 1, False, False).batch_sampler))
     assert np.array_equal(first, again) and not np.array_equal(first, later)
 
 
 def test_validation_runs_in_order_through_make_loader():
     data = TensorDataset(torch.arange(600.0).reshape(600, 1, 1), torch.zeros(600, dtype=int))
-    loader = _val_loader(data, TrainConfig(batch_size=8, max_val_samples=5), pin=False)
+    loader = val_loader(data, TrainConfig(batch_size=8, max_val_samples=5), pin=False)
     assert isinstance(loader.batch_sampler, WindowBatchSampler)
     (x, _), *rest = list(loader)
     assert not rest and x.flatten().tolist() == [0.0, 150.0, 300.0, 449.0, 599.0]
-    assert [len(y) for _, y in _val_loader(data, TrainConfig(), pin=False)] == [256, 256, 88]
+    assert [len(y) for _, y in val_loader(data, TrainConfig(), pin=False)] == [256, 256, 88]
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
+from resnet_pipeline.ml.baselines import logistic_baseline, majority_baseline
 from resnet_pipeline.ml.classification import (
     CLASSIFICATION_TARGETS,
     classification_metrics,
     classification_verdicts,
-    logistic_baseline,
-    majority_baseline,
 )
 
 

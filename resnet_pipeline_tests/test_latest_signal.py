@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from resnet_pipeline.artifacts import file_sha256
 from resnet_pipeline.assets.dataset import dataset_splits
 from resnet_pipeline.assets.latest_signal import latest_signal
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.checkpoint import save_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
@@ -172,11 +174,13 @@ def test_a_model_of_another_dataset_is_refused(tmp_path):
 
 
 def _fold(root, month: str, bias=(0.0, 20.0, 0.0), **lineage) -> None:
-    """A walk-forward fold model for ``month`` (lineage as wf_model writes it) saying Neutral."""
+    """A walk-forward fold model for ``month`` saying Neutral, with its lineage and fold.json
+    as wf_model writes them."""
     first = pd.Timestamp(f"{month}-01", tz="UTC")
+    folder = root / "walk_forward" / SYMBOL / month
     _model_saying_up(
         root,
-        path=root / "walk_forward" / SYMBOL / month / "model.pt",
+        path=folder / "model.pt",
         lineage={
             "symbol": SYMBOL,
             "fold_month": month,
@@ -185,6 +189,8 @@ def _fold(root, month: str, bias=(0.0, 20.0, 0.0), **lineage) -> None:
         },
         bias=bias,
     )
+    info = {"month": month, MODEL_DIGEST_KEY: file_sha256(folder / "model.pt")}
+    (folder / "fold.json").write_text(json.dumps(info))
 
 
 def test_the_newest_fold_model_signals_when_it_exists(tmp_path):
@@ -199,6 +205,21 @@ def test_the_newest_fold_model_signals_when_it_exists(tmp_path):
     assert (signal["model"], signal["signal"]) == (f"wf_model {this_month}", "NEUTRAL")
     pinned = _signal(tmp_path, {"model": "trained_model"})
     assert (pinned["model"], pinned["signal"]) == ("trained_model", "LONG")
+
+
+def test_a_fold_whose_model_and_fold_json_disagree_is_refused(tmp_path):
+    now = _now()
+    _prepare(tmp_path, now)
+    month = now.strftime("%Y-%m")
+    _fold(tmp_path, month)
+    assert _signal(tmp_path)["model"] == f"wf_model {month}"
+    folder = tmp_path / "walk_forward" / SYMBOL / month
+    info = json.loads((folder / "fold.json").read_text())
+    _fold(tmp_path, month, bias=(0.0, 0.0, 20.0))  # wf_model replaced model.pt, then was killed
+    (folder / "fold.json").write_text(json.dumps(info))
+    message = _failure(tmp_path)
+    assert f"fold {month}: fold.json describes model {info[MODEL_DIGEST_KEY][:12]}" in message
+    assert f"--select wf_model --partition '{month}-01|{SYMBOL}'" in message
 
 
 def test_a_fold_model_that_does_not_prove_its_month_is_refused(tmp_path):

@@ -7,12 +7,14 @@ import pytest
 import torch
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from resnet_pipeline.assets.modeling import TrainingConfig, _configs, trained_model
+from resnet_pipeline.assets.modeling import trained_model
+from resnet_pipeline.assets.training_config import TrainingConfig, training_plan
+from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.resnet import build_model
 from resnet_pipeline.ml.splits import SplitConfig
-from resnet_pipeline.ml.training import train
+from resnet_pipeline.ml.trainer import train
 from resnet_pipeline.ml.windows import WindowDataset
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
@@ -57,7 +59,8 @@ def _failure(result) -> str:
 
 def _interrupted_state(root, splits, **config):
     """The training_state.pt a training killed after its first epoch leaves behind."""
-    model_cfg, train_cfg = _configs(TrainingConfig(**(QUICK | config)), 32, threads=1)
+    plan = training_plan(TrainingConfig(**(QUICK | config)), 32, FEATURE_CHANNELS, 1)
+    model_cfg, train_cfg = plan.model, plan.train
     torch.manual_seed(0)
 
     class Killed(Exception):
@@ -153,9 +156,12 @@ def test_one_thread_while_another_run_is_in_progress(tmp_path):
 
 
 def test_launchpad_model_options_reach_the_model_config():
-    model_cfg, _ = _configs(
-        TrainingConfig(norm="group", zero_init_residual=True, block="bottleneck"), 64, threads=1
-    )
+    model_cfg = training_plan(
+        TrainingConfig(norm="group", zero_init_residual=True, block="bottleneck"),
+        64,
+        FEATURE_CHANNELS,
+        1,
+    ).model
     assert (model_cfg.norm, model_cfg.zero_init_residual, model_cfg.window) == ("group", True, 64)
     with pytest.raises(dg.Failure, match="norm"):
-        _configs(TrainingConfig(norm="layer"), 64, threads=1)
+        training_plan(TrainingConfig(norm="layer"), 64, FEATURE_CHANNELS, 1)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from resnet_pipeline.artifacts import file_sha256
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_pipeline.ml.normalization import Normalizer
@@ -72,7 +73,7 @@ def test_loading_never_unpickles_code(tmp_path):
 
 def test_missing_and_foreign_files_fail_clearly(tmp_path):
     with pytest.raises(CheckpointError, match="materialize trained_model"):
-        load_checkpoint(tmp_path / "nope.pt")
+        load_checkpoint(tmp_path / "nope.pt", asset="trained_model", partition="BTCUSDT")
     torch.save({"state_dict": {}}, tmp_path / "partial.pt")
     with pytest.raises(CheckpointError, match="lacks"):
         load_checkpoint(tmp_path / "partial.pt")
@@ -120,7 +121,7 @@ def test_a_truncated_checkpoint_names_the_file_and_the_command(tmp_path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(CheckpointError) as error:
-        load_checkpoint(path)
+        load_checkpoint(path, asset="trained_model", partition="ETHUSDT")
     message = str(error.value)
     assert str(path) in message and "weights_only=False" not in message
     assert (
@@ -131,11 +132,44 @@ def test_a_truncated_checkpoint_names_the_file_and_the_command(tmp_path):
 
 def test_lineage_paths_are_stored_relative_to_the_data_root(tmp_path):
     path = tmp_path / "models" / "BTCUSDT" / "model.pt"
-    _save(path, lineage={"symbol": "BTCUSDT", "dataset": str(tmp_path / "datasets" / "BTCUSDT")})
+    _save(
+        path,
+        lineage={"symbol": "BTCUSDT", "dataset": str(tmp_path / "datasets" / "BTCUSDT")},
+        data_root=tmp_path,
+    )
     assert load_checkpoint(path).lineage == {"symbol": "BTCUSDT", "dataset": "datasets/BTCUSDT"}
-    elsewhere = tmp_path / "exported.pt"  # outside the models/<SYMBOL> layout: a root is given
+    elsewhere = tmp_path / "exported.pt"  # any path: the caller names the root
     _save(elsewhere, lineage={"dataset": str(tmp_path / "d")}, data_root=tmp_path)
     assert load_checkpoint(elsewhere).lineage == {"dataset": "d"}
+
+
+def test_without_a_data_root_the_lineage_is_stored_as_given(tmp_path):
+    """The checkpoint never guesses a root from the shape of its path."""
+    path = tmp_path / "models" / "BTCUSDT" / "model.pt"
+    lineage = {"dataset": str(tmp_path / "datasets" / "BTCUSDT")}
+    _save(path, lineage=lineage)
+    assert load_checkpoint(path).lineage == lineage
+
+
+def test_errors_name_the_command_of_the_asset_that_wrote_the_checkpoint(tmp_path):
+    """A fold model's error names wf_model's command only (never trained_model's)."""
+    path = tmp_path / "models" / "BTCUSDT" / "model.pt"  # the shape of trained_model's path
+    _save(path)
+    path.write_bytes(path.read_bytes()[:100])
+    fold = "2024-03-01|BTCUSDT"
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path, asset="wf_model", partition=fold)
+    message = str(error.value)
+    assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in message
+    assert "trained_model" not in message
+    with pytest.raises(CheckpointError, match="materialize wf_model first"):
+        load_checkpoint(tmp_path / "absent.pt", asset="wf_model", partition=fold)
+
+
+def test_the_checkpoint_knows_the_digest_of_the_bytes_it_loaded(tmp_path):
+    path = tmp_path / "model.pt"
+    _save(path)
+    assert load_checkpoint(path).sha256 == file_sha256(path)
 
 
 def test_a_killed_writers_temp_file_is_removed_by_the_next_save(tmp_path):

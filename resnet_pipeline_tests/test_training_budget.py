@@ -15,7 +15,8 @@ from resnet_pipeline.ml.device import (
     run_threads,
 )
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.training import MIN_EPOCH_SAMPLES, TrainConfig, train
+from resnet_pipeline.ml.train_config import MIN_EPOCH_SAMPLES, TrainConfig
+from resnet_pipeline.ml.trainer import train
 
 TINY = ModelConfig(in_channels=2, window=32)
 
@@ -51,7 +52,9 @@ def test_a_symbol_year_epoch_is_a_tenth_of_the_windows_and_small_data_uses_all()
 
 def test_progress_inside_an_epoch_reports_samples_rate_and_eta():
     records = []
-    train(build_model(TINY), noise(48), None, _cfg(progress_every_s=0), progress=records.append)
+    train(
+        build_model(TINY), noise(48), None, _cfg(progress_every_seconds=0), progress=records.append
+    )
     inside = [r for r in records if r.get("kind") == "progress"]
     assert [r["samples_done"] for r in inside] == [16, 32, 48]
     assert all(r["samples_total"] == 48 and r["samples_per_s"] > 0 for r in inside)

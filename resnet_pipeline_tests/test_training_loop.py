@@ -8,7 +8,8 @@ from torch.utils.data import TensorDataset
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.losses import FocalLoss
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.training import TrainConfig, train
+from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.trainer import train
 
 SMALL = ModelConfig(in_channels=4, window=64)
 

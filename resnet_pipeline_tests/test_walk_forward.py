@@ -11,16 +11,17 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.fold_training import baseline_proba, fit_baselines, last_rows, predict_month
+from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_rows
+from resnet_pipeline.ml.fold_training import predict_month
 from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.walk_forward import (
+from resnet_pipeline.ml.monthly_folds import (
     FoldConfig,
     build_fold,
     eligible_samples,
     fold_ranges,
     training_months,
 )
+from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.trading.stitched import stitch
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
@@ -177,10 +178,10 @@ def test_stitch_keeps_each_fold_exactly_and_refuses_foreign_minutes():
 def test_monthly_schedule_is_off_by_default_and_trains_the_new_months_fold():
     import dagster as dg
 
-    from resnet_pipeline.assets import walk_forward
+    from resnet_pipeline.assets import walk_forward_schedule
     from resnet_pipeline.definitions import defs
 
-    schedule = walk_forward.monthly_walk_forward
+    schedule = walk_forward_schedule.monthly_walk_forward
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     context = dg.build_schedule_context(
         scheduled_execution_time=pd.Timestamp("2024-05-01 00:30", tz="UTC").to_pydatetime(),

@@ -9,8 +9,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from resnet_pipeline.assets import walk_forward
+from resnet_pipeline.artifacts import file_sha256
+from resnet_pipeline.assets.fold_models import wf_model
+from resnet_pipeline.assets.fold_predictions import wf_predictions
+from resnet_pipeline.assets.walk_forward_report import wf_report
 from resnet_pipeline.ml.checkpoint import load_checkpoint
+from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet
@@ -19,7 +23,7 @@ from resnet_pipeline_tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
-ASSETS = [walk_forward.wf_model, walk_forward.wf_predictions, walk_forward.wf_report]
+ASSETS = [wf_model, wf_predictions, wf_report]
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 HOURS = 3  # per month: a fold trains and predicts in seconds
 TINY = {
@@ -34,10 +38,10 @@ TINY = {
 }
 
 
-def _run(root, selection, partition, config=None, instance=None):
+def _run(root, selection, partition, config=None, instance=None, report=None):
     ops = {"wf_model": {"config": TINY | (config or {})}} if "wf_model" in selection else {}
     if "wf_report" in selection:
-        ops["wf_report"] = {"config": {"n_boot": 200}}
+        ops["wf_report"] = {"config": {"n_boot": 200} | (report or {})}
     return dg.materialize(
         ASSETS,
         selection=selection,
@@ -47,6 +51,10 @@ def _run(root, selection, partition, config=None, instance=None):
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
+
+
+def _failure(result, asset) -> str:
+    return str(result.failure_data_for_node(asset).user_failure_data.description)
 
 
 def _metadata(result, asset):
@@ -122,8 +130,8 @@ def test_predictions_refuse_another_months_model_and_name_the_fix(folds, tmp_pat
     shutil.copy(fold / "2024-02" / "model.pt", fold / "2024-03" / "model.pt")
     result = _run(copy, ["wf_predictions"], "2024-03-01|BTCUSDT")
     assert not result.success
-    text = str(result.failure_data_for_node("wf_predictions").user_failure_data.description)
-    assert "not of {'symbol': 'BTCUSDT', 'fold_month': '2024-03'}" in text
+    text = _failure(result, "wf_predictions")
+    assert "BTCUSDT's fold model for 2024-03" in text and "fold_month=2024-02" in text
     assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
 
 
@@ -170,3 +178,79 @@ def test_a_range_of_folds_from_the_cli_in_one_run(cli_env, tmp_path):
     with dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
         done = instance.get_materialized_partitions(dg.AssetKey("wf_predictions"))
     assert {"2024-02-01|BTCUSDT", "2024-03-01|BTCUSDT"} <= {str(k) for k in done}
+
+
+def _data_version(result, asset) -> str:
+    [event] = result.asset_materializations_for_node(asset)
+    return event.tags["dagster/data_version"]
+
+
+def test_a_retrained_fold_marks_its_predictions_stale_and_the_report_refuses_them(folds, tmp_path):
+    root, _ = folds
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    march = copy / "walk_forward" / "BTCUSDT" / "2024-03"
+    instance = dg.DagsterInstance.ephemeral()
+    both = _run(copy, ["wf_model", "wf_predictions"], "2024-03-01|BTCUSDT", instance=instance)
+    assert both.success
+    first = file_sha256(march / "model.pt")
+    assert _data_version(both, "wf_model") == first  # the partition's data version
+    assert _metadata(both, "wf_predictions")["fold_model_sha256"] == first
+    predictions = read_parquet(march / "predictions.parquet")
+    assert set(predictions[PREDICTIONS_DIGEST_COLUMN]) == {first}
+
+    again = _run(copy, ["wf_model"], "2024-03-01|BTCUSDT", {"seed": 1}, instance)
+    assert again.success
+    second = file_sha256(march / "model.pt")
+    # Dagster marks wf_predictions stale when its wf_model partition's data version changed
+    assert second != first and _data_version(again, "wf_model") == second
+    assert json.loads((march / "fold.json").read_text())["model_sha256"] == second
+
+    report = _run(copy, ["wf_report"], "BTCUSDT")
+    assert not report.success
+    text = _failure(report, "wf_report")
+    assert f"fold 2024-03: the predictions were made by model {first[:12]}" in text
+    assert f"current model is {second[:12]}" in text
+    assert "re-run dagster asset materialize" in text
+    assert "--select wf_predictions --partition '2024-03-01|BTCUSDT'" in text
+    assert "2024-02" not in text  # February's fold is up to date
+    assert _run(copy, ["wf_predictions"], "2024-03-01|BTCUSDT").success
+    assert _run(copy, ["wf_report"], "BTCUSDT").success
+
+
+def test_a_report_refuses_a_fold_json_of_another_model(folds, tmp_path):
+    root, _ = folds
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    fold = copy / "walk_forward" / "BTCUSDT"
+    shutil.copy(fold / "2024-02" / "fold.json", fold / "2024-03" / "fold.json")
+    report = _run(copy, ["wf_report"], "BTCUSDT")
+    assert not report.success
+    text = _failure(report, "wf_report")
+    assert "fold 2024-03: fold.json describes model" in text
+    assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
+    assert "then dagster asset materialize" in text and "--select wf_predictions" in text
+
+
+def test_a_corrupt_fold_model_names_only_the_wf_model_command(folds, tmp_path):
+    root, _ = folds
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    model = copy / "walk_forward" / "BTCUSDT" / "2024-03" / "model.pt"
+    model.write_bytes(model.read_bytes()[:200])
+    result = _run(copy, ["wf_predictions"], "2024-03-01|BTCUSDT")
+    assert not result.success
+    text = _failure(result, "wf_predictions")
+    assert str(model) in text and "trained_model" not in text
+    assert text.count("dagster asset materialize") == 1
+    assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
+
+
+@pytest.mark.parametrize("n_boot", [-5, 0])
+def test_a_report_without_enough_resamples_is_refused_naming_the_range(folds, n_boot):
+    root, _ = folds
+    result = _run(root, ["wf_report"], "BTCUSDT", report={"n_boot": n_boot})
+    assert not result.success
+    text = _failure(result, "wf_report")
+    assert f"n_boot={n_boot}: use 100..100,000 bootstrap resamples" in text
+    assert "\n" not in text

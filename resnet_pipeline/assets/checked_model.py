@@ -16,7 +16,9 @@ from resnet_pipeline.resources.io_manager import DataStore
 def load_checked_model(store: DataStore, symbol: str) -> tuple[Checkpoint, DatasetSplits]:
     """The symbol's checkpoint and dataset, as a Failure naming the fix when they differ."""
     try:
-        checkpoint = load_checkpoint(store.layout.checkpoint(symbol))
+        checkpoint = load_checkpoint(
+            store.layout.checkpoint(symbol), asset="trained_model", partition=symbol
+        )
         splits = DatasetSplits.load(store.layout.dataset(symbol))
         checkpoint.check_features(splits.channel_names)
         checkpoint.check_dataset(splits.lineage, splits.normalizer, symbol)

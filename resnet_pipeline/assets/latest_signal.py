@@ -12,10 +12,12 @@ from upath import UPath
 from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
 from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, plain
-from resnet_pipeline.commands import ingest_month, materialize, materialize_month
+from resnet_pipeline.assets.fold_common import fold_info
+from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
 from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.dataset_store import DatasetError
+from resnet_pipeline.ml.fold_identity import check_fold_info
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.lineage import (
     FINGERPRINT_KEY,
@@ -96,9 +98,13 @@ def _fold_model(store: DataStore, symbol: str, month: date, path) -> Checkpoint:
     trained on samples before it."""
     rebuild = materialize_month("wf_model", symbol, month)
     try:
-        checkpoint = load_checkpoint(path)
+        checkpoint = load_checkpoint(path, asset="wf_model", partition=month_key(symbol, month))
+    except CheckpointError as error:  # names the wf_model command itself
+        raise dg.Failure(str(error)) from error
+    try:
         check_fold_lineage(checkpoint.lineage, symbol, month, str(path))
-    except (CheckpointError, LineageError) as error:
+        check_fold_info(fold_info(store.layout.fold(symbol, month)), checkpoint.sha256, month)
+    except LineageError as error:
         raise dg.Failure(f"{error}. Rebuild the fold: {rebuild}") from error
     return checkpoint
 
@@ -106,7 +112,9 @@ def _fold_model(store: DataStore, symbol: str, month: date, path) -> Checkpoint:
 def _trained_model(store: DataStore, symbol: str) -> Checkpoint:
     """trained_model's checkpoint, refused unless it was trained on the current dataset."""
     try:
-        checkpoint = load_checkpoint(store.layout.checkpoint(symbol))
+        checkpoint = load_checkpoint(
+            store.layout.checkpoint(symbol), asset="trained_model", partition=symbol
+        )
         dataset = DatasetSplits.read_meta(store.layout.dataset(symbol))
         check_same_dataset(checkpoint.lineage, dataset["lineage"], symbol, checkpoint.path)
     except (CheckpointError, LineageError, DatasetError, FileNotFoundError) as error:

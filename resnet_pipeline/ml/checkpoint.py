@@ -6,6 +6,8 @@ Saved as plain types and tensors only, so loading never unpickles arbitrary obje
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,14 @@ import torch
 from torch import nn
 from upath import UPath
 
-from resnet_pipeline.artifacts import as_path, atomic_write_path, exists, is_local, local_copy
+from resnet_pipeline.artifacts import (
+    as_path,
+    atomic_write_path,
+    exists,
+    is_local,
+    local_copy,
+    local_path,
+)
 from resnet_pipeline.commands import materialize
 from resnet_pipeline.ml.lineage import (
     LineageError,
@@ -56,6 +65,7 @@ class Checkpoint:
     history: list[dict]
     train_config: dict
     path: str = ""
+    sha256: str = ""  # of the file's bytes as loaded: the model's identity
 
     def check_dataset(self, dataset_lineage: dict, normalizer: Normalizer, symbol: str) -> None:
         """Refuse to be used with a dataset other than the one it was trained on (SPEC 11):
@@ -97,11 +107,13 @@ def save_checkpoint(
 ) -> Path | UPath:
     """Write the checkpoint through a temp file unique to this writer, then publish it in
     one step (``artifacts.atomic_write_path``: rename, or temporary key + copy on object
-    storage). Absolute local paths in ``lineage`` under ``data_root`` (default: the root of
-    the ``<root>/models/<SYMBOL>/model.pt`` layout) are stored relative to it."""
+    storage). Absolute local paths in ``lineage`` under a local ``data_root`` are stored
+    relative to it (lineage then holds no machine's directories)."""
     path = Path(path) if is_local(path) else as_path(path)
-    root = data_root if data_root is not None else _layout_root(path)
-    lineage = relative_paths(lineage, root) if root is not None else dict(lineage)
+    if data_root is not None and is_local(data_root):
+        lineage = relative_paths(lineage, local_path(data_root))
+    else:
+        lineage = dict(lineage)
     payload = {
         "format_version": FORMAT_VERSION,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -122,63 +134,67 @@ def save_checkpoint(
     return path
 
 
-def _layout_root(path: Path | UPath) -> Path | None:
-    """The data root of a local ``<root>/models/<SYMBOL>/model.pt`` (None elsewhere: lineage
-    on object storage holds no machine's absolute paths to make relative)."""
-    if not is_local(path):
-        return None
-    parents = Path(os.path.abspath(path)).parents
-    return parents[2] if len(parents) > 2 and parents[1].name == "models" else None
+def _rebuild(asset: str | None, partition: str | None) -> str:
+    """The command that rebuilds a checkpoint of ``asset`` (the caller knows which)."""
+    if asset is None:
+        return "the asset that wrote it (trained_model or wf_model)"
+    return materialize(asset, partition)
 
 
-def _retrain_hint(path: Path | UPath) -> str:
-    """The command that rebuilds ``<root>/models/<SYMBOL>/model.pt``."""
-    in_layout = path.parent.parent.name == "models"
-    return materialize("trained_model", path.parent.name if in_layout else "<SYMBOL>")
-
-
-def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
-    """A checkpoint from a local file or object storage (read from a cached local copy)."""
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    *,
+    asset: str | None = None,
+    partition: str | None = None,
+) -> Checkpoint:
+    """A checkpoint from a local file or object storage (read from a cached local copy).
+    ``asset`` and ``partition``: what wrote it, named with the rebuild command in every error.
+    ``Checkpoint.sha256`` is the digest of exactly the bytes loaded."""
     path = Path(path) if is_local(path) else as_path(path)
+    rebuild = _rebuild(asset, partition)
     if not exists(path):
         raise CheckpointError(
-            f"no checkpoint at {path}: materialize trained_model for this symbol first "
-            f"({_retrain_hint(path)})"
+            f"no checkpoint at {path}: materialize {asset or 'its asset'} first ({rebuild})"
         )
-    source = local_copy(path)
     try:
-        data = torch.load(source, map_location=device, weights_only=True)
+        content = Path(local_copy(path)).read_bytes()
+        data = torch.load(io.BytesIO(content), map_location=device, weights_only=True)
     except Exception as error:  # a foreign or corrupted file: say so instead of a pickle trace
         # torch's own text suggests weights_only=False: never do that with an unknown file
         raise CheckpointError(
             f"{path} is not a loadable resnet_pipeline checkpoint (truncated, corrupt or "
-            f"foreign: {type(error).__name__}). Rebuild it with {_retrain_hint(path)}"
+            f"foreign: {type(error).__name__}). Rebuild it with {rebuild}"
         ) from error
     missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
     if missing:
         raise CheckpointError(
             f"{path} lacks {missing}: it was not written by resnet_pipeline. Rebuild it with "
-            f"{_retrain_hint(path)}"
+            f"{rebuild}"
         )
     if data["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has format {data['format_version']}, expected {FORMAT_VERSION}: "
-            f"rebuild it with {_retrain_hint(path)}"
+            f"rebuild it with {rebuild}"
         )
     try:
         config = ModelConfig(**data["model_config"])
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: invalid model config: {error}") from error
+        raise CheckpointError(
+            f"{path}: invalid model config: {error}. Rebuild it with {rebuild}"
+        ) from error
     if len(data["feature_names"]) != config.in_channels:
         raise CheckpointError(
             f"{path}: {len(data['feature_names'])} feature names for a "
-            f"{config.in_channels}-channel model"
+            f"{config.in_channels}-channel model. Rebuild it with {rebuild}"
         )
     model = build_model(config)
     try:
         model.load_state_dict(data["state_dict"])
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the model config: {error}") from error
+        raise CheckpointError(
+            f"{path}: weights do not fit the model config: {error}. Rebuild it with {rebuild}"
+        ) from error
     model.to(device).eval()
     return Checkpoint(
         model=model,
@@ -192,4 +208,5 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         history=data["history"],
         train_config=data.get("train_config", {}),
         path=str(path),
+        sha256=hashlib.sha256(content).hexdigest(),
     )

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -21,6 +20,7 @@ from sklearn.metrics import (
 )
 
 from resnet_pipeline.features.labels import CLASS_NAMES
+from resnet_pipeline.ml.baselines import last_rows, logistic_baseline, majority_baseline
 from resnet_pipeline.ml.checkpoint import Checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.inference import predict_proba
@@ -128,44 +128,8 @@ def classification_verdicts(model: dict, baselines: dict[str, dict]) -> list[dic
     return compare_to_targets(model, CLASSIFICATION_TARGETS, baselines, why)
 
 
-def majority_baseline(train_labels: np.ndarray, n: int, classes: int = 3) -> np.ndarray:
-    """Always the training set's class frequencies: argmax is the majority class."""
-    shares = np.bincount(np.asarray(train_labels, np.int64), minlength=classes)
-    shares = shares.astype(np.float64)
-    shares /= shares.sum()
-    return np.tile(shares, (n, 1))
-
-
-def logistic_baseline(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    seed: int = 0,
-    max_rows: int = 50_000,
-    classes: int = 3,
-) -> np.ndarray:
-    """Multinomial logistic regression on the last row's features of each window: the simple
-    learned model a deep network has to beat."""
-    rng = np.random.default_rng(seed)
-    if len(x_train) > max_rows:
-        keep = rng.choice(len(x_train), max_rows, replace=False)
-        x_train, y_train = x_train[keep], y_train[keep]
-    model = LogisticRegression(max_iter=300)
-    model.fit(np.nan_to_num(x_train), y_train)
-    proba = np.zeros((len(x_test), classes))
-    proba[:, model.classes_] = model.predict_proba(np.nan_to_num(x_test))
-    return proba
-
-
 # The metrics shown side by side for the model and its baselines.
 SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr", "log_loss")
-
-
-def _last_rows(splits: DatasetSplits, ends: np.ndarray) -> np.ndarray:
-    """The newest row of each model input window: the logistic baseline's features."""
-    return np.concatenate(
-        [splits.windows(ends[i : i + 4096])[:, :, -1] for i in range(0, len(ends), 4096)]
-    )
 
 
 def evaluate_split(checkpoint: Checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFrame]:
@@ -179,11 +143,11 @@ def evaluate_split(checkpoint: Checkpoint, splits: DatasetSplits) -> tuple[dict,
         ]
     )
     model = classification_metrics(y_test, proba)
-    train_rows = _last_rows(splits, splits.train_ends)
+    train_rows = last_rows(splits, splits.train_ends)
     baselines = {
         MAJORITY: classification_metrics(y_test, majority_baseline(y_train, len(test))),
         LOGISTIC: classification_metrics(
-            y_test, logistic_baseline(train_rows, y_train, _last_rows(splits, test))
+            y_test, logistic_baseline(train_rows, y_train, last_rows(splits, test))
         ),
     }
     predictions = pd.DataFrame(

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+LOSSES = ("weighted_ce", "focal")
+
 
 class FocalLoss(nn.Module):
     """``alpha * (1 - p_t)^gamma * CE``: down-weights easy (mostly Neutral) samples."""
@@ -35,4 +37,4 @@ def make_loss(
         return nn.CrossEntropyLoss(weight=weights)
     if kind == "focal":
         return FocalLoss(alpha, gamma)
-    raise ValueError(f"loss={kind!r}: use 'weighted_ce' or 'focal'")
+    raise ValueError(f"loss={kind!r}: use one of {list(LOSSES)}")

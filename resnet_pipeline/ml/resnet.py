@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from resnet_pipeline.ml.blocks import BLOCKS, NormLayer, conv1x1, conv_k
+from resnet_pipeline.ml.knobs import knob
 
 ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "resnet18": ("basic", (2, 2, 2, 2)),
@@ -30,15 +31,21 @@ NORMS: dict[str, NormLayer] = {"batch": nn.BatchNorm1d, "group": group_norm}
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "resnet18"
-    block: str | None = None  # None: the architecture's own (basic, or bottleneck for resnet50)
-    in_channels: int = 15
-    num_classes: int = 3
-    window: int = 256
-    dropout: float = 0.3
-    positional_encoding: bool = False
-    norm: str = "batch"  # a key of NORMS; used by the stem, every block and every projection
-    zero_init_residual: bool = False  # last norm of each residual branch starts at 0 (identity)
+    arch: str = knob("resnet18", "depth and block family", choices=tuple(ARCHS))
+    block: str | None = knob(
+        None, "residual block (null: the architecture's own)", choices=(None, *BLOCKS)
+    )
+    in_channels: int = knob(15, "input channels: the dataset's feature channels", from_data=True)
+    num_classes: int = knob(3, "output classes: the label's classes", from_data=True)
+    window: int = knob(256, "input length in rows: the dataset's window", from_data=True)
+    dropout: float = knob(0.3, "dropout before the linear head")
+    positional_encoding: bool = knob(False, "add a sinusoidal time encoding to the input")
+    norm: str = knob(
+        "batch", "normalization layer of the stem, every block and projection", choices=tuple(NORMS)
+    )
+    zero_init_residual: bool = knob(
+        False, "start each residual branch's last norm at 0, so each block starts as identity"
+    )
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:

@@ -1,4 +1,5 @@
-"""The resumable training state file: atomic writes, safe loads, and when to resume.
+"""The resumable training state: what the loop carries between epochs, its file (atomic
+writes, safe loads), and when to resume it.
 
 A state is resumed only when its identity (dataset fingerprint, model config and shapes,
 training config) equals the current run's: a state left by other months or another
@@ -7,14 +8,23 @@ architecture must never be continued silently.
 
 from __future__ import annotations
 
+import copy
+import math
 import os
+from dataclasses import dataclass, field, fields
 
 import torch
+from torch import nn
 
-from resnet_pipeline.artifacts import atomic_write_path, local_copy
+from resnet_pipeline.artifacts import atomic_write_path, exists, local_copy
+from resnet_pipeline.ml.train_batches import TrainingError
+from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.train_session import Messages, Session
 
 # Settings that change how fast a training runs or reports, not what it computes.
-IDENTITY_FREE_FIELDS = frozenset({"num_threads", "progress_every_s", "time_budget_s", "device"})
+IDENTITY_FREE_FIELDS = frozenset(
+    {"num_threads", "progress_every_seconds", "time_budget_minutes", "device"}
+)
 AFRESH = "resume: false (in the trained_model config) starts afresh"
 
 
@@ -83,3 +93,86 @@ def resume_decision(
             f"({what}): {AFRESH}, or restore the previous dataset/config to continue it"
         )
     return False, f"the training state {path} was not resumed, starting afresh: {what}"
+
+
+@dataclass
+class LoopState:
+    """What the loop carries from epoch to epoch; saved after each (with the optimizer's)."""
+
+    epoch: int = 0
+    best_val_loss: float = math.inf
+    best_epoch: int = 0
+    best_state: dict = field(default_factory=dict)
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    train_samples: int = 0
+    steps: int = 0
+
+    def as_saved(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def restore(self, saved: dict) -> None:
+        for f in fields(self):
+            if f.name in saved:
+                setattr(self, f.name, saved[f.name])
+
+
+def training_identity(model: nn.Module, cfg: TrainConfig, identity: dict | None) -> dict:
+    """What a saved state must match to be resumed: the data, the model and the training."""
+    model_cfg = getattr(model, "cfg", None)
+    return {
+        "dataset_fingerprint": (identity or {}).get("dataset_fingerprint"),
+        **{k: v for k, v in (identity or {}).items() if k != "dataset_fingerprint"},
+        "model_config": model_cfg.to_dict() if hasattr(model_cfg, "to_dict") else None,
+        "parameter_shapes": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "train_config": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in cfg.to_dict().items()
+            if k not in IDENTITY_FREE_FIELDS
+        },
+    }
+
+
+def resume_or_start(
+    session: Session,
+    state_path: str | os.PathLike[str] | None,
+    identity: dict,
+    resume: bool | None,
+    messages: Messages,
+) -> LoopState:
+    """A fresh state, or the saved one when ``resume`` allows and its identity matches."""
+    state = LoopState(best_state=copy.deepcopy(session.model.state_dict()))
+    if state_path is not None and resume is not False and exists(state_path):
+        saved = load_state(state_path, session.device)
+        go, why = resume_decision(saved.get("identity"), identity, state_path, required=resume)
+        if go:
+            session.model.load_state_dict(saved["model"])
+            session.optimizer.load_state_dict(saved["optimizer"])
+            session.scheduler.load_state_dict(saved["scheduler"])
+            if "scaler" in saved:
+                session.scaler.load_state_dict(saved["scaler"])
+            state.restore(saved)
+        messages.tell("note", why)
+    elif state_path is not None and resume and not exists(state_path):
+        raise TrainingError(
+            f"resume was required but there is no training state at {state_path}: "
+            "set resume to auto (null) or false to start afresh"
+        )
+    return state
+
+
+def save_training_state(
+    path: str | os.PathLike[str], session: Session, state: LoopState, identity: dict
+) -> None:
+    save_state(
+        path,
+        {
+            **state.as_saved(),
+            "model": session.model.state_dict(),
+            "optimizer": session.optimizer.state_dict(),
+            "scheduler": session.scheduler.state_dict(),
+            "scaler": session.scaler.state_dict(),
+            "identity": identity,
+        },
+    )

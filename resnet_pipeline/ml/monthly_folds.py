@@ -1,4 +1,4 @@
-"""Walk-forward folds (SPEC 13): for month M, which samples train, validate and predict.
+"""Monthly walk-forward folds (SPEC 13): for month M, which samples train, validate and predict.
 
 A fold trains on samples strictly before M (every earlier month: expanding; or the last
 ``rolling_months``), validates on the last ``val_ratio`` of that range and predicts every
@@ -19,19 +19,30 @@ import pandas as pd
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.normalization import Normalizer, fit_normalizer
+from resnet_pipeline.ml.knobs import knob
+from resnet_pipeline.ml.normalization import PRICE_NORMS, Normalizer, fit_normalizer
 from resnet_pipeline.ml.splits import SplitConfig, iso_utc, sample_rows
+
+_DATASET = SplitConfig()  # a fold samples windows the dataset's way, with its defaults
 
 
 @dataclass(frozen=True)
 class FoldConfig:
-    window: int = 256
-    val_ratio: float = 0.15  # the newest share of the training range validates
-    rolling_months: int | None = None  # None: expanding (every month before M)
-    purge_minutes: int | None = None  # default: the label horizon; more is an embargo
-    max_gap_minutes: float = 5.0
-    price_norm: str = "window_relative"
-    min_train_samples: int = 64
+    window: int = knob(_DATASET.window, "rows per input window")
+    val_ratio: float = knob(0.15, "the newest share of the training range validates")
+    rolling_months: int | None = knob(
+        None, "train on the last N months before M (null: every earlier month, expanding)"
+    )
+    purge_minutes: int | None = knob(
+        None, "purge at each boundary (null: the 12-minute label horizon; more: an embargo)"
+    )
+    max_gap_minutes: float = knob(
+        _DATASET.max_gap_minutes, "a window spanning a longer gap between candles is no sample"
+    )
+    price_norm: str = knob(
+        _DATASET.price_norm, "the price channels' normalization", choices=PRICE_NORMS
+    )
+    min_train_samples: int = knob(64, "a fold with fewer training samples is refused")
 
     def __post_init__(self) -> None:
         if not 0 < self.val_ratio < 1:

@@ -23,8 +23,28 @@ from resnet_pipeline.ml.bootstrap import (
 )
 from resnet_pipeline.ml.classification import classification_metrics
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
+from resnet_pipeline.ml.knobs import knob
 
 SHOWN = ("accuracy", "macro_f1", "precision_up", "precision_down", "auc_roc_ovr", "log_loss")
+# A 95% percentile interval needs draws in both 2.5% tails; every resample recomputes the
+# metrics over all predicted minutes, so the cost grows linearly with n_boot.
+MIN_RESAMPLES, MAX_RESAMPLES = 100, 100_000
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    n_boot: int = knob(
+        1000, f"bootstrap resamples for the 95% intervals ({MIN_RESAMPLES}..{MAX_RESAMPLES})"
+    )
+    bootstrap_seed: int = knob(0, "seed of the resampling")
+
+    def __post_init__(self) -> None:
+        if not MIN_RESAMPLES <= self.n_boot <= MAX_RESAMPLES:
+            raise ValueError(
+                f"n_boot={self.n_boot}: use {MIN_RESAMPLES}..{MAX_RESAMPLES:,} bootstrap "
+                "resamples (default 1,000); fewer cannot place the 2.5% and 97.5% percentiles "
+                "of the 95% intervals, more take hours and gigabytes of memory"
+            )
 
 
 @dataclass

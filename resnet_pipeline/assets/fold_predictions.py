@@ -1,0 +1,128 @@
+"""`wf_predictions` (symbol x month): the fold model's probabilities for every eligible minute
+of month M, beside the fold's baselines and the label (SPEC 13).
+
+Every row carries the digest of the model that made it (``fold_identity``), so a report never
+pairs these predictions with a fold model trained since.
+"""
+
+from datetime import date
+
+import dagster as dg
+
+from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH, plain
+from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
+from resnet_pipeline.commands import ingest_month, materialize_month, month_key
+from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, predict_month
+from resnet_pipeline.ml.lineage import LineageError, check_fold_lineage
+from resnet_pipeline.ml.monthly_folds import FoldConfig, add_months, eligible_samples
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.storage import read_partitions, stored_months, write_parquet_atomic
+
+
+def _fold_model(store: DataStore, symbol: str, month: date) -> Checkpoint:
+    """The fold's model, refused unless it is this symbol's fold for M trained before M and
+    sees the pipeline's feature channels."""
+    path = store.layout.fold(symbol, month).model
+    rebuild = materialize_month("wf_model", symbol, month)
+    try:
+        checkpoint = load_checkpoint(path, asset="wf_model", partition=month_key(symbol, month))
+    except CheckpointError as error:  # names the wf_model command itself
+        raise dg.Failure(f"no usable fold model for {symbol} {month:%Y-%m}: {error}") from error
+    try:
+        check_fold_lineage(checkpoint.lineage, symbol, month, str(path))
+        checkpoint.check_features(FEATURE_CHANNELS)
+    except (LineageError, CheckpointError) as error:
+        raise dg.Failure(f"{error}: rebuild it with {rebuild}") from error
+    return checkpoint
+
+
+def _changed_inputs(store: DataStore, symbol: str, checkpoint: Checkpoint) -> list[str]:
+    """The training months' files that changed after the fold model was trained."""
+    trained_on = checkpoint.lineage.get("training_data_sha256", {})
+    months = sorted({k.split("/")[1] for k in trained_on})
+    current = input_digests(store, symbol, [date.fromisoformat(f"{m}-01") for m in months])
+    return sorted(k for k in trained_on if current.get(k) != trained_on[k])
+
+
+def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
+    checkpoint = _fold_model(store, symbol, month)
+    stored = stored_months(store.layout, "features", symbol)
+    if month not in stored:
+        raise dg.Failure(
+            f"no stored features for {symbol} {month:%Y-%m}: {ingest_month(symbol, month)}"
+        )
+    months = [m for m in stored if add_months(month, -1) <= m <= month]
+    features = read_partitions(store.layout, "features", symbol, months)
+    labels = read_partitions(store.layout, "labels", symbol, months)
+    split = checkpoint.split_config
+    fold_cfg = FoldConfig(
+        window=checkpoint.model_config.window,
+        purge_minutes=split.get("purge_minutes"),
+        max_gap_minutes=split.get("max_gap_minutes", FoldConfig().max_gap_minutes),
+        price_norm=checkpoint.normalizer.price_norm,
+    )
+    samples = eligible_samples(features, labels, fold_cfg.split_config())
+    frame = predict_month(
+        checkpoint.model,
+        checkpoint.normalizer,  # the fold model's own statistics, never refitted here
+        checkpoint.metrics["baselines"],
+        samples,
+        month,
+    )
+    if frame.empty:
+        raise dg.Failure(
+            f"{symbol} {month:%Y-%m} has no labelled minute with a full window yet: materialize "
+            f"its features and labels ({ingest_month(symbol, month)})"
+        )
+    frame[PREDICTIONS_DIGEST_COLUMN] = checkpoint.sha256
+    write_parquet_atomic(frame, store.layout.fold(symbol, month).predictions)
+    proba = frame[list(PROBA_COLUMNS["model"])].to_numpy()
+    return {
+        "month": f"{month:%Y-%m}",
+        "symbol": symbol,
+        "samples": len(frame),
+        "accuracy": float((proba.argmax(1) == frame["label"]).mean()),
+        "fold_model_sha256": checkpoint.sha256,
+        "training_data_changed_since_fold": _changed_inputs(store, symbol, checkpoint),
+    }
+
+
+@dg.asset(
+    partitions_def=SYMBOL_MONTH,
+    group_name=WALK_FORWARD,
+    kinds={"pytorch", "parquet"},
+    owners=OWNERS,
+    code_version="3",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="The fold model's probabilities for every eligible minute of month M "
+    "(normalized with the fold model's own statistics), beside the fold's majority and "
+    "logistic baselines and the label; each row names the model that made it.",
+    deps=["wf_model", "features", "labels"],
+)
+def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    done = [_predict_one(store, symbol, month) for symbol, month in sorted_folds(context)]
+    for d in done:
+        month = date.fromisoformat(f"{d['month']}-01")
+        context.add_asset_metadata(
+            {"fold_model_sha256": d["fold_model_sha256"]},
+            partition_key=month_key(d["symbol"], month),
+        )
+        if d["training_data_changed_since_fold"]:
+            context.log.warning(
+                f"{d['symbol']} {d['month']}: {d['training_data_changed_since_fold']} changed "
+                "after the fold model was trained (predictions use the model as trained); "
+                f"retrain with {materialize_month('wf_model', d['symbol'], month)}"
+            )
+    return dg.MaterializeResult(
+        metadata={
+            "folds": len(done),
+            "samples": sum(d["samples"] for d in done),
+            "accuracy_by_month": dg.MetadataValue.json(plain(done)),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[wf_predictions])

@@ -1,0 +1,206 @@
+"""`wf_report` (symbol): every fold's predictions stitched into one out-of-sample series and
+judged (SPEC 13): metrics per month and pooled, the stitched backtest, block-bootstrap 95%
+intervals, the probabilistic Sharpe ratio and a one-line verdict.
+
+A fold enters only when its ``fold.json`` and its predictions were made with the fold's
+current ``model.pt`` (``ml.fold_identity``); otherwise the report fails naming the month and
+the command that brings the fold up to date.
+"""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from resnet_pipeline.artifacts import (
+    exists,
+    file_sha256,
+    fresh,
+    write_json_atomic,
+    write_text_atomic,
+)
+from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
+from resnet_pipeline.assets.common import OWNERS, SYMBOL, plain
+from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config, part_of
+from resnet_pipeline.assets.fold_common import WALK_FORWARD, fold_info
+from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
+from resnet_pipeline.ml.fold_identity import (
+    FoldMismatchError,
+    check_fold_info,
+    check_predictions,
+)
+from resnet_pipeline.ml.stitched_metrics import BootstrapConfig, walk_forward_summary
+from resnet_pipeline.partitions import SYMBOL_DIM
+from resnet_pipeline.reports.plots import equity_curves, png_markdown
+from resnet_pipeline.reports.walk_forward_page import monthly_bars, walk_forward_html
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
+from resnet_pipeline.trading.performance import daily_returns
+from resnet_pipeline.trading.stitched import stitch, stitched_backtest
+
+FOLD_ASSETS = ("wf_model", "wf_predictions")
+
+WalkForwardReportConfig = dagster_config(
+    "WalkForwardReportConfig",
+    __name__,
+    "The SPEC 9 strategy (as backtest_report's) and the bootstrap of the intervals.",
+    BootstrapConfig,
+    base=BacktestConfig,
+)
+
+
+def _fold_months(store: DataStore, symbol: str) -> list[date]:
+    """Months with a fold folder holding predictions, oldest first."""
+    root = fresh(store.layout.folds_folder(symbol))
+    months = []
+    if root.exists():
+        for folder in root.iterdir():
+            try:
+                month = date.fromisoformat(f"{folder.name}-01")
+            except ValueError:
+                continue
+            if exists(store.layout.fold(symbol, month).predictions):
+                months.append(month)
+    return sorted(months)
+
+
+def _current_fold(store: DataStore, symbol: str, month: date) -> tuple[pd.DataFrame, dict]:
+    """The fold's predictions and fold.json, when both belong to its current model.pt."""
+    files = store.layout.fold(symbol, month)
+    retrain = materialize_month("wf_model", symbol, month)
+    repredict = materialize_month("wf_predictions", symbol, month)
+    if not exists(files.model):
+        raise FoldMismatchError(
+            f"fold {month:%Y-%m} has predictions but no model.pt: re-run {retrain}, then "
+            f"{repredict}"
+        )
+    model = file_sha256(files.model)
+    info = fold_info(files)
+    try:
+        check_fold_info(info, model, month)
+    except FoldMismatchError as error:
+        raise FoldMismatchError(f"{error}: re-run {retrain}, then {repredict}") from error
+    frame = read_parquet(files.predictions)
+    try:
+        check_predictions(frame, model, month)
+    except FoldMismatchError as error:
+        raise FoldMismatchError(f"{error}: re-run {repredict}") from error
+    return frame, info
+
+
+def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    """Every fold's predictions and fold.json; fails naming every fold not up to date."""
+    frames, folds, stale = {}, [], []
+    for month in _fold_months(store, symbol):
+        try:
+            frames[f"{month:%Y-%m}"], info = _current_fold(store, symbol, month)
+            folds.append(info)
+        except FoldMismatchError as error:
+            stale.append(str(error))
+    if stale:
+        raise dg.Failure(
+            f"{symbol}: {len(stale)} fold(s) were not made by their current model, so the "
+            f"report would pair one model's predictions with another's: {'; '.join(stale)}"
+        )
+    return frames, folds
+
+
+@dg.asset(
+    partitions_def=SYMBOL,
+    group_name=WALK_FORWARD,
+    kinds={"html", "parquet"},
+    owners=OWNERS,
+    code_version="3",
+    description="The folds stitched into one out-of-sample series: metrics per month and "
+    "pooled beside per-fold baselines, the strategy backtested across the months, block-"
+    "bootstrap 95% intervals, the probabilistic Sharpe ratio and a one-line verdict.",
+    deps=[
+        dg.AssetDep(
+            "wf_predictions",
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                partition_dimension_name=SYMBOL_DIM
+            ),
+        )
+    ],
+)
+def wf_report(
+    context: dg.AssetExecutionContext,
+    config: WalkForwardReportConfig,
+    store: DataStore,
+    venue: TradingVenue,
+) -> dg.MaterializeResult:
+    symbol = context.partition_key
+    try:
+        bootstrap = part_of(BootstrapConfig, config)
+    except ValueError as error:
+        raise dg.Failure(f"invalid wf_report config: {error}") from error
+    frames, folds = _fold_frames(store, symbol)
+    if not frames:
+        raise dg.Failure(
+            f"no walk-forward predictions for {symbol}: run "
+            + materialize_months(FOLD_ASSETS, symbol, date(2024, 2, 1), date(2024, 7, 1))
+            + " (your months)"
+        )
+    own = {f.name for f in config_fields(BootstrapConfig)}
+    rules = BacktestConfig(**config.model_dump(exclude=own))
+    strategy = strategy_for(rules, venue.market)  # backtest_report's own rules
+    try:
+        stitched = stitch(frames)
+    except ValueError as error:
+        raise dg.Failure(f"{symbol}: {error}") from error
+    candles = candles_around(
+        store.layout, symbol, stitched["timestamp"].min(), stitched["timestamp"].max()
+    )
+    if candles.empty:
+        raise dg.Failure(
+            f"no stored candles of {symbol} for the predicted months (the backtest needs "
+            f"them): {ingest_month(symbol, stitched['timestamp'].min().date().replace(day=1))}"
+        )
+    try:
+        evaluation = stitched_backtest(candles, stitched, strategy)
+    except ValueError as error:
+        raise dg.Failure(f"{symbol}: {error}") from error
+    summary = walk_forward_summary(
+        stitched,
+        daily_returns(evaluation.result.equity),
+        daily_returns(evaluation.benchmark),
+        bootstrap.n_boot,
+        bootstrap.bootstrap_seed,
+    )
+    summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
+    out = store.layout.reports(symbol).walk_forward
+    write_parquet_atomic(stitched, out / "stitched_predictions.parquet")
+    write_json_atomic(out / "walk_forward.json", plain(summary))
+    write_text_atomic(
+        out / "report.html",
+        walk_forward_html(
+            symbol,
+            summary,
+            folds,
+            evaluation.result.equity,
+            evaluation.benchmark,
+            evaluation.metrics,
+            evaluation.benchmark_metrics,
+        ),
+    )
+    context.log.info(f"{symbol} walk-forward: {summary['verdict']}")
+    return dg.MaterializeResult(
+        metadata={
+            "verdict": summary["verdict"],
+            "edge": summary["edge"],
+            "folds": summary["folds"],
+            "samples": summary["samples"],
+            "probabilistic_sharpe_ratio": plain(summary["probabilistic_sharpe_ratio"]),
+            "intervals": dg.MetadataValue.json(plain(summary["intervals"])),
+            "folds_model_beats": dg.MetadataValue.json(plain(summary["folds_model_beats"])),
+            "per_month": dg.MetadataValue.md(png_markdown(monthly_bars(summary["monthly"]))),
+            "equity": dg.MetadataValue.md(
+                png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
+            ),
+            "report_path": dg.MetadataValue.path(str(out / "report.html")),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[wf_report])

@@ -1,0 +1,40 @@
+"""Config fields that describe themselves: one declaration gives the default, the allowed
+values and the text the Dagster Launchpad shows.
+
+A domain dataclass (``ModelConfig``, ``TrainConfig``, ``FoldConfig``, ...) declares each field
+with ``knob``; the assets derive their Dagster config from these fields
+(``assets.dataclass_config``), so a field added here appears in every asset's config.
+``from_data=True`` marks a field whose value comes from the data the model is trained on
+(the dataset's window, channels and classes): it is set from the data, never from config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import Field, field
+from typing import Any
+
+_DESCRIPTION, _CHOICES, _FROM_DATA = "description", "choices", "from_data"
+
+
+def knob(
+    default: Any, description: str, *, choices: tuple[Any, ...] = (), from_data: bool = False
+) -> Any:
+    """A dataclass field with its description, allowed values (when a fixed set) and origin."""
+    metadata = {_DESCRIPTION: description, _CHOICES: tuple(choices), _FROM_DATA: from_data}
+    return field(default=default, metadata=metadata)
+
+
+def description(spec: Field) -> str:
+    text = spec.metadata.get(_DESCRIPTION, "")
+    options = choices(spec)
+    if options:
+        text += ": " + " | ".join("null" if c is None else str(c) for c in options)
+    return text
+
+
+def choices(spec: Field) -> tuple[Any, ...]:
+    return spec.metadata.get(_CHOICES, ())
+
+
+def from_data(spec: Field) -> bool:
+    return bool(spec.metadata.get(_FROM_DATA, False))

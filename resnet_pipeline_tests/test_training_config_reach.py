@@ -1,0 +1,194 @@
+"""Every field of the domain ModelConfig and TrainConfig is settable from both training assets'
+configs and reaches the training: each is set to a value other than its default, and the
+checkpoint (which stores the model and training configs the trainer ran with) must hold it.
+
+The fields are iterated, never listed: a field added to either dataclass is tested here, and
+fails unless both assets pass it on."""
+
+import dataclasses
+import pickle
+import typing
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config
+from resnet_pipeline.assets.fold_models import WalkForwardConfig, wf_model
+from resnet_pipeline.assets.modeling import trained_model
+from resnet_pipeline.assets.training_config import TrainingConfig
+from resnet_pipeline.layout import Layout
+from resnet_pipeline.ml import knobs
+from resnet_pipeline.ml.checkpoint import load_checkpoint
+from resnet_pipeline.ml.dataset import build_splits
+from resnet_pipeline.ml.resnet import ModelConfig
+from resnet_pipeline.ml.splits import SplitConfig
+from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.training_state import IDENTITY_FREE_FIELDS
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._walk_forward_helpers import store_months
+
+pytestmark = pytest.mark.slow
+
+# What keeps the runs tiny (each also a value other than the field's default).
+TINY = {
+    "epochs": 2,
+    "batch_size": 16,
+    "max_train_samples": 32,
+    "max_val_samples": 32,
+    "num_threads": 1,
+    "device": "cpu",
+}
+PARTS = (ModelConfig, TrainConfig)
+
+
+def _other_value(spec: dataclasses.Field, hint) -> object:
+    """A valid value other than the field's default, from its declared choices or its type."""
+    default = spec.default
+    options = [c for c in knobs.choices(spec) if c != default]
+    if options:
+        return options[0]
+    kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    kind = typing.get_origin(kinds[0]) or kinds[0]
+    if kind is bool:
+        return not default
+    if kind is int:
+        return (default or 0) + 1
+    if kind is float:
+        return (default or 0.5) * 2
+    if kind is tuple:
+        return [2 * w for w in default]
+    raise AssertionError(f"no other value known for {spec.name}: declare its choices (knob)")
+
+
+def _non_default_config() -> dict:
+    values = dict(TINY)
+    for part in PARTS:
+        hints = typing.get_type_hints(part)
+        for spec in config_fields(part):
+            if spec.name not in values:
+                values[spec.name] = _other_value(spec, hints[spec.name])
+            assert values[spec.name] != _plain(spec.default), spec.name
+    return values
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _assert_arrived(checkpoint, values: dict) -> None:
+    model = dataclasses.asdict(checkpoint.model_config)
+    for part, stored in ((ModelConfig, model), (TrainConfig, checkpoint.train_config)):
+        for spec in config_fields(part):
+            assert _plain(stored[spec.name]) == values[spec.name], (part.__name__, spec.name)
+
+
+def test_every_model_and_training_field_reaches_trained_model(tmp_path):
+    splits = build_splits(*feature_frames(1500, seed=1), SplitConfig(window=32))
+    splits.lineage = {"symbol": "BTCUSDT", "months": ["seed-1"]}
+    splits.save(Layout.at(tmp_path).dataset("BTCUSDT"))
+    values = _non_default_config()
+    result = dg.materialize(
+        [trained_model],
+        partition_key="BTCUSDT",
+        resources={"store": DataStore(root=str(tmp_path)), "venue": TradingVenue()},
+        run_config={"ops": {"trained_model": {"config": values}}},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.success, [e.message for e in result.get_step_failure_events()]
+    _assert_arrived(load_checkpoint(Layout.at(tmp_path).checkpoint("BTCUSDT")), values)
+
+
+def test_every_model_and_training_field_reaches_wf_model(tmp_path):
+    store_months(tmp_path, "BTCUSDT", [date(2024, 1, 1), date(2024, 2, 1)], hours=3)
+    values = _non_default_config()
+    result = dg.materialize(
+        [wf_model],
+        partition_key="2024-02-01|BTCUSDT",
+        resources={"store": DataStore(root=str(tmp_path))},
+        run_config={"ops": {"wf_model": {"config": values | {"window": 32}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.success, [e.message for e in result.get_step_failure_events()]
+    fold = Layout.at(tmp_path).fold("BTCUSDT", date(2024, 2, 1))
+    _assert_arrived(load_checkpoint(fold.model), values)
+
+
+def test_both_assets_offer_every_field_with_the_dataclass_default_and_description():
+    for config in (TrainingConfig, WalkForwardConfig):
+        for part in PARTS:
+            for spec in config_fields(part):
+                field = config.model_fields[spec.name]
+                assert field.default == _plain(spec.default), (config.__name__, spec.name)
+                assert field.description == knobs.description(spec)
+    derived = {f.name for f in dataclasses.fields(ModelConfig) if knobs.from_data(f)}
+    assert derived == {"window", "in_channels", "num_classes"}  # set from the dataset
+    assert not derived & set(TrainingConfig.model_fields)
+    assert IDENTITY_FREE_FIELDS <= {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def test_a_field_declared_by_two_parts_of_one_config_fails_when_it_is_built():
+    @dataclasses.dataclass(frozen=True)
+    class Clashing:
+        lr: float = knobs.knob(0.1, "another lr")
+
+    with pytest.raises(TypeError, match="'lr' is declared by both TrainConfig and Clashing"):
+        dagster_config("Clash", __name__, "", TrainConfig, Clashing)
+
+
+def test_the_derived_configs_pickle_like_hand_written_ones():
+    for config in (TrainingConfig(epochs=3), WalkForwardConfig(rolling_months=2)):
+        assert pickle.loads(pickle.dumps(config)) == config
+
+
+def test_tuples_become_lists_and_optional_stays_optional():
+    hint = TrainingConfig.model_fields["class_weights"].annotation
+    assert set(typing.get_args(hint)) == {list[float], type(None)}
+    assert TrainingConfig(class_weights=None).class_weights is None
+
+
+def test_wf_model_honours_augment(tmp_path):
+    """The same fold with and without augmentation trains on different inputs."""
+    store_months(tmp_path, "BTCUSDT", [date(2024, 1, 1), date(2024, 2, 1)], hours=3)
+    fold = Layout.at(tmp_path).fold("BTCUSDT", date(2024, 2, 1))
+    losses = {}
+    for augment in (False, True, False):
+        result = dg.materialize(
+            [wf_model],
+            partition_key="2024-02-01|BTCUSDT",
+            resources={"store": DataStore(root=str(tmp_path))},
+            run_config={"ops": {"wf_model": {"config": TINY | {"window": 32, "augment": augment}}}},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        losses.setdefault(augment, []).append(load_checkpoint(fold.model).history[0]["train_loss"])
+    assert losses[False][0] == losses[False][1]  # reproducible: only augment differs
+    assert losses[True][0] != losses[False][0]
+
+
+def test_wf_model_honours_resume_and_leaves_no_state_when_done(tmp_path):
+    store_months(tmp_path, "BTCUSDT", [date(2024, 1, 1), date(2024, 2, 1)], hours=3)
+    fold = Layout.at(tmp_path).fold("BTCUSDT", date(2024, 2, 1))
+    outcomes = []
+    for resume in (True, None):
+        config = TINY | {"window": 32, "augment": False, "resume": resume}
+        result = dg.materialize(
+            [wf_model],
+            partition_key="2024-02-01|BTCUSDT",
+            resources={"store": DataStore(root=str(tmp_path))},
+            run_config={"ops": {"wf_model": {"config": config}}},
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+        outcomes.append(result)
+    required, auto = outcomes
+    [failure] = required.get_step_failure_events()
+    message = failure.step_failure_data.error.message
+    assert f"resume was required but there is no training state at {fold.training_state}" in (
+        message
+    )
+    assert auto.success and fold.model.exists() and not fold.training_state.exists()
