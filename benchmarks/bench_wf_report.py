@@ -39,7 +39,12 @@ from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.bootstrap import classification_intervals, sharpe_intervals  # noqa: E402
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS  # noqa: E402
-from resnet_pipeline.ml.stitched_metrics import proba_of, walk_forward_summary  # noqa: E402
+from resnet_pipeline.ml.stitched_metrics import (  # noqa: E402
+    day_keys,
+    month_ranks,
+    proba_of,
+    walk_forward_summary,
+)
 from resnet_pipeline.trading.performance import daily_returns  # noqa: E402
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest  # noqa: E402
 from resnet_pipeline.trading.strategy import StrategyConfig  # noqa: E402
@@ -109,8 +114,11 @@ def main() -> None:
         walk_forward_summary, stitched, strategy_daily, benchmark_daily, args.n_boot
     )
     proba = {name: proba_of(stitched, name) for name in PROBA_COLUMNS}
-    days = stitched["timestamp"].dt.floor("D").to_numpy()  # as walk_forward_summary's
-    _, *pooled = timed(classification_intervals, y, proba, days, n_boot=args.n_boot)
+    days = day_keys(stitched)  # as walk_forward_summary's, AUCs on ranks within months
+    ranks = {name: month_ranks(stitched, name) for name in PROBA_COLUMNS}
+    _, *pooled = timed(
+        classification_intervals, y, proba, days, n_boot=args.n_boot, auc_scores=ranks
+    )
     _, *sharpe = timed(
         sharpe_intervals, strategy_daily.to_numpy(), benchmark_daily.to_numpy(), args.n_boot
     )
