@@ -41,7 +41,7 @@ def number(value: Any, digits: int = DIGITS) -> str:
             return MISSING
         if abs(short) >= 10**digits:
             return f"{short:,.0f}"
-        return f"{short:.{digits}g}"
+        return f"{short:#.{digits}g}".rstrip(".")  # trailing zeros kept: columns align
     if isinstance(value, Mapping):
         return ", ".join(f"{k}: {number(v, digits)}" for k, v in value.items())
     if isinstance(value, list | tuple | np.ndarray):
@@ -49,19 +49,27 @@ def number(value: Any, digits: int = DIGITS) -> str:
     return str(value)
 
 
+def short(value: float | None, digits: int = 3) -> str:
+    """A number inside a sentence: ``digits`` significant digits, no trailing zeros."""
+    text = number(value, digits)
+    if "." in text and "e" not in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 def signed(value: float | None, digits: int = DIGITS) -> str:
     """A difference: its sign always shown."""
-    text = number(value, digits)
+    text = short(value, digits)
     return text if value is None or text.startswith("-") or text == MISSING else f"+{text}"
 
 
 def percent(share: float | None, digits: int = 3) -> str:
     """A share as a percentage, e.g. 0.1234 -> '12.3%'."""
-    return MISSING if share is None else f"{number(share * 100, digits)}%"
+    return MISSING if share is None else f"{short(share * 100, digits)}%"
 
 
 def interval(low: float | None, high: float | None, digits: int = DIGITS) -> str:
     """'[-0.52, -0.03]', or '[no interval]' when a bound is missing."""
     if low is None or high is None:
         return "[no interval]"
-    return f"[{number(low, digits)}, {number(high, digits)}]"
+    return f"[{short(low, digits)}, {short(high, digits)}]"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resnet_pipeline.reports.format import interval, number, rounded, signed
+from resnet_pipeline.reports.format import interval, rounded, short, signed
 
 BETTER, NO_DIFFERENT, WORSE, UNDEFINED = "better", "no different", "worse", "undefined"
 EDGE, NO_EDGE = "EDGE", "NO EDGE"
@@ -78,7 +78,7 @@ def difference(
     if points:
         side = "below" if estimate < 0 else "above" if estimate > 0 else "equal to it"
         scaled = [None if v is None else v * 100 for v in (low, high)]
-        detail = f"{number(abs(estimate) * 100, 3)} points {side}, 95% interval "
+        detail = f"{short(abs(estimate) * 100, 3)} points {side}, 95% interval "
         detail += interval(*scaled, digits=3)
     else:
         detail = f"{signed(estimate)}, 95% interval {interval(low, high)}"
@@ -92,7 +92,7 @@ def level(subject: str, key: str, values: Mapping | None, why_undefined: str) ->
     estimate, low, high = _bounds(values)
     if estimate is None:
         return Condition(subject, UNDEFINED, why_undefined, key)
-    detail = f"{number(estimate)}, 95% interval {interval(low, high)}"
+    detail = f"{short(estimate)}, 95% interval {interval(low, high)}"
     if low is None:
         detail += ": too few days for an interval"
     return Condition(subject, compared(low, high), detail, key, estimate, low, high)
@@ -145,8 +145,8 @@ def _side(name: str, values: np.ndarray, threshold: float) -> tuple[str, int]:
     passed = int((finite > threshold).sum())
     top = float(finite.max())
     if not passed:
-        return f"max {name} {number(top, 3)} < {number(threshold)}", 0
-    return f"{name} passed {number(threshold)} in {passed:,} of {len(finite):,} minutes", passed
+        return f"max {name} {short(top, 3)} < {short(threshold)}", 0
+    return f"{name} passed {short(threshold)} in {passed:,} of {len(finite):,} minutes", passed
 
 
 def zero_trades_reason(

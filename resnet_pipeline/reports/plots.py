@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 CLASS_NAMES = ("Down", "Neutral", "Up")
 
 
-def _png(fig) -> bytes:
+def png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -36,14 +36,14 @@ def training_curves(history: list[dict]) -> bytes:
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
     loss_ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
     loss_ax.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
-    loss_ax.set(title="loss", xlabel="epoch")
+    loss_ax.set(title="loss", xlabel="epoch", ylabel="loss (cross-entropy)")
     acc_ax.plot(epochs, [r["train_acc"] for r in history], marker="o", label="train")
     acc_ax.plot(epochs, [r["val_acc"] for r in history], marker="o", label="validation")
-    acc_ax.set(title="accuracy", xlabel="epoch")
+    acc_ax.set(title="accuracy", xlabel="epoch", ylabel="accuracy (share of samples)")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.legend()
-    return _png(fig)
+    return png(fig)
 
 
 def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
@@ -52,17 +52,17 @@ def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
     )
     top.plot(equity.index, equity.to_numpy() / equity.iloc[0], label="strategy")
     top.plot(benchmark.index, benchmark.to_numpy() / benchmark.iloc[0], label="buy and hold")
-    top.set(title="equity (start = 1)")
+    top.set(title="equity after costs", ylabel="equity (start = 1)")
     top.legend()
     for series, name in ((equity, "strategy"), (benchmark, "buy and hold")):
-        drawdown = series / series.cummax() - 1
+        drawdown = (series / series.cummax() - 1) * 100
         bottom.fill_between(drawdown.index, drawdown.to_numpy(), 0, alpha=0.4, label=name)
-    bottom.set(title="drawdown")
+    bottom.set(title="drawdown", ylabel="drawdown (%)", xlabel="time (UTC)")
     bottom.legend()
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    return _png(fig)
+    return png(fig)
 
 
 def confusion_matrix_plot(matrix: np.ndarray, names: tuple[str, ...] | None = None) -> bytes:
@@ -82,7 +82,7 @@ def confusion_matrix_plot(matrix: np.ndarray, names: tuple[str, ...] | None = No
         ylabel="true",
         title="confusion matrix (test)",
     )
-    return _png(fig)
+    return png(fig)
 
 
 def calibration_plot(curves: dict[str, tuple[list[float], list[float]]]) -> bytes:
@@ -94,4 +94,4 @@ def calibration_plot(curves: dict[str, tuple[list[float], list[float]]]) -> byte
     ax.set(xlabel="predicted probability", ylabel="observed frequency", title="calibration (test)")
     ax.legend()
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png(fig)
