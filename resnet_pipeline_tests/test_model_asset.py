@@ -5,7 +5,6 @@ import uuid
 import dagster as dg
 import pytest
 import torch
-from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
 from resnet_pipeline.assets.modeling import TrainingConfig, _configs, trained_model
 from resnet_pipeline.ml.checkpoint import load_checkpoint
@@ -136,8 +135,8 @@ def test_one_thread_while_another_run_is_in_progress(tmp_path):
     _dataset(tmp_path, seed=1)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_run(
-        DagsterRun(
-            job_name="ingestion_job", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED
+        dg.DagsterRun(
+            job_name="ingestion_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED
         )
     )
     config = {k: v for k, v in QUICK.items() if k != "num_threads"} | {"epochs": 1}
