@@ -32,7 +32,15 @@ from resnet_pipeline.ml.bootstrap import (
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
 from resnet_pipeline.ml.knobs import knob
 from resnet_pipeline.ml.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
-from resnet_pipeline.reports.headline import Headline, difference, level, majority_name
+from resnet_pipeline.reports.format import percent, short
+from resnet_pipeline.reports.headline import (
+    BETTER,
+    Condition,
+    Headline,
+    difference,
+    level,
+    majority_name,
+)
 
 AUC_RULE = (
     "pooled AUC = one-vs-rest AUC of each month's probabilities turned into mid-rank "
@@ -103,7 +111,10 @@ def pooled_metrics(frame: pd.DataFrame) -> dict[str, dict]:
 DIFFERENCES = ("model_minus_majority_accuracy", "model_minus_logistic_auc")
 
 
-def _month_row(month: str, frame: pd.DataFrame, days: np.ndarray, n_boot: int, seed: int):
+def month_row(
+    month: str, frame: pd.DataFrame, days: np.ndarray, n_boot: int = 200, seed: int = 0
+) -> dict:
+    """One month's row of ``monthly_table``."""
     y = frame["label"].to_numpy(np.int64)
     proba = {name: proba_of(frame, name) for name in PROBA_COLUMNS}
     predicted = normalized(proba["model"]).argmax(axis=1)
@@ -136,7 +147,7 @@ def monthly_table(stitched: pd.DataFrame, n_boot: int = 200, seed: int = 0) -> l
     rows = []
     for month, positions in sorted(stitched.groupby("fold", sort=True).indices.items()):
         frame = stitched.iloc[positions]
-        rows.append(_month_row(month, frame, days[positions], n_boot, seed))
+        rows.append(month_row(month, frame, days[positions], n_boot, seed))
     return rows
 
 
@@ -155,14 +166,11 @@ def beats_count(rows: list[dict]) -> dict[str, int]:
     return out
 
 
-def verdict(
-    classification: dict,
-    trading: dict,
-    majority: str = "the majority class",
-    why_no_sharpe: str = NO_SHARPE,
-) -> Verdict:
-    """The rule in this module's docstring, in words: one condition per line."""
-    conditions = (
+def classification_conditions(
+    classification: dict, majority: str = "the majority class"
+) -> tuple[Condition, Condition]:
+    """Accuracy over the majority baseline and AUC over the logistic one, in words."""
+    return (
         difference(
             f"accuracy over {majority}",
             "accuracy_minus_majority",
@@ -176,10 +184,26 @@ def verdict(
             classification.get("model_minus_logistic_auc"),
             "a class is absent from the labels",
         ),
-        level("Sharpe after costs over 0", "sharpe", trading.get("sharpe"), why_no_sharpe),
+    )
+
+
+def sharpe_condition(trading: dict, why_no_sharpe: str = NO_SHARPE) -> Condition:
+    return level("Sharpe after costs over 0", "sharpe", trading.get("sharpe"), why_no_sharpe)
+
+
+def verdict(
+    classification: dict,
+    trading: dict,
+    majority: str = "the majority class",
+    why_no_sharpe: str = NO_SHARPE,
+) -> Verdict:
+    """The rule in this module's docstring, in words: one condition per line."""
+    conditions = (
+        *classification_conditions(classification, majority),
+        sharpe_condition(trading, why_no_sharpe),
     )
     headline = Headline(conditions)
-    reasons = [c.line for c in conditions if c.word != "better"]
+    reasons = [c.line for c in conditions if c.word != BETTER]
     lead = "edge at 95%: " if headline.edge else "no edge detected at 95%: "
     return Verdict(headline.edge, lead + "; ".join(c.line for c in conditions), reasons, headline)
 
@@ -225,6 +249,47 @@ def walk_forward_summary(
         "headline": {"title": decided.headline.title, "lines": decided.headline.lines()},
         "flat": decided.headline.flat(),
         "majority": majority,
+        "why_no_sharpe": why_no_sharpe,
         "auc_rule": AUC_RULE,
         "bootstrap": f"{BLOCK_RULE}; {n_boot} resamples; percentile intervals",
     }
+
+
+def summary_headline(summary: dict) -> Headline:
+    """The headline of a stored summary (recomputed from its intervals, so an older report
+    reads by today's words): the verdict's conditions, then trades and returns, the
+    probabilistic Sharpe ratio and the months won."""
+    intervals = summary["intervals"]
+    decided = verdict(
+        intervals["classification"],
+        intervals["trading"],
+        summary["majority"],
+        summary["why_no_sharpe"],
+    )
+    notes = []
+    strategy, hold = summary.get("strategy") or {}, summary.get("buy_and_hold") or {}
+    if strategy:
+        notes.append(
+            f"{strategy.get('trades', 0):,} trades: total return after costs "
+            f"{percent(strategy.get('total_return'))}, buy-and-hold "
+            f"{percent(hold.get('total_return'))} over the same minutes"
+        )
+    psr = summary["probabilistic_sharpe_ratio"]
+    notes.append(
+        "probabilistic Sharpe ratio (P(true Sharpe > 0)): "
+        + (short(psr) if psr is not None else f"undefined ({summary['why_no_sharpe']})")
+    )
+    beats, folds = summary["folds_model_beats"], summary["folds"]
+    notes.append(
+        f"months won: accuracy over the majority class in {beats['accuracy_vs_majority']} of "
+        f"{folds}, AUC over the logistic regression in {beats['auc_roc_ovr_vs_logistic']} of "
+        f"{folds}"
+    )
+    lead = "edge at 95%" if decided.edge else "no edge detected at 95%"
+    rule = f"{lead}: EDGE needs all three conditions better, i.e. their 95% lower bounds above 0"
+    return Headline(decided.headline.conditions, tuple(notes), rule)
+
+
+def row_intervals(row: dict) -> dict[str, dict]:
+    """A monthly row's differences as interval dicts (what the conditions read)."""
+    return {key: {part: row.get(f"{key}{end}") for end, part in _PARTS} for key in DIFFERENCES}

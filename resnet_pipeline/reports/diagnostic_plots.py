@@ -67,12 +67,21 @@ def class_mix(rows: list[dict]) -> bytes:
     x = np.arange(len(months))
     fig, ax = plt.subplots(figsize=(11, 3.8))
     colours = ("#c0392b", "#95a5a6", "#27ae60")
-    for offset, shares, label, hatch in ((-0.2, predicted, "predicted", ""), (0.2, actual, "actual", "//")):
+    for offset, shares, label, hatch in (
+        (-0.2, predicted, "predicted", ""),
+        (0.2, actual, "actual", "//"),
+    ):
         bottom = np.zeros(len(months))
         for k, name in enumerate(CLASS_NAMES):
             ax.bar(
-                x + offset, shares[:, k], 0.38, bottom=bottom, color=colours[k], hatch=hatch,
-                edgecolor="white", label=f"{name} ({label})",
+                x + offset,
+                shares[:, k],
+                0.38,
+                bottom=bottom,
+                color=colours[k],
+                hatch=hatch,
+                edgecolor="white",
+                label=f"{name} ({label})",
             )
             bottom += shares[:, k]
     ax.set_ylabel("share of the month's minutes (%)")
@@ -86,7 +95,9 @@ def _matrix(ax, values: np.ndarray, text: np.ndarray, title: str) -> None:
     ax.imshow(values, cmap="Blues", vmin=0, vmax=max(float(values.max()), 1e-12))
     for (i, j), label in np.ndenumerate(text):
         dark = values[i, j] > 0.6 * values.max()
-        ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+        ax.text(
+            j, i, label, ha="center", va="center", fontsize=8, color="white" if dark else "black"
+        )
     ax.set(xticks=range(3), yticks=range(3), title=title)
     ax.set_xticklabels(CLASS_NAMES)
     ax.set_yticklabels(CLASS_NAMES)
@@ -98,9 +109,16 @@ def confusion_pair(counts: np.ndarray, what: str = "all predicted minutes") -> b
     """The pooled confusion matrix: counts (minutes) and recall-normalised (rows sum to 1)."""
     counts = np.asarray(counts)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
-    _matrix(left, counts.astype(float), np.vectorize(lambda v: f"{v:,}")(counts), f"counts (minutes), {what}")
+    _matrix(
+        left,
+        counts.astype(float),
+        np.vectorize(lambda v: f"{v:,}")(counts),
+        f"counts (minutes), {what}",
+    )
     shares = recall_normalized(counts)
-    _matrix(right, shares, np.vectorize(lambda v: f"{v:.2f}")(shares), "recall-normalised (row shares)")
+    _matrix(
+        right, shares, np.vectorize(lambda v: f"{v:.2f}")(shares), "recall-normalised (row shares)"
+    )
     fig.tight_layout()
     return png(fig)
 
@@ -111,7 +129,7 @@ def fold_confusions(per_fold: dict[str, np.ndarray]) -> bytes:
     columns = min(4, max(1, len(folds)))
     lines = math.ceil(len(folds) / columns)
     fig, axes = plt.subplots(lines, columns, figsize=(3.1 * columns, 3.0 * lines), squeeze=False)
-    for ax in axes.ravel()[len(folds):]:
+    for ax in axes.ravel()[len(folds) :]:
         ax.axis("off")
     for ax, fold in zip(axes.ravel(), folds, strict=False):
         counts = np.asarray(per_fold[fold])
@@ -158,11 +176,15 @@ def threshold_sweep(sweep: pd.DataFrame, threshold: float) -> bytes:
     """Signals (minutes above the threshold) and their precision, threshold by threshold."""
     fig, (count_ax, precision_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
     for side, colour in (("long", "#27ae60"), ("short", "#c0392b")):
-        count_ax.plot(sweep["threshold"], sweep[f"{side}_minutes"], marker="o", color=colour, label=side)
+        count_ax.plot(
+            sweep["threshold"], sweep[f"{side}_minutes"], marker="o", color=colour, label=side
+        )
         precision = pd.to_numeric(sweep[f"{side}_precision"], errors="coerce") * 100
         precision_ax.plot(sweep["threshold"], precision, marker="o", color=colour, label=side)
     count_ax.set_yscale("symlog", linthresh=1)
-    count_ax.set(xlabel="threshold on p_up (long) / p_down (short)", ylabel="minutes signalled (log scale)")
+    count_ax.set(
+        xlabel="threshold on p_up (long) / p_down (short)", ylabel="minutes signalled (log scale)"
+    )
     count_ax.set_title("signals against the threshold")
     precision_ax.set(xlabel="threshold", ylabel="precision of the signals (%)")
     precision_ax.set_title("share of signals whose label agrees")
@@ -179,7 +201,7 @@ def fold_training_curves(histories: dict[str, list[dict]]) -> bytes:
     columns = min(4, max(1, len(folds)))
     lines = math.ceil(len(folds) / columns)
     fig, axes = plt.subplots(lines, columns, figsize=(3.1 * columns, 2.6 * lines), squeeze=False)
-    for ax in axes.ravel()[len(folds):]:
+    for ax in axes.ravel()[len(folds) :]:
         ax.axis("off")
     for ax, fold in zip(axes.ravel(), folds, strict=False):
         history = histories[fold]
@@ -204,7 +226,9 @@ def drift_heatmap(zscores: pd.DataFrame) -> bytes:
     fig, ax = plt.subplots(figsize=(max(6, 0.75 * zscores.shape[1] + 3), 0.38 * len(zscores) + 1.6))
     image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), value in np.ndenumerate(values):
-        ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7)
+        ax.text(
+            j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7
+        )
     ax.set_yticks(range(len(zscores)))
     ax.set_yticklabels(zscores.index)
     _month_axis(ax, list(zscores.columns))

@@ -102,6 +102,7 @@ def level(subject: str, key: str, values: Mapping | None, why_undefined: str) ->
 class Headline:
     conditions: tuple[Condition, ...]
     notes: tuple[str, ...] = ()
+    rule: str = ""  # what EDGE requires, said under the title
 
     @property
     def edge(self) -> bool:
@@ -120,7 +121,8 @@ class Headline:
 
     def markdown(self) -> str:
         """For a Dagster ``MetadataValue.md``: the title in bold, then a bullet per line."""
-        return f"**{self.title}**\n\n" + "\n".join(f"- {line}" for line in self.lines())
+        rule = f" ({self.rule})" if self.rule else ""
+        return f"**{self.title}**{rule}\n\n" + "\n".join(f"- {line}" for line in self.lines())
 
     def flat(self) -> dict[str, float]:
         out: dict[str, float] = {}

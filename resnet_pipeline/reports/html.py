@@ -6,6 +6,7 @@ import html
 
 import numpy as np
 
+from resnet_pipeline.reports.format import number
 from resnet_pipeline.reports.plots import (
     confusion_matrix_plot,
     data_uri,
@@ -28,13 +29,7 @@ img { max-width: 100%; }
 
 
 def _cell(value: object) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
+    return html.escape(number(value))
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

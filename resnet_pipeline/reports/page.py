@@ -58,7 +58,8 @@ def headline_html(headline: Headline) -> str:
         f'<li class="{_word_class(line)}">{html.escape(line)}</li>' for line in headline.lines()
     )
     css = "headline edge" if headline.edge else "headline"
-    return f'<div class="{css}" id="headline"><h2>{headline.title}</h2><ul>{items}</ul></div>'
+    rule = f"<p>{html.escape(headline.rule)}</p>" if headline.rule else ""
+    return f'<div class="{css}" id="headline"><h2>{headline.title}</h2>{rule}<ul>{items}</ul></div>'
 
 
 def items(lines: list[str] | tuple[str, ...]) -> str:
