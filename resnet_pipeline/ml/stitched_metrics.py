@@ -293,3 +293,11 @@ def summary_headline(summary: dict) -> Headline:
 def row_intervals(row: dict) -> dict[str, dict]:
     """A monthly row's differences as interval dicts (what the conditions read)."""
     return {key: {part: row.get(f"{key}{end}") for end, part in _PARTS} for key in DIFFERENCES}
+
+
+def split_intervals(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
+    """Accuracy and AUC of the model and both baselines on one model's predictions (a test
+    split), and the model minus each, with day-block bootstrap intervals."""
+    proba = {name: proba_of(frame, name) for name in PROBA_COLUMNS}
+    y = frame["label"].to_numpy(np.int64)
+    return classification_intervals(y, proba, day_keys(frame), n_boot=n_boot, seed=seed)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.reports.diagnostics import HISTOGRAM_BINS, recall_normalized
-from resnet_pipeline.reports.format import number
+from resnet_pipeline.reports.format import short
 from resnet_pipeline.reports.headline import BETTER, WORSE, compared
 from resnet_pipeline.reports.plots import png
 
@@ -161,9 +161,9 @@ def probability_histograms(counts: dict[str, np.ndarray], threshold: float) -> b
     for ax, name, colour in ((axes[0], "p_up", "#27ae60"), (axes[1], "p_down", "#c0392b")):
         values = np.asarray(counts[name])
         ax.bar(HISTOGRAM_BINS[:-1], values, width, align="edge", color=colour, alpha=0.8)
-        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {number(threshold)}")
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {short(threshold)}")
         above = int(values[HISTOGRAM_BINS[:-1] >= threshold].sum())
-        ax.set_title(f"{name}: {above:,} minutes in bins at or above the threshold")
+        ax.set_title(f"{name}: {above:,} minutes from the threshold up", fontsize=10)
         ax.set_xlabel(f"{name} (model probability)")
         ax.set_yscale("symlog", linthresh=1)
         ax.legend(fontsize=8)
@@ -189,7 +189,7 @@ def threshold_sweep(sweep: pd.DataFrame, threshold: float) -> bytes:
     precision_ax.set(xlabel="threshold", ylabel="precision of the signals (%)")
     precision_ax.set_title("share of signals whose label agrees")
     for ax in (count_ax, precision_ax):
-        ax.axvline(threshold, color="black", linestyle="--", label=f"used: {number(threshold)}")
+        ax.axvline(threshold, color="black", linestyle="--", label=f"used: {short(threshold)}")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return png(fig)
@@ -219,6 +219,10 @@ def fold_training_curves(histories: dict[str, list[dict]]) -> bytes:
     return png(fig)
 
 
+def _z(value: float) -> str:
+    return "n/a" if np.isnan(value) else f"{value:.2f}".replace("-0.00", "0.00")
+
+
 def drift_heatmap(zscores: pd.DataFrame) -> bytes:
     """Each channel's monthly mean as a z-score against the first month (all channels)."""
     values = zscores.to_numpy(np.float64)
@@ -227,7 +231,12 @@ def drift_heatmap(zscores: pd.DataFrame) -> bytes:
     image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), value in np.ndenumerate(values):
         ax.text(
-            j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7
+            j,
+            i,
+            "n/a" if np.isnan(value) else f"{value + 0.0:.2f}".replace("-0.00", "0.00"),
+            ha="center",
+            va="center",
+            fontsize=7,
         )
     ax.set_yticks(range(len(zscores)))
     ax.set_yticklabels(zscores.index)

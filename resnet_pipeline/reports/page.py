@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from resnet_pipeline.reports.headline import BETTER, UNDEFINED, WORSE, Headline
+from resnet_pipeline.reports.headline import BETTER, NO_DIFFERENT, UNDEFINED, WORSE, Headline
 from resnet_pipeline.reports.plots import data_uri, png_markdown
 
 STYLE = """
@@ -50,7 +50,9 @@ def _word_class(line: str) -> str:
         return "worse"
     if f": {UNDEFINED} (" in line:
         return "undefined"
-    return "nodiff"
+    if f": {NO_DIFFERENT} (" in line:
+        return "nodiff"
+    return "fact"
 
 
 def headline_html(headline: Headline) -> str:
