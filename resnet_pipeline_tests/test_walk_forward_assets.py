@@ -143,7 +143,7 @@ FLAT = (
     "auc_minus_logistic",
     "trades",
     "total_return",
-    "buy_and_hold_return",
+    "buy_and_hold_total_return",
     "model_accuracy",
     "majority_accuracy",
     "logistic_auc",

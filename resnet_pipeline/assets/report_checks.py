@@ -71,7 +71,7 @@ def report_metadata(
     shown = {
         k: v if isinstance(v, int) and not isinstance(v, bool) else rounded(v)
         for k, v in flat.items()
-        if v is not None
+        if isinstance(v, int | float) and not isinstance(v, bool)
     }
     return {
         HEADLINE: dg.MetadataValue.md(headline.markdown()),

@@ -223,9 +223,8 @@ def wf_report(
     context.log.info(f"{symbol} walk-forward: {summary['verdict']}")
     pooled = summary["pooled"]
     numbers = {
-        "trades": trades,
-        "total_return": evaluation.metrics.get("total_return"),
-        "buy_and_hold_return": evaluation.benchmark_metrics.get("total_return"),
+        **evaluation.metrics,
+        **{f"buy_and_hold_{k}": v for k, v in evaluation.benchmark_metrics.items()},
         "probabilistic_sharpe_ratio": summary["probabilistic_sharpe_ratio"],
         **{f"{name}_accuracy": pooled[name]["accuracy"] for name in pooled},
         **{f"{name}_auc": pooled[name]["auc_roc_ovr"] for name in pooled},

@@ -42,7 +42,7 @@ BACKTEST_RULE = "EDGE needs all three conditions better: their 95% lower bounds 
 
 
 @dataclass(frozen=True)
-class TestSplitView:
+class SplitView:
     """What the test split shows: the headline, the per-month rows and the plots."""
 
     headline: Headline
@@ -53,9 +53,9 @@ class TestSplitView:
     frame: pd.DataFrame
 
 
-def test_split_view(
+def split_view(
     predictions: pd.DataFrame, report: dict, threshold: float, n_boot: int = 1000, seed: int = 0
-) -> TestSplitView:
+) -> SplitView:
     """``predictions``: ``evaluate_split``'s frame (the model's and the baselines'
     probabilities and the label per test minute); ``report``: its metrics report."""
     frame = diagnostics.with_month_folds(predictions)
@@ -66,7 +66,7 @@ def test_split_view(
     headline = Headline(classification_conditions(intervals, majority), notes, CLASSIFICATION_RULE)
     rows = monthly_table(frame, max(n_boot // 5, 50), seed)
     figures = classification_figures(frame, rows, majority, threshold)
-    return TestSplitView(headline, rows, figures, intervals, majority, frame)
+    return SplitView(headline, rows, figures, intervals, majority, frame)
 
 
 TRADING_SHOWN = ("total_return", "annualized_return", "sharpe", "sortino", "max_drawdown", "calmar")
@@ -81,14 +81,14 @@ STRATEGY_ONLY = (
 
 
 @dataclass(frozen=True)
-class TestPeriodPage:
+class PeriodPage:
     html: str
     headline: Headline
     figures: list[Figure]
 
 
 def backtest_headline(
-    view: TestSplitView, evaluation: StrategyEvaluation, trading: dict, why_no_sharpe: str
+    view: SplitView, evaluation: StrategyEvaluation, trading: dict, why_no_sharpe: str
 ) -> Headline:
     """The walk-forward verdict's three conditions on the test period, then the trades and
     returns beside buy-and-hold and the targets met."""
@@ -107,10 +107,10 @@ def backtest_report_html(
     symbol: str,
     evaluation: StrategyEvaluation,
     metrics_report: dict,
-    view: TestSplitView,
+    view: SplitView,
     headline: Headline,
     history: list[dict],
-) -> TestPeriodPage:
+) -> PeriodPage:
     """The report of one symbol's test period: headline, plots (per-month differences,
     equity, class mix, confusion, reliability, histograms, threshold sweep, training
     curves), then the tables with targets and verdicts, then the conventions."""
@@ -173,4 +173,4 @@ def backtest_report_html(
         notes,
         [("Conventions", list(CONVENTIONS))],
     )
-    return TestPeriodPage(html, headline, figures)
+    return PeriodPage(html, headline, figures)
