@@ -10,6 +10,8 @@ from pydantic import Field
 from resnet_pipeline.assets.common import (
     FEATURES,
     INGESTION,
+    LAST_MONTH,
+    LAST_MONTH_REASON,
     OWNERS,
     SYMBOL_MONTH,
     markdown_table,
@@ -112,7 +114,8 @@ def gap_table(summary: GapSummary, limit: int = GAPS_SHOWN) -> str:
     owners=OWNERS,
     code_version="1",
     description="Closed 1-minute OHLCV candles of one symbol for one UTC month (SPEC 3). "
-    "Incremental: only missing minutes are fetched; the forming candle is never stored.",
+    "Incremental: only missing minutes are fetched; the forming candle is never stored. "
+    f"Months end at {LAST_MONTH:%Y-%m}: {LAST_MONTH_REASON}.",
     # Two runs of one month (a slow backfill, the schedule) may overlap: the IO manager merges
     # with what is stored at write time under the file's lock, so no stored candle is lost.
     metadata={MERGE_ON_WRITE: "timestamp"},
