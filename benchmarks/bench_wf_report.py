@@ -8,7 +8,8 @@ Prints, measured in one run, beside the 15 s target:
   and the daily returns it hands the summary;
 - the summary (``walk_forward_summary``, ``--n-boot`` resamples), and inside it the pooled
   day-block bootstrap of accuracy and AUC (three predictors) and the Sharpe intervals;
-- both together, i.e. what ``wf_report`` computes before writing its files;
+- the report page (every plot and table) and all of it together, i.e. what ``wf_report``
+  computes before writing its files (the drift panel here on the candles' channels);
 - the pooled bootstrap beside the one-resample-at-a-time reference the tests hold it to, at
   ``--n-boot`` resamples, extrapolated from runs of the reference with ``--reference-boot``
   and twice as many resamples (0 skips it).
@@ -45,6 +46,8 @@ from resnet_pipeline.ml.stitched_metrics import (  # noqa: E402
     proba_of,
     walk_forward_summary,
 )
+from resnet_pipeline.reports.diagnostics import drift_zscores  # noqa: E402
+from resnet_pipeline.reports.walk_forward_page import walk_forward_page  # noqa: E402
 from resnet_pipeline.trading.performance import daily_returns  # noqa: E402
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest  # noqa: E402
 from resnet_pipeline.trading.strategy import StrategyConfig  # noqa: E402
@@ -129,7 +132,25 @@ def main() -> None:
     row("  Sharpe intervals", *sharpe)
     rest = [w - p - s for w, p, s in zip(whole, pooled, sharpe, strict=True)]
     row("  the rest", *rest, "(per-month tables with their bootstrap, pooled metrics)")
-    total = [b + r + w for b, r, w in zip(backtest, returns, whole, strict=True)]
+    summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
+    drift = drift_zscores(
+        {m: part for m, part in candles.groupby(candles["timestamp"].dt.strftime("%Y-%m"))},
+        ["open", "high", "low", "close", "volume"],
+    )
+    folds = [{"month": m, "predicted": n} for m, n in stitched["fold"].value_counts().items()]
+    report, *page = timed(
+        walk_forward_page,
+        "BTCUSDT",
+        summary,
+        folds,
+        stitched,
+        evaluation.result.equity,
+        evaluation.benchmark,
+        StrategyConfig().to_dict(),
+        drift,
+    )
+    row("report page", *page, f"({len(report.figures)} plots, tables, {len(report.html):,} bytes)")
+    total = [b + r + w + p for b, r, w, p in zip(backtest, returns, whole, page, strict=True)]
     row("together", *total, f"target < {TARGET_S:.0f} s: {total[0] / TARGET_S:.2f}x of it")
     print(f"  verdict: {summary['verdict']}")
     if args.reference_boot:
