@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.partitions import last_month, symbol_month_partitions, symbol_partitions
+from resnet_pipeline.reports.format import short
 from resnet_pipeline.settings import current_settings
 
 # Partitions are part of the asset definitions: they come from the environment when the
@@ -46,7 +47,7 @@ def markdown_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        cells = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in row]
+        cells = [short(v, 6) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -9,10 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-CLASS_NAMES = ("Down", "Neutral", "Up")
 
 
 def png(fig) -> bytes:
@@ -62,36 +59,4 @@ def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    return png(fig)
-
-
-def confusion_matrix_plot(matrix: np.ndarray, names: tuple[str, ...] | None = None) -> bytes:
-    matrix = np.asarray(matrix)
-    k = len(matrix)
-    names = names or (CLASS_NAMES if k == 3 else tuple(f"class_{i}" for i in range(k)))
-    fig, ax = plt.subplots(figsize=(3.8, 3.4))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, f"{value}", ha="center", va="center")
-    ax.set(
-        xticks=range(k),
-        yticks=range(k),
-        xticklabels=names,
-        yticklabels=names,
-        xlabel="predicted",
-        ylabel="true",
-        title="confusion matrix (test)",
-    )
-    return png(fig)
-
-
-def calibration_plot(curves: dict[str, tuple[list[float], list[float]]]) -> bytes:
-    """``curves``: class name -> (mean predicted probability, observed frequency) per bin."""
-    fig, ax = plt.subplots(figsize=(4, 3.6))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
-    for name, (predicted, observed) in curves.items():
-        ax.plot(predicted, observed, marker="o", label=name)
-    ax.set(xlabel="predicted probability", ylabel="observed frequency", title="calibration (test)")
-    ax.legend()
-    ax.grid(alpha=0.3)
     return png(fig)

@@ -166,7 +166,7 @@ def backtest_report_html(
     start, end = evaluation.result.equity.index[0], evaluation.result.equity.index[-1]
     html = page(
         f"{symbol}: ResNet direction classifier, test period report",
-        f"Test period {start} to {end} (UTC).",
+        f"Test period {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC).",
         headline,
         figures,
         tables,
