@@ -20,6 +20,8 @@ from resnet_pipeline.ml.stitched_metrics import (
     verdict,
     walk_forward_summary,
 )
+from resnet_pipeline.reports.format import number, rounded
+from resnet_pipeline.reports.headline import zero_trades_reason
 from resnet_pipeline_tests._reference_bootstrap import reference_classification_draws
 
 
@@ -156,3 +158,26 @@ def test_an_undefined_sharpe_says_the_true_reason():
     assert "too few days or no variation" not in decided.line
     flat = decided.headline.flat()
     assert flat["accuracy_minus_majority_low"] == 0.01 and "sharpe" not in flat
+
+
+def test_zero_trades_say_how_close_each_side_came_and_whether_shorts_were_off():
+    p_up = np.array([0.2, 0.587, 0.4, np.nan])
+    p_down = np.array([0.61, 0.3, 0.7, np.nan])
+    reason = zero_trades_reason(p_up, p_down, 0.6, allow_short=False, market="spot")
+    assert reason == (
+        "0 trades: max p_up 0.587 < 0.6; p_down passed 0.6 in 2 of 3 minutes, shorts off on spot"
+    )
+    allowed = zero_trades_reason(p_up, p_down, 0.6, allow_short=True, market="linear")
+    assert "shorts off" not in allowed and "none could open" in allowed
+
+
+@given(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers()))
+def test_every_number_reaches_a_person_short_and_never_raw(value):
+    text = number(value)
+    assert "None" not in text and "nan" not in text and "inf" not in text
+    digits = [c for c in text.split("e")[0] if c.isdigit()]
+    if isinstance(value, float) and text != "n/a" and abs(value) < 1e4:
+        assert len("".join(digits).lstrip("0")) <= 4  # 4 significant digits at most
+    short_value = rounded(value) if isinstance(value, float) else None
+    if short_value is not None and value != 0:
+        assert abs(short_value - value) <= abs(value) * 5e-4

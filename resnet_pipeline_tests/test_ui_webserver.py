@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import pytest
 
+from resnet_pipeline.assets.ingestion import raw_candles_quality
 from resnet_pipeline_tests.dagster_ui import LOCATION, dagster_dev
 
 pytestmark = pytest.mark.slow
@@ -124,8 +125,9 @@ def test_ui_launches_a_partition_of_the_chain_and_shows_its_materializations(tmp
         stored.drop(index=range(100, 160)).to_parquet(path)
         params["selector"] |= {
             "assetSelection": [],
-            "assetCheckSelection": [
-                {"assetKey": {"path": ["raw_candles"]}, "name": "month_complete"}
+            "assetCheckSelection": [  # the checks of one multi-check run together
+                {"assetKey": {"path": ["raw_candles"]}, "name": key.name}
+                for key in raw_candles_quality.check_keys
             ],
         }
         launched = ui.graphql(LAUNCH, {"params": params})["launchRun"]

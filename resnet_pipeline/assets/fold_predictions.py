@@ -8,6 +8,7 @@ pairs these predictions with a fold model trained since.
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 
 from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
@@ -99,7 +100,7 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
     }
 
 
-def month_metadata(month: str, frame) -> dict[str, object]:
+def month_metadata(month: str, frame: pd.DataFrame) -> dict[str, object]:
     """The month's own figures: a headline (the model against this fold's baselines, with
     day-block intervals), flat numbers and the class mixes."""
     row = month_row(month, frame, day_keys(frame))

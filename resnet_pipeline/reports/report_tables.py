@@ -53,11 +53,11 @@ def monthly_html(rows: list[dict], majority: str) -> str:
                 f"{majority} accuracy": r["majority_accuracy"],
                 "logistic accuracy": r["logistic_accuracy"],
                 "accuracy minus majority (points)": accuracy,
-                "its 95% interval": accuracy_interval,
+                "accuracy difference, 95% interval": accuracy_interval,
                 "model AUC": r["model_auc_roc_ovr"],
                 "logistic AUC": r["logistic_auc_roc_ovr"],
                 "AUC minus logistic": auc,
-                "its 95% interval ": auc_interval,
+                "AUC difference, 95% interval": auc_interval,
                 f"predicted {classes}": _mix(r["predicted_shares"]),
                 f"actual {classes}": _mix(r["label_shares"]),
             }
