@@ -76,10 +76,10 @@ def difference(
     if estimate is None:
         return Condition(subject, UNDEFINED, why_undefined, key)
     if points:
-        side = "below" if estimate < 0 else "above" if estimate > 0 else "equal to it"
         scaled = [None if v is None else v * 100 for v in (low, high)]
-        detail = f"{short(abs(estimate) * 100, 3)} points {side}, 95% interval "
-        detail += interval(*scaled, digits=3)
+        side = "below" if estimate < 0 else "above"
+        size = f"{short(abs(estimate) * 100, 3)} points {side}" if estimate else "equal"
+        detail = f"{size}, 95% interval {interval(*scaled, digits=3)}"
     else:
         detail = f"{signed(estimate)}, 95% interval {interval(low, high)}"
     if low is None:
