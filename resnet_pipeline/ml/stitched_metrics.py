@@ -97,13 +97,17 @@ def month_ranks(frame: pd.DataFrame, name: str) -> np.ndarray:
     return out
 
 
-def pooled_metrics(frame: pd.DataFrame) -> dict[str, dict]:
-    """``SHOWN`` per predictor over every month, the AUC by ``AUC_RULE``."""
+def pooled_metrics(
+    frame: pd.DataFrame, ranks: dict[str, np.ndarray] | None = None
+) -> dict[str, dict]:
+    """``SHOWN`` per predictor over every month, the AUC by ``AUC_RULE`` (``ranks``: each
+    predictor's ``month_ranks`` when already computed)."""
     y = frame["label"].to_numpy(np.int64)
+    ranks = ranks or {name: month_ranks(frame, name) for name in PROBA_COLUMNS}
     out = {}
     for name in PROBA_COLUMNS:
         metrics = shown_metrics(y, proba_of(frame, name))
-        metrics["auc_roc_ovr"] = macro_auc(y, month_ranks(frame, name)) if len(y) else None
+        metrics["auc_roc_ovr"] = macro_auc(y, ranks[name]) if len(y) else None
         out[name] = metrics
     return out
 
@@ -222,13 +226,9 @@ def walk_forward_summary(
     backtest's zero-trade explanation)."""
     y = stitched["label"].to_numpy(np.int64)
     proba = {name: proba_of(stitched, name) for name in PROBA_COLUMNS}
+    ranks = {name: month_ranks(stitched, name) for name in PROBA_COLUMNS}
     classification = classification_intervals(
-        y,
-        proba,
-        day_keys(stitched),
-        n_boot=n_boot,
-        seed=seed,
-        auc_scores={name: month_ranks(stitched, name) for name in PROBA_COLUMNS},
+        y, proba, day_keys(stitched), n_boot=n_boot, seed=seed, auc_scores=ranks
     )
     returns = strategy_daily.to_numpy(np.float64)
     trading = sharpe_intervals(returns, benchmark_daily.to_numpy(np.float64), n_boot, seed)
@@ -240,7 +240,7 @@ def walk_forward_summary(
         "samples": int(len(y)),
         "period": [str(stitched["timestamp"].iloc[0]), str(stitched["timestamp"].iloc[-1])],
         "monthly": rows,
-        "pooled": pooled_metrics(stitched),
+        "pooled": pooled_metrics(stitched, ranks),
         "intervals": {"classification": classification, "trading": trading},
         "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(returns),
         "folds_model_beats": beats_count(rows),

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
@@ -43,19 +44,32 @@ def training_curves(history: list[dict]) -> bytes:
     return png(fig)
 
 
+MAX_POINTS = 2000  # a curve wider than the picture's pixels only costs time to draw
+
+
+def _thinned(series: pd.Series, how: str) -> pd.Series:
+    """At most ``MAX_POINTS`` points: each run of consecutive values reduced to its ``how``
+    ('last' for a level, 'min' for a drawdown, so no trough disappears)."""
+    if len(series) <= MAX_POINTS:
+        return series
+    step = -(-len(series) // MAX_POINTS)
+    runs = series.reset_index(drop=True).groupby(np.arange(len(series)) // step)
+    return pd.Series(runs.agg(how).to_numpy(), index=series.index[::step])
+
+
 def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
     )
-    top.plot(equity.index, equity.to_numpy() / equity.iloc[0], label="strategy")
-    top.plot(benchmark.index, benchmark.to_numpy() / benchmark.iloc[0], label="buy and hold")
-    top.set(title="equity after costs", ylabel="equity (start = 1)")
-    top.legend()
     for series, name in ((equity, "strategy"), (benchmark, "buy and hold")):
-        drawdown = (series / series.cummax() - 1) * 100
+        level = _thinned(series / series.iloc[0], "last")
+        top.plot(level.index, level.to_numpy(), label=name)
+        drawdown = _thinned((series / series.cummax() - 1) * 100, "min")
         bottom.fill_between(drawdown.index, drawdown.to_numpy(), 0, alpha=0.4, label=name)
+    top.set(title="equity after costs", ylabel="equity (start = 1)")
+    top.legend(loc="upper left")
     bottom.set(title="drawdown", ylabel="drawdown (%)", xlabel="time (UTC)")
-    bottom.legend()
+    bottom.legend(loc="lower left")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
