@@ -18,6 +18,20 @@ from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
 from resnet_pipeline.trading.strategy import StrategyConfig
 
+# The named plots every walk-forward report shows (metadata keys and HTML images alike).
+PLOTS = [
+    "plot_per_month_differences",
+    "plot_equity",
+    "plot_class_mix",
+    "plot_confusion",
+    "plot_confusion_per_fold",
+    "plot_reliability",
+    "plot_probability_histograms",
+    "plot_threshold_sweep",
+    "plot_training_curves",
+    "plot_drift",
+]
+
 
 def _noisy(y: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
     proba = rng.dirichlet([2, 2, 2], len(y))

@@ -14,20 +14,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from resnet_pipeline_tests._report_fixtures import walk_forward_fixture
+from resnet_pipeline_tests._report_fixtures import PLOTS, walk_forward_fixture
 
-PLOTS = [
-    "plot_per_month_differences",
-    "plot_equity",
-    "plot_class_mix",
-    "plot_confusion",
-    "plot_confusion_per_fold",
-    "plot_reliability",
-    "plot_probability_histograms",
-    "plot_threshold_sweep",
-    "plot_training_curves",
-    "plot_drift",
-]
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -20,6 +20,7 @@ from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._report_fixtures import PLOTS
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import run_cli
 
@@ -124,18 +125,6 @@ def test_report_gives_the_verdict_with_intervals(folds):
     assert "no edge detected at 95%" in html and "data:image/png;base64," in html
 
 
-PLOTS = {
-    "plot_per_month_differences",
-    "plot_equity",
-    "plot_class_mix",
-    "plot_confusion",
-    "plot_confusion_per_fold",
-    "plot_reliability",
-    "plot_probability_histograms",
-    "plot_threshold_sweep",
-    "plot_training_curves",
-    "plot_drift",
-}
 FLAT = (
     "accuracy_minus_majority",
     "accuracy_minus_majority_low",
@@ -161,7 +150,7 @@ def test_report_metadata_leads_with_the_headline_then_flat_numbers_and_named_plo
     for key in FLAT:  # plain numbers: the Plots tab draws them across materializations
         assert isinstance(meta[key], int | float) and not isinstance(meta[key], bool), key
         assert meta[key] == rounded(meta[key]), key  # never 16 digits
-    assert PLOTS <= set(meta)
+    assert set(PLOTS) <= set(meta)
     for name in PLOTS:
         assert meta[name].startswith("![") and "(data:image/png;base64," in meta[name], name
 
