@@ -216,3 +216,8 @@ def test_class_shares_are_stable_across_regimes_with_the_volatility_rule():
 def test_bad_label_variant_names_the_field_and_an_example(field, value):
     with pytest.raises(ValueError, match=rf"LabelConfig\.{field}=.*e\.g\. {field}="):
         LabelConfig(**{field: value})
+
+
+def test_the_rule_in_force_is_named():
+    assert LabelConfig().rule == "fixed 0.002 over 12 min"
+    assert SMALL.rule == "0.7 * sigma_60min * sqrt(5) over 5 min"

@@ -21,12 +21,14 @@ re-fetching any sub-range gives identical values.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.market.minute_ranges import to_utc
+from resnet_pipeline.market.minute_ranges import MINUTE_NS, clip_range, to_utc
+from resnet_pipeline.market.planted import DEFAULT_PATTERN, PlantedPattern
 from resnet_pipeline.market.schema import TIMESTAMP_DTYPE, empty_candles
 
 EPOCH = pd.Timestamp("2015-01-01", tz="UTC").as_unit("ns")
@@ -135,21 +137,64 @@ class _DailyAnchors:
         self.regime = np.concatenate([self.regime, regimes])
 
 
+def _days_between(start: pd.Timestamp, end: pd.Timestamp) -> range:
+    """Days since EPOCH that [start, end) touches."""
+    return range(
+        int((start.value - EPOCH.value) // _DAY_NS),
+        int(-(-(end.value - EPOCH.value) // _DAY_NS)),  # exclusive, ceiling
+    )
+
+
+def _timestamps(minutes: np.ndarray) -> pd.Series:
+    """Minutes since EPOCH as candle timestamps."""
+    ns = EPOCH.value + minutes.astype(np.int64) * MINUTE_NS
+    return pd.Series(pd.to_datetime(ns, utc=True)).astype(TIMESTAMP_DTYPE)
+
+
 class SyntheticSource:
     """Deterministic synthetic 1-minute candles; ``fetch`` covers [start, end).
 
     ``listings`` optionally maps a symbol to its first trading minute: earlier ranges come
     back empty, as for a symbol the exchange did not list yet. Everything before EPOCH is empty.
+    ``planted_symbols`` get the learnable ``pattern`` (``market.planted``) on top of the same
+    market; every other symbol is exactly the pattern-free market.
     """
 
     name = "synthetic"
     page_minutes: int | None = None
 
-    def __init__(self, seed: int = 0, listings: dict[str, pd.Timestamp] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        listings: dict[str, pd.Timestamp] | None = None,
+        planted_symbols: Iterable[str] = (),
+        pattern: PlantedPattern = DEFAULT_PATTERN,
+    ) -> None:
         self.seed = int(seed)
         self.listings = {k: to_utc(v) for k, v in (listings or {}).items()}
+        self.planted_symbols = frozenset(planted_symbols)
+        self.pattern = pattern
         self.requests = 0
         self._anchors: dict[str, _DailyAnchors] = {}
+
+    def planted_events(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The planted motifs whose decision minute lies in [start, end): ``timestamp`` (the
+        decision minute t), ``direction`` (+1 up-motif, -1 down-motif), ``followed`` (whether
+        the move came) and ``delay`` (it starts at t + 1 + delay). Empty for a symbol without
+        the pattern."""
+        start, end = max(to_utc(start), self.listed_from(symbol)), to_utc(end)
+        days = _days_between(start, end) if symbol in self.planted_symbols else range(0)
+        events = [self.pattern.events([self.seed, symbol_hash(symbol)], day) for day in days]
+        minutes = [day * DAY_MINUTES + e.decision for day, e in zip(days, events, strict=True)]
+        frame = pd.DataFrame(
+            {
+                "timestamp": _timestamps(np.concatenate([np.zeros(0, np.int64), *minutes])),
+                "direction": np.concatenate([np.zeros(0, np.int8), *(e.direction for e in events)]),
+                "followed": np.concatenate([np.zeros(0, bool), *(e.followed for e in events)]),
+                "delay": np.concatenate([np.zeros(0, np.int64), *(e.delay for e in events)]),
+            }
+        )
+        return clip_range(frame, start, end)
 
     def listed_from(self, symbol: str) -> pd.Timestamp:
         return max(EPOCH, self.listings.get(symbol, EPOCH))
@@ -159,11 +204,8 @@ class SyntheticSource:
         if end <= start:
             return empty_candles()
         self.requests += 1
-        first_day = (start.value - EPOCH.value) // _DAY_NS
-        last_day = -(-(end.value - EPOCH.value) // _DAY_NS)  # exclusive, ceiling
-        frame = self._days(symbol, int(first_day), int(last_day))
-        ts = frame["timestamp"]
-        return frame.loc[(ts >= start) & (ts < end)].reset_index(drop=True)
+        days = _days_between(start, end)
+        return clip_range(self._days(symbol, days.start, days.stop), start, end)
 
     def _days(self, symbol: str, first: int, last: int) -> pd.DataFrame:
         anchors = self._anchors.get(symbol)
@@ -198,6 +240,13 @@ class SyntheticSource:
             rets[m] = prev
             h = omega + h * (_GARCH_ALPHA * eps[m] ** 2 + _GARCH_BETA)
 
+        planted = symbol in self.planted_symbols
+        if planted:
+            moves, volume_factor = self.pattern.layers(
+                [self.seed, symbol_hash(symbol)], days, DAY_MINUTES
+            )
+            rets = rets + moves
+
         # Bridge from this midnight's anchor to the next one's.
         path = np.vstack([np.zeros((1, n)), np.cumsum(rets, axis=0)])  # (1441, n)
         target = anchors.log_open[days + 1] - anchors.log_open[days]
@@ -222,13 +271,14 @@ class SyntheticSource:
             * activity
             * np.exp(0.35 * z_vol - 0.06)
         )
+        if planted:
+            volume = volume * volume_factor
 
         minute0 = days.astype(np.int64) * DAY_MINUTES
         minutes = (minute0[None, :] + np.arange(DAY_MINUTES)[:, None]).T.ravel()
-        timestamps = pd.to_datetime(EPOCH.value + minutes * 60_000_000_000, utc=True)
         return pd.DataFrame(
             {
-                "timestamp": pd.Series(timestamps).astype(TIMESTAMP_DTYPE),
+                "timestamp": _timestamps(minutes),
                 "open": opens.T.ravel(),
                 "high": highs.T.ravel(),
                 "low": lows.T.ravel(),

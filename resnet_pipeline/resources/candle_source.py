@@ -72,9 +72,14 @@ class SyntheticCandles(CandleSourceResource):
 
     kind: ClassVar[str] = "synthetic"
     seed: int = Field(default=0, description="seed of the synthetic market")
+    planted_symbols: list[str] = Field(
+        default_factory=list,
+        description="symbols that carry the planted, learnable pattern (market.planted); "
+        "the others are the pattern-free market",
+    )
 
     def build(self) -> CandleSource:
-        return SyntheticSource(seed=self.seed)
+        return SyntheticSource(seed=self.seed, planted_symbols=self.planted_symbols)
 
 
 class FilesCandles(CandleSourceResource):
