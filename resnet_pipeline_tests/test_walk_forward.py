@@ -15,12 +15,14 @@ from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_row
 from resnet_pipeline.ml.fold_training import predict_month
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.monthly_folds import (
+    FOLD_VAL_SAMPLES,
     FoldConfig,
     build_fold,
     eligible_samples,
     fold_ranges,
     training_months,
 )
+from resnet_pipeline.ml.normalization import PRICE_NORMS
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.trading.stitched import stitch
 from resnet_pipeline_tests._dataset_helpers import feature_frames
@@ -145,6 +147,43 @@ def test_stored_logistic_coefficients_reproduce_sklearn():
     np.testing.assert_allclose(baseline_proba(baselines, x)["logistic"], expected, atol=1e-6)
     shares = np.bincount(y, minlength=3) / len(y)
     np.testing.assert_allclose(baseline_proba(baselines, x)["majority"][0], shares)
+
+
+_FOLDS = {}
+
+
+def _fold_of(price_norm: str):
+    if price_norm not in _FOLDS:
+        cfg = FoldConfig(window=16, min_train_samples=1, price_norm=price_norm)
+        _FOLDS[price_norm] = build_fold(
+            eligible_samples(*_frames(None, 0), cfg.split_config()), FEB, cfg
+        )
+    return _FOLDS[price_norm]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    price_norm=st.sampled_from(PRICE_NORMS),
+    picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=40),
+)
+def test_the_baselines_rows_are_the_newest_rows_of_the_model_windows(price_norm, picks):
+    splits = _fold_of(price_norm).splits
+    ends = np.concatenate([splits.train_ends, splits.test_ends])
+    ends = ends[np.asarray(picks) % len(ends)]
+    np.testing.assert_array_equal(last_rows(splits, ends), splits.windows(ends)[:, :, -1])
+
+
+def test_folds_validate_on_a_fixed_sample_by_default_and_trained_model_on_all():
+    from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
+    from resnet_pipeline.assets.fold_models import WalkForwardConfig
+    from resnet_pipeline.assets.training_config import TrainingConfig
+    from resnet_pipeline.ml.train_config import TrainConfig
+
+    assert part_of(TrainConfig, WalkForwardConfig()).max_val_samples == FOLD_VAL_SAMPLES
+    assert part_of(TrainConfig, WalkForwardConfig(max_val_samples=None)).max_val_samples is None
+    assert part_of(TrainConfig, TrainingConfig()).max_val_samples is None
+    with pytest.raises(TypeError, match="defaults for fields it does not have: \\['valid'\\]"):
+        dagster_config("Other", __name__, "", TrainConfig, defaults={"valid": 1})
 
 
 def _fold_frame(month: str, minutes: int, seed: int) -> pd.DataFrame:
