@@ -88,3 +88,17 @@ def test_auto_is_the_default_and_follows_this_cpu(tmp_path):
         model, planted(64, 0), None, TrainConfig(**(cfg.to_dict() | {"precision": "fp32"}))
     )
     assert fp32.precision == "fp32"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_predicts_what_the_cpu_predicts_from_pinned_batches(trained):
+    model, windows = trained
+    exact = predict_proba(model.cpu(), windows, precision="fp32")
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(windows), torch.zeros(len(windows))),
+        batch_size=64,
+        pin_memory=True,
+    )
+    on_gpu = predict_proba(model.cuda(), loader)  # auto: bf16 on a GPU that has it
+    model.cpu()
+    assert np.abs(on_gpu - exact).max() <= BF16_PROBA_TOLERANCE

@@ -15,7 +15,6 @@ from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_row
 from resnet_pipeline.ml.fold_training import predict_month
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.monthly_folds import (
-    FOLD_VAL_SAMPLES,
     FoldConfig,
     build_fold,
     eligible_samples,
@@ -173,17 +172,23 @@ def test_the_baselines_rows_are_the_newest_rows_of_the_model_windows(price_norm,
     np.testing.assert_array_equal(last_rows(splits, ends), splits.windows(ends)[:, :, -1])
 
 
-def test_folds_validate_on_a_fixed_sample_by_default_and_trained_model_on_all():
-    from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
+def test_both_training_assets_validate_on_a_fixed_sample_by_default():
+    from resnet_pipeline.assets.dataclass_config import part_of
     from resnet_pipeline.assets.fold_models import WalkForwardConfig
     from resnet_pipeline.assets.training_config import TrainingConfig
+    from resnet_pipeline.ml.train_batches import val_loader
     from resnet_pipeline.ml.train_config import TrainConfig
+    from resnet_pipeline.ml.windows import WindowDataset
 
-    assert part_of(TrainConfig, WalkForwardConfig()).max_val_samples == FOLD_VAL_SAMPLES
-    assert part_of(TrainConfig, WalkForwardConfig(max_val_samples=None)).max_val_samples is None
-    assert part_of(TrainConfig, TrainingConfig()).max_val_samples is None
-    with pytest.raises(TypeError, match="defaults for fields it does not have: \\['valid'\\]"):
-        dagster_config("Other", __name__, "", TrainConfig, defaults={"valid": 1})
+    default = TrainConfig().max_val_samples
+    assert default == 4096
+    for config in (WalkForwardConfig, TrainingConfig):
+        assert part_of(TrainConfig, config()).max_val_samples == default
+        assert part_of(TrainConfig, config(max_val_samples=None)).max_val_samples is None
+    splits = _fold_of("window_relative").splits
+    for count, expected in ((None, len(splits.val_ends)), (5, 5)):
+        loader = val_loader(WindowDataset(splits, "val"), TrainConfig(max_val_samples=count), False)
+        assert sum(len(y) for _, y in loader) == expected  # null: every validation window
 
 
 def _fold_frame(month: str, minutes: int, seed: int) -> pd.DataFrame:

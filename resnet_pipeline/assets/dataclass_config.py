@@ -5,9 +5,8 @@ so a run config stays what users write (``{"epochs": 3, "max_train_samples": 200
 Launchpad shows one list. The price is that field names must be unique across the parts of
 one config: a clash fails when the definitions load. Fields marked ``from_data`` (``knobs``)
 come from the data the model trains on and are never part of a config. Defaults, the check of
-each value and the description shown in the UI come from the dataclass field (an asset may
-give a field another default, e.g. ``wf_model``'s ``max_val_samples``); tuples become lists
-(Dagster config has no tuples).
+each value and the description shown in the UI come from the dataclass field; tuples become
+lists (Dagster config has no tuples).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import functools
 import operator
 import types
 import typing
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -45,18 +43,10 @@ def _config_default(value: Any) -> Any:
 
 
 def dagster_config(
-    name: str,
-    module: str,
-    doc: str,
-    *parts: type,
-    base: type[dg.Config] = dg.Config,
-    defaults: Mapping[str, Any] | None = None,
+    name: str, module: str, doc: str, *parts: type, base: type[dg.Config] = dg.Config
 ) -> type[dg.Config]:
     """One flat config over the config fields of ``parts`` (domain dataclasses), beside the
-    fields of ``base``; ``module`` is where it is assigned to ``name`` (so it pickles).
-    ``defaults``: this asset's own default for some fields (checked by the dataclass when
-    the config is turned into it, as any value)."""
-    defaults = dict(defaults or {})
+    fields of ``base``; ``module`` is where it is assigned to ``name`` (so it pickles)."""
     definitions: dict[str, Any] = {}
     owners: dict[str, str] = {k: base.__name__ for k in base.model_fields}
     for part in parts:
@@ -68,13 +58,10 @@ def dagster_config(
                     f"{part.__name__}: rename one (a flat config needs unique names)"
                 )
             owners[spec.name] = part.__name__
-            default = defaults.pop(spec.name, spec.default)
             definitions[spec.name] = (
                 _config_type(hints[spec.name]),
-                Field(default=_config_default(default), description=knobs.description(spec)),
+                Field(default=_config_default(spec.default), description=knobs.description(spec)),
             )
-    if defaults:
-        raise TypeError(f"{name}: defaults for fields it does not have: {sorted(defaults)}")
     return create_model(name, __base__=base, __doc__=doc, __module__=module, **definitions)
 
 

@@ -3,8 +3,7 @@ warm-started from M-1's fold model (SPEC 13).
 
 Its config is ``trained_model``'s (every model, training and run knob) plus the fold's data
 (``FoldConfig``) and warm start: a fold trains exactly as ``trained_model`` would with the
-same values, except that it validates on ``FOLD_VAL_SAMPLES`` windows by default
-(``max_val_samples``). A run reads the months its folds train on once (``fold_history``). The
+same values. A run reads the months its folds train on once (``fold_history``). The
 partition's data version is the digest of its ``model.pt``, so Dagster marks
 ``wf_predictions`` stale whenever the fold model changed.
 """
@@ -35,7 +34,7 @@ from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save
 from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, run_data_version
 from resnet_pipeline.ml.fold_training import WarmStart, train_fold
 from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
-from resnet_pipeline.ml.monthly_folds import FOLD_VAL_SAMPLES, Fold, FoldConfig, add_months
+from resnet_pipeline.ml.monthly_folds import Fold, FoldConfig, add_months
 from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM
 from resnet_pipeline.resources.io_manager import DataStore
@@ -49,7 +48,6 @@ WalkForwardConfig = dagster_config(
     FoldConfig,
     WarmStart,
     *TRAINING_PARTS,
-    defaults={"max_val_samples": FOLD_VAL_SAMPLES},
 )
 
 _PREVIOUS_MONTH = dg.MultiPartitionMapping(

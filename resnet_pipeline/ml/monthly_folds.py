@@ -10,10 +10,7 @@ are fitted on the fold's training windows only.
 
 A run of folds reads its months once: ``eligible_samples`` over every month the run needs,
 then ``fold_samples`` cuts out each fold's rows, equal to what reading that fold's months
-alone gives (the same rows, sample ends and, through ``build_fold``, normalizer).
-Validation uses ``FOLD_VAL_SAMPLES`` evenly spaced windows of the newest range by default: the
-newest 15% of an expanding range grows every fold, and validating all of it ran each epoch.
-"""
+alone gives (the same rows, sample ends and, through ``build_fold``, normalizer)."""
 
 from __future__ import annotations
 
@@ -30,7 +27,6 @@ from resnet_pipeline.ml.normalization import PRICE_NORMS, Normalizer, fit_normal
 from resnet_pipeline.ml.splits import SplitConfig, iso_utc, sample_rows
 
 _DATASET = SplitConfig()  # a fold samples windows the dataset's way, with its defaults
-FOLD_VAL_SAMPLES = 4096  # wf_model's default max_val_samples (trained_model's: all)
 
 
 @dataclass(frozen=True)

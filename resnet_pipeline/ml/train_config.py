@@ -50,7 +50,9 @@ class TrainConfig:
         None, "at most this many training windows per epoch (quick runs)"
     )
     max_val_samples: int | None = knob(
-        None, "validate on this many evenly spaced validation windows (null: all)"
+        4096,
+        "validate on this many evenly spaced windows of the validation range (null: all of "
+        "them; an expanding walk-forward range and a symbol-year hold tens of thousands)",
     )
     time_budget_minutes: float | None = knob(
         None, "stop after the epoch that crosses this many minutes"
