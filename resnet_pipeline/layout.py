@@ -97,9 +97,28 @@ class ReportFiles:
         return self.folder / "report.html"
 
     @property
-    def walk_forward(self) -> UPath:
-        """wf_report's folder: stitched predictions, summary JSON and the HTML report."""
-        return self.folder / "walk_forward"
+    def walk_forward(self) -> WalkForwardReportFiles:
+        """wf_report's files: stitched predictions, summary JSON and the HTML report."""
+        return WalkForwardReportFiles(self.folder / "walk_forward")
+
+
+@dataclass(frozen=True)
+class WalkForwardReportFiles:
+    """What wf_report writes for one symbol."""
+
+    folder: UPath
+
+    @property
+    def stitched_predictions(self) -> UPath:
+        return self.folder / "stitched_predictions.parquet"
+
+    @property
+    def summary(self) -> UPath:
+        return self.folder / "walk_forward.json"
+
+    @property
+    def html(self) -> UPath:
+        return self.folder / "report.html"
 
 
 @dataclass(frozen=True)

@@ -170,10 +170,10 @@ def wf_report(
     )
     summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
     out = store.layout.reports(symbol).walk_forward
-    write_parquet_atomic(stitched, out / "stitched_predictions.parquet")
-    write_json_atomic(out / "walk_forward.json", plain(summary))
+    write_parquet_atomic(stitched, out.stitched_predictions)
+    write_json_atomic(out.summary, plain(summary))
     write_text_atomic(
-        out / "report.html",
+        out.html,
         walk_forward_html(
             symbol,
             summary,
@@ -198,7 +198,7 @@ def wf_report(
             "equity": dg.MetadataValue.md(
                 png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
             ),
-            "report_path": dg.MetadataValue.path(str(out / "report.html")),
+            "report_path": dg.MetadataValue.path(str(out.html)),
         }
     )
 
