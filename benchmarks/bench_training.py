@@ -243,7 +243,7 @@ def precision_check(days: int = 10, window: int = 256, epochs: int = 6, samples:
             model = build_model(ModelConfig(window=window))
             train_set = WindowDataset(splits, "train", AugmentConfig(), seed=seed)
             result = train(model, train_set, val_set, cfg)
-            loss_fn = make_loss(cfg.loss, cfg.class_weights)
+            loss_fn = make_loss(cfg.loss, cfg.class_weights, cfg.focal_alpha, cfg.focal_gamma)
             loss, acc = evaluate(model, every, loss_fn, torch.device("cpu"), None)
             print(f"seed {seed} {precision}: selected epoch {result.best_epoch}, validation "
                   f"loss in fp32 {loss:.4f} (accuracy {acc:.3f}), "

@@ -176,12 +176,14 @@ def validation_effect(months: int, epochs: int, patience: int, samples: int) -> 
         started = time.perf_counter()
         trained = train_fold(fold, ModelConfig(), train_cfg, augment=AugmentConfig())
         wall = time.perf_counter() - started
-        loss_fn = make_loss(train_cfg.loss, train_cfg.class_weights)
+        loss_fn = make_loss(
+            train_cfg.loss, train_cfg.class_weights, train_cfg.focal_alpha, train_cfg.focal_gamma
+        )
         full, _ = evaluate(trained.model, every, loss_fn, torch.device("cpu"), None)
         history = [round(r["val_loss"], 4) for r in trained.history]
         print(f"validating on {'every window' if val_samples is None else f'{val_samples:,}'}: "
               f"{trained.epochs_run} epochs, best validation loss {trained.best_val_loss:.4f} "
-              f"(on the windows validated), the selected model on every validation window "
+              f"(on the windows validated), the selected model on every validation window in fp32 "
               f"{full:.4f}; {wall:.0f} s, of which training steps {trained.train_steps_s:.0f} s; "
               f"validation losses {history}")  # fmt: skip
 

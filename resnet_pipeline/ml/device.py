@@ -189,7 +189,7 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 def run_threads(requested: int | None, runs_in_progress: int, busy_threads: int = 1) -> int | None:
     """Threads for one run: ``requested`` when set; ``busy_threads`` while other runs share
     the machine (threads of two busy processes thrash each other's cores); else None (the
-    default: every physical core available)."""
+    default: the physical cores available less those other processes keep busy)."""
     if requested is not None:
         return requested
     return busy_threads if runs_in_progress > 1 else None
