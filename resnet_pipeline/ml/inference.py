@@ -3,10 +3,10 @@
 The fast path is the default: inference mode, bf16 autocast where the device computes bf16
 natively (``precision`` 'auto', as training), batches of ``INFERENCE_BATCH`` windows fed
 without copies (a contiguous float32 batch goes to the model as it is; a loader may pin its
-batches for a GPU). On a CPU with AVX512-BF16 bf16 scores 2.1-2.3x the windows/s of fp32
-(``benchmarks/bench_walk_forward.py``); its probabilities differ from fp32 by up to about
-0.01 (bf16 keeps 8 bits of mantissa), so the argmax can differ where two classes are that
-close. ``precision='fp32'`` gives the exact fp32 figures.
+batches for a GPU). On a CPU with AVX512-BF16 it scores 2.1-2.2x the windows/s of fp32
+(``benchmarks/bench_walk_forward.py --files``: 2.10x); its probabilities differ from fp32 by
+up to about 0.01 on a fold model (bf16 keeps 8 bits of mantissa), so the argmax can differ
+where two classes are that close. ``precision='fp32'`` gives the exact fp32 figures.
 """
 
 from __future__ import annotations
