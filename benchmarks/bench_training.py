@@ -11,7 +11,8 @@ Prints, in one run:
 - the share of the loop's time spent gathering and augmenting batches (on a GPU: the share
   of GPU time spent waiting for the loader, which runs in the training process);
 - throughput with a second CPU-bound process running on the same cores, against half the
-  idle figure (target >= 0.8), with the default (automatic) threads and with one thread;
+  idle figure (target >= 0.8), with the default (automatic) threads, with one thread and
+  with every core (what the default was without the load check);
 - the same throughput figures on a CUDA GPU when one is present (samples/s fp32 and bf16,
   the ratio to the bare step, the symbol-year estimate, the loader's share).
 
@@ -19,14 +20,16 @@ Prints, in one run:
 same number of training samples drawn as few full or many sampled epochs, with early
 stopping, on the synthetic market (window 64 to fit a shared 2-core machine).
 
-``--precision-check`` runs the check behind ``precision: auto``: the same training (seeds
-0 and 1) in fp32 and in bf16 on the synthetic market, each selected model's loss on every
-validation window in fp32, beside the samples/s of each.
+``--neighbour`` runs only the neighbour figures. ``--precision-check`` runs the check behind
+``precision: auto``: the same training (seeds 0 and 1) in fp32 and in bf16 on the synthetic
+market, each selected model's loss on every validation window in fp32, beside the samples/s
+of each.
 
     python benchmarks/bench_training.py                    # the full benchmark (minutes)
     python benchmarks/bench_training.py --small            # a quick pass that proves it works
     python benchmarks/bench_training.py --epoch-budget     # the epoch_fraction experiment
     python benchmarks/bench_training.py --precision-check  # bf16 vs fp32 validation loss
+    python benchmarks/bench_training.py --neighbour        # only the neighbour figures
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
 from resnet_pipeline.ml.device import (  # noqa: E402
     allowed_cpus,
     configure_threads,
+    default_threads,
     resolve_precision,
 )
 from resnet_pipeline.ml.losses import make_loss  # noqa: E402
@@ -250,6 +254,31 @@ def precision_check(days: int = 10, window: int = 256, epochs: int = 6, samples:
                   f"{result.train_samples_per_s:,.0f} samples/s")  # fmt: skip
 
 
+def beside_a_neighbour(splits, samples: int) -> None:
+    """The defaults' rate with a busy loop on the same cores, against half their idle rate."""
+    idle = loop_result(splits, "auto", samples)  # the defaults, just before the neighbour
+    print(f"idle (as far as other sessions let it), default threads (ran {idle.threads}): "
+          f"{idle.train_samples_per_s:,.0f} samples/s")  # fmt: skip
+    half = idle.train_samples_per_s / 2
+    spawn = multiprocessing.get_context("spawn")
+    neighbour = spawn.Process(target=_burn, args=(allowed_cpus(),), daemon=True)
+    neighbour.start()
+    try:
+        time.sleep(1.0)  # running before the training starts, as a neighbour would be
+        rows = (("default (automatic) threads", None), ("1 thread", 1),
+                ("every core (the default without the load check)", default_threads()))  # fmt: skip
+        for label, count in rows:
+            busy = loop_result(splits, "auto", samples, threads=count)
+            rate = busy.train_samples_per_s
+            print(
+                f"with a CPU-bound neighbour on the same cores, {label} (ran {busy.threads}): "
+                f"{rate:,.0f} samples/s = {rate / half:.2f}x half the idle rate (target >= 0.8)"
+            )
+    finally:
+        neighbour.terminate()
+        neighbour.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a quick pass: few steps")
@@ -262,6 +291,7 @@ def main() -> None:
     parser.add_argument(
         "--precision-check", action="store_true", help="bf16 vs fp32 validation loss instead"
     )
+    parser.add_argument("--neighbour", action="store_true", help="only the neighbour figures")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()} on {os.cpu_count()} CPUs")
     if args.epoch_budget:
@@ -274,6 +304,10 @@ def main() -> None:
     steps, samples = (3, 256) if args.small else (20, 2560)
     threads = configure_threads(None)
     splits = synthetic_splits(5 if args.small else 10)
+    if args.neighbour:
+        beside_a_neighbour(splits, samples)
+        print(f"load after: {os.getloadavg()}")
+        return
     batch, labels = WindowDataset(splits, "train").__getitems__(list(range(256)))
     auto = resolve_precision("auto", torch.device("cpu"))
     print(f"threads {threads} (the physical cores available less those others keep busy); "
@@ -299,23 +333,7 @@ def main() -> None:
         except Exception as error:  # no compiler toolchain: say so, keep going
             print(f"torch.compile unavailable here: {type(error).__name__}: {error}")
     year_estimate(splits, samples, args.stop_epoch)
-    idle_auto = loop_rate(splits, "auto", samples)  # the defaults, just before the neighbour
-    spawn = multiprocessing.get_context("spawn")
-    neighbour = spawn.Process(target=_burn, args=(allowed_cpus(),), daemon=True)
-    neighbour.start()
-    try:
-        time.sleep(1.0)  # running before the training starts, as a neighbour would be
-        for label, count in (("default (automatic) threads", None), ("1 thread", 1)):
-            busy = loop_result(splits, "auto", samples, threads=count)
-            rate = busy.train_samples_per_s
-            print(
-                f"with a CPU-bound neighbour on the same cores, {label} (ran {busy.threads}): "
-                f"{rate:,.0f} samples/s = {rate / (idle_auto / 2):.2f}x half the idle "
-                f"{idle_auto:,.0f} (target >= 0.8)"
-            )
-    finally:
-        neighbour.terminate()
-        neighbour.join()
+    beside_a_neighbour(splits, samples)
     if torch.cuda.is_available():
         for precision in ("fp32", "bf16"):
             bare = bare_step_rate(batch[:64], labels[:64], precision, steps, device="cuda")
