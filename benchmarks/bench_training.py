@@ -8,23 +8,35 @@ Prints, in one run:
   batch with a scaled LR keeps validation loss is a training experiment, see the README);
 - the wall time to early stopping on a synthetic symbol-year with the default epoch budget,
   extrapolated from measured epoch times (said so in the output; target < 1 hour);
-- throughput with a second CPU-bound process running, against half the idle figure
-  (target >= 0.8), with the default threads and with one thread;
-- the same throughput figures on a CUDA GPU when one is present.
+- the share of the loop's time spent gathering and augmenting batches (on a GPU: the share
+  of GPU time spent waiting for the loader, which runs in the training process);
+- throughput with a second CPU-bound process running on the same cores, against half the
+  idle figure (target >= 0.8), with the default (automatic) threads, with one thread and
+  with every core (what the default was without the load check);
+- the same throughput figures on a CUDA GPU when one is present (samples/s fp32 and bf16,
+  the ratio to the bare step, the symbol-year estimate, the loader's share).
 
 ``--epoch-budget`` runs instead the experiment behind the default ``epoch_fraction``: the
 same number of training samples drawn as few full or many sampled epochs, with early
 stopping, on the synthetic market (window 64 to fit a shared 2-core machine).
 
-    python benchmarks/bench_training.py                  # the full benchmark (minutes)
-    python benchmarks/bench_training.py --small          # a quick pass that proves it works
-    python benchmarks/bench_training.py --epoch-budget   # the epoch_fraction experiment
+``--neighbour`` runs only the neighbour figures. ``--precision-check`` runs the check behind
+``precision: auto``: the same training (seeds 0 and 1) in fp32 and in bf16 on the synthetic
+market, each selected model's loss on every validation window in fp32, beside the samples/s
+of each.
+
+    python benchmarks/bench_training.py                    # the full benchmark (minutes)
+    python benchmarks/bench_training.py --small            # a quick pass that proves it works
+    python benchmarks/bench_training.py --epoch-budget     # the epoch_fraction experiment
+    python benchmarks/bench_training.py --precision-check  # bf16 vs fp32 validation loss
+    python benchmarks/bench_training.py --neighbour        # only the neighbour figures
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,9 +46,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
-from resnet_pipeline.ml.device import configure_threads  # noqa: E402
+from resnet_pipeline.ml.device import (  # noqa: E402
+    allowed_cpus,
+    configure_threads,
+    default_threads,
+    resolve_precision,
+)
+from resnet_pipeline.ml.losses import make_loss  # noqa: E402
 from resnet_pipeline.ml.resnet import build_model  # noqa: E402
-from resnet_pipeline.ml.train_batches import evaluate, val_loader  # noqa: E402
+from resnet_pipeline.ml.train_batches import evaluate, train_loader, val_loader  # noqa: E402
 from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
 from resnet_pipeline.ml.trainer import train  # noqa: E402
 from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
@@ -74,7 +92,7 @@ def bare_step_rate(
     return steps * len(batch) / (time.perf_counter() - started)
 
 
-def loop_rate(splits, precision: str, samples: int, device: str = "cpu", threads=None) -> float:
+def loop_result(splits, precision: str, samples: int, device: str = "cpu", threads=None):
     torch.manual_seed(0)
     cfg = TrainConfig(
         epochs=1,
@@ -84,21 +102,36 @@ def loop_rate(splits, precision: str, samples: int, device: str = "cpu", threads
         device=device,
         num_threads=threads,
     )
-    result = train(
+    return train(
         build_model(),
         WindowDataset(splits, "train", AugmentConfig()),
         WindowDataset(splits, "val"),
         cfg,
     )
-    return result.train_samples_per_s
 
 
-def val_rate(splits, samples: int) -> float:
-    cfg = TrainConfig(max_val_samples=samples)
-    loader = val_loader(WindowDataset(splits, "val"), cfg, pin=False)
-    model = build_model()
+def loop_rate(splits, precision: str, samples: int, device: str = "cpu", threads=None) -> float:
+    return loop_result(splits, precision, samples, device, threads).train_samples_per_s
+
+
+def loader_rate(splits, samples: int) -> float:
+    """Samples/s of the training loader alone (gather + augmentation), as the loop draws."""
+    cfg = TrainConfig(max_train_samples=samples)
+    loader = train_loader(WindowDataset(splits, "train", AugmentConfig()), cfg, 0, False, False)
     started = time.perf_counter()
-    evaluate(model, loader, torch.nn.CrossEntropyLoss(), torch.device("cpu"), None)
+    count = sum(len(y) for _, y in loader)
+    return count / (time.perf_counter() - started)
+
+
+def val_rate(splits, samples: int, device: str = "cpu") -> float:
+    """Validation windows/s in the precision 'auto' gives on ``device``."""
+    cfg = TrainConfig(max_val_samples=samples)
+    loader = val_loader(WindowDataset(splits, "val"), cfg, pin=device == "cuda")
+    target = torch.device(device)
+    amp = torch.bfloat16 if resolve_precision("auto", target) == "bf16" else None
+    model = build_model().to(target)
+    started = time.perf_counter()
+    evaluate(model, loader, torch.nn.CrossEntropyLoss().to(target), target, amp)
     return min(samples, len(splits.ends("val"))) / (time.perf_counter() - started)
 
 
@@ -115,24 +148,27 @@ def synthetic_splits(days: int):
     return build_splits(compute_features(candles), compute_labels(candles))
 
 
-def _burn() -> None:
+def _burn(cpus: set[int]) -> None:
+    os.sched_setaffinity(0, cpus)  # on the training's own cores
     while True:  # a CPU-bound neighbour (another run, the daemon, an ingestion)
         sum(i * i for i in range(10_000))
 
 
-def year_estimate(splits, samples: int, stop_epoch: int) -> None:
-    """Minutes to early stopping on a symbol-year, from measured train and validation rates."""
+def year_estimate(splits, samples: int, stop_epoch: int, device: str = "cpu") -> None:
+    """Minutes to early stopping on a symbol-year, from measured train and validation rates
+    with the defaults (precision auto, max_val_samples)."""
     train_n = round(len(splits.ends("train")) * YEAR_MINUTES / len(splits.timestamps))
     val_n = round(len(splits.ends("val")) * YEAR_MINUTES / len(splits.timestamps))
+    val_n = min(val_n, TrainConfig().max_val_samples or val_n)
     per_epoch = TrainConfig().epoch_samples(train_n)
-    train_sps = loop_rate(splits, "fp32", samples)
-    val_sps = val_rate(splits, samples)
+    train_sps = loop_rate(splits, "auto", samples, device)
+    val_sps = val_rate(splits, samples, device)
     epoch_s = per_epoch / train_sps + val_n / val_sps
     print(
-        f"symbol-year (synthetic, extrapolated from measured rates, not a full run): "
+        f"{device} symbol-year (synthetic, extrapolated from measured rates, not a full run): "
         f"{train_n:,} training windows, {per_epoch:,} drawn per epoch (epoch_fraction "
-        f"{TrainConfig().epoch_fraction}), {val_n:,} validation windows; train "
-        f"{train_sps:,.0f} samples/s, validation {val_sps:,.0f} samples/s -> "
+        f"{TrainConfig().epoch_fraction}), {val_n:,} validation windows (max_val_samples); "
+        f"train {train_sps:,.0f} samples/s, validation {val_sps:,.0f} samples/s -> "
         f"{epoch_s / 60:.1f} min per epoch; early stopping at epoch {stop_epoch} "
         f"(best epoch + patience {TrainConfig().patience}, assumed) -> "
         f"{stop_epoch * epoch_s / 3600:.2f} h (target < 1 h)"
@@ -181,6 +217,68 @@ def epoch_budget_experiment(
         )
 
 
+def precision_check(days: int = 10, window: int = 256, epochs: int = 6, samples: int = 2048):
+    """The same training in fp32 and bf16: each selected model's fp32 loss on every
+    validation window, and the training rate."""
+    import pandas as pd
+
+    from resnet_pipeline.features.channels import compute_features
+    from resnet_pipeline.features.labels import compute_labels
+    from resnet_pipeline.market.synthetic import SyntheticSource
+    from resnet_pipeline.ml.dataset import build_splits
+    from resnet_pipeline.ml.resnet import ModelConfig
+    from resnet_pipeline.ml.splits import SplitConfig
+
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))
+    splits = build_splits(
+        compute_features(candles), compute_labels(candles), SplitConfig(window=window)
+    )
+    val_set = WindowDataset(splits, "val")
+    every = val_loader(val_set, TrainConfig(max_val_samples=None), pin=False)
+    print(f"{len(splits.ends('train')):,} training, {len(val_set):,} validation windows of "
+          f"{window} rows; {epochs} epochs of {samples:,}; auto here: "
+          f"{resolve_precision('auto', torch.device('cpu'))}")  # fmt: skip
+    for seed in (0, 1):
+        for precision in ("fp32", "bf16"):
+            cfg = TrainConfig(epochs=epochs, max_train_samples=samples, precision=precision,
+                              seed=seed, min_steps=0, max_val_samples=None)  # fmt: skip
+            torch.manual_seed(seed)
+            model = build_model(ModelConfig(window=window))
+            train_set = WindowDataset(splits, "train", AugmentConfig(), seed=seed)
+            result = train(model, train_set, val_set, cfg)
+            loss_fn = make_loss(cfg.loss, cfg.class_weights, cfg.focal_alpha, cfg.focal_gamma)
+            loss, acc = evaluate(model, every, loss_fn, torch.device("cpu"), None)
+            print(f"seed {seed} {precision}: selected epoch {result.best_epoch}, validation "
+                  f"loss in fp32 {loss:.4f} (accuracy {acc:.3f}), "
+                  f"{result.train_samples_per_s:,.0f} samples/s")  # fmt: skip
+
+
+def beside_a_neighbour(splits, samples: int) -> None:
+    """The defaults' rate with a busy loop on the same cores, against half their idle rate."""
+    idle = loop_result(splits, "auto", samples)  # the defaults, just before the neighbour
+    print(f"idle (as far as other sessions let it), default threads (ran {idle.threads}): "
+          f"{idle.train_samples_per_s:,.0f} samples/s")  # fmt: skip
+    half = idle.train_samples_per_s / 2
+    spawn = multiprocessing.get_context("spawn")
+    neighbour = spawn.Process(target=_burn, args=(allowed_cpus(),), daemon=True)
+    neighbour.start()
+    try:
+        time.sleep(1.0)  # running before the training starts, as a neighbour would be
+        rows = (("default (automatic) threads", None), ("1 thread", 1),
+                ("every core (the default without the load check)", default_threads()))  # fmt: skip
+        for label, count in rows:
+            busy = loop_result(splits, "auto", samples, threads=count)
+            rate = busy.train_samples_per_s
+            print(
+                f"with a CPU-bound neighbour on the same cores, {label} (ran {busy.threads}): "
+                f"{rate:,.0f} samples/s = {rate / half:.2f}x half the idle rate (target >= 0.8)"
+            )
+    finally:
+        neighbour.terminate()
+        neighbour.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a quick pass: few steps")
@@ -190,15 +288,30 @@ def main() -> None:
     parser.add_argument(
         "--epoch-budget", action="store_true", help="the epoch_fraction experiment instead"
     )
+    parser.add_argument(
+        "--precision-check", action="store_true", help="bf16 vs fp32 validation loss instead"
+    )
+    parser.add_argument("--neighbour", action="store_true", help="only the neighbour figures")
     args = parser.parse_args()
+    print(f"load: {os.getloadavg()} on {os.cpu_count()} CPUs")
     if args.epoch_budget:
         epoch_budget_experiment()
+        return
+    if args.precision_check:
+        precision_check(epochs=2 if args.small else 6, samples=256 if args.small else 2048)
+        print(f"load after: {os.getloadavg()}")
         return
     steps, samples = (3, 256) if args.small else (20, 2560)
     threads = configure_threads(None)
     splits = synthetic_splits(5 if args.small else 10)
+    if args.neighbour:
+        beside_a_neighbour(splits, samples)
+        print(f"load after: {os.getloadavg()}")
+        return
     batch, labels = WindowDataset(splits, "train").__getitems__(list(range(256)))
-    print(f"threads {threads} (physical cores available to this process)")
+    auto = resolve_precision("auto", torch.device("cpu"))
+    print(f"threads {threads} (the physical cores available less those others keep busy); "
+          f"precision auto on this CPU: {auto}")  # fmt: skip
     idle = {}
     for precision in ("fp32", "bf16"):
         bare = bare_step_rate(batch[:64], labels[:64], precision, steps)
@@ -207,6 +320,9 @@ def main() -> None:
             f"{precision}: loop+loader {loop:,.0f} samples/s, bare step {bare:,.0f} samples/s, "
             f"ratio {loop / bare:.2f} (target >= 0.9)"
         )
+    loader = loader_rate(splits, samples)
+    print(f"loader alone {loader:,.0f} samples/s: {idle[auto] / loader:.0%} of the {auto} "
+          "loop's time (on a GPU: its time waiting for the loader)")  # fmt: skip
     for size in (128, 256):
         rate = bare_step_rate(batch[:size], labels[:size], "fp32", max(steps // 2, 2))
         print(f"fp32 bare step at batch {size}: {rate:,.0f} samples/s")
@@ -217,26 +333,19 @@ def main() -> None:
         except Exception as error:  # no compiler toolchain: say so, keep going
             print(f"torch.compile unavailable here: {type(error).__name__}: {error}")
     year_estimate(splits, samples, args.stop_epoch)
-    neighbour = multiprocessing.get_context("spawn").Process(target=_burn, daemon=True)
-    neighbour.start()
-    try:
-        for label, count in (("default threads", None), ("1 thread", 1)):
-            busy = loop_rate(splits, "fp32", samples, threads=count)
-            half = idle["fp32"] / 2
-            print(
-                f"with a CPU-bound neighbour, {label}: {busy:,.0f} samples/s = "
-                f"{busy / half:.2f}x half the idle {idle['fp32']:,.0f} (target >= 0.8)"
-            )
-    finally:
-        neighbour.terminate()
-        neighbour.join()
+    beside_a_neighbour(splits, samples)
     if torch.cuda.is_available():
         for precision in ("fp32", "bf16"):
             bare = bare_step_rate(batch[:64], labels[:64], precision, steps, device="cuda")
             loop = loop_rate(splits, precision, samples, device="cuda")
-            print(f"cuda {precision}: loop {loop:,.0f}, bare {bare:,.0f} samples/s")
+            print(
+                f"cuda {precision}: loop {loop:,.0f}, bare step {bare:,.0f} samples/s, ratio "
+                f"{loop / bare:.2f}; the GPU waits for the loader ({loader:,.0f} samples/s) "
+                f"{loop / loader:.0%} of the loop's time"
+            )
+        year_estimate(splits, samples, args.stop_epoch, device="cuda")
     else:
-        print("no CUDA GPU: GPU figures skipped")
+        print("no CUDA GPU: GPU figures skipped (bench_training.py prints them on one)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Walk-forward cost: a 6-fold walk-forward on a synthetic symbol-year, cold vs. warm start,
-against one full training of the same configuration.
+against one full training of the same configuration; the research loop on a files-source
+symbol-year (``--files``); the fold validation sample's effect on early stopping
+(``--val-effect``).
 
 Prints, in one run:
 - per fold: training samples, training and prediction wall time, cold and warm;
@@ -12,13 +14,27 @@ fewest a cold fold runs before early stopping can end it); warm folds start from
 month's fold model and train ``--warm-epochs`` (default 3, as ``wf_model``). The first fold
 of the warm run is cold, as in the pipeline when month M-1 has no model.
 
+``--files`` runs the pipeline's assets on daily export files of a synthetic year
+(``walk_forward_year``): ingestion per month against reading its files, per-fold wall against
+training steps, predictions windows/s, the report's time, each beside its target. Its
+``wf_model`` config is the README's walk-forward command (warm start, epochs 10,
+warm_start_epochs 2, max_train_samples 20000) unless ``--epochs`` etc. say otherwise.
+
+``--val-effect`` trains one cold fold (the last of ``--months`` synthetic months) twice,
+validating on every window of the newest range and on ``VAL_SAMPLES`` of them: epochs
+run, the best epoch, the loss of each selected model on every validation window, and the
+time validation took.
+
     python benchmarks/bench_walk_forward.py            # a symbol-year, 6 folds (long on CPU)
     python benchmarks/bench_walk_forward.py --quick    # tiny data and model: proves it works
+    python benchmarks/bench_walk_forward.py --files --folds 3
+    python benchmarks/bench_walk_forward.py --val-effect
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -36,6 +52,7 @@ from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
 from resnet_pipeline.ml.dataset import build_splits  # noqa: E402
 from resnet_pipeline.ml.fold_training import predict_month, train_fold  # noqa: E402
+from resnet_pipeline.ml.losses import make_loss  # noqa: E402
 from resnet_pipeline.ml.monthly_folds import (  # noqa: E402
     FoldConfig,
     add_months,
@@ -44,9 +61,14 @@ from resnet_pipeline.ml.monthly_folds import (  # noqa: E402
 )
 from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
 from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
+from resnet_pipeline.ml.train_batches import evaluate, val_loader  # noqa: E402
 from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
 from resnet_pipeline.ml.trainer import train  # noqa: E402
 from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
+
+VAL_SAMPLES = TrainConfig().max_val_samples
+README_COMMAND = {"warm_start": True, "epochs": 10, "warm_start_epochs": 2,
+                  "max_train_samples": 20000}  # fmt: skip
 
 
 @dataclass
@@ -136,18 +158,78 @@ def full_training(features, labels, plan: Plan) -> float:
     return time.perf_counter() - start
 
 
+def validation_effect(months: int, epochs: int, patience: int, samples: int) -> None:
+    """One cold fold validated on all of its newest range and on VAL_SAMPLES of it."""
+    plan = Plan(months, 1, None, 256, epochs, 1, samples, VAL_SAMPLES, 64)
+    first = date(2024, 1, 1)
+    features, labels = market("BTCUSDT", first, plan)
+    cfg = FoldConfig()
+    month = add_months(first, months - 1)
+    fold = build_fold(eligible_samples(features, labels, cfg.split_config()), month, cfg)
+    print(f"fold {month:%Y-%m}: {fold.info['train_samples']:,} training and "
+          f"{fold.info['val_samples']:,} validation windows; {epochs} epochs of {samples:,}, "
+          f"patience {patience}")  # fmt: skip
+    every = val_loader(WindowDataset(fold.splits, "val"), TrainConfig(), pin=False)
+    for val_samples in (None, VAL_SAMPLES):
+        train_cfg = TrainConfig(epochs=epochs, patience=patience, min_steps=0,
+                                max_train_samples=samples, max_val_samples=val_samples)  # fmt: skip
+        started = time.perf_counter()
+        trained = train_fold(fold, ModelConfig(), train_cfg, augment=AugmentConfig())
+        wall = time.perf_counter() - started
+        loss_fn = make_loss(
+            train_cfg.loss, train_cfg.class_weights, train_cfg.focal_alpha, train_cfg.focal_gamma
+        )
+        full, _ = evaluate(trained.model, every, loss_fn, torch.device("cpu"), None)
+        history = [round(r["val_loss"], 4) for r in trained.history]
+        print(f"validating on {'every window' if val_samples is None else f'{val_samples:,}'}: "
+              f"{trained.epochs_run} epochs, best validation loss {trained.best_val_loss:.4f} "
+              f"(on the windows validated), the selected model on every validation window in fp32 "
+              f"{full:.4f}; {wall:.0f} s, of which training steps {trained.train_steps_s:.0f} s; "
+              f"validation losses {history}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data and epochs")
+    parser.add_argument("--files", action="store_true", help="the loop on files, via Dagster")
+    parser.add_argument("--val-effect", action="store_true", help="fold validation sample")
     # As the pipeline runs: a cold fold trains until early stopping, at least patience + 1
     # epochs (16 at the SPEC's patience 15); a warm fold runs wf_model's warm_start_epochs (3).
-    parser.add_argument("--epochs", type=int, default=TrainConfig().patience + 1)
-    parser.add_argument("--warm-epochs", type=int, default=3)
-    parser.add_argument("--max-train-samples", type=int, default=8192)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--warm-epochs", type=int)
+    parser.add_argument("--max-train-samples", type=int)
     parser.add_argument(
         "--folds", type=int, default=6, help="the last N months of the year (>= 2: one warm)"
     )
+    parser.add_argument("--months", type=int, default=4, help="--val-effect: months of data")
+    parser.add_argument("--patience", type=int, default=2, help="--val-effect: patience")
+    parser.add_argument("--year", type=int, default=2024, help="--files: the symbol-year")
+    parser.add_argument(
+        "--sample", type=int, default=4096, help="--files: windows timed fp32 vs fast path"
+    )
     args = parser.parse_args()
+    print(f"load: {os.getloadavg()} on {os.cpu_count()} CPUs; "
+          f"device: {'cuda' if torch.cuda.is_available() else 'cpu'}")  # fmt: skip
+    if args.files:
+        from walk_forward_year import files_year
+
+        overrides = {"epochs": args.epochs, "warm_start_epochs": args.warm_epochs,
+                     "max_train_samples": args.max_train_samples}  # fmt: skip
+        config = README_COMMAND | {k: v for k, v in overrides.items() if v is not None}
+        if args.quick:
+            config |= {"window": 64, "epochs": 1, "warm_start_epochs": 1,
+                       "max_train_samples": 256, "max_val_samples": 256}  # fmt: skip
+        files_year(args.year, args.folds, config, args.sample, months=3 if args.quick else 12)
+        print(f"load after: {os.getloadavg()}")
+        return
+    if args.val_effect:
+        validation_effect(args.months, args.epochs or 8, args.patience,
+                          args.max_train_samples or 4096)  # fmt: skip
+        print(f"load after: {os.getloadavg()}")
+        return
+    args.epochs = args.epochs or TrainConfig().patience + 1
+    args.warm_epochs = args.warm_epochs or 3
+    args.max_train_samples = args.max_train_samples or 8192
     if args.quick:
         plan = Plan(7, 6, 3.0, 32, 2, 1, 32, 32, 16)
     else:

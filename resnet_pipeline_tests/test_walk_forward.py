@@ -21,6 +21,7 @@ from resnet_pipeline.ml.monthly_folds import (
     fold_ranges,
     training_months,
 )
+from resnet_pipeline.ml.normalization import PRICE_NORMS
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.trading.stitched import stitch
 from resnet_pipeline_tests._dataset_helpers import feature_frames
@@ -145,6 +146,49 @@ def test_stored_logistic_coefficients_reproduce_sklearn():
     np.testing.assert_allclose(baseline_proba(baselines, x)["logistic"], expected, atol=1e-6)
     shares = np.bincount(y, minlength=3) / len(y)
     np.testing.assert_allclose(baseline_proba(baselines, x)["majority"][0], shares)
+
+
+_FOLDS = {}
+
+
+def _fold_of(price_norm: str):
+    if price_norm not in _FOLDS:
+        cfg = FoldConfig(window=16, min_train_samples=1, price_norm=price_norm)
+        _FOLDS[price_norm] = build_fold(
+            eligible_samples(*_frames(None, 0), cfg.split_config()), FEB, cfg
+        )
+    return _FOLDS[price_norm]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    price_norm=st.sampled_from(PRICE_NORMS),
+    picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=40),
+)
+def test_the_baselines_rows_are_the_newest_rows_of_the_model_windows(price_norm, picks):
+    splits = _fold_of(price_norm).splits
+    ends = np.concatenate([splits.train_ends, splits.test_ends])
+    ends = ends[np.asarray(picks) % len(ends)]
+    np.testing.assert_array_equal(last_rows(splits, ends), splits.windows(ends)[:, :, -1])
+
+
+def test_both_training_assets_validate_on_a_fixed_sample_by_default():
+    from resnet_pipeline.assets.dataclass_config import part_of
+    from resnet_pipeline.assets.fold_models import WalkForwardConfig
+    from resnet_pipeline.assets.training_config import TrainingConfig
+    from resnet_pipeline.ml.train_batches import val_loader
+    from resnet_pipeline.ml.train_config import TrainConfig
+    from resnet_pipeline.ml.windows import WindowDataset
+
+    default = TrainConfig().max_val_samples
+    assert default == 4096
+    for config in (WalkForwardConfig, TrainingConfig):
+        assert part_of(TrainConfig, config()).max_val_samples == default
+        assert part_of(TrainConfig, config(max_val_samples=None)).max_val_samples is None
+    splits = _fold_of("window_relative").splits
+    for count, expected in ((None, len(splits.val_ends)), (5, 5)):
+        loader = val_loader(WindowDataset(splits, "val"), TrainConfig(max_val_samples=count), False)
+        assert sum(len(y) for _, y in loader) == expected  # null: every validation window
 
 
 def _fold_frame(month: str, minutes: int, seed: int) -> pd.DataFrame:

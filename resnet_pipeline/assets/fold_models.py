@@ -3,10 +3,12 @@ warm-started from M-1's fold model (SPEC 13).
 
 Its config is ``trained_model``'s (every model, training and run knob) plus the fold's data
 (``FoldConfig``) and warm start: a fold trains exactly as ``trained_model`` would with the
-same values. The partition's data version is the digest of its ``model.pt``, so Dagster marks
+same values. A run reads the months its folds train on once (``fold_history``). The
+partition's data version is the digest of its ``model.pt``, so Dagster marks
 ``wf_predictions`` stale whenever the fold model changed.
 """
 
+import itertools
 import time
 from dataclasses import asdict
 from datetime import date
@@ -16,34 +18,27 @@ import dagster as dg
 from resnet_pipeline.artifacts import exists, file_sha256, remove, write_json_atomic
 from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH, plain
 from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
-from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
+from resnet_pipeline.assets.fold_common import WALK_FORWARD, sorted_folds
+from resnet_pipeline.assets.fold_history import FoldHistory, read_history
 from resnet_pipeline.assets.training_config import (
     TRAINING_PARTS,
     TrainingPlan,
     runs_in_progress,
     training_plan,
 )
-from resnet_pipeline.commands import ingest_month, month_key
+from resnet_pipeline.commands import month_key
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, run_data_version
 from resnet_pipeline.ml.fold_training import WarmStart, train_fold
 from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
-from resnet_pipeline.ml.monthly_folds import (
-    Fold,
-    FoldConfig,
-    add_months,
-    build_fold,
-    eligible_samples,
-    training_months,
-)
+from resnet_pipeline.ml.monthly_folds import Fold, FoldConfig, add_months
 from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM
 from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import read_partitions, stored_months
 from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
 
 WalkForwardConfig = dagster_config(
@@ -136,28 +131,15 @@ def _channel_means(fold: Fold) -> dict[str, float]:
     return dict(zip(normalizer.channel_names, normalizer.mean.tolist(), strict=True))
 
 
-def _read_fold(store: DataStore, symbol: str, month: date, fold_cfg: FoldConfig):
-    months = training_months(stored_months(store.layout, "features", symbol), month, fold_cfg)
-    if not months:
-        raise dg.Failure(
-            f"no stored features for {symbol} before {month:%Y-%m}: a fold trains on earlier "
-            f"months. Materialize them first, e.g. {ingest_month(symbol, add_months(month, -1))}"
-        )
-    features = read_partitions(store.layout, "features", symbol, months)
-    labels = read_partitions(store.layout, "labels", symbol, months)
-    try:
-        samples = eligible_samples(features, labels, fold_cfg.split_config())
-        return months, build_fold(samples, month, fold_cfg)
-    except ValueError as error:
-        raise dg.Failure(f"{symbol}: {error}") from error
-
-
-def _train_one(context, plan: TrainingPlan, fold_cfg, warm: WarmStart, store, symbol, month):
-    months, fold = _read_fold(store, symbol, month, fold_cfg)
+def _train_one(
+    context, plan: TrainingPlan, warm: WarmStart, store, history: FoldHistory, month: date
+):
+    started = time.perf_counter()
+    symbol, fold_cfg = history.symbol, history.config
+    months, digests, fold = history.fold(month)
     warm_from = _warm_model(store, symbol, month, plan, context.log) if warm.warm_start else None
     files = store.layout.fold(symbol, month)
     code = context.assets_def.code_versions_by_key.get(context.asset_key)
-    digests = input_digests(store, symbol, months)
     fingerprint = _fingerprint(symbol, fold, fold_cfg, digests, code)
 
     def report(record: dict) -> None:
@@ -187,6 +169,8 @@ def _train_one(context, plan: TrainingPlan, fold_cfg, warm: WarmStart, store, sy
         "start": trained.start,
         "epochs_run": trained.epochs_run,
         "wall_s": round(trained.wall_s, 2),
+        "train_steps_s": round(trained.train_steps_s, 2),
+        "precision": trained.precision,
         "best_val_loss": trained.best_val_loss,
         "training_months": [f"{m:%Y-%m}" for m in months],
         "normalizer_mean": _channel_means(fold),
@@ -221,6 +205,7 @@ def _train_one(context, plan: TrainingPlan, fold_cfg, warm: WarmStart, store, sy
         data_root=store.layout.root,
     )
     info[MODEL_DIGEST_KEY] = file_sha256(files.model)
+    info["fold_s"] = round(time.perf_counter() - started, 2)  # the whole fold, files included
     write_json_atomic(files.info, plain(info))
     remove(files.training_state)  # finished: the next materialization starts afresh
     context.log.info(
@@ -251,11 +236,12 @@ def wf_model(
 ) -> dg.MaterializeResult:
     fold_cfg, warm = _fold_settings(config)
     plan = training_plan(config, fold_cfg.window, FEATURE_CHANNELS, runs_in_progress(context))
+    folds = []
     with one_training_at_a_time(context):
-        folds = [
-            _train_one(context, plan, fold_cfg, warm, store, symbol, month)
-            for symbol, month in sorted_folds(context)
-        ]
+        for symbol, group in itertools.groupby(sorted_folds(context), key=lambda sm: sm[0]):
+            months = [month for _, month in group]
+            history = read_history(store, symbol, months, fold_cfg)
+            folds += [_train_one(context, plan, warm, store, history, month) for month in months]
     keys = {month_key(f["symbol"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
     for key, fold in keys.items():  # each month its own fold: no run-wide summary repeated
         context.add_asset_metadata(fold_metadata(fold), partition_key=key)

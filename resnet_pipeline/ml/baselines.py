@@ -14,15 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from resnet_pipeline.ml.dataset import DatasetSplits
 
 MAX_ROWS = 50_000  # the logistic regression fits on at most this many training windows
-_BATCH = 2048
 
 
 def last_rows(splits: DatasetSplits, ends: np.ndarray) -> np.ndarray:
-    """The newest row of each model input window: the logistic baseline's features."""
-    return np.concatenate(
-        [splits.windows(ends[i : i + _BATCH])[:, :, -1] for i in range(0, len(ends), _BATCH)]
-        or [np.zeros((0, splits.matrix.shape[1]), np.float32)]
-    )
+    """The newest row of each model input window: the logistic baseline's features. Each row
+    is finished as a one-row window (its prices relative to its own close, as in the full
+    window), so no window is gathered for it."""
+    ends = np.asarray(ends, np.int64)
+    rows = np.ascontiguousarray(splits.matrix[ends][:, :, None])  # [N, C, 1]
+    return splits.normalizer.finish(rows)[:, :, 0]
 
 
 def majority_shares(train_labels: np.ndarray, classes: int = 3) -> np.ndarray:

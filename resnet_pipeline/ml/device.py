@@ -1,9 +1,15 @@
-"""Where training runs: a GPU when there is one, else the CPU with a thread count that fits.
+"""Where training runs: a GPU when there is one, else the CPU with a thread count that fits;
+and in which precision.
 
 Threads: torch defaults to every logical CPU it sees, which on a shared or containerized
 machine oversubscribes the cores (two threads ran 5x slower than one beside another busy
-process). The default here is the physical cores this process may use: the CPU affinity
-mask, hyperthread siblings counted once, capped by the cgroup CPU quota.
+process). The default here is the physical cores this process may use (the CPU affinity
+mask, hyperthread siblings counted once, capped by the cgroup CPU quota), less the cores
+other processes keep busy (``ml.cpu_load``).
+
+Precision ``auto``: bf16 where the device computes it natively (a CPU with AVX512-BF16 or
+AMX, Arm's BF16; a GPU of compute capability 8 or ROCm), fp32 elsewhere: emulated bf16 is
+many times slower than fp32.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import os
 from pathlib import Path
 
 import torch
+
+from resnet_pipeline.ml.cpu_load import measure_others_busy, threads_beside
 
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max ..."
@@ -81,27 +89,60 @@ def default_threads(cpus: set[int] | None = None, quota: float | None = None) ->
     return max(cores, 1)
 
 
+def threads_for_load(others: float | None) -> int:
+    """:func:`default_threads` less the cores that ``others`` (CPUs' worth of time other
+    processes keep busy, ``ml.cpu_load``; None: unknown) take."""
+    cpus = allowed_cpus()
+    return threads_beside(default_threads(cpus, cgroup_cpu_limit()), others, len(cpus))
+
+
 def configure_threads(num_threads: int | None) -> int:
-    """Set torch's intra-op threads: ``num_threads``, or :func:`default_threads` when None."""
+    """Set torch's intra-op threads: ``num_threads``, or when None the cores this process may
+    use less those other processes are keeping busy now (measured for a fifth of a second)."""
     if num_threads is None:
-        num_threads = default_threads(quota=cgroup_cpu_limit())
+        num_threads = threads_for_load(measure_others_busy(allowed_cpus()))
     torch.set_num_threads(max(int(num_threads), 1))
     return torch.get_num_threads()
+
+
+def resolve_precision(precision: str, device: torch.device, native_bf16: bool | None = None) -> str:
+    """``precision`` with 'auto' decided: 'bf16' where ``device`` computes bf16 natively
+    (``native_bf16``; None: ask the device), else 'fp32'."""
+    if precision != "auto":
+        return precision
+    if native_bf16 is None:
+        native_bf16 = device_has_native_bf16(device)
+    return "bf16" if native_bf16 else "fp32"
+
+
+def device_has_native_bf16(device: torch.device) -> bool:
+    """A CUDA GPU of compute capability >= 8 or ROCm; a CPU whose flags name bf16 units."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return cpu_bf16_flag() is True
+    return False
 
 
 def autocast_plan(
     device: torch.device, precision: str, bf16_supported: bool | None = None
 ) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, whether a GradScaler is needed) for ``precision``.
+    """(autocast dtype or None, whether a GradScaler is needed) for ``precision``;
+    ``bf16_supported``: whether the device computes bf16 natively (None: ask it).
 
-    fp16 gradients underflow without loss scaling, so fp16 always comes with a GradScaler;
-    on a GPU without bf16, 'bf16' runs as fp16 with a scaler. fp16 on the CPU is refused
-    (CPU autocast has no loss scaling and no fp16 speed-up: use bf16).
+    'auto' is bf16 where native, else fp32. fp16 gradients underflow without loss scaling,
+    so fp16 always comes with a GradScaler; on a GPU without bf16, 'bf16' runs as fp16 with a
+    scaler. fp16 on the CPU is refused (CPU autocast has no loss scaling and no fp16
+    speed-up: use bf16).
     """
+    if precision == "auto":
+        precision = resolve_precision(precision, device, bf16_supported)
     if precision == "fp32":
         return None, False
     if precision not in ("bf16", "fp16"):
-        raise ValueError(f"precision={precision!r}: use 'fp32', 'bf16' or 'fp16' (CUDA only)")
+        raise ValueError(
+            f"precision={precision!r}: use 'auto', 'fp32', 'bf16' or 'fp16' (CUDA only)"
+        )
     if device.type != "cuda":
         if precision == "fp16":
             raise ValueError(
@@ -110,28 +151,34 @@ def autocast_plan(
             )
         return torch.bfloat16, False
     if bf16_supported is None:
-        bf16_supported = torch.cuda.is_bf16_supported()
+        bf16_supported = device_has_native_bf16(device)
     if precision == "bf16" and bf16_supported:
         return torch.bfloat16, False
     return torch.float16, True
 
 
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU computes bf16 natively (x86 AVX512-BF16/AMX, Arm's BF16 extension).
-
-    Without it CPU autocast to bf16 is emulated: ~28x slower than fp32 measured on an AVX2-only
-    AMD EPYC, where the same code was 1.1-1.4x faster than fp32 on a CPU with AVX512-BF16.
-    """
+def cpu_bf16_flag(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
+    """Whether this CPU's flags name bf16 units (x86 AVX512-BF16/AMX, Arm's BF16 extension);
+    None where the machine does not say (not Linux, no procfs)."""
     try:
         text = cpuinfo.read_text()
-    except OSError:  # not Linux, or no procfs: cannot tell, do not warn
-        return True
+    except OSError:
+        return None
     flags: set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip().lower() in ("flags", "features"):
             flags.update(value.split())
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (True when it cannot tell: no warning then).
+
+    Without it CPU autocast to bf16 is emulated: ~28x slower than fp32 measured on an AVX2-only
+    AMD EPYC, where the same code was 1.1-1.4x faster than fp32 on a CPU with AVX512-BF16.
+    """
+    return cpu_bf16_flag(cpuinfo) is not False
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
@@ -142,7 +189,7 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 def run_threads(requested: int | None, runs_in_progress: int, busy_threads: int = 1) -> int | None:
     """Threads for one run: ``requested`` when set; ``busy_threads`` while other runs share
     the machine (threads of two busy processes thrash each other's cores); else None (the
-    default: every physical core available)."""
+    default: the physical cores available less those other processes keep busy)."""
     if requested is not None:
         return requested
     return busy_threads if runs_in_progress > 1 else None

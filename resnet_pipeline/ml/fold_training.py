@@ -4,7 +4,8 @@ its baselines on the same training samples, and predict its month.
 The fold goes through the project's training loop (``ml.trainer.train``) with every knob of
 ``trained_model``, so a GPU is used when present. Baselines are fitted per fold, on the fold's
 own training samples, and stored as plain numbers (``ml.baselines``) so predictions can apply
-them later without refitting.
+them later without refitting. Predictions take the fast inference path (``ml.inference``) on
+the rows of the month alone.
 """
 
 from __future__ import annotations
@@ -22,21 +23,27 @@ from torch import nn
 
 from resnet_pipeline.ml.augment import AugmentConfig
 from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_rows
-from resnet_pipeline.ml.inference import predict_proba
+from resnet_pipeline.ml.device import configure_threads, pick_device
+from resnet_pipeline.ml.inference import INFERENCE_BATCH, predict_proba
 from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.monthly_folds import Fold, Samples, predict_ends, with_normalizer
+from resnet_pipeline.ml.monthly_folds import (
+    Fold,
+    Samples,
+    predict_ends,
+    take_rows,
+    with_normalizer,
+)
 from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.train_config import TrainConfig
 from resnet_pipeline.ml.trainer import train
-from resnet_pipeline.ml.windows import WindowDataset
+from resnet_pipeline.ml.windows import WindowDataset, make_loader
 
 PROBA_COLUMNS = {
     "model": ("p_down", "p_neutral", "p_up"),
     "majority": ("majority_down", "majority_neutral", "majority_up"),
     "logistic": ("logistic_down", "logistic_neutral", "logistic_up"),
 }
-_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class FoldModel:
     wall_s: float
     baselines: dict
     notes: list[str] = field(default_factory=list)
+    train_steps_s: float = 0.0  # of wall_s: the optimizer steps with their batches
+    precision: str = ""  # in use ('auto' decided)
 
 
 def train_fold(
@@ -111,6 +120,8 @@ def train_fold(
         wall_s=time.perf_counter() - started,
         baselines=fit_baselines(fold.splits, train_cfg.seed),
         notes=result.notes + result.warnings,
+        train_steps_s=result.train_seconds,
+        precision=result.precision,
     )
 
 
@@ -120,23 +131,29 @@ def predict_month(
     baselines: dict,
     samples: Samples,
     month: date,
+    precision: str = "auto",
+    device: str = "auto",
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Every eligible minute of ``month``: the model's probabilities (inputs normalized with
-    the fold model's own ``normalizer``), the fold's baselines and the label."""
+    the fold model's own ``normalizer``), the fold's baselines and the label. The model moves
+    to ``device`` ('auto': a GPU when present); on a CPU it runs ``threads`` (None: the cores
+    others leave free)."""
     ends = predict_ends(samples, month)
+    first = int(ends[0]) - samples.config.window + 1 if len(ends) else 0
+    part = take_rows(samples, first, int(ends[-1]) + 1 if len(ends) else 0)
+    ends = ends - first
     empty = np.zeros(0, np.int64)
-    splits = with_normalizer(samples, normalizer, empty, empty, ends)
-    proba = np.concatenate(
-        [
-            predict_proba(model, splits.windows(ends[i : i + _BATCH]))
-            for i in range(0, len(ends), _BATCH)
-        ]
-        or [np.zeros((0, 3), np.float32)]
-    )
-    frame = pd.DataFrame({"timestamp": pd.to_datetime(samples.times[ends]).tz_localize("UTC")})
+    splits = with_normalizer(part, normalizer, empty, empty, ends)
+    target = pick_device(device)
+    if target.type == "cpu":
+        configure_threads(threads)
+    loader = make_loader(WindowDataset(splits, "test"), INFERENCE_BATCH)
+    proba = predict_proba(model.to(target), loader, precision=precision)
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(part.times[ends]).tz_localize("UTC")})
     columns = {"model": proba, **baseline_proba(baselines, last_rows(splits, ends))}
     for name, values in columns.items():
         for column, values_k in zip(PROBA_COLUMNS[name], np.asarray(values).T, strict=True):
             frame[column] = values_k.astype(np.float64)
-    frame["label"] = samples.labels[ends].astype(np.int64)
+    frame["label"] = part.labels[ends].astype(np.int64)
     return frame

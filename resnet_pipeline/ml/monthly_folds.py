@@ -7,7 +7,10 @@ warm-up, NaN or gap inside it: ``ml.splits.sample_rows``), and so is the purge: 
 validation sample whose label horizon (t + purge minutes) reaches the next part is dropped,
 so no training label sees a price of M and no training label a validation price. Statistics
 are fitted on the fold's training windows only.
-"""
+
+A run of folds reads its months once: ``eligible_samples`` over every month the run needs,
+then ``fold_samples`` cuts out each fold's rows, equal to what reading that fold's months
+alone gives (the same rows, sample ends and, through ``build_fold``, normalizer)."""
 
 from __future__ import annotations
 
@@ -85,6 +88,31 @@ def eligible_samples(features: pd.DataFrame, labels: pd.DataFrame, config: Split
     """The rows usable as samples, by ``build_splits``' rules (``ml.splits.sample_rows``)."""
     rows = sample_rows(features, labels, config)
     return Samples(rows.rows, rows.labels, rows.times, rows.eligible_ends, config)
+
+
+def take_rows(samples: Samples, lo: int, hi: int) -> Samples:
+    """Rows ``lo..hi-1`` as if only they had been read: a sample whose window would start
+    before ``lo`` is none (every other rule of ``sample_rows`` looks only inside the window)."""
+    eligible = samples.eligible
+    inside = eligible[(eligible >= lo + samples.config.window - 1) & (eligible < hi)]
+    return Samples(
+        rows=samples.rows[lo:hi],
+        labels=samples.labels[lo:hi],
+        times=samples.times[lo:hi],
+        eligible=inside - lo,
+        config=samples.config,
+    )
+
+
+def fold_samples(samples: Samples, month: date, cfg: FoldConfig) -> Samples:
+    """The rows the fold for ``month`` trains on, out of ``samples`` read for a whole run
+    (starting at the first stored month): its training months (``training_months``), as
+    reading them alone would give."""
+    first = 0
+    if cfg.rolling_months is not None:
+        start = month_start(add_months(month, -cfg.rolling_months))
+        first = int(np.searchsorted(samples.times, start))
+    return take_rows(samples, first, int(np.searchsorted(samples.times, month_start(month))))
 
 
 def fold_ranges(samples: Samples, month: date, cfg: FoldConfig) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from resnet_pipeline.ml.knobs import knob
 from resnet_pipeline.ml.losses import LOSSES, make_loss
 
 MIN_EPOCH_SAMPLES = 8192  # below this many windows an epoch is the whole training set
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,10 @@ class TrainConfig:
     seed: int = knob(0, "initial weights, epoch draws, dropout and augmentation")
     device: str = knob("auto", "auto (a GPU when present) | cpu | cuda")
     precision: str = knob(
-        "fp32", "bf16: autocast; fp16: CUDA only, with a GradScaler", choices=PRECISIONS
+        "auto",
+        "auto: bf16 where the device computes it natively (CPU AVX512-BF16/AMX, a GPU with "
+        "bf16), else fp32; bf16: autocast; fp16: CUDA only, with a GradScaler",
+        choices=PRECISIONS,
     )
     epoch_fraction: float = knob(
         0.1,
@@ -47,7 +50,9 @@ class TrainConfig:
         None, "at most this many training windows per epoch (quick runs)"
     )
     max_val_samples: int | None = knob(
-        None, "validate on this many evenly spaced validation windows (null: all)"
+        4096,
+        "validate on this many evenly spaced windows of the validation range (null: all of "
+        "them; an expanding walk-forward range and a symbol-year hold tens of thousands)",
     )
     time_budget_minutes: float | None = knob(
         None, "stop after the epoch that crosses this many minutes"
@@ -81,7 +86,7 @@ class TrainConfig:
         make_loss(self.loss, self.class_weights, self.focal_alpha, self.focal_gamma)
         if self.precision not in PRECISIONS:
             raise ValueError(
-                f"precision={self.precision!r}: use 'fp32', 'bf16' or 'fp16' (CUDA only)"
+                f"precision={self.precision!r}: use 'auto', 'fp32', 'bf16' or 'fp16' (CUDA only)"
             )
         if self.bn_refresh_batches < 0 or self.progress_every_seconds < 0:
             raise ValueError("bn_refresh_batches and progress_every_seconds must be >= 0")

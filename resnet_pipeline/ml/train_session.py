@@ -1,5 +1,6 @@
 """One training's fixed parts: device, threads, precision, loss, optimizer and schedule, and
-the notes and warnings it reports; refuses up front what cannot train."""
+the notes and warnings it reports; refuses up front what cannot train. Automatic threads
+follow the machine's load between epochs (``adapt_threads``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from resnet_pipeline.ml.cpu_load import CpuSample, others_busy, sample_cpus
 from resnet_pipeline.ml.device import (
+    allowed_cpus,
     autocast_plan,
     configure_threads,
     cpu_has_native_bf16,
     pick_device,
+    resolve_precision,
+    threads_for_load,
 )
 from resnet_pipeline.ml.losses import make_loss
 from resnet_pipeline.ml.train_batches import TrainingError, has_batchnorm
@@ -52,7 +57,9 @@ class Session:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
+    precision: str = "fp32"  # the one in use ('auto' decided)
     drop_last: bool = False
+    load_sample: CpuSample | None = None  # automatic threads: the machine at the last check
 
 
 def start_session(
@@ -61,7 +68,8 @@ def start_session(
     """Device, threads, precision, loss and optimizer; refuses what cannot train."""
     device = pick_device(cfg.device)
     threads = configure_threads(cfg.num_threads) if device.type == "cpu" else None
-    amp, use_scaler = autocast_plan(device, cfg.precision)
+    precision = resolve_precision(cfg.precision, device)
+    amp, use_scaler = autocast_plan(device, precision)
     if cfg.precision == "bf16" and amp == torch.float16:
         messages.tell("note", "this GPU has no bf16: training in fp16 with a GradScaler")
     if cfg.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
@@ -91,7 +99,31 @@ def start_session(
             optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min
         ),
         scaler=torch.amp.GradScaler(device.type, enabled=use_scaler),
+        precision=precision,
+        load_sample=sample_cpus(allowed_cpus()) if threads and cfg.num_threads is None else None,
     )
+
+
+def adapt_threads(session: Session, messages: Messages) -> None:
+    """Automatic threads (``num_threads`` null, on a CPU): set them for what other processes
+    kept busy since the last check (an epoch: no waiting), telling when the count changes."""
+    if session.load_sample is None:
+        return
+    now = sample_cpus(allowed_cpus())
+    if now is None:
+        return
+    others = others_busy(session.load_sample, now)
+    session.load_sample = now
+    threads = threads_for_load(others)
+    if threads != session.threads:
+        torch.set_num_threads(threads)
+        messages.tell(
+            "note",
+            f"other processes kept {others:.1f} CPUs busy during the last epoch: training "
+            f"continues on {threads} thread{'s' if threads > 1 else ''} instead of "
+            f"{session.threads} (num_threads fixes the count)",
+        )
+        session.threads = threads
 
 
 def _check_class_weights(cfg: TrainConfig, classes: int | None) -> None:

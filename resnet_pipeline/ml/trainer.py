@@ -41,6 +41,7 @@ from resnet_pipeline.ml.train_session import (
     Messages,
     Progress,
     Session,
+    adapt_threads,
     plan_batches,
     start_session,
 )
@@ -65,6 +66,8 @@ class TrainResult:
     train_samples_per_s: float
     steps: int = 0
     threads: int | None = None
+    precision: str = ""  # in use, 'auto' decided
+    train_seconds: float = 0.0  # in optimizer steps (with their batches), validation apart
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
@@ -268,6 +271,7 @@ def train(
             save_training_state(state_path, session, state, ident)
         if progress is not None:
             progress(record)
+        adapt_threads(session, messages)
         stop = stop_reason(cfg, state, elapsed)
         if stop is not None:
             reason = stop
@@ -288,6 +292,8 @@ def train(
         train_samples_per_s=state.train_samples / max(state.train_seconds, 1e-9),
         steps=state.steps,
         threads=session.threads,
+        precision=session.precision,
+        train_seconds=state.train_seconds,
         notes=messages.notes,
         warnings=messages.warnings,
         extra=extra,
