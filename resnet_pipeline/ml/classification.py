@@ -21,6 +21,7 @@ from sklearn.metrics import (
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.baselines import last_rows, logistic_baseline, majority_baseline
+from resnet_pipeline.ml.calibration import PROBABILITY_FLOOR
 from resnet_pipeline.ml.checkpoint import Checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.inference import predict_proba
@@ -37,7 +38,6 @@ CLASSIFICATION_TARGETS: tuple[Target, ...] = (
     Target("macro_f1", ">", 0.50, (MAJORITY,)),
     Target("auc_roc_ovr", ">", 0.60, (LOGISTIC,)),
 )
-_EPS = 1e-7
 
 
 def class_names_for(k: int, names: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -77,7 +77,7 @@ def classification_metrics(
     names = class_names_for(k, class_names)
     if len(y_true) and (y_true.min() < 0 or y_true.max() >= k):
         raise ValueError(f"labels must be in 0..{k - 1} for {k} probability columns")
-    proba = np.clip(proba, _EPS, 1.0)
+    proba = np.clip(proba, PROBABILITY_FLOOR, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
     y_pred = proba.argmax(axis=1)
     labels = list(range(k))
