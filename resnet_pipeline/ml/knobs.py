@@ -10,7 +10,7 @@ with ``knob``; the assets derive their Dagster config from these fields
 
 from __future__ import annotations
 
-from dataclasses import Field, field
+from dataclasses import Field, field, fields
 from typing import Any
 
 _DESCRIPTION, _CHOICES, _FROM_DATA = "description", "choices", "from_data"
@@ -38,3 +38,8 @@ def choices(spec: Field) -> tuple[Any, ...]:
 
 def from_data(spec: Field) -> bool:
     return bool(spec.metadata.get(_FROM_DATA, False))
+
+
+def config_fields(part: type) -> list[Field]:
+    """The fields of a domain dataclass that a config sets (``from_data`` ones excluded)."""
+    return [f for f in fields(part) if not from_data(f)]
