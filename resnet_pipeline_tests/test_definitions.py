@@ -75,19 +75,29 @@ def test_every_quality_rule_is_an_asset_check_with_its_description():
 
 
 def test_one_training_at_a_time_however_it_is_launched(tmp_path, monkeypatch):
+    """On one machine the training lock keeps trainings apart, so the instance limits nothing a
+    run killed with kill -9 (which can stay "Started") could hold: no `trainer` pool limit, no
+    run tag limit on training runs. Across machines the shared Postgres instance limits the
+    `trainer` pool, which both training assets are in, to 1."""
     import shutil
     from pathlib import Path
 
-    from resnet_pipeline.assets.modeling import trained_model
+    import yaml
 
-    assert trained_model.op.pool == "trainer"
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", tmp_path / "dagster.yaml")
+    from resnet_pipeline.training_lock import TRAINER_POOL
+
+    for key in ("trained_model", "wf_model"):
+        assert defs.resolve_assets_def(key).op.pool == TRAINER_POOL
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copy(repo / "dagster.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         config = instance.get_concurrency_config()
-        assert config.pool_config.default_pool_limit == 1
+        assert config.pool_config.default_pool_limit is None
         limits = config.run_queue_config.tag_concurrency_limits
-        assert {"key": "resnet_pipeline/resource", "value": "trainer", "limit": 1} in limits
+        assert not [limit for limit in limits if limit["value"] == TRAINER_POOL]
+    deploy = yaml.safe_load((repo / "deploy" / "postgres-celery" / "dagster.yaml").read_text())
+    assert deploy["concurrency"]["pools"]["default_limit"] == 1
 
 
 def test_loading_the_definitions_writes_nothing(tmp_path):

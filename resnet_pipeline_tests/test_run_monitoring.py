@@ -1,8 +1,9 @@
-"""A training killed with SIGKILL does not hold the `trainer` pool forever (issue 11, item 2).
+"""A training launched from the UI and killed with SIGKILL does not block the next one, and a
+UI run does not die with its code server (issue 11, item 2; issue 21).
 
 Real processes on a fresh instance with the project's dagster.yaml: `dagster-daemon run` (as
-`dagster dev` runs it), runs submitted with `dagster job launch` like a UI launch, and the
-stand-in asset of _trainer_pool_defs in the project's `trainer` pool.
+`dagster dev` runs it), a code server, runs submitted with `dagster job launch` like a UI
+launch, and the stand-in training of _trainer_pool_defs under the product's training lock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from resnet_pipeline.training_lock import holder, lock_file
 from resnet_pipeline_tests._pool_processes import (
     BIN,
     DEFS_MODULE,
@@ -32,15 +34,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_project_instance_config_enables_run_monitoring(tmp_path: Path) -> None:
-    """The settings the recovery depends on are the instance's, read by Dagster itself."""
+    """The settings the recovery depends on are the instance's, read by Dagster itself: run
+    monitoring on, and no limit a dead "Started" run could hold (no `trainer` pool limit)."""
     home = Path(prepared_env(tmp_path)["DAGSTER_HOME"])
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.run_monitoring_enabled
         settings = instance.run_monitoring_settings
         assert settings["max_resume_run_attempts"] == 0
-        assert 0 < settings["free_slots_after_run_end_seconds"] <= 60
         assert 0 < settings["poll_interval_seconds"] <= 30
-        assert instance.event_log_storage.get_concurrency_info("trainer").slot_count == 1
+        assert instance.get_concurrency_config().pool_config.default_pool_limit is None
+        assert instance.event_log_storage.get_concurrency_info("trainer").slot_count == 0
 
 
 def _code_server(tmp_path: Path) -> tuple[list[str], Path]:
@@ -87,19 +90,20 @@ def _launch(env: dict[str, str], workspace: Path, run_id: str, hold_seconds: flo
     )
 
 
-def test_killed_training_frees_the_trainer_slot_for_the_next_run(tmp_path: Path) -> None:
+def test_a_killed_ui_training_does_not_block_the_next_run(tmp_path: Path) -> None:
     env = prepared_env(tmp_path)
     home, probe = Path(env["DAGSTER_HOME"]), Path(env["POOL_PROBE_DIR"])
-    killed, next_run = str(uuid.uuid4()), str(uuid.uuid4())
+    killed, next_run, survivor = (str(uuid.uuid4()) for _ in range(3))
     server, workspace = _code_server(tmp_path)
     daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
     log = tmp_path / "daemon.log"
     with (
-        background(server, env, tmp_path / "server.log"),
+        background(server, env, tmp_path / "server.log") as code_server,
         background(daemon, env, log),
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
         wait_for(lambda: _serving(int(server[-1])), timeout=60, what="the code server")
+        lock = lock_file(instance)
         _launch(env, workspace, killed, hold_seconds=600)  # only the kill ends it
         _launch(env, workspace, next_run, hold_seconds=0.2)  # queued behind it, as from the UI
         start = wait_for(
@@ -107,8 +111,7 @@ def test_killed_training_frees_the_trainer_slot_for_the_next_run(tmp_path: Path)
             timeout=90,
             what=f"the first run's step to start (log: {log})",
         )
-        claimed = instance.event_log_storage.get_concurrency_info("trainer").claimed_slots
-        assert [slot.run_id for slot in claimed] == [killed]
+        assert holder(lock)["run_id"] == killed
         assert not (probe / f"{next_run}.start").exists()
 
         os.kill(json.loads(start.read_text())["pid"], signal.SIGKILL)
@@ -128,5 +131,17 @@ def test_killed_training_frees_the_trainer_slot_for_the_next_run(tmp_path: Path)
         )
         assert status(next_run) == dg.DagsterRunStatus.SUCCESS
         assert (probe / f"{next_run}.end").exists()
-        info = instance.event_log_storage.get_concurrency_info("trainer")
-        assert info.claimed_slots == [] and info.pending_steps == []
+        assert holder(lock) == {}, "the next run did not release the lock"
+
+        # The code server killed under a training: the run (its multiprocessing child) is not
+        # bound to it, trains on and reports its own success.
+        _launch(env, workspace, survivor, hold_seconds=3)
+        wait_for(lambda: (probe / f"{survivor}.start").exists(), 90, "the survivor to train")
+        os.kill(code_server.pid, signal.SIGKILL)
+        wait_for(
+            lambda: status(survivor) in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE),
+            timeout=90,
+            what="the survivor to finish",
+        )
+        assert status(survivor) == dg.DagsterRunStatus.SUCCESS
+        assert (probe / f"{survivor}.end").exists()

@@ -9,5 +9,5 @@ bash scripts/setup.sh 2> >(grep -v "is ignored: it is neither" >&2)
 . .venv/bin/activate
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 export RESNET_SOURCE="${RESNET_SOURCE:-synthetic}"
-bash scripts/init_dagster_home.sh  # dagster.yaml, storage and the trainer pool limit
+bash scripts/init_dagster_home.sh  # dagster.yaml and storage, before any run
 python -m resnet_pipeline.demo "$@"

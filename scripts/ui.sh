@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 . .venv/bin/activate
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 export RESNET_SOURCE="${RESNET_SOURCE:-synthetic}"
-bash scripts/init_dagster_home.sh  # dagster.yaml, storage and the trainer pool limit
+bash scripts/init_dagster_home.sh  # dagster.yaml and storage, before any run
 exec dagster dev -w workspace.yaml -h "${HOST:-127.0.0.1}" -p "${PORT:-3000}"

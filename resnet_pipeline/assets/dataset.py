@@ -8,7 +8,9 @@ from pydantic import Field
 
 from resnet_pipeline.artifacts import exists, file_sha256
 from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
+from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.commands import ingest_month
+from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.dataset import build_splits
 from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
@@ -18,7 +20,7 @@ _BY_SYMBOL = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=
 DEFAULT_MONTHS = 12
 
 
-class DatasetConfig(dg.Config):
+class DatasetMonths(dg.Config):
     start_month: str | None = Field(
         default=None,
         description="first month 'YYYY-MM' (default: the last 12 stored months up to end_month)",
@@ -26,23 +28,16 @@ class DatasetConfig(dg.Config):
     end_month: str | None = Field(
         default=None, description="last month 'YYYY-MM' (default: the newest with features)"
     )
-    window: int = Field(default=256, description="rows (minutes) per sample window")
-    train_ratio: float = Field(default=0.70, description="share of samples, oldest first")
-    val_ratio: float = Field(default=0.15, description="share of samples after training")
-    test_ratio: float = Field(default=0.15, description="share of samples, newest last")
-    purge_minutes: int | None = Field(
-        default=None,
-        description="drop samples whose label horizon (t + this many minutes) reaches the next "
-        "split; default and minimum: the label's forward window (12)",
-    )
-    max_gap_minutes: float = Field(
-        default=5.0, description="exclude windows with a longer gap between consecutive candles"
-    )
-    price_norm: str = Field(
-        default="window_relative",
-        description="window_relative (price / window's last close - 1, z-scored; default) | "
-        "zscore (the seed's plain z-score)",
-    )
+
+
+DatasetConfig = dagster_config(
+    "DatasetConfig",
+    __name__,
+    "The months to read and every field of the split (SplitConfig), flat; the label horizon "
+    "comes from the labels.",
+    SplitConfig,
+    base=DatasetMonths,
+)
 
 
 def _month(text: str, field: str) -> date:
@@ -125,7 +120,7 @@ def dataset_splits(
 ) -> dg.MaterializeResult:
     symbol = context.partition_key
     try:
-        split_config = SplitConfig(**config.model_dump(exclude={"start_month", "end_month"}))
+        split_config = part_of(SplitConfig, config, forward_window=LabelConfig().forward_window)
     except ValueError as error:
         raise dg.Failure(f"invalid dataset config: {error}") from error
     months, features, labels, hashes = _load(store, symbol, config)

@@ -10,7 +10,7 @@ with ``knob``; the assets derive their Dagster config from these fields
 
 from __future__ import annotations
 
-from dataclasses import Field, field, fields
+from dataclasses import MISSING, Field, field, fields
 from typing import Any
 
 _DESCRIPTION, _CHOICES, _FROM_DATA = "description", "choices", "from_data"
@@ -43,3 +43,12 @@ def from_data(spec: Field) -> bool:
 def config_fields(part: type) -> list[Field]:
     """The fields of a domain dataclass that a config sets (``from_data`` ones excluded)."""
     return [f for f in fields(part) if not from_data(f)]
+
+
+def same_as(part: type, name: str) -> Any:
+    """A field declared like ``part``'s field ``name`` (default, description, allowed values):
+    for a dataclass that shares a knob with another, so the knob is still declared once."""
+    spec = next(f for f in fields(part) if f.name == name)
+    if spec.default is MISSING:
+        raise TypeError(f"{part.__name__}.{name} has no default to share")
+    return field(default=spec.default, metadata=dict(spec.metadata))

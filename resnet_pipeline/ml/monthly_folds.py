@@ -19,29 +19,21 @@ import pandas as pd
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.normalization import PRICE_NORMS, Normalizer, fit_normalizer
+from resnet_pipeline.ml.knobs import knob, same_as
+from resnet_pipeline.ml.normalization import Normalizer, fit_normalizer
 from resnet_pipeline.ml.splits import SplitConfig, iso_utc, sample_rows
-
-_DATASET = SplitConfig()  # a fold samples windows the dataset's way, with its defaults
 
 
 @dataclass(frozen=True)
 class FoldConfig:
-    window: int = knob(_DATASET.window, "rows per input window")
+    window: int = same_as(SplitConfig, "window")
     val_ratio: float = knob(0.15, "the newest share of the training range validates")
     rolling_months: int | None = knob(
         None, "train on the last N months before M (null: every earlier month, expanding)"
     )
-    purge_minutes: int | None = knob(
-        None, "purge at each boundary (null: the 12-minute label horizon; more: an embargo)"
-    )
-    max_gap_minutes: float = knob(
-        _DATASET.max_gap_minutes, "a window spanning a longer gap between candles is no sample"
-    )
-    price_norm: str = knob(
-        _DATASET.price_norm, "the price channels' normalization", choices=PRICE_NORMS
-    )
+    purge_minutes: int | None = same_as(SplitConfig, "purge_minutes")
+    max_gap_minutes: float = same_as(SplitConfig, "max_gap_minutes")
+    price_norm: str = same_as(SplitConfig, "price_norm")
     min_train_samples: int = knob(64, "a fold with fewer training samples is refused")
 
     def __post_init__(self) -> None:
@@ -53,7 +45,7 @@ class FoldConfig:
             )
         self.split_config()  # validates window, purge, gap and price_norm the dataset's way
 
-    def split_config(self, forward_window: int = _DATASET.forward_window) -> SplitConfig:
+    def split_config(self, forward_window: int = SplitConfig.forward_window) -> SplitConfig:
         """The dataset's sample rules for this fold; ``forward_window``: the label horizon the
         purge must cover (a label variant's own, SPEC 14)."""
         return SplitConfig(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
+from resnet_pipeline.ml.knobs import knob
 from resnet_pipeline.ml.normalization import PRICE_NORMS
 
 SPLITS = ("train", "val", "test")
@@ -26,14 +27,27 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class SplitConfig:
-    window: int = 256
-    train_ratio: float = 0.70
-    val_ratio: float = 0.15
-    test_ratio: float = 0.15
-    forward_window: int = LabelConfig().forward_window  # the label horizon in minutes
-    purge_minutes: int | None = None  # default: forward_window; more is an embargo
-    max_gap_minutes: float = 5.0
-    price_norm: str = "window_relative"
+    window: int = knob(256, "rows (minutes) per sample window")
+    train_ratio: float = knob(0.70, "share of samples, oldest first")
+    val_ratio: float = knob(0.15, "share of samples after training")
+    test_ratio: float = knob(0.15, "share of samples, newest last")
+    forward_window: int = knob(
+        LabelConfig().forward_window, "the label horizon in minutes", from_data=True
+    )
+    purge_minutes: int | None = knob(
+        None,
+        "drop samples whose label horizon (t + this many minutes) reaches the next part; "
+        "default and minimum: the label's forward window (12); more is an embargo",
+    )
+    max_gap_minutes: float = knob(
+        5.0, "exclude windows with a longer gap between consecutive candles (minutes)"
+    )
+    price_norm: str = knob(
+        "window_relative",
+        "price channels: window_relative (price / the window's last close - 1, z-scored) or "
+        "zscore (the seed's plain z-score)",
+        choices=PRICE_NORMS,
+    )
 
     def __post_init__(self) -> None:
         ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
