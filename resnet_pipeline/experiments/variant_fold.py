@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -41,7 +40,7 @@ from resnet_pipeline.ml.calibration import (
 from resnet_pipeline.ml.classification import classification_metrics
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, FoldModel, predict_month, train_fold
 from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.monthly_folds import Fold, Samples, build_fold, eligible_samples
+from resnet_pipeline.ml.monthly_folds import Fold, Samples, eligible_samples
 from resnet_pipeline.ml.train_batches import val_loader
 from resnet_pipeline.ml.train_config import TrainConfig
 from resnet_pipeline.ml.windows import WindowDataset
@@ -63,7 +62,9 @@ def strategy_columns(config: VariantConfig) -> str:
     return "calibrated" if config.calibration.calibrated_strategy else "model"
 
 
-def variant_samples(features: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig) -> Samples:
+def variant_samples(
+    features: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig
+) -> Samples:
     """The fold's sample rows: stored features, labels of the variant's rule from ``candles``
     (consecutive months, in time order)."""
     labels = compute_labels(candles, None, config.labels)
@@ -110,10 +111,16 @@ class FoldRun:
     predictions: pd.DataFrame
     scores: dict
 
+    def reliability(self) -> tuple[dict, dict]:
+        """The month's ECE and its bins, of the raw and of the calibrated probabilities."""
+        y = self.predictions["label"].to_numpy(np.int64)
+        return tuple(
+            expected_calibration_error(proba(self.predictions, name), y).to_dict()
+            for name in ("model", "calibrated")
+        )
 
-def month_scores(
-    predictions: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig
-) -> dict:
+
+def month_scores(predictions: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig) -> dict:
     """The month's classification metrics (of the probabilities the strategy reads) beside the
     baselines', ECE before/after calibration, and the strategy's Sharpe after costs."""
     y = predictions["label"].to_numpy(np.int64)
@@ -123,8 +130,8 @@ def month_scores(
         metrics = classification_metrics(y, proba(predictions, name))
         prefix = "model" if name == used else name
         out |= {f"{prefix}_{k}": metrics[k] for k in SCORED}
-    out["ece_before"] = expected_calibration_error(proba(predictions, "model"), y).ece
-    out["ece_after"] = expected_calibration_error(proba(predictions, "calibrated"), y).ece
+    for when, name in (("before", "model"), ("after", "calibrated")):
+        out[f"ece_{when}"] = expected_calibration_error(proba(predictions, name), y).ece
     columns = dict(zip(("p_down", "p_neutral", "p_up"), proba(predictions, used).T, strict=True))
     signals = predictions[["timestamp"]].assign(**columns)
     evaluation = evaluate_strategy(candles, signals, config.strategy)
@@ -134,8 +141,8 @@ def month_scores(
 
 
 def run_variant_fold(
+    fold: Fold,
     samples: Samples,
-    month: date,
     config: VariantConfig,
     train_cfg: TrainConfig,
     augment: AugmentConfig | None,
@@ -145,9 +152,9 @@ def run_variant_fold(
     state_path: str | None = None,
     identity: dict | None = None,
 ) -> FoldRun:
-    """Train, calibrate and predict the variant's fold for ``month``; ``train_cfg`` is the
-    variant's with the run's threads; ``candles`` cover the month (its strategy score)."""
-    fold = build_fold(samples, month, config.folds)
+    """Train, calibrate and predict the variant's ``fold`` (``monthly_folds.build_fold`` of
+    ``samples``); ``train_cfg`` is the variant's with the run's threads; ``candles`` cover the
+    month (its strategy score)."""
     trained = train_fold(
         fold,
         config.model,
@@ -162,7 +169,7 @@ def run_variant_fold(
     )
     calibration = fit_calibration(trained.model, fold, train_cfg)
     frame = predict_month(
-        trained.model, fold.splits.normalizer, trained.baselines, samples, month
+        trained.model, fold.splits.normalizer, trained.baselines, samples, fold.month
     )
     extra = {
         "trees": tree_proba(fold.splits, fold.splits.test_ends, train_cfg.seed),

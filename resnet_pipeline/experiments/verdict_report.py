@@ -37,7 +37,9 @@ from resnet_pipeline.experiments.strategy_returns import (
 from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.experiments.variant_fold import BASELINES, strategy_columns
 from resnet_pipeline.ml.bootstrap import BLOCK_RULE, sharpe_intervals
-from resnet_pipeline.ml.trial_statistics.backtest_overfitting import DEFAULT_BLOCKS
+from resnet_pipeline.ml.knobs import knob
+from resnet_pipeline.ml.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
+from resnet_pipeline.ml.trial_statistics.backtest_overfitting import DEFAULT_BLOCKS, MAX_BLOCKS
 from resnet_pipeline.ml.trial_statistics.returns_matrix import per_day_sharpe
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import DEFAULT_REPS
 from resnet_pipeline.ml.trial_statistics.trial_verdict import TrialVerdict, trial_verdict
@@ -46,11 +48,31 @@ BUY_AND_HOLD, BEST_BASELINE = "buy-and-hold", "best baseline"
 
 
 @dataclass(frozen=True)
+class TrialTests:
+    """The verdict's own knobs (``BootstrapConfig`` sets the intervals' resamples and seed)."""
+
+    pbo_blocks: int = knob(
+        DEFAULT_BLOCKS, f"S, the blocks of days of the PBO's CSCV (even, 2..{MAX_BLOCKS})"
+    )
+    spa_reps: int = knob(DEFAULT_REPS, "stationary-bootstrap replications of the SPA test")
+
+    def __post_init__(self) -> None:
+        if self.pbo_blocks < 2 or self.pbo_blocks % 2 or self.pbo_blocks > MAX_BLOCKS:
+            raise ValueError(
+                f"pbo_blocks={self.pbo_blocks}: use an even number from 2 to {MAX_BLOCKS} "
+                f"(default {DEFAULT_BLOCKS}); a block needs at least 2 days"
+            )
+        if self.spa_reps < MIN_RESAMPLES:
+            raise ValueError(
+                f"spa_reps={self.spa_reps}: use at least {MIN_RESAMPLES} replications "
+                f"(default {DEFAULT_REPS}) so the p-value can fall below 0.05"
+            )
+
+
+@dataclass(frozen=True)
 class ReportSettings:
-    n_boot: int = 1000  # day-block resamples of every interval
-    seed: int = 0  # of the resamples and the SPA bootstrap
-    pbo_blocks: int = DEFAULT_BLOCKS  # S of the PBO's CSCV
-    spa_reps: int = DEFAULT_REPS
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    tests: TrialTests = TrialTests()
 
 
 @dataclass
@@ -106,8 +128,10 @@ def _scored_lines(
             baseline_returns[f"{base} of {name}"] = daily(baseline)
         line = {"trial": name, "variant": trial.record.variant, "probabilities": used}
         line |= {"config_hash": trial.record.config_hash, "trades": evaluation.metrics["trades"]}
-        line |= leaderboard_line(frame, used, cfg.n_boot, cfg.seed)
-        sharpe = sharpe_intervals(returns[name].to_numpy(), None, cfg.n_boot, cfg.seed)["sharpe"]
+        line |= leaderboard_line(frame, used, cfg.bootstrap.n_boot, cfg.bootstrap.bootstrap_seed)
+        sharpe = sharpe_intervals(
+            returns[name].to_numpy(), None, cfg.bootstrap.n_boot, cfg.bootstrap.bootstrap_seed
+        )["sharpe"]
         line["intervals"]["sharpe_after_costs"] = sharpe
         line["total_return"] = evaluation.metrics.get("total_return")
         lines.append(line)
@@ -137,16 +161,18 @@ def experiment_report(
         )
     lines, returns, baseline_returns, evaluations = _scored_lines(scored, candles, minutes, cfg)
     first = on_minutes(scored[0].frame, minutes)
-    base_run = backtest_of(candles, first, strategy_columns(scored[0].config), experiment.base.strategy)
+    base_run = backtest_of(
+        candles, first, strategy_columns(scored[0].config), experiment.base.strategy
+    )
     buy_and_hold = benchmark_daily(base_run)
     best_baseline = max(baseline_returns, key=lambda k: mean_return(baseline_returns[k]))
     matrix = pd.DataFrame(returns)
     verdict = trial_verdict(
         matrix,
         {BUY_AND_HOLD: buy_and_hold, BEST_BASELINE: baseline_returns[best_baseline]},
-        blocks=cfg.pbo_blocks,
-        reps=cfg.spa_reps,
-        seed=cfg.seed,
+        blocks=cfg.tests.pbo_blocks,
+        reps=cfg.tests.spa_reps,
+        seed=cfg.bootstrap.bootstrap_seed,
         n_trials=len(trials),
     )
     per_day = dict(zip(matrix.columns, per_day_sharpe(matrix.to_numpy()), strict=True))
@@ -167,6 +193,7 @@ def experiment_report(
         }
         for t in trials
     ]
+    boot = cfg.bootstrap
     summary = {
         "experiment": experiment.name,
         "symbol": symbol,
@@ -188,13 +215,13 @@ def experiment_report(
             BEST_BASELINE: mean_return(baseline_returns[best_baseline]),
         },
         "conventions": {
-            "intervals": f"95% percentile intervals, {BLOCK_RULE}, {cfg.n_boot} resamples, "
-            f"seed {cfg.seed}; the lines resample the same days",
+            "intervals": f"95% percentile intervals, {BLOCK_RULE}, {boot.n_boot} resamples, "
+            f"seed {boot.bootstrap_seed}; the lines resample the same days",
             "sharpe": "daily returns after costs, annualized with 365 days, rf 0, ddof 1; "
             "the verdict uses per-day Sharpe ratios",
-            "pbo": f"CSCV over S = {cfg.pbo_blocks} blocks of days",
-            "spa": f"Hansen's consistent p-value, stationary bootstrap, {cfg.spa_reps} "
-            f"replications, seed {cfg.seed}",
+            "pbo": f"CSCV over S = {cfg.tests.pbo_blocks} blocks of days",
+            "spa": f"Hansen's consistent p-value, stationary bootstrap, {cfg.tests.spa_reps} "
+            f"replications, seed {cfg.bootstrap.bootstrap_seed}",
         },
     }
     returns_table = matrix.assign(

@@ -76,9 +76,12 @@ def reliability_plot(before: dict, after: dict) -> bytes:
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
+    """Missing cells stay empty; a cell that is None reads n/a."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(number(r.get(c)))}</td>" for c in columns) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{html.escape(number(r[c]) if c in r else '')}</td>" for c in columns)
+        + "</tr>"
         for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -134,20 +137,24 @@ def _statistics_rows(statistics: dict) -> list[dict]:
     dsr, pbo = statistics["deflated_sharpe"], statistics["overfitting"]
     rows = [
         {"quantity": "N (trials in the ledger)", "value": statistics["n_trials"]},
-        {"quantity": "DSR of the best trial", "value": dsr["value"], "note": dsr["reason"]},
+        {"quantity": "DSR of the best trial", "value": dsr["value"], "note": dsr["reason"] or ""},
         {"quantity": "best trial's Sharpe per day", "value": dsr["sharpe"]},
         {"quantity": "SR0 (best of N by luck, per day)", "value": dsr["expected_max_sharpe"]},
         {"quantity": "variance of the trials' Sharpe", "value": dsr["trial_sharpe_variance"]},
         {"quantity": "days T", "value": dsr["days"]},
-        {"quantity": "PBO", "value": pbo["pbo"], "note": pbo["reason"]},
-        {"quantity": "PBO blocks S / days per block", "value": f"{pbo['blocks']} / {pbo['block_days']}"},
+        {"quantity": "PBO", "value": pbo["pbo"], "note": pbo["reason"] or ""},
+        {
+            "quantity": "PBO blocks S / days per block",
+            "value": f"{pbo['blocks']} / {pbo['block_days']}",
+        },
     ]
     for spa in statistics["predictive_ability"]:
         rows.append(
             {
                 "quantity": f"SPA consistent p vs {spa['benchmark']}",
                 "value": spa["consistent"],
-                "note": spa["reason"] or f"lower {number(spa['lower'])}, upper {number(spa['upper'])}",
+                "note": spa["reason"]
+                or f"lower {number(spa['lower'])}, upper {number(spa['upper'])}",
             }
         )
     return rows
@@ -159,6 +166,7 @@ def experiment_html(summary: dict, best_equity: pd.Series, benchmark_equity: pd.
     lines = summary["leaderboard"]
     best = next(line for line in lines if line["trial"] == summary["best_trial"])
     conventions = summary["conventions"]
+    reliability = reliability_plot(best["calibration"]["before"], best["calibration"]["after"])
     parts = [
         f"<h1>Experiment {html.escape(title)}</h1>",
         f'<p class="{verdict_css}">{html.escape(summary["verdict"])}</p>',
@@ -181,14 +189,16 @@ def experiment_html(summary: dict, best_equity: pd.Series, benchmark_equity: pd.
         + "</ul>",
         "".join(f"<p><b>{html.escape(k)}.</b> {html.escape(v)}</p>" for k, v in EXPLAINED),
         "<h2>Baselines, refitted on each fold's training rows</h2>",
-        _table(_baseline_rows(lines), ["trial", "baseline", "accuracy", "macro F1", "AUC", "log loss"]),
+        _table(
+            _baseline_rows(lines), ["trial", "baseline", "accuracy", "macro F1", "AUC", "log loss"]
+        ),
         "<h2>The trial ledger</h2>",
         _table(
             summary["ledger"],
             ["trial", "variant", "standing", "months_done", "scored", "created"],
         ),
         f"<h2>Calibration of the best trial ({html.escape(best['trial'])})</h2>",
-        f'<img alt="reliability" src="{data_uri(reliability_plot(best["calibration"]["before"], best["calibration"]["after"]))}">',
+        f'<img alt="reliability" src="{data_uri(reliability)}">',
         f"<h2>Equity of the best trial ({html.escape(best['trial'])}) vs. buy-and-hold</h2>",
         f'<img alt="equity" src="{data_uri(equity_curves(best_equity, benchmark_equity))}">',
     ]
