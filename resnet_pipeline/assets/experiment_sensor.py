@@ -31,18 +31,18 @@ def recorded_hash(instance: dg.DagsterInstance, trial: str) -> str | None:
     return getattr(value, "value", value)
 
 
-def partition_requests(instance: dg.DagsterInstance, plan: Registration) -> list:
-    """Add requests for the keys ``plan`` has and the instance lacks."""
-    requests = []
-    for partitions, wanted in (
-        (EXPERIMENT_TRIALS, plan.trials),
-        (EXPERIMENT_REPORTS, plan.reports),
-    ):
+def missing_keys(
+    instance: dg.DagsterInstance, plan: Registration
+) -> list[tuple[dg.DynamicPartitionsDefinition, list[str]]]:
+    """The keys ``plan`` has and the instance lacks, per dynamic partitions definition."""
+    out = []
+    wanted_by = ((EXPERIMENT_TRIALS, plan.trials), (EXPERIMENT_REPORTS, plan.reports))
+    for partitions, wanted in wanted_by:
         known = set(instance.get_dynamic_partitions(partitions.name))
         new = [k for k in wanted if k not in known]
         if new:
-            requests.append(partitions.build_add_request(new))
-    return requests
+            out.append((partitions, new))
+    return out
 
 
 def stale_variants(instance: dg.DagsterInstance, plan: Registration) -> dict[str, str | None]:
@@ -77,7 +77,10 @@ def experiment_partitions(
     ]
     return dg.SensorResult(
         run_requests=runs,
-        dynamic_partitions_requests=partition_requests(context.instance, plan),
+        dynamic_partitions_requests=[
+            partitions.build_add_request(keys)
+            for partitions, keys in missing_keys(context.instance, plan)
+        ],
     )
 
 

@@ -110,7 +110,10 @@ def load_experiment(path: str | Path, symbols: Sequence[str], market: str = "spo
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise ExperimentError(f"{path}: not valid YAML ({error}); fix the file") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise ExperimentError(f"{path}: not valid YAML{where} ({problem}); fix the file") from None
     return parse_experiment(raw, path, symbols, market)
 
 
