@@ -13,10 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.experiments.intervals import METRICS, metric_intervals
+from resnet_pipeline.experiments.intervals import metric_intervals, point_metrics
 from resnet_pipeline.experiments.variant_fold import BASELINES, proba
 from resnet_pipeline.ml.calibration import expected_calibration_error
-from resnet_pipeline.ml.classification import classification_metrics
 
 
 def common_minutes(frames: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:
@@ -46,9 +45,9 @@ def _month_wins(frame: pd.DataFrame, used: str) -> dict[str, int]:
     wins = {f"{metric}_vs_{b}": 0 for b in BASELINES for metric in ("accuracy", "auc_roc_ovr")}
     for _, month in frame.groupby("fold", sort=True):
         y = month["label"].to_numpy(np.int64)
-        mine = classification_metrics(y, proba(month, used))
+        mine = point_metrics(y, proba(month, used))
         for base in BASELINES:
-            theirs = classification_metrics(y, proba(month, base))
+            theirs = point_metrics(y, proba(month, base))
             for metric in ("accuracy", "auc_roc_ovr"):
                 if mine[metric] is not None and theirs[metric] is not None:
                     wins[f"{metric}_vs_{base}"] += int(mine[metric] > theirs[metric])
@@ -63,8 +62,7 @@ def leaderboard_line(frame: pd.DataFrame, used: str, n_boot: int, seed: int) -> 
     line: dict = {"samples": int(len(y)), "months": int(frame["fold"].nunique())}
     line["intervals"] = metric_intervals(y, proba(frame, used), _days(frame), n_boot, seed)
     for base in BASELINES:
-        metrics = classification_metrics(y, proba(frame, base))
-        line[base] = {k: metrics[k] for k in METRICS}
+        line[base] = point_metrics(y, proba(frame, base))
     line["months_won"] = _month_wins(frame, used)
     before = expected_calibration_error(proba(frame, "model"), y)
     after = expected_calibration_error(proba(frame, "calibrated"), y)

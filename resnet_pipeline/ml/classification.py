@@ -51,7 +51,7 @@ def class_names_for(k: int, names: Sequence[str] | None = None) -> tuple[str, ..
     return tuple(names)
 
 
-def _auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
+def auc_ovr(y_true: np.ndarray, proba: np.ndarray) -> float | None:
     """Macro one-vs-rest AUC; None unless every class occurs in ``y_true``."""
     k = proba.shape[1]
     if len(np.unique(y_true)) < k:
@@ -91,7 +91,7 @@ def classification_metrics(
         "macro_f1": float(
             f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
         ),
-        "auc_roc_ovr": _auc(y_true, proba),
+        "auc_roc_ovr": auc_ovr(y_true, proba),
         "log_loss": float(log_loss(y_true, proba, labels=labels)),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "predicted_shares": (np.bincount(y_pred, minlength=k) / max(len(y_pred), 1)).tolist(),
