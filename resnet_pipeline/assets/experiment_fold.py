@@ -14,44 +14,45 @@ so a warm start finds the previous month's model.
 """
 
 import time
-from dataclasses import asdict
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.artifacts import exists, file_sha256, remove, write_json_atomic
+from resnet_pipeline.artifacts import write_json_atomic
 from resnet_pipeline.assets.common import OWNERS, markdown_table, plain
 from resnet_pipeline.assets.experiment_common import (
     EXPERIMENT_FOLDS,
     EXPERIMENTS,
-    ResolvedTrial,
     resolve_trial,
+)
+from resnet_pipeline.assets.experiment_fold_steps import (
+    fold_fingerprint,
+    read_fold_data,
+    track_fold,
+    warm_model,
+    write_fold,
 )
 from resnet_pipeline.assets.fold_common import sorted_folds
 from resnet_pipeline.assets.training_config import plan_of, runs_in_progress
 from resnet_pipeline.commands import ingest_month, month_key
-from resnet_pipeline.experiments.ledger import new_record, record_trial
-from resnet_pipeline.experiments.variant_fold import FoldRun, run_variant_fold, variant_samples
-from resnet_pipeline.layout import Layout, TrialFiles
-from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from resnet_pipeline.experiments.variant_fold import (
+    Stopwatch,
+    run_variant_fold,
+    variant_samples,
+)
 from resnet_pipeline.ml.fold_identity import (
     MODEL_DIGEST_KEY,
-    PREDICTIONS_DIGEST_COLUMN,
     run_data_version,
 )
-from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
-from resnet_pipeline.ml.monthly_folds import add_months, build_fold, training_months
+from resnet_pipeline.ml.lineage import FINGERPRINT_KEY
+from resnet_pipeline.ml.monthly_folds import build_fold
 from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, TRIAL_DIM
-from resnet_pipeline.reports.experiment_page import reliability_plot
-from resnet_pipeline.reports.plots import training_curves
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
-from resnet_pipeline.storage import read_partitions, stored_months, write_parquet_atomic
-from resnet_pipeline.tracking import FoldScores, VariantFold, log_variant_fold
 from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
 
 
@@ -74,61 +75,6 @@ def _months_mapping(start: int, end: int) -> dg.MultiPartitionMapping:
 _TABLE = ("trial", "month", "start", "train_samples", "epochs_run", "wall_s", "temperature")
 
 
-def _read(layout: Layout, trial: ResolvedTrial, month: date):
-    """The months the fold reads: features of the training months and M, raw candles of those
-    and their neighbours (labels' history and tails)."""
-    symbol, folds = trial.key.symbol, trial.config.folds
-    stored = stored_months(layout, "features", symbol)
-    months = training_months(stored, month, folds)
-    if month not in stored or not months:
-        missing = month if month not in stored else add_months(month, -1)
-        raise dg.Failure(
-            f"{symbol}: a fold for {month:%Y-%m} needs stored features of {month:%Y-%m} and of "
-            f"earlier months; materialize them, e.g. {ingest_month(symbol, missing)}"
-        )
-    months.append(month)
-    nearby = set(months) | {add_months(months[0], -1), add_months(month, 1)}
-    raw = [m for m in stored_months(layout, "raw_candles", symbol) if m in nearby]
-    features = read_partitions(layout, "features", symbol, months)
-    candles = read_partitions(layout, "raw_candles", symbol, raw)
-    digests = {
-        f"{asset}/{m:%Y-%m}": file_sha256(layout.partition(asset, symbol, m))
-        for asset, read in (("features", months), ("raw_candles", raw))
-        for m in read
-    }
-    return months, features, candles, digests
-
-
-def _warm_model(files: TrialFiles, month: date, log) -> tuple[str, dict, str] | None:
-    """(month, state_dict, digest) of this trial's M-1 fold model, when there is one."""
-    previous = add_months(month, -1)
-    path = files.fold(previous).model
-    if not exists(path):
-        log.info(f"no fold model of this trial for {previous:%Y-%m}: training cold")
-        return None
-    try:
-        checkpoint = load_checkpoint(path)
-    except CheckpointError as error:
-        log.warning(f"{error}; training cold")
-        return None
-    return f"{previous:%Y-%m}", checkpoint.model.state_dict(), checkpoint.sha256
-
-
-def _scores(run: FoldRun) -> FoldScores:
-    s = run.scores
-    return FoldScores(
-        accuracy=s.get("model_accuracy"),
-        macro_f1=s.get("model_macro_f1"),
-        auc_roc_ovr=s.get("model_auc_roc_ovr"),
-        log_loss=s.get("model_log_loss"),
-        ece_before=s.get("ece_before"),
-        ece_after=s.get("ece_after"),
-        epochs=run.trained.epochs_run,
-        wall_s=run.trained.wall_s,
-        sharpe_after_costs=s.get("sharpe_after_costs"),
-    )
-
-
 def _fold_one(context, store, experiments, venue, mlflow, key: str, month: date) -> dict:
     layout = store.layout
     trial = resolve_trial(key, experiments, layout, venue.market)
@@ -140,25 +86,19 @@ def _fold_one(context, store, experiments, venue, mlflow, key: str, month: date)
             "to the file (every variant then needs it)"
         )
     symbol, digest = trial.key.symbol, config.config_hash
-    files = layout.experiment(experiment.name, symbol).trial(digest)
-    fold_files = files.fold(month)
-    months, features, candles, inputs = _read(layout, trial, month)
-    try:
-        samples = variant_samples(features, candles, config)
-        fold = build_fold(samples, month, config.folds)
-    except ValueError as error:
-        raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
+    trial_files = layout.experiment(experiment.name, symbol).trial(digest)
+    clock = Stopwatch()
+    with clock("data"):  # reading, the variant's labels, samples and the fold's normalizer
+        months, features, candles, inputs = read_fold_data(layout, trial, month)
+        try:
+            samples = variant_samples(features, candles, config)
+            fold = build_fold(samples, month, config.folds)
+        except ValueError as error:
+            raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
     plan = plan_of(config.model, config.train, config.run, runs_in_progress(context))
-    warm = _warm_model(files, month, context.log) if config.warm.warm_start else None
+    warm = warm_model(trial_files, month, context.log) if config.warm.warm_start else None
     code = context.assets_def.code_versions_by_key.get(context.asset_key)
-    split = {"config_hash": digest, "fold_month": f"{month:%Y-%m}"}
-    partitions: dict[str, dict[str, str]] = {}
-    for name, value in inputs.items():
-        asset, m = name.split("/")
-        partitions.setdefault(m, {})[asset] = value
-    fingerprint = dataset_fingerprint(
-        symbol, partitions, split, fold.splits.normalizer.to_dict(), code
-    )
+    fingerprint = fold_fingerprint(symbol, inputs, digest, fold, code)
 
     def report(record: dict) -> None:
         level, line = progress_line(record, plan.train.epochs)
@@ -174,7 +114,7 @@ def _fold_one(context, store, experiments, venue, mlflow, key: str, month: date)
             candles,
             warm[:2] if warm else None,
             report,
-            state_path=fold_files.training_state,
+            state_path=trial_files.fold(month).training_state,
             identity={
                 FINGERPRINT_KEY: fingerprint,
                 "warm_start_from": warm and {"month": warm[0], "sha256": warm[2]},
@@ -188,93 +128,33 @@ def _fold_one(context, store, experiments, venue, mlflow, key: str, month: date)
             f"{trial.key.variant!r}: materialize its features and candles "
             f"({ingest_month(symbol, month)})"
         )
-    trained = run.trained
-    training = [f"{m:%Y-%m}" for m in months[:-1]]
-    save_checkpoint(
-        fold_files.model,
-        trained.model,
-        config.model,
-        feature_names=fold.splits.channel_names,
-        normalizer=fold.splits.normalizer,
-        label_config=asdict(config.labels),
-        split_config=config.folds.split_config(config.labels.forward_window).__dict__
-        | {"months": training},
-        lineage={
-            FINGERPRINT_KEY: fingerprint,
-            "symbol": symbol,
-            "fold_month": f"{month:%Y-%m}",
-            "experiment": experiment.name,
-            "variant": trial.key.variant,
-            "config_hash": digest,
-            "train_last": fold.info["train_last"],
-            "val_last": fold.info["val_last"],
-            "training_data_sha256": inputs,
-            "run_id": context.run.run_id,
-            "code_version": code,
-            "start": trained.start,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
-        metrics={
-            "best_val_loss": trained.best_val_loss,
-            "baselines": trained.baselines,
-            "temperature": run.calibration.temperature,
-        },
-        history=trained.history,
-        train_config=plan.train.to_dict(),
-        data_root=layout.root,
-    )
-    model_digest = file_sha256(fold_files.model)
-    info = fold.info | {
-        "trial": key,
+    lineage = {
+        FINGERPRINT_KEY: fingerprint,
         "symbol": symbol,
+        "fold_month": f"{month:%Y-%m}",
         "experiment": experiment.name,
         "variant": trial.key.variant,
-        "config_source": trial.source,
         "config_hash": digest,
-        "start": trained.start,
-        "epochs_run": trained.epochs_run,
-        "wall_s": round(trained.wall_s, 2),
-        "best_val_loss": trained.best_val_loss,
-        "training_months": training,
-        "calibration": asdict(run.calibration),
-        "temperature": run.calibration.temperature,
-        "scores": run.scores,
-        "notes": trained.notes,
-        MODEL_DIGEST_KEY: model_digest,
+        "train_last": fold.info["train_last"],
+        "val_last": fold.info["val_last"],
+        "training_months": [f"{m:%Y-%m}" for m in months[:-1]],
+        "training_data_sha256": inputs,
+        "run_id": context.run.run_id,
+        "code_version": code,
+        "start": run.trained.start,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_parquet_atomic(
-        run.predictions.assign(**{PREDICTIONS_DIGEST_COLUMN: model_digest}),
-        fold_files.predictions,
-    )
-    write_json_atomic(fold_files.info, plain(info))
-    remove(fold_files.training_state)
-    record_trial(
-        layout.experiment(experiment.name, symbol),
-        new_record(experiment.name, symbol, trial.key.variant, digest, config.sections()),
-    )
-    plots = {"training_curves": training_curves(trained.history)} if trained.history else {}
-    plots["reliability"] = reliability_plot(*run.reliability())
-    outcome = log_variant_fold(
-        VariantFold(
-            experiment=experiment.name,
-            variant=trial.key.variant,
-            symbol=symbol,
-            month=month,
-            config=config.sections(),
-            scores=_scores(run),
-            history=trained.history,
-            files=[fold_files.model],
-            plots=plots,
-        ),
-        mlflow.store(layout),
-    )
-    if outcome.status != "logged":
-        context.log.warning(outcome.note)
+    with clock("write"):
+        info = write_fold(layout, trial, run, lineage)
+    with clock("mlflow"):
+        outcome = track_fold(layout, trial, run, mlflow, context.log)
+    seconds = {k: round(v, 2) for k, v in (clock.seconds | run.seconds).items()}
+    write_json_atomic(trial_files.fold(month).info, plain(info | {"seconds": seconds}))
     context.log.info(
-        f"{key} {month:%Y-%m}: {trained.start}, {trained.epochs_run} epochs, T = "
-        f"{run.calibration.temperature:.3g}, accuracy {run.scores.get('model_accuracy')}"
+        f"{key} {month:%Y-%m}: {run.trained.start}, {run.trained.epochs_run} epochs, T = "
+        f"{run.calibration.temperature:.3g}; seconds {seconds}"
     )
-    return info | outcome.metadata()
+    return info | {"seconds": seconds} | outcome.metadata()
 
 
 @dg.asset(

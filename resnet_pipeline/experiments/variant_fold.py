@@ -19,7 +19,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,22 @@ EXPERIMENT_COLUMNS = PROBA_COLUMNS | {
 }
 BASELINES = ("majority", "logistic", "trees")
 SCORED = ("accuracy", "macro_f1", "auc_roc_ovr", "log_loss")
+
+
+class Stopwatch:
+    """Wall seconds per named phase: ``with clock("train"): ...``; repeated names add up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + elapsed
 
 
 def strategy_columns(config: VariantConfig) -> str:
@@ -110,6 +128,7 @@ class FoldRun:
     calibration: Calibration
     predictions: pd.DataFrame
     scores: dict
+    seconds: dict[str, float]  # wall time per phase (``Stopwatch``)
 
     def reliability(self) -> tuple[dict, dict]:
         """The month's ECE and its bins, of the raw and of the calibrated probabilities."""
@@ -155,28 +174,32 @@ def run_variant_fold(
     """Train, calibrate and predict the variant's ``fold`` (``monthly_folds.build_fold`` of
     ``samples``); ``train_cfg`` is the variant's with the run's threads; ``candles`` cover the
     month (its strategy score)."""
-    trained = train_fold(
-        fold,
-        config.model,
-        train_cfg,
-        warm_from,
-        config.warm.warm_start_epochs,
-        augment,
-        progress,
-        state_path=state_path,
-        identity=identity,
-        resume=config.run.resume,
-    )
-    calibration = fit_calibration(trained.model, fold, train_cfg)
-    frame = predict_month(
-        trained.model, fold.splits.normalizer, trained.baselines, samples, fold.month
-    )
-    extra = {
-        "trees": tree_proba(fold.splits, fold.splits.test_ends, train_cfg.seed),
-        "calibrated": calibrate_probabilities(proba(frame, "model"), calibration.temperature),
-    }
-    for name, values in extra.items():
+    clock = Stopwatch()
+    with clock("train"):  # the training loop, and the majority and logistic baselines' fit
+        trained = train_fold(
+            fold,
+            config.model,
+            train_cfg,
+            warm_from,
+            config.warm.warm_start_epochs,
+            augment,
+            progress,
+            state_path=state_path,
+            identity=identity,
+            resume=config.run.resume,
+        )
+    with clock("calibration"):
+        calibration = fit_calibration(trained.model, fold, train_cfg)
+    with clock("predict"):
+        frame = predict_month(
+            trained.model, fold.splits.normalizer, trained.baselines, samples, fold.month
+        )
+        calibrated = calibrate_probabilities(proba(frame, "model"), calibration.temperature)
+    with clock("trees"):
+        trees = tree_proba(fold.splits, fold.splits.test_ends, train_cfg.seed)
+    for name, values in (("trees", trees), ("calibrated", calibrated)):
         for column, values_k in zip(EXPERIMENT_COLUMNS[name], values.T, strict=True):
             frame[column] = values_k.astype(np.float64)
-    scores = month_scores(frame, candles, config) if len(frame) else {"samples": 0}
-    return FoldRun(fold, trained, calibration, frame, scores)
+    with clock("scores"):
+        scores = month_scores(frame, candles, config) if len(frame) else {"samples": 0}
+    return FoldRun(fold, trained, calibration, frame, scores, clock.seconds)
