@@ -150,9 +150,12 @@ def track_fold(
     layout: Layout, trial: ResolvedTrial, run: FoldRun, mlflow: MlflowTracking, log
 ) -> TrackingOutcome:
     """The variant-fold in MLflow: its configuration, scores, curves, plots and model."""
+    store = mlflow.store(layout)
     history = run.trained.history
-    plots = {"training_curves": training_curves(history)} if history else {}
-    plots["reliability"] = reliability_plot(*run.reliability())
+    plots = {}
+    if store.uri is not None:  # drawn only for a store that keeps them
+        plots = {"training_curves": training_curves(history)} if history else {}
+        plots["reliability"] = reliability_plot(*run.reliability())
     files = layout.experiment(trial.experiment.name, trial.key.symbol)
     fold = VariantFold(
         experiment=trial.experiment.name,
@@ -165,7 +168,7 @@ def track_fold(
         files=[files.trial(trial.config.config_hash).fold(run.fold.month).model],
         plots=plots,
     )
-    outcome = log_variant_fold(fold, mlflow.store(layout))
+    outcome = log_variant_fold(fold, store)
     if outcome.status != "logged":
         log.warning(outcome.note)
     return outcome
