@@ -25,7 +25,6 @@ from resnet_pipeline.commands import (
     experiment_command,
     materialize_experiment_report,
     materialize_trial_months,
-    month_key,
 )
 from resnet_pipeline.experiments.experiment_file import (
     Experiment,
@@ -71,48 +70,6 @@ def _commands(experiment: Experiment) -> list[str]:
     ]
 
 
-def register(experiment: Experiment, instance, defs) -> None:
-    """Add the experiment's partitions and resolve its new or changed variants."""
-    from resnet_pipeline.assets.experiment_sensor import missing_keys, stale_variants
-    from resnet_pipeline.experiments.registration import Registration
-
-    plan = Registration()
-    plan.add(experiment)
-    for partitions, keys in missing_keys(instance, plan):
-        instance.add_dynamic_partitions(partitions.name, keys)
-        print(f"added {len(keys)} {partitions.name} partition(s)")
-    job = defs.resolve_job_def("experiment_variant_job")
-    for key in stale_variants(instance, plan):
-        job.execute_in_process(partition_key=key, instance=instance)
-        print(f"resolved {key}")
-
-
-def run(experiment: Experiment, instance, defs, n_boot: int) -> list[str]:
-    """Every fold of every trial, then each report; returns the verdict lines."""
-    folds = defs.resolve_job_def("experiment_job")
-    reports = defs.resolve_job_def("experiment_report_job")
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    verdicts = []
-    for symbol in experiment.symbols:
-        for variant in experiment.variants:
-            key = trial_key(experiment.name, symbol, variant.name)
-            for month in experiment.months:
-                print(f"-> experiment_fold {month_key(key, month)}", flush=True)
-                folds.execute_in_process(
-                    partition_key=month_key(key, month), instance=instance, run_config=quiet
-                )
-        key = report_key(experiment.name, symbol)
-        result = reports.execute_in_process(
-            partition_key=key,
-            instance=instance,
-            run_config={"ops": {"experiment_report": {"config": {"n_boot": n_boot}}}} | quiet,
-        )
-        event = result.asset_materializations_for_node("experiment_report")[0]
-        verdicts.append(f"{key}: {event.metadata['verdict'].value}")
-        print(f"   {verdicts[-1]}\n   report: {event.metadata['report_path'].value}", flush=True)
-    return verdicts
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resnet_pipeline.experiments")
     parser.add_argument("action", choices=("check", "register", "run"))
@@ -132,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import dagster as dg
 
     from resnet_pipeline.definitions import defs
+    from resnet_pipeline.experiment_runner import register_experiment, run_experiment
 
     if not os.environ.get("DAGSTER_HOME"):
         print(
@@ -141,13 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     instance = dg.DagsterInstance.get()
-    register(experiment, instance, defs)
+    register_experiment(experiment, instance, defs)
     if args.action == "register":
         print("\nrun the folds (one trial's months in one run) and the reports:")
         print("\n".join(_commands(experiment)))
         print(f"\nor everything in this process: {experiment_command('run', path)}")
         return 0
-    run(experiment, instance, defs, args.n_boot)
+    run_experiment(experiment, instance, defs, {"n_boot": args.n_boot})
     return 0
 
 
