@@ -193,6 +193,13 @@ def experiment_html(summary: dict, best_equity: pd.Series, benchmark_equity: pd.
             _baseline_rows(lines), ["trial", "baseline", "accuracy", "macro F1", "AUC", "log loss"]
         ),
         "<h2>The trial ledger</h2>",
+        (
+            "<p>Counted in N but not ranked (not every month predicted yet):</p><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in summary["incomplete"])
+            + "</ul>"
+            if summary.get("incomplete")
+            else ""
+        ),
         _table(
             summary["ledger"],
             ["trial", "variant", "standing", "months_done", "scored", "created"],
