@@ -7,6 +7,7 @@ import pytest
 
 from resnet_pipeline.definitions import defs
 from resnet_pipeline.demo import (
+    DEMO_WINDOW,
     EXPERIMENT,
     NOISE,
     PLANTED,
@@ -39,6 +40,7 @@ def test_demo_run_config_is_valid_for_the_training_job():
     assert config["ops"]["dataset_splits"]["config"] == {
         "start_month": "2024-01",
         "end_month": "2024-03",
+        "window": DEMO_WINDOW,
     }
 
 
