@@ -8,7 +8,8 @@ Prints, measured in one run, beside the 15 s target:
   and the daily returns it hands the summary;
 - the summary (``walk_forward_summary``, ``--n-boot`` resamples), and inside it the pooled
   day-block bootstrap of accuracy and AUC (three predictors) and the Sharpe intervals;
-- both together, i.e. what ``wf_report`` computes before writing its files;
+- the report page (every plot and table) and all of it together, i.e. what ``wf_report``
+  computes before writing its files (the drift panel here on the candles' channels);
 - the pooled bootstrap beside the one-resample-at-a-time reference the tests hold it to, at
   ``--n-boot`` resamples, extrapolated from runs of the reference with ``--reference-boot``
   and twice as many resamples (0 skips it).
@@ -39,7 +40,14 @@ from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.bootstrap import classification_intervals, sharpe_intervals  # noqa: E402
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS  # noqa: E402
-from resnet_pipeline.ml.stitched_metrics import proba_of, walk_forward_summary  # noqa: E402
+from resnet_pipeline.ml.stitched_metrics import (  # noqa: E402
+    day_keys,
+    month_ranks,
+    proba_of,
+    walk_forward_summary,
+)
+from resnet_pipeline.reports.diagnostics import drift_zscores  # noqa: E402
+from resnet_pipeline.reports.walk_forward_page import walk_forward_page  # noqa: E402
 from resnet_pipeline.trading.performance import daily_returns  # noqa: E402
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest  # noqa: E402
 from resnet_pipeline.trading.strategy import StrategyConfig  # noqa: E402
@@ -109,8 +117,11 @@ def main() -> None:
         walk_forward_summary, stitched, strategy_daily, benchmark_daily, args.n_boot
     )
     proba = {name: proba_of(stitched, name) for name in PROBA_COLUMNS}
-    days = stitched["timestamp"].dt.floor("D").to_numpy()  # as walk_forward_summary's
-    _, *pooled = timed(classification_intervals, y, proba, days, n_boot=args.n_boot)
+    days = day_keys(stitched)  # as walk_forward_summary's, AUCs on ranks within months
+    ranks = {name: month_ranks(stitched, name) for name in PROBA_COLUMNS}
+    _, *pooled = timed(
+        classification_intervals, y, proba, days, n_boot=args.n_boot, auc_scores=ranks
+    )
     _, *sharpe = timed(
         sharpe_intervals, strategy_daily.to_numpy(), benchmark_daily.to_numpy(), args.n_boot
     )
@@ -121,7 +132,25 @@ def main() -> None:
     row("  Sharpe intervals", *sharpe)
     rest = [w - p - s for w, p, s in zip(whole, pooled, sharpe, strict=True)]
     row("  the rest", *rest, "(per-month tables with their bootstrap, pooled metrics)")
-    total = [b + r + w for b, r, w in zip(backtest, returns, whole, strict=True)]
+    summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
+    drift = drift_zscores(
+        {m: part for m, part in candles.groupby(candles["timestamp"].dt.strftime("%Y-%m"))},
+        ["open", "high", "low", "close", "volume"],
+    )
+    folds = [{"month": m, "predicted": n} for m, n in stitched["fold"].value_counts().items()]
+    report, *page = timed(
+        walk_forward_page,
+        "BTCUSDT",
+        summary,
+        folds,
+        stitched,
+        evaluation.result.equity,
+        evaluation.benchmark,
+        StrategyConfig().to_dict(),
+        drift,
+    )
+    row("report page", *page, f"({len(report.figures)} plots, tables, {len(report.html):,} bytes)")
+    total = [b + r + w + p for b, r, w, p in zip(backtest, returns, whole, page, strict=True)]
     row("together", *total, f"target < {TARGET_S:.0f} s: {total[0] / TARGET_S:.2f}x of it")
     print(f"  verdict: {summary['verdict']}")
     if args.reference_boot:

@@ -8,6 +8,9 @@ from datetime import date
 
 DEFINITIONS_MODULE = "resnet_pipeline.definitions"
 MATERIALIZE = f"dagster asset materialize -m {DEFINITIONS_MODULE}"
+# Dagster 1.13's successor of `dagster asset materialize` (which prints a SupersessionWarning
+# naming it); `-m` names the code location, so the command works from any directory.
+LAUNCH = f"dg launch -m {DEFINITIONS_MODULE}"
 
 
 def month_key(symbol: str, month: date) -> str:
@@ -20,21 +23,41 @@ def _selection(assets: str | Sequence[str]) -> str:
     return assets if isinstance(assets, str) else ",".join(assets)
 
 
+def _command(prefix: str, select: str, assets: str | Sequence[str], flag: str, key: str | None):
+    command = f"{prefix} {select} {_selection(assets)}"
+    return command if key is None else f"{command} {flag} {shlex.quote(key)}"
+
+
 def materialize(assets: str | Sequence[str], partition: str | None = None) -> str:
     """``dagster asset materialize`` of ``assets`` (one partition, or unpartitioned)."""
-    command = f"{MATERIALIZE} --select {_selection(assets)}"
-    return command if partition is None else f"{command} --partition {shlex.quote(partition)}"
+    return _command(MATERIALIZE, "--select", assets, "--partition", partition)
+
+
+def launch(assets: str | Sequence[str], partition: str | None = None) -> str:
+    """The same as ``materialize`` in the ``dg launch`` form."""
+    return _command(LAUNCH, "--assets", assets, "--partition", partition)
 
 
 def materialize_month(assets: str | Sequence[str], symbol: str, month: date) -> str:
     return materialize(assets, month_key(symbol, month))
 
 
+def month_range(symbol: str, first: date, last: date) -> str:
+    return f"{month_key(symbol, first)}...{month_key(symbol, last)}"
+
+
 def materialize_months(assets: str | Sequence[str], symbol: str, first: date, last: date) -> str:
     """A range of months of one symbol (or trial: the key's other dimension) in one command
     (assets with a single-run backfill)."""
-    span = f"{month_key(symbol, first)}...{month_key(symbol, last)}"
-    return f"{MATERIALIZE} --select {_selection(assets)} --partition-range {shlex.quote(span)}"
+    span = month_range(symbol, first, last)
+    return _command(MATERIALIZE, "--select", assets, "--partition-range", span)
+
+
+def launch_months(assets: str | Sequence[str], symbol: str, first: date, last: date) -> str:
+    """``materialize_months`` in the ``dg launch`` form."""
+    return _command(
+        LAUNCH, "--assets", assets, "--partition-range", month_range(symbol, first, last)
+    )
 
 
 INGEST = ("raw_candles", "features", "labels")

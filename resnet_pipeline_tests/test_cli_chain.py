@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from resnet_pipeline.commands import launch
 from resnet_pipeline_tests.conftest import run_cli
+from resnet_pipeline_tests.test_ingestion_cli import run_command
 
 pytestmark = pytest.mark.slow
 
@@ -46,3 +48,7 @@ def test_errors_say_what_to_run_next(cli_env, tmp_path: Path):
     run = _materialize("features", "2024-02-01|BTCUSDT", cli_env, tmp_path)
     assert run.returncode != 0
     assert "raw_candles 2024-02-01|BTCUSDT is not materialized" in run.stderr
+    # the dg form runs the same code location and says the same
+    run = run_command(launch("trained_model", "BTCUSDT"), cli_env, tmp_path)
+    assert run.returncode != 0
+    assert "--select dataset_splits --partition BTCUSDT" in run.stderr

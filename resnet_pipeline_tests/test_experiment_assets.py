@@ -188,7 +188,7 @@ def test_the_report_and_the_ledger_are_written(experiment):
     assert summary["n_trials"] == len(ledger(files)) == 2
     assert "None" not in files.report.html.read_text().split("<style>")[0]
     html = files.report.html.read_text()
-    assert "Leaderboard" in html and "reliability" in html and "n/a" in html
+    assert "Leaderboard" in html and 'data-plot="plot_calibration"' in html and "n/a" in html
     for record in ledger(files):
         assert len(read_parquet(files.trial(record.config_hash).daily_returns)) == meta["days"]
 

@@ -165,10 +165,21 @@ def test_completeness_warns_on_closed_months_only(tmp_path: Path) -> None:
     assert not closed.passed and closed.severity == dg.AssetCheckSeverity.WARN
     assert closed.metadata["missing_minutes"].value == 60
     assert closed.metadata["share_present"].value == pytest.approx(1 - 60 / 44_640, abs=1e-6)
+    assert closed.description.startswith(
+        "warning: 60 minutes missing in 2024-01 (exchange outage, not filled): 1 gap(s)"
+    )
     running = check_partition(Layout.at(tmp_path), JAN_KEY, utc("2024-01-20"))[-1]
     assert running.passed and "running month" in running.description
     missing = check_partition(Layout.at(tmp_path), "2024-01-01|ETHUSDT", LATER)
     assert not any(r.passed for r in missing)
+    # the UI paints a partitioned check by its latest result's severity: always a warning
+    for result in (closed, running, missing[-1]):
+        assert result.severity == dg.AssetCheckSeverity.WARN, result.description
+    complete = SyntheticSource(0).fetch("BTCUSDT", utc("2024-01-01"), utc("2024-02-01"))
+    write_parquet_atomic(complete, Layout.at(tmp_path).partition(ASSET, "BTCUSDT", JAN))
+    whole = check_partition(Layout.at(tmp_path), JAN_KEY, LATER)[-1]
+    assert whole.passed and whole.severity == dg.AssetCheckSeverity.WARN
+    assert whole.description == "2024-01 complete: all 44,640 minutes present"
 
 
 class _TamperingIOManager(MonthlyParquetIOManager):

@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import pytest
 
+from resnet_pipeline.assets.ingestion import raw_candles_quality
 from resnet_pipeline_tests.dagster_ui import LOCATION, dagster_dev
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,23 @@ query Mats($key: AssetKeyInput!, $partitions: [String!]) {
         partition
         runId
         metadataEntries { label __typename ... on IntMetadataEntry { intValue } }
+      }
+    }
+  }
+}"""
+CHECKS = """
+query Checks($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode {
+      assetChecksOrError {
+        ... on AssetChecks {
+          checks {
+            name
+            executionForLatestMaterialization {
+              status partition evaluation { severity description }
+            }
+          }
+        }
       }
     }
   }
@@ -98,6 +116,29 @@ def test_ui_launches_a_partition_of_the_chain_and_shows_its_materializations(tmp
             e["label"]: e
             for e in raw["assetOrError"]["assetMaterializations"][0]["metadataEntries"]
         }
-        stored = pd.read_parquet(data / "raw_candles" / "symbol=BTCUSDT" / "month=2024-01.parquet")
+        path = data / "raw_candles" / "symbol=BTCUSDT" / "month=2024-01.parquet"
+        stored = pd.read_parquet(path)
         assert len(stored) == 31 * 24 * 60
         assert entries["dagster/row_count"]["intValue"] == len(stored)
+
+        # an exchange outage: 60 minutes gone, the completeness check alone run again
+        stored.drop(index=range(100, 160)).to_parquet(path)
+        params["selector"] |= {
+            "assetSelection": [],
+            "assetCheckSelection": [  # the checks of one multi-check run together
+                {"assetKey": {"path": ["raw_candles"]}, "name": key.name}
+                for key in raw_candles_quality.check_keys
+            ],
+        }
+        launched = ui.graphql(LAUNCH, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        assert _wait_for_run(ui, launched["run"]["runId"]) == "SUCCESS"
+        node = ui.graphql(CHECKS, {"key": {"path": ["raw_candles"]}})["assetNodeOrError"]
+        checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
+        latest = checks["month_complete"]["executionForLatestMaterialization"]
+        # FAILED with WARN severity: the UI draws a yellow warning, not a red failure
+        assert latest["status"] == "FAILED" and latest["partition"] == PARTITION
+        assert latest["evaluation"]["severity"] == "WARN"
+        assert latest["evaluation"]["description"].startswith(
+            "warning: 60 minutes missing in 2024-01 (exchange outage, not filled)"
+        )

@@ -2,6 +2,7 @@
 and a fold range from the CLI in one run (`--partition-range`)."""
 
 import json
+import re
 import shutil
 from datetime import date
 
@@ -15,9 +16,11 @@ from resnet_pipeline.assets.fold_predictions import wf_predictions
 from resnet_pipeline.assets.walk_forward_report import wf_report
 from resnet_pipeline.ml.checkpoint import load_checkpoint
 from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._report_fixtures import PLOTS
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import run_cli
 
@@ -80,8 +83,8 @@ def folds(tmp_path_factory):
 
 def test_each_fold_trains_before_its_month_and_says_how_it_started(folds):
     root, runs = folds
-    assert _metadata(runs["2024-02"], "wf_model")["starts"] == "2024-02: cold"
-    assert _metadata(runs["2024-03"], "wf_model")["starts"] == "2024-03: warm from 2024-02"
+    assert _metadata(runs["2024-02"], "wf_model")["start"] == "cold"
+    assert _metadata(runs["2024-03"], "wf_model")["start"] == "warm from 2024-02"
     march = load_checkpoint(root / "walk_forward" / "BTCUSDT" / "2024-03" / "model.pt")
     assert march.lineage["fold_month"] == "2024-03"
     assert pd.Timestamp(march.lineage["val_last"]) < pd.Timestamp("2024-03-01", tz="UTC")
@@ -120,6 +123,83 @@ def test_report_gives_the_verdict_with_intervals(folds):
     assert [r["month"] for r in summary["monthly"]] == ["2024-02", "2024-03"]
     html = (root / "reports" / "BTCUSDT" / "walk_forward" / "report.html").read_text()
     assert "no edge detected at 95%" in html and "data:image/png;base64," in html
+
+
+FLAT = (
+    "accuracy_minus_majority",
+    "accuracy_minus_majority_low",
+    "accuracy_minus_majority_high",
+    "auc_minus_logistic",
+    "trades",
+    "total_return",
+    "buy_and_hold_total_return",
+    "model_accuracy",
+    "majority_accuracy",
+    "logistic_auc",
+)
+
+
+def test_report_metadata_leads_with_the_headline_then_flat_numbers_and_named_plots(folds):
+    _, runs = folds
+    event = runs["report"].asset_materializations_for_node("wf_report")[0]
+    assert next(iter(event.metadata)) == "headline"  # the first entry the UI lists
+    headline = event.metadata["headline"].value
+    assert headline.startswith(("**NO EDGE**", "**EDGE**"))
+    assert "- accuracy over " in headline and "- Sharpe after costs over 0: " in headline
+    meta = {k: v.value for k, v in event.metadata.items()}
+    for key in FLAT:  # plain numbers: the Plots tab draws them across materializations
+        assert isinstance(meta[key], int | float) and not isinstance(meta[key], bool), key
+        assert meta[key] == rounded(meta[key]), key  # never 16 digits
+    assert set(PLOTS) <= set(meta)
+    for name in PLOTS:
+        assert meta[name].startswith("![") and "(data:image/png;base64," in meta[name], name
+
+
+def test_report_checks_warn_on_zero_trades_and_on_a_worse_verdict(folds):
+    _, runs = folds
+    meta = _metadata(runs["report"], "wf_report")
+    checks = {c.check_name: c for c in runs["report"].get_asset_check_evaluations()}
+    assert set(checks) == {"has_trades", "not_worse_than_baselines"}
+    for check in checks.values():
+        assert check.severity == dg.AssetCheckSeverity.WARN
+        assert check.partition == "BTCUSDT"  # per symbol partition
+    assert checks["has_trades"].passed == (meta["trades"] > 0)
+    if not meta["trades"]:
+        assert checks["has_trades"].description.startswith("warning: 0 trades: ")
+    worse = "worse (" in meta["headline"]
+    assert checks["not_worse_than_baselines"].passed == (not worse)
+
+
+def test_the_folds_table_counts_each_months_predictions_and_shows_its_windows(folds):
+    root, _ = folds
+    html = (root / "reports" / "BTCUSDT" / "walk_forward" / "report.html").read_text()
+    for month in ("2024-02", "2024-03"):
+        predicted = len(
+            read_parquet(root / "walk_forward" / "BTCUSDT" / month / "predictions.parquet")
+        )
+        fold = json.loads((root / "walk_forward" / "BTCUSDT" / month / "fold.json").read_text())
+        row = re.search(rf"<tr><td>{month}</td>(.*?)</tr>", html.split("Folds: windows")[1])
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+        assert f"{predicted:,}" in cells and predicted > 0
+        assert pd.Timestamp(fold["val_first"]).strftime("%Y-%m-%d %H:%M") in cells
+        assert fold["start"] in cells and str(fold["epochs_run"]) in cells
+    assert "None" not in html and "{" not in html.split("<body>")[1]  # no raw None or dict
+
+
+def test_each_fold_partition_carries_its_own_months_figures(folds):
+    _, runs = folds
+    model = _metadata(runs["2024-03"], "wf_model")
+    assert model["month"] == "2024-03" and model["start"] == "warm from 2024-02"
+    assert {"train_first", "train_last", "val_first", "val_last", "epochs_run"} <= set(model)
+    assert "plot_training_curves" in model and "folds" not in model and "wall_time_s" not in model
+    event = runs["2024-02"].asset_materializations_for_node("wf_predictions")[0]
+    assert next(iter(event.metadata)) == "headline"
+    predictions = {k: v.value for k, v in event.metadata.items()}
+    assert "- accuracy over " in predictions["headline"]
+    assert {"model_accuracy", "majority_accuracy", "accuracy_minus_majority"} <= set(predictions)
+    assert predictions["samples"] == len(
+        read_parquet(folds[0] / "walk_forward" / "BTCUSDT" / "2024-02" / "predictions.parquet")
+    )
 
 
 def test_predictions_refuse_another_months_model_and_name_the_fix(folds, tmp_path):

@@ -17,21 +17,24 @@ fi
 # extra (dagster-postgres, dagster-celery, s3fs, moto) and the PostgreSQL and Redis servers that
 # resnet_pipeline_tests/test_scale_out.py starts on 127.0.0.1, installed with apt (Debian/Ubuntu,
 # as root or with sudo) when missing. Where they cannot be installed, setup goes on and that
-# module is skipped, saying why. The extra's newest dagster-celery/dagster-postgres (0.29.27)
-# pin dagster to their own release (1.13.27), so with it pip settles on that dagster.
+# module is skipped, saying why. Chromium comes the same way, for the test that renders the
+# walk-forward report in a headless browser (skipped, saying why, without it). The extra's newest
+# dagster-celery/dagster-postgres (0.29.27) pin dagster to their own release (1.13.27), so with
+# it pip settles on that dagster.
 extras=dev
 if [ "${RESNET_SCALE:-0}" = 1 ]; then
   extras=dev,scale
   missing=()
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo -n)  # never waits for a password
     if ! command -v apt-get >/dev/null \
       || ! { $sudo apt-get update -qq \
         && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
       echo "setup: could not install ${missing[*]} (no apt-get, no root, or no network):" \
-        "the scale-out tests will be skipped; install them with your package manager" >&2
+        "the tests that need them will be skipped; install them with your package manager" >&2
     fi
   fi
 fi

@@ -13,20 +13,33 @@ from resnet_pipeline.assets.common import (
     plain,
     readable,
 )
+from resnet_pipeline.assets.report_checks import (
+    HAS_TRADES,
+    NOT_WORSE,
+    report_check_specs,
+    report_metadata,
+    trades_check,
+    worse_check,
+)
 from resnet_pipeline.commands import materialize
-from resnet_pipeline.ml.classification import metrics_table
-from resnet_pipeline.reports.html import backtest_report_html
-from resnet_pipeline.reports.plots import (
-    equity_curves,
-    png_markdown,
+from resnet_pipeline.ml.bootstrap import sharpe_intervals
+from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
+from resnet_pipeline.ml.stitched_metrics import NO_SHARPE
+from resnet_pipeline.reports.headline import zero_trades_reason
+from resnet_pipeline.reports.test_period_page import (
+    backtest_headline,
+    backtest_report_html,
+    split_view,
 )
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
-from resnet_pipeline.trading.performance import CONVENTIONS
+from resnet_pipeline.trading.performance import CONVENTIONS, daily_returns
 from resnet_pipeline.trading.strategy import SPOT_BORROW_FEE_PER_DAY, StrategyConfig, short_rules
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline.verdicts import targets_met
+
+REPORT_COLUMNS = [c for columns in PROBA_COLUMNS.values() for c in columns] + ["label"]
 
 
 class BacktestConfig(dg.Config):
@@ -76,8 +89,10 @@ def strategy_for(config: BacktestConfig, market: str) -> StrategyConfig:
     group_name=EVALUATION,
     kinds={"parquet", "html"},
     owners=OWNERS,
-    code_version="2",
-    description="The SPEC 9 strategy simulated bar by bar over the test period (signals at the "
+    code_version="3",
+    check_specs=report_check_specs("backtest_report", (HAS_TRADES, NOT_WORSE)),
+    description="A headline (EDGE / NO EDGE, one line per condition), then the SPEC 9 "
+    "strategy simulated bar by bar over the test period (signals at the "
     "close, fills at the next open, intrabar stops/take profits, drawdown protection, fees and "
     "slippage; long-only on spot unless configured) against buy-and-hold: metrics with "
     "targets that must also beat buy-and-hold, trade log, equity, HTML report.",
@@ -103,6 +118,12 @@ def backtest_report(
             + f": {rerun}"
         )
     predictions = read_parquet(files.test_predictions)
+    missing = [c for c in REPORT_COLUMNS if c not in predictions.columns]
+    if missing:
+        raise dg.Failure(
+            f"the stored test predictions of {symbol} lack {missing} (written by an older "
+            f"test_metrics): {rerun}"
+        )
     candles = candles_around(
         store.layout, symbol, predictions["timestamp"].min(), predictions["timestamp"].max()
     )
@@ -111,7 +132,25 @@ def backtest_report(
         evaluation = evaluate_strategy(candles, predictions, strategy)
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}") from error
-    checkpoint_history = checkpoint.history
+    m = evaluation.metrics
+    no_trades = zero_trades_reason(
+        predictions["p_up"].to_numpy(),
+        predictions["p_down"].to_numpy(),
+        strategy.threshold,
+        strategy.allow_short,
+        venue.market,
+    )
+    view = split_view(predictions, metrics_report, strategy.threshold)
+    trading = sharpe_intervals(
+        daily_returns(evaluation.result.equity).to_numpy(),
+        daily_returns(evaluation.benchmark).to_numpy(),
+    )
+    headline = backtest_headline(
+        view, evaluation, trading, no_trades if not m["trades"] else NO_SHARPE
+    )
+    report = backtest_report_html(
+        symbol, evaluation, metrics_report, view, headline, checkpoint.history
+    )
     write_parquet_atomic(evaluation.result.trades, files.trades)
     write_parquet_atomic(
         pd.DataFrame(
@@ -131,6 +170,8 @@ def backtest_report(
                 "buy_and_hold": evaluation.benchmark_metrics,
                 "targets": evaluation.targets,
                 "notes": evaluation.notes,
+                "headline": {"title": headline.title, "lines": headline.lines()},
+                "intervals": trading,
                 "conventions": list(CONVENTIONS),
                 "market": venue.market,
                 "config": config.model_dump(),
@@ -139,32 +180,24 @@ def backtest_report(
             }
         ),
     )
-    report = files.backtest_html
-    write_text_atomic(
-        report,
-        backtest_report_html(
-            symbol,
-            evaluation,
-            metrics_table(metrics_report),
-            metrics_report["model"]["confusion_matrix"],
-            checkpoint_history,
-        ),
-    )
-    m = evaluation.metrics
+    write_text_atomic(files.backtest_html, report.html)
+    numbers = {
+        **m,
+        **{f"buy_and_hold_{k}": v for k, v in evaluation.benchmark_metrics.items()},
+        "targets_met": targets_met(evaluation.targets),
+    }
     return dg.MaterializeResult(
-        metadata={
-            **{k: plain(v) for k, v in m.items()},
-            **{f"buy_and_hold_{k}": plain(v) for k, v in evaluation.benchmark_metrics.items()},
-            "targets_met": targets_met(evaluation.targets),
-            "targets": dg.MetadataValue.md(readable(evaluation.targets)),
-            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "-"),
-            "allow_short": strategy.allow_short,
-            "equity": dg.MetadataValue.md(
-                png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
-            ),
-            "report_path": dg.MetadataValue.path(str(report)),
-            "trades_path": dg.MetadataValue.path(str(files.trades)),
-        }
+        metadata=report_metadata(
+            headline,
+            numbers,
+            report.figures,
+            targets=dg.MetadataValue.md(readable(evaluation.targets)),
+            notes=dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "-"),
+            allow_short=strategy.allow_short,
+            report_path=dg.MetadataValue.path(str(files.backtest_html)),
+            trades_path=dg.MetadataValue.path(str(files.trades)),
+        ),
+        check_results=[trades_check(int(m["trades"]), no_trades), worse_check(headline)],
     )
 
 

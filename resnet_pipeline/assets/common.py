@@ -10,13 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.partitions import symbol_month_partitions, symbol_partitions
+from resnet_pipeline.partitions import last_month, symbol_month_partitions, symbol_partitions
+from resnet_pipeline.reports.format import short
 from resnet_pipeline.settings import current_settings
 
 # Partitions are part of the asset definitions: they come from the environment when the
 # definitions load (a read; nothing is written). Run-time settings reach assets as resources.
 SYMBOL_MONTH = symbol_month_partitions(current_settings())
 SYMBOL = symbol_partitions(current_settings())
+LAST_MONTH, LAST_MONTH_REASON = last_month(current_settings())
 
 INGESTION = "ingestion"
 FEATURES = "features"
@@ -45,7 +47,7 @@ def markdown_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        cells = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in row]
+        cells = [short(v, 6) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

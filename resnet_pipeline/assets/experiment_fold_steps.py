@@ -17,7 +17,7 @@ from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save
 from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, PREDICTIONS_DIGEST_COLUMN
 from resnet_pipeline.ml.lineage import dataset_fingerprint
 from resnet_pipeline.ml.monthly_folds import Fold, add_months, training_months
-from resnet_pipeline.reports.experiment_page import reliability_plot
+from resnet_pipeline.reports.experiment_page import calibration_plot
 from resnet_pipeline.reports.plots import training_curves
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.storage import read_partitions, stored_months, write_parquet_atomic
@@ -155,7 +155,7 @@ def track_fold(
     plots = {}
     if store.uri is not None:  # drawn only for a store that keeps them
         plots = {"training_curves": training_curves(history)} if history else {}
-        plots["reliability"] = reliability_plot(*run.reliability())
+        plots["reliability"] = calibration_plot(*run.reliability())
     files = layout.experiment(trial.experiment.name, trial.key.symbol)
     fold = VariantFold(
         experiment=trial.experiment.name,

@@ -10,14 +10,13 @@ from resnet_pipeline.artifacts import exists, file_sha256, write_json_atomic, wr
 from resnet_pipeline.assets.common import OWNERS, markdown_table, plain
 from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.assets.experiment_common import EXPERIMENTS, load_experiment_or_fail
+from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import experiment_command, materialize_trial_months
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.ledger import ledger, predicted_months
 from resnet_pipeline.experiments.trial_keys import split_report_key, trial_key
 from resnet_pipeline.experiments.variant_config import resolve_config
 from resnet_pipeline.experiments.verdict_report import (
-    BEST_BASELINE,
-    BUY_AND_HOLD,
     ReportSettings,
     TrialInput,
     TrialTests,
@@ -30,7 +29,7 @@ from resnet_pipeline.layout import ExperimentFiles
 from resnet_pipeline.ml.fold_identity import FoldMismatchError, check_predictions
 from resnet_pipeline.ml.stitched_metrics import BootstrapConfig
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS
-from resnet_pipeline.reports.experiment_page import experiment_html
+from resnet_pipeline.reports.experiment_page import experiment_page
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
@@ -135,17 +134,22 @@ def experiment_report(
     out = files.report
     write_json_atomic(out.summary, plain(summary))
     write_parquet_atomic(report.returns.rename_axis("day").reset_index(), out.daily_returns)
-    by_name = {f"{r.variant}@{r.config_hash[:8]}": r for r in records}
+    by_name = {column_name(r): r for r in records}
     for column, series in trial_returns(report).items():
         frame = series.rename("daily_return").rename_axis("day").reset_index()
         write_parquet_atomic(frame, files.trial(by_name[column].config_hash).daily_returns)
-    write_text_atomic(
-        out.html, experiment_html(summary, report.best_equity, report.benchmark_equity)
-    )
-    statistics = summary["statistics"]
-    spa = {s["benchmark"]: s["consistent"] for s in statistics["predictive_ability"]}
-    best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
+    page = experiment_page(summary, report.best_equity, report.benchmark_equity)
+    write_text_atomic(out.html, page.html)
     context.log.info(f"{name}/{symbol}: {summary['verdict']}")
+    best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
+    numbers = {
+        "n_trials": summary["n_trials"],
+        "scored_trials": summary["scored_trials"],
+        "best_sharpe": best["intervals"]["sharpe_after_costs"]["estimate"],
+        "best_accuracy": best["intervals"]["accuracy"]["estimate"],
+        "days": summary["days"],
+        "common_minutes": summary["common_minutes"],
+    }
     table = [
         {
             "trial": line["trial"],
@@ -158,20 +162,15 @@ def experiment_report(
     return dg.MaterializeResult(
         metadata={
             "verdict": summary["verdict"],
-            "edge": summary["edge"],
-            "n_trials": summary["n_trials"],
-            "scored_trials": summary["scored_trials"],
-            "best_trial": summary["best_trial"],
-            "best_sharpe": plain(best["intervals"]["sharpe_after_costs"]["estimate"]),
-            "best_accuracy": plain(best["intervals"]["accuracy"]["estimate"]),
-            "dsr": plain(statistics["deflated_sharpe"]["value"]),
-            "pbo": plain(statistics["overfitting"]["pbo"]),
-            "spa_p_buy_and_hold": plain(spa[BUY_AND_HOLD]),
-            "spa_p_best_baseline": plain(spa[BEST_BASELINE]),
-            "days": summary["days"],
-            "common_minutes": summary["common_minutes"],
-            "leaderboard": dg.MetadataValue.md(markdown_table(pd.DataFrame(table))),
-            "report_path": dg.MetadataValue.path(str(out.html)),
+            **report_metadata(
+                page.headline,
+                numbers,
+                page.figures,
+                edge=summary["edge"],
+                best_trial=summary["best_trial"],
+                leaderboard=dg.MetadataValue.md(markdown_table(pd.DataFrame(table))),
+                report_path=dg.MetadataValue.path(str(out.html)),
+            ),
         }
     )
 

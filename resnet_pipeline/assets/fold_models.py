@@ -12,10 +12,9 @@ from dataclasses import asdict
 from datetime import date
 
 import dagster as dg
-import pandas as pd
 
 from resnet_pipeline.artifacts import exists, file_sha256, remove, write_json_atomic
-from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH, markdown_table, plain
+from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH, plain
 from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
 from resnet_pipeline.assets.training_config import (
@@ -41,6 +40,8 @@ from resnet_pipeline.ml.monthly_folds import (
 )
 from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM
+from resnet_pipeline.reports.format import rounded
+from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months
 from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
@@ -66,18 +67,32 @@ _PREVIOUS_MONTH = dg.MultiPartitionMapping(
         SYMBOL_DIM: dg.DimensionPartitionMapping(SYMBOL_DIM, dg.IdentityPartitionMapping()),
     }
 )
-_TABLE = (
-    "symbol",
+FOLD_SHOWN = (
     "month",
     "start",
-    "train_samples",
-    "val_samples",
     "train_first",
     "train_last",
+    "val_first",
+    "val_last",
+    "train_samples",
+    "val_samples",
     "epochs_run",
-    "wall_s",
     "best_val_loss",
+    "wall_s",
+    MODEL_DIGEST_KEY,
 )
+
+
+def fold_metadata(fold: dict) -> dict[str, object]:
+    """One fold partition's own metadata: its windows, start mode, epochs, best validation
+    loss and training curves."""
+    shown = {
+        k: rounded(v) if isinstance(v, float) else v for k, v in fold.items() if k in FOLD_SHOWN
+    }
+    if not fold.get("history"):
+        return shown
+    curves = png_markdown(training_curves(fold["history"]), f"fold {fold['month']}")
+    return shown | {"plot_training_curves": dg.MetadataValue.md(curves)}
 
 
 def _fold_settings(config: dg.Config) -> tuple[FoldConfig, WarmStart]:
@@ -175,6 +190,7 @@ def _train_one(context, plan: TrainingPlan, fold_cfg, warm: WarmStart, store, sy
         "best_val_loss": trained.best_val_loss,
         "training_months": [f"{m:%Y-%m}" for m in months],
         "normalizer_mean": _channel_means(fold),
+        "history": trained.history,
     }
     save_checkpoint(
         files.model,
@@ -241,17 +257,9 @@ def wf_model(
             for symbol, month in sorted_folds(context)
         ]
     keys = {month_key(f["symbol"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
-    for key, fold in keys.items():
-        context.add_asset_metadata({MODEL_DIGEST_KEY: fold[MODEL_DIGEST_KEY]}, partition_key=key)
+    for key, fold in keys.items():  # each month its own fold: no run-wide summary repeated
+        context.add_asset_metadata(fold_metadata(fold), partition_key=key)
     return dg.MaterializeResult(
-        metadata={
-            "folds": len(folds),
-            "starts": ", ".join(f"{f['month']}: {f['start']}" for f in folds),
-            "fold_table": dg.MetadataValue.md(
-                markdown_table(pd.DataFrame([{k: f[k] for k in _TABLE} for f in folds]))
-            ),
-            "wall_time_s": round(sum(f["wall_s"] for f in folds), 1),
-        },
         data_version=dg.DataVersion(
             run_data_version((k, f[MODEL_DIGEST_KEY]) for k, f in keys.items())
         ),

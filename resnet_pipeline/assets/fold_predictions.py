@@ -8,16 +8,28 @@ pairs these predictions with a fold model trained since.
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 
-from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH, plain
+from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
+from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import ingest_month, materialize_month, month_key
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, predict_month
 from resnet_pipeline.ml.lineage import LineageError, check_fold_lineage
 from resnet_pipeline.ml.monthly_folds import FoldConfig, add_months, eligible_samples
+from resnet_pipeline.ml.stitched_metrics import (
+    classification_conditions,
+    day_keys,
+    month_row,
+    proba_of,
+    row_intervals,
+)
+from resnet_pipeline.reports.format import percent
+from resnet_pipeline.reports.headline import Headline, majority_name
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months, write_parquet_atomic
 
@@ -79,15 +91,36 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
         )
     frame[PREDICTIONS_DIGEST_COLUMN] = checkpoint.sha256
     write_parquet_atomic(frame, store.layout.fold(symbol, month).predictions)
-    proba = frame[list(PROBA_COLUMNS["model"])].to_numpy()
     return {
         "month": f"{month:%Y-%m}",
         "symbol": symbol,
-        "samples": len(frame),
-        "accuracy": float((proba.argmax(1) == frame["label"]).mean()),
-        "fold_model_sha256": checkpoint.sha256,
+        "metadata": month_metadata(f"{month:%Y-%m}", frame)
+        | {"fold_model_sha256": checkpoint.sha256},
         "training_data_changed_since_fold": _changed_inputs(store, symbol, checkpoint),
     }
+
+
+def month_metadata(month: str, frame: pd.DataFrame) -> dict[str, object]:
+    """The month's own figures: a headline (the model against this fold's baselines, with
+    day-block intervals), flat numbers and the class mixes."""
+    row = month_row(month, frame, day_keys(frame))
+    majority = majority_name(CLASS_NAMES, proba_of(frame, "majority"))
+    headline = Headline(classification_conditions(row_intervals(row), majority))
+    numbers = {
+        "samples": row["samples"],
+        **{f"{name}_accuracy": row[f"{name}_accuracy"] for name in PROBA_COLUMNS},
+        **{f"{name}_auc": row[f"{name}_auc_roc_ovr"] for name in PROBA_COLUMNS},
+        "max_p_up": float(frame["p_up"].max()),
+        "max_p_down": float(frame["p_down"].max()),
+    }
+    mix = {
+        f"{key}_shares": ", ".join(
+            f"{name} {percent(share)}"
+            for name, share in zip(CLASS_NAMES, row[f"{key}_shares"], strict=True)
+        )
+        for key in ("predicted", "label")
+    }
+    return report_metadata(headline, numbers, [], **mix)
 
 
 @dg.asset(
@@ -104,25 +137,16 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
 )
 def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     done = [_predict_one(store, symbol, month) for symbol, month in sorted_folds(context)]
-    for d in done:
+    for d in done:  # each month its own figures: no run-wide summary repeated
         month = date.fromisoformat(f"{d['month']}-01")
-        context.add_asset_metadata(
-            {"fold_model_sha256": d["fold_model_sha256"]},
-            partition_key=month_key(d["symbol"], month),
-        )
+        context.add_asset_metadata(d["metadata"], partition_key=month_key(d["symbol"], month))
         if d["training_data_changed_since_fold"]:
             context.log.warning(
                 f"{d['symbol']} {d['month']}: {d['training_data_changed_since_fold']} changed "
                 "after the fold model was trained (predictions use the model as trained); "
                 f"retrain with {materialize_month('wf_model', d['symbol'], month)}"
             )
-    return dg.MaterializeResult(
-        metadata={
-            "folds": len(done),
-            "samples": sum(d["samples"] for d in done),
-            "accuracy_by_month": dg.MetadataValue.json(plain(done)),
-        }
-    )
+    return dg.MaterializeResult()
 
 
 defs = dg.Definitions(assets=[wf_predictions])

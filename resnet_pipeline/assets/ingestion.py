@@ -10,6 +10,8 @@ from pydantic import Field
 from resnet_pipeline.assets.common import (
     FEATURES,
     INGESTION,
+    LAST_MONTH,
+    LAST_MONTH_REASON,
     OWNERS,
     SYMBOL_MONTH,
     markdown_table,
@@ -68,6 +70,7 @@ def _metadata(result: IngestResult, source: str, path: object) -> dict[str, obje
         "last_timestamp": plain(candles["timestamp"].iloc[-1]) if len(candles) else None,
         "expected_minutes": summary.expected_minutes,
         "present_minutes": summary.present_minutes,
+        "missing_minutes": summary.missing_minutes,
         "share_present": round(summary.share_present, 6),
         "gaps": summary.gaps,
         "gap_minutes": summary.gap_minutes,
@@ -111,7 +114,8 @@ def gap_table(summary: GapSummary, limit: int = GAPS_SHOWN) -> str:
     owners=OWNERS,
     code_version="1",
     description="Closed 1-minute OHLCV candles of one symbol for one UTC month (SPEC 3). "
-    "Incremental: only missing minutes are fetched; the forming candle is never stored.",
+    "Incremental: only missing minutes are fetched; the forming candle is never stored. "
+    f"Months end at {LAST_MONTH:%Y-%m}: {LAST_MONTH_REASON}.",
     # Two runs of one month (a slow backfill, the schedule) may overlap: the IO manager merges
     # with what is stored at write time under the file's lock, so no stored candle is lost.
     metadata={MERGE_ON_WRITE: "timestamp"},
@@ -144,12 +148,17 @@ COMPLETENESS = "month_complete"
 
 
 def _completeness(df: pd.DataFrame | None, month: date, now: pd.Timestamp) -> dg.AssetCheckResult:
+    """A warning, never an error: an exchange outage is a fact the data reports. Every result
+    carries WARN (the UI colours a partitioned check by its latest result's severity, so one
+    ERROR-severity pass would paint the other months' warnings as failures)."""
     start, end = month_bounds(month)
     if now < end:
         return dg.AssetCheckResult(
             check_name=COMPLETENESS,
             passed=True,
-            description="running month: completeness is assessed once it closes",
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{month:%Y-%m} is the running month: completeness is assessed once "
+            "it closes",
         )
     frame = (
         df
@@ -157,17 +166,26 @@ def _completeness(df: pd.DataFrame | None, month: date, now: pd.Timestamp) -> dg
         else pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]")})
     )
     summary = gap_summary(frame, start, end)
-    return dg.AssetCheckResult(
-        check_name=COMPLETENESS,
-        passed=summary.missing_minutes == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{summary.share_present:.4%} of {summary.expected_minutes} minutes present: "
+    missing = summary.missing_minutes
+    detail = (
         f"{summary.gaps} gap(s) between candles ({summary.gap_minutes} min), "
         f"{summary.before_first_minutes} min before the first candle, "
-        f"{summary.after_last_minutes} min after the newest",
+        f"{summary.after_last_minutes} min after the newest; "
+        f"{summary.share_present:.4%} of {summary.expected_minutes:,} minutes present"
+    )
+    return dg.AssetCheckResult(
+        check_name=COMPLETENESS,
+        passed=missing == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"warning: {missing:,} minutes missing in {month:%Y-%m} (exchange outage, not "
+            f"filled): {detail}"
+            if missing
+            else f"{month:%Y-%m} complete: all {summary.expected_minutes:,} minutes present"
+        ),
         metadata={
             "share_present": round(summary.share_present, 6),
-            "missing_minutes": summary.missing_minutes,
+            "missing_minutes": missing,
             "gaps": summary.gaps,
             "gap_minutes": summary.gap_minutes,
             "longest_gap_minutes": summary.longest_gap_minutes,
@@ -224,8 +242,9 @@ def evaluate_checks(
         dg.AssetCheckSpec(
             COMPLETENESS,
             asset=ASSET,
-            description="Closed months: share of the month's minutes that have a candle (a "
-            "warning: exchange outages are real gaps and are never filled).",
+            description="Closed months: the minutes without a candle (a warning: exchange "
+            "outages are real gaps and are never filled). Per month over time: raw_candles' "
+            "Plots tab, missing_minutes (x axis: the partition).",
             partitions_def=SYMBOL_MONTH,
         ),
     ],
@@ -247,7 +266,14 @@ def check_partition(
         stored = read_stored(path, partition_key)
     except StoredPartitionError as error:  # every check fails, saying which file and the fix
         return [
-            dg.AssetCheckResult(check_name=name, passed=False, description=str(error))
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=False,
+                description=str(error),
+                severity=dg.AssetCheckSeverity.WARN
+                if name == COMPLETENESS
+                else dg.AssetCheckSeverity.ERROR,
+            )
             for name in [*(rule.name for rule in QUALITY_RULES), COMPLETENESS]
         ]
     return evaluate_checks(stored, month, now)

@@ -1,7 +1,6 @@
 """`test_metrics` (symbol): classification metrics of the model on its test split."""
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from resnet_pipeline.artifacts import write_json_atomic
@@ -13,16 +12,19 @@ from resnet_pipeline.assets.common import (
     plain,
     readable,
 )
-from resnet_pipeline.ml.classification import SHOWN, evaluate_split, metrics_table
-from resnet_pipeline.reports.plots import (
-    calibration_plot,
-    confusion_matrix_plot,
-    png_markdown,
+from resnet_pipeline.assets.report_checks import (
+    NOT_WORSE,
+    report_check_specs,
+    report_metadata,
+    worse_check,
 )
+from resnet_pipeline.ml.classification import SHOWN, evaluate_split, metrics_table
+from resnet_pipeline.reports.test_period_page import split_view
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import (
     write_parquet_atomic,
 )
+from resnet_pipeline.trading.strategy import StrategyConfig
 from resnet_pipeline.verdicts import targets_met
 
 
@@ -32,12 +34,14 @@ from resnet_pipeline.verdicts import targets_met
     group_name=EVALUATION,
     kinds={"pytorch", "json"},
     owners=OWNERS,
-    code_version="2",
+    code_version="3",
     description="Classification metrics of the model on its test split (accuracy, per-class "
     "precision/recall/F1, one-vs-rest AUC, log loss, confusion matrix, calibration) beside a "
-    "majority-class and a logistic-regression baseline; a SPEC target is met only when the "
+    "majority-class and a logistic-regression baseline, with day-block 95% intervals of the "
+    "differences; a headline (EDGE / NO EDGE) first; a SPEC target is met only when the "
     "model also beats its baseline.",
     deps=["trained_model", "dataset_splits"],
+    check_specs=report_check_specs("test_metrics", (NOT_WORSE,)),
 )
 def metrics_on_test_split(
     context: dg.AssetExecutionContext, store: DataStore
@@ -49,7 +53,6 @@ def metrics_on_test_split(
     files = store.layout.reports(symbol)
     write_parquet_atomic(predictions, files.test_predictions)
     path = files.test_metrics
-    write_json_atomic(path, plain(report))
     history = pd.DataFrame(
         [
             {
@@ -65,22 +68,26 @@ def metrics_on_test_split(
     )
     write_parquet_atomic(history, store.layout.history("test_metrics", symbol, context.run.run_id))
     model = report["model"]
+    view = split_view(predictions, report, StrategyConfig().threshold)
+    report["intervals"] = view.intervals
+    write_json_atomic(path, plain(report))
+    numbers = {
+        "test_samples": model["samples"],
+        **{k: model[k] for k in SHOWN},
+        "majority_accuracy": report["baselines"]["majority"]["accuracy"],
+        "logistic_accuracy": report["baselines"]["logistic_last_row"]["accuracy"],
+        "logistic_auc": report["baselines"]["logistic_last_row"]["auc_roc_ovr"],
+        "targets_met": targets_met(report["targets"]),
+    }
     return dg.MaterializeResult(
-        metadata={
-            "test_samples": model["samples"],
-            **{k: plain(model[k]) for k in SHOWN},
-            "majority_accuracy": report["baselines"]["majority"]["accuracy"],
-            "logistic_accuracy": report["baselines"]["logistic_last_row"]["accuracy"],
-            "targets_met": targets_met(report["targets"]),
-            "metrics": dg.MetadataValue.md(readable(metrics_table(report))),
-            "confusion_matrix": dg.MetadataValue.md(
-                png_markdown(confusion_matrix_plot(np.array(model["confusion_matrix"])))
-            ),
-            "calibration": dg.MetadataValue.md(
-                png_markdown(calibration_plot(model["calibration"]))
-            ),
-            "metrics_path": dg.MetadataValue.path(str(path)),
-        }
+        metadata=report_metadata(
+            view.headline,
+            numbers,
+            view.figures,
+            metrics=dg.MetadataValue.md(readable(metrics_table(report))),
+            metrics_path=dg.MetadataValue.path(str(path)),
+        ),
+        check_results=[worse_check(view.headline)],
     )
 
 

@@ -23,19 +23,34 @@ from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.assets.common import OWNERS, SYMBOL, plain
 from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config, part_of
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, fold_info
+from resnet_pipeline.assets.report_checks import (
+    HAS_TRADES,
+    NOT_WORSE,
+    report_check_specs,
+    report_metadata,
+    trades_check,
+    worse_check,
+)
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
+from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.fold_identity import (
     FoldMismatchError,
     check_fold_info,
     check_predictions,
 )
-from resnet_pipeline.ml.stitched_metrics import BootstrapConfig, walk_forward_summary
+from resnet_pipeline.ml.stitched_metrics import NO_SHARPE, BootstrapConfig, walk_forward_summary
 from resnet_pipeline.partitions import SYMBOL_DIM
-from resnet_pipeline.reports.plots import equity_curves, png_markdown
-from resnet_pipeline.reports.walk_forward_page import monthly_bars, walk_forward_html
+from resnet_pipeline.reports.diagnostics import drift_zscores
+from resnet_pipeline.reports.headline import zero_trades_reason
+from resnet_pipeline.reports.walk_forward_page import walk_forward_page
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
-from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
+from resnet_pipeline.storage import (
+    candles_around,
+    read_parquet,
+    read_partitions,
+    write_parquet_atomic,
+)
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
 
@@ -94,8 +109,9 @@ def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame]
     frames, folds, stale = {}, [], []
     for month in _fold_months(store, symbol):
         try:
-            frames[f"{month:%Y-%m}"], info = _current_fold(store, symbol, month)
-            folds.append(info)
+            frame, info = _current_fold(store, symbol, month)
+            frames[f"{month:%Y-%m}"] = frame
+            folds.append(info | {"predicted": len(frame)})
         except FoldMismatchError as error:
             stale.append(str(error))
     if stale:
@@ -106,15 +122,26 @@ def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame]
     return frames, folds
 
 
+def _drift(store: DataStore, symbol: str, months: list[str]) -> pd.DataFrame:
+    """Each channel's monthly mean of the predicted months against the first (z-scores)."""
+    dates = [date.fromisoformat(f"{m}-01") for m in months]
+    features = read_partitions(store.layout, "features", symbol, dates)
+    if features.empty:
+        return drift_zscores({}, list(FEATURE_CHANNELS))
+    month = pd.to_datetime(features["timestamp"], utc=True).dt.strftime("%Y-%m")
+    return drift_zscores({m: part for m, part in features.groupby(month)}, list(FEATURE_CHANNELS))
+
+
 @dg.asset(
     partitions_def=SYMBOL,
     group_name=WALK_FORWARD,
     kinds={"html", "parquet"},
     owners=OWNERS,
-    code_version="3",
-    description="The folds stitched into one out-of-sample series: metrics per month and "
-    "pooled beside per-fold baselines, the strategy backtested across the months, block-"
-    "bootstrap 95% intervals, the probabilistic Sharpe ratio and a one-line verdict.",
+    code_version="4",
+    description="The folds stitched into one out-of-sample series: a headline (EDGE / NO "
+    "EDGE and one line per condition), metrics per month and pooled beside per-fold "
+    "baselines, the strategy backtested across the months, block-bootstrap 95% intervals, "
+    "the probabilistic Sharpe ratio, diagnostics plots and the verdict.",
     deps=[
         dg.AssetDep(
             "wf_predictions",
@@ -123,6 +150,7 @@ def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame]
             ),
         )
     ],
+    check_specs=report_check_specs("wf_report", (HAS_TRADES, NOT_WORSE)),
 )
 def wf_report(
     context: dg.AssetExecutionContext,
@@ -161,45 +189,58 @@ def wf_report(
         evaluation = stitched_backtest(candles, stitched, strategy)
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}") from error
+    trades = int(evaluation.metrics["trades"])
+    no_trades = zero_trades_reason(
+        stitched["p_up"].to_numpy(),
+        stitched["p_down"].to_numpy(),
+        strategy.threshold,
+        strategy.allow_short,
+        venue.market,
+    )
     summary = walk_forward_summary(
         stitched,
         daily_returns(evaluation.result.equity),
         daily_returns(evaluation.benchmark),
         bootstrap.n_boot,
         bootstrap.bootstrap_seed,
+        why_no_sharpe=NO_SHARPE if trades else no_trades,
     )
     summary |= {"strategy": evaluation.metrics, "buy_and_hold": evaluation.benchmark_metrics}
+    report = walk_forward_page(
+        symbol,
+        summary,
+        folds,
+        stitched,
+        evaluation.result.equity,
+        evaluation.benchmark,
+        strategy.to_dict(),
+        _drift(store, symbol, sorted(frames)),
+    )
     out = store.layout.reports(symbol).walk_forward
     write_parquet_atomic(stitched, out.stitched_predictions)
     write_json_atomic(out.summary, plain(summary))
-    write_text_atomic(
-        out.html,
-        walk_forward_html(
-            symbol,
-            summary,
-            folds,
-            evaluation.result.equity,
-            evaluation.benchmark,
-            evaluation.metrics,
-            evaluation.benchmark_metrics,
-        ),
-    )
+    write_text_atomic(out.html, report.html)
     context.log.info(f"{symbol} walk-forward: {summary['verdict']}")
+    pooled = summary["pooled"]
+    numbers = {
+        **evaluation.metrics,
+        **{f"buy_and_hold_{k}": v for k, v in evaluation.benchmark_metrics.items()},
+        "probabilistic_sharpe_ratio": summary["probabilistic_sharpe_ratio"],
+        **{f"{name}_accuracy": pooled[name]["accuracy"] for name in pooled},
+        **{f"{name}_auc": pooled[name]["auc_roc_ovr"] for name in pooled},
+        "folds": summary["folds"],
+        "samples": summary["samples"],
+    }
     return dg.MaterializeResult(
-        metadata={
-            "verdict": summary["verdict"],
-            "edge": summary["edge"],
-            "folds": summary["folds"],
-            "samples": summary["samples"],
-            "probabilistic_sharpe_ratio": plain(summary["probabilistic_sharpe_ratio"]),
-            "intervals": dg.MetadataValue.json(plain(summary["intervals"])),
-            "folds_model_beats": dg.MetadataValue.json(plain(summary["folds_model_beats"])),
-            "per_month": dg.MetadataValue.md(png_markdown(monthly_bars(summary["monthly"]))),
-            "equity": dg.MetadataValue.md(
-                png_markdown(equity_curves(evaluation.result.equity, evaluation.benchmark))
-            ),
-            "report_path": dg.MetadataValue.path(str(out.html)),
-        }
+        metadata=report_metadata(
+            report.headline,
+            numbers,
+            report.figures,
+            verdict=summary["verdict"],
+            edge=summary["edge"],
+            report_path=dg.MetadataValue.path(str(out.html)),
+        ),
+        check_results=[trades_check(trades, no_trades), worse_check(report.headline)],
     )
 
 

@@ -101,13 +101,15 @@ def _macro_auc(
     aucs = []
     for k in range(proba.shape[1]):
         positive = y == k
-        if _day_pairs_are_cheaper(len(y), n_days, len(weights)):
+        total_p = weights @ np.bincount(unit, positive.astype(np.float64), n_days)
+        total_n = weights @ np.bincount(unit, (~positive).astype(np.float64), n_days)
+        if np.ptp(proba[:, k]) == 0:  # every pair ties (a constant baseline): one half each
+            wins = 0.5 * total_p * total_n
+        elif _day_pairs_are_cheaper(len(y), n_days, len(weights)):
             pairs = day_pair_counts(proba[:, k], positive, unit, n_days)
             wins = ((weights @ pairs) * weights).sum(axis=1)
         else:
             wins = _weighted_wins(proba[:, k], positive, unit, weights)
-        total_p = weights @ np.bincount(unit, positive.astype(np.float64), n_days)
-        total_n = weights @ np.bincount(unit, (~positive).astype(np.float64), n_days)
         with np.errstate(divide="ignore", invalid="ignore"):
             auc = wins / (total_p * total_n)
         aucs.append(np.where((total_p > 0) & (total_n > 0), auc, np.nan))
@@ -232,6 +234,7 @@ def _draws(
     n_days: int,
     n_boot: int,
     seed: int,
+    auc_scores: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     picks = stationary_indices(n_days, block_length(n_days), n_boot, seed)
     weights = np.vstack([np.ones((1, n_days)), day_weights(picks, n_days)])  # row 0: as drawn
@@ -239,8 +242,9 @@ def _draws(
     for name, p in proba.items():
         p = np.asarray(p, np.float64)
         values[f"{name}_accuracy"] = _accuracies(p.argmax(1) == y, unit, weights)
+        scores = np.asarray((auc_scores or {}).get(name, p), np.float64)
         has_all = len(np.unique(y)) == p.shape[1]
-        auc = _macro_auc(y, p, unit, weights) if has_all else np.full(len(weights), np.nan)
+        auc = _macro_auc(y, scores, unit, weights) if has_all else np.full(len(weights), np.nan)
         values[f"{name}_auc"] = auc
     return {k: float(v[0]) for k, v in values.items()}, {k: v[1:] for k, v in values.items()}
 
@@ -252,12 +256,17 @@ def classification_intervals(
     reference: str = "model",
     n_boot: int = 1000,
     seed: int = 0,
+    auc_scores: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, dict]:
     """Accuracy and AUC of each predictor in ``proba`` (name -> [N, K]), and ``reference``
     minus each other predictor, with day-block bootstrap intervals. ``days``: [N] the UTC
-    day of each sample (any sortable codes)."""
+    day of each sample (any sortable codes). ``auc_scores``: per predictor, other [N, K]
+    scores to rank for the AUC (e.g. ranks within each month); accuracy stays the argmax of
+    ``proba``."""
     unit, n_days = day_units(days)
-    estimates, draws = _draws(np.asarray(y, np.int64), proba, unit, n_days, n_boot, seed)
+    estimates, draws = _draws(
+        np.asarray(y, np.int64), proba, unit, n_days, n_boot, seed, auc_scores
+    )
     out = intervals_from_draws(estimates, draws, list(proba), reference)
     out["block"] = {"unit": "UTC day", "days": n_days, "expected_length": block_length(n_days)}
     return out

@@ -24,6 +24,7 @@ from resnet_pipeline.ml.baselines import last_rows, logistic_baseline, majority_
 from resnet_pipeline.ml.calibration import PROBABILITY_FLOOR
 from resnet_pipeline.ml.checkpoint import Checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.verdicts import Target, compare_to_targets, not_defined
 
@@ -38,6 +39,9 @@ CLASSIFICATION_TARGETS: tuple[Target, ...] = (
     Target("macro_f1", ">", 0.50, (MAJORITY,)),
     Target("auc_roc_ovr", ">", 0.60, (LOGISTIC,)),
 )
+# The test predictions' columns are named as the walk-forward folds' (``PROBA_COLUMNS``), so
+# one set of report functions reads both.
+PREDICTOR = {"model": "model", MAJORITY: "majority", LOGISTIC: "logistic"}
 
 
 def class_names_for(k: int, names: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -144,21 +148,15 @@ def evaluate_split(checkpoint: Checkpoint, splits: DatasetSplits) -> tuple[dict,
     )
     model = classification_metrics(y_test, proba)
     train_rows = last_rows(splits, splits.train_ends)
-    baselines = {
-        MAJORITY: classification_metrics(y_test, majority_baseline(y_train, len(test))),
-        LOGISTIC: classification_metrics(
-            y_test, logistic_baseline(train_rows, y_train, last_rows(splits, test))
-        ),
+    baseline_proba = {
+        MAJORITY: majority_baseline(y_train, len(test)),
+        LOGISTIC: logistic_baseline(train_rows, y_train, last_rows(splits, test)),
     }
-    predictions = pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(splits.timestamps[test]).tz_localize("UTC"),
-            "p_down": proba[:, 0],
-            "p_neutral": proba[:, 1],
-            "p_up": proba[:, 2],
-            "label": y_test,
-        }
-    )
+    baselines = {name: classification_metrics(y_test, p) for name, p in baseline_proba.items()}
+    columns = {"timestamp": pd.to_datetime(splits.timestamps[test]).tz_localize("UTC")}
+    for name, values in (("model", proba), *baseline_proba.items()):
+        columns |= dict(zip(PROBA_COLUMNS[PREDICTOR[name]], np.asarray(values).T, strict=True))
+    predictions = pd.DataFrame(columns | {"label": y_test})
     report = {
         "model": model,
         "baselines": baselines,

@@ -12,10 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-CLASS_NAMES = ("Down", "Neutral", "Up")
 
-
-def _png(fig) -> bytes:
+def png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -36,62 +34,43 @@ def training_curves(history: list[dict]) -> bytes:
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
     loss_ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
     loss_ax.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
-    loss_ax.set(title="loss", xlabel="epoch")
+    loss_ax.set(title="loss", xlabel="epoch", ylabel="loss (cross-entropy)")
     acc_ax.plot(epochs, [r["train_acc"] for r in history], marker="o", label="train")
     acc_ax.plot(epochs, [r["val_acc"] for r in history], marker="o", label="validation")
-    acc_ax.set(title="accuracy", xlabel="epoch")
+    acc_ax.set(title="accuracy", xlabel="epoch", ylabel="accuracy (share of samples)")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.legend()
-    return _png(fig)
+    return png(fig)
+
+
+MAX_POINTS = 2000  # a curve wider than the picture's pixels only costs time to draw
+
+
+def _thinned(series: pd.Series, how: str) -> pd.Series:
+    """At most ``MAX_POINTS`` points: each run of consecutive values reduced to its ``how``
+    ('last' for a level, 'min' for a drawdown, so no trough disappears)."""
+    if len(series) <= MAX_POINTS:
+        return series
+    step = -(-len(series) // MAX_POINTS)
+    runs = series.reset_index(drop=True).groupby(np.arange(len(series)) // step)
+    return pd.Series(runs.agg(how).to_numpy(), index=series.index[::step])
 
 
 def equity_curves(equity: pd.Series, benchmark: pd.Series) -> bytes:
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
     )
-    top.plot(equity.index, equity.to_numpy() / equity.iloc[0], label="strategy")
-    top.plot(benchmark.index, benchmark.to_numpy() / benchmark.iloc[0], label="buy and hold")
-    top.set(title="equity (start = 1)")
-    top.legend()
     for series, name in ((equity, "strategy"), (benchmark, "buy and hold")):
-        drawdown = series / series.cummax() - 1
+        level = _thinned(series / series.iloc[0], "last")
+        top.plot(level.index, level.to_numpy(), label=name)
+        drawdown = _thinned((series / series.cummax() - 1) * 100, "min")
         bottom.fill_between(drawdown.index, drawdown.to_numpy(), 0, alpha=0.4, label=name)
-    bottom.set(title="drawdown")
-    bottom.legend()
+    top.set(title="equity after costs", ylabel="equity (start = 1)")
+    top.legend(loc="upper left")
+    bottom.set(title="drawdown", ylabel="drawdown (%)", xlabel="time (UTC)")
+    bottom.legend(loc="lower left")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    return _png(fig)
-
-
-def confusion_matrix_plot(matrix: np.ndarray, names: tuple[str, ...] | None = None) -> bytes:
-    matrix = np.asarray(matrix)
-    k = len(matrix)
-    names = names or (CLASS_NAMES if k == 3 else tuple(f"class_{i}" for i in range(k)))
-    fig, ax = plt.subplots(figsize=(3.8, 3.4))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, f"{value}", ha="center", va="center")
-    ax.set(
-        xticks=range(k),
-        yticks=range(k),
-        xticklabels=names,
-        yticklabels=names,
-        xlabel="predicted",
-        ylabel="true",
-        title="confusion matrix (test)",
-    )
-    return _png(fig)
-
-
-def calibration_plot(curves: dict[str, tuple[list[float], list[float]]]) -> bytes:
-    """``curves``: class name -> (mean predicted probability, observed frequency) per bin."""
-    fig, ax = plt.subplots(figsize=(4, 3.6))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
-    for name, (predicted, observed) in curves.items():
-        ax.plot(predicted, observed, marker="o", label=name)
-    ax.set(xlabel="predicted probability", ylabel="observed frequency", title="calibration (test)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return png(fig)
