@@ -20,8 +20,8 @@ from resnet_pipeline.experiments.verdict_report import (
     ReportSettings,
     TrialInput,
     TrialTests,
+    build_experiment_report,
     column_name,
-    experiment_report,
 )
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.ml.stitched_metrics import BootstrapConfig
@@ -71,7 +71,7 @@ def noise():
         if variant.name == "gone":  # an unfinished trial: counted, not scored
             frame, done = None, done[:1]
         trials.append(TrialInput(record, variant.config, frame, done))
-    report = experiment_report(experiment, "BTCUSDT", trials, candles, SETTINGS)
+    report = build_experiment_report(experiment, "BTCUSDT", trials, candles, SETTINGS)
     return experiment, trials, candles, report
 
 

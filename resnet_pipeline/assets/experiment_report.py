@@ -20,10 +20,9 @@ from resnet_pipeline.experiments.verdict_report import (
     ReportSettings,
     TrialInput,
     TrialTests,
+    build_experiment_report,
+    column_name,
     trial_returns,
-)
-from resnet_pipeline.experiments.verdict_report import (
-    experiment_report as build_report,
 )
 from resnet_pipeline.layout import ExperimentFiles
 from resnet_pipeline.ml.fold_identity import FoldMismatchError, check_predictions
@@ -126,7 +125,7 @@ def experiment_report(
     )
     candles = candles_around(store.layout, symbol, *span)
     try:
-        report = build_report(experiment, symbol, trials, candles, settings)
+        report = build_experiment_report(experiment, symbol, trials, candles, settings)
     except ValueError as error:
         notes = "; ".join(_incomplete_note(trials, experiment))
         raise dg.Failure(f"{name}/{symbol}: {error}. {notes}") from error

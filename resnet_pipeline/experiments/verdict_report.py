@@ -138,7 +138,7 @@ def _scored_lines(
     return lines, returns, baseline_returns, evaluations
 
 
-def experiment_report(
+def build_experiment_report(
     experiment: Experiment,
     symbol: str,
     trials: list[TrialInput],
