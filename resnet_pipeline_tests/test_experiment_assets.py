@@ -3,6 +3,7 @@ partitions registered by the command line (a real process) and by the sensor, a 
 as one CLI run (``--partition-range``) and another's in process, the report, the ledger and
 MLflow; then the file edited: a deleted variant and an edited one never lower N."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,13 +21,14 @@ from resnet_pipeline.assets.experiment_sensor import experiment_partitions
 from resnet_pipeline.assets.experiment_variant import experiment_variant
 from resnet_pipeline.definitions import resources_on
 from resnet_pipeline.experiments.ledger import ledger
+from resnet_pipeline.features.labels import LabelConfig, compute_labels
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
-from resnet_pipeline.storage import read_parquet
+from resnet_pipeline.storage import read_parquet, read_partitions
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import REPO, run_cli
 
@@ -44,11 +46,12 @@ base:
 variants:
   - name: spec
   - name: short
-    labels: {forward_window: 6}
+    labels: {forward_window: 6, vol_k: 0.5, vol_window: 60, vol_min_returns: 30}
 """
-EDITED = TINY.replace("  - name: short\n    labels: {forward_window: 6}\n", "").replace(
-    "  - name: spec\n", "  - name: spec\n    model: {dropout: 0.1}\n"
-)
+EDITED = TINY.replace(
+    "  - name: short\n    labels: {forward_window: 6, vol_k: 0.5, vol_window: 60, vol_min_returns: 30}\n",
+    "",
+).replace("  - name: spec\n", "  - name: spec\n    model: {dropout: 0.1}\n")
 SPEC, SHORT = "tiny:BTCUSDT:spec", "tiny:BTCUSDT:short"
 ASSETS = [experiment_variant, experiment_fold, experiment_report]
 REPORT_CONFIG = {"n_boot": 100, "pbo_blocks": 2, "spa_reps": 100}
@@ -173,9 +176,21 @@ def test_each_trial_s_folds_train_before_their_month_and_warm_start(experiment):
         columns = {"p_up", "calibrated_up", "majority_up", "logistic_up", "trees_up", "label"}
         assert columns <= set(predictions.columns)
         assert predictions["timestamp"].dt.strftime("%Y-%m").eq("2024-03").all()
-    horizons = {r.variant: r.config["labels"]["forward_window"] for r in ledger(
-        Layout.at(root / "data").experiment("tiny", SYMBOL))}  # fmt: skip
-    assert horizons == {"spec": 12, "short": 6}  # labels per variant, from stored candles
+    records = {r.variant: r for r in ledger(Layout.at(root / "data").experiment("tiny", SYMBOL))}
+    assert records["spec"].config["labels"] == dataclasses.asdict(LabelConfig())
+    short = records["short"].config["labels"]
+    assert (short["forward_window"], short["vol_k"]) == (6, 0.5)
+    # the variant's labels come from the stored candles with its rule; the stored labels
+    # asset keeps the SPEC rule
+    folder = Layout.at(root / "data").experiment("tiny", SYMBOL).trial(records["short"].config_hash)
+    predicted = read_parquet(folder.fold(date(2024, 3, 1)).predictions).set_index("timestamp")
+    candles = read_partitions(Layout.at(root / "data"), "raw_candles", SYMBOL, MONTHS)
+    expected = compute_labels(candles, None, LabelConfig(**short)).set_index("timestamp")
+    labels = expected["label"].reindex(predicted.index).astype("int64")
+    assert (labels == predicted["label"]).all()
+    stored = read_partitions(Layout.at(root / "data"), "labels", SYMBOL, MONTHS)
+    stored = stored.set_index("timestamp")["label"].reindex(predicted.index)
+    assert (stored != predicted["label"]).any()
 
 
 def test_the_report_and_the_ledger_are_written(experiment):
