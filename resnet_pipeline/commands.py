@@ -47,7 +47,8 @@ def month_range(symbol: str, first: date, last: date) -> str:
 
 
 def materialize_months(assets: str | Sequence[str], symbol: str, first: date, last: date) -> str:
-    """A range of months of one symbol in one command (assets with a single-run backfill)."""
+    """A range of months of one symbol (or trial: the key's other dimension) in one command
+    (assets with a single-run backfill)."""
     span = month_range(symbol, first, last)
     return _command(MATERIALIZE, "--select", assets, "--partition-range", span)
 
@@ -65,3 +66,22 @@ INGEST = ("raw_candles", "features", "labels")
 def ingest_month(symbol: str, month: date) -> str:
     """Candles, then features and labels, of one symbol-month."""
     return materialize_month(INGEST, symbol, month)
+
+
+EXPERIMENTS_MODULE = "resnet_pipeline.experiments"
+
+
+def experiment_command(action: str, path: str) -> str:
+    """``python -m resnet_pipeline.experiments <action> <file>`` (check, register, run)."""
+    return f"python -m {EXPERIMENTS_MODULE} {action} {shlex.quote(str(path))}"
+
+
+def materialize_trial_months(trial: str, first: date, last: date) -> str:
+    """Every fold of one trial (``<experiment>:<symbol>:<variant>``) from ``first`` to
+    ``last`` in one run, oldest first (warm starts find the previous month's model)."""
+    return materialize_months("experiment_fold", trial, first, last)
+
+
+def materialize_experiment_report(report: str) -> str:
+    """The report of one experiment and symbol (``<experiment>:<symbol>``)."""
+    return materialize("experiment_report", report)

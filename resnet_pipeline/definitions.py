@@ -14,6 +14,10 @@ import dagster as dg
 from resnet_pipeline.assets import (
     backtest_report,
     dataset,
+    experiment_fold,
+    experiment_report,
+    experiment_sensor,
+    experiment_variant,
     features,
     fold_models,
     fold_predictions,
@@ -33,9 +37,11 @@ from resnet_pipeline.resources.candle_source import (
     FilesCandles,
     SyntheticCandles,
 )
+from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
+from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
-from resnet_pipeline.settings import Settings, current_settings
+from resnet_pipeline.settings import TRACKING_URI_VARIABLE, Settings, current_settings
 
 
 def candle_source_for(settings: Settings) -> CandleSourceResource:
@@ -54,7 +60,11 @@ def candle_source_for(settings: Settings) -> CandleSourceResource:
 
 
 def resources_on(
-    root: str, source: CandleSourceResource, venue: TradingVenue | None = None
+    root: str,
+    source: CandleSourceResource,
+    venue: TradingVenue | None = None,
+    experiments: ExperimentDirectory | None = None,
+    mlflow: MlflowTracking | None = None,
 ) -> dict[str, object]:
     """One storage root: the IO manager is built on the very DataStore the assets use."""
     store = DataStore(root=root)
@@ -63,12 +73,20 @@ def resources_on(
         "store": store,
         "candle_source": source,
         "venue": venue or TradingVenue(),
+        "experiments": experiments or ExperimentDirectory(),
+        "mlflow": mlflow or MlflowTracking(),
     }
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     venue = TradingVenue(market=settings.bybit_market)
-    return resources_on(settings.data_dir, candle_source_for(settings), venue)
+    experiments = ExperimentDirectory(
+        directory=settings.experiments_dir, symbols=list(settings.symbols)
+    )
+    # An EnvVar, as BYBIT_BASE_URL: a tracking URI may hold credentials the UI must not show.
+    uri = dg.EnvVar(TRACKING_URI_VARIABLE) if settings.mlflow_tracking_uri else None
+    mlflow = MlflowTracking(tracking_uri=uri)
+    return resources_on(settings.data_dir, candle_source_for(settings), venue, experiments, mlflow)
 
 
 # dataset -> model -> metrics -> backtest -> signal for one symbol: the heavy half of the graph,
@@ -97,6 +115,10 @@ def build_definitions(settings: Settings, env: Mapping[str, str] | None = None) 
         fold_predictions.defs,
         walk_forward_report.defs,
         walk_forward_schedule.defs,
+        experiment_variant.defs,
+        experiment_fold.defs,
+        experiment_report.defs,
+        experiment_sensor.defs,
         dg.Definitions(
             jobs=[training_job],
             resources=build_resources(settings),

@@ -1,10 +1,13 @@
-"""What the demo prints at the end: where the reports are and the key metrics, per symbol."""
+"""What the demo prints at the end: where the reports are and the key metrics, per symbol, and
+the experiment's verdicts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import dagster as dg
+
+from resnet_pipeline.experiments.trial_keys import report_key
 
 # (asset, metadata label, shown as) — the figures a reader looks at first.
 KEY_FIGURES = [
@@ -26,10 +29,10 @@ PATHS = [("backtest_report", "report_path"), ("test_metrics", "metrics_path")]
 UNDEFINED_WITHOUT_TRADES = {"sharpe", "max_drawdown"}
 
 
-def latest_metadata(instance: dg.DagsterInstance, asset: str, symbol: str) -> dict[str, object]:
-    """The metadata of the newest materialization of one symbol partition, as plain values."""
+def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict[str, object]:
+    """The metadata of the newest materialization of one partition, as plain values."""
     result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[symbol]), limit=1
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
     )
     if not result.records:
         return {}
@@ -55,3 +58,20 @@ def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
                     if isinstance(value, float)
                     else f"  {shown:<26} {value}"
                 )
+
+
+def print_verdicts(
+    instance: dg.DagsterInstance,
+    experiment: str,
+    symbols: Sequence[str],
+    planted: Sequence[str],
+) -> None:
+    """Each symbol's experiment verdict, and what the market holds: an edge should be found
+    where the pattern was planted and none on pure noise."""
+    print(f"\n== experiment {experiment}: the verdicts ==")
+    for symbol in symbols:
+        meta = latest_metadata(instance, "experiment_report", report_key(experiment, symbol))
+        market = "planted pattern" if symbol in planted else "pure noise"
+        print(f"  {symbol} ({market}): {meta.get('verdict', 'no report')}")
+        if "report_path" in meta:
+            print(f"    report: {meta['report_path']}")

@@ -8,6 +8,9 @@
 <root>/reports/history/<asset>/symbol=<S>/<run>.parquet   one row per run, for DuckDB
 <root>/walk_forward/<S>/<YYYY-MM>/                   a fold: model.pt, fold.json, predictions
 <root>/reports/<S>/walk_forward/                     wf_report
+<root>/experiments/<E>/<S>/trials/<hash>/            one trial of experiment E (the ledger)
+    trial.json, daily_returns.parquet, <YYYY-MM>/    its configuration, returns, and folds
+<root>/experiments/<E>/<S>/report/                   experiment_report
 <root>/mlruns/                                       MLflow tracking store (tracking.py)
 ```
 
@@ -122,6 +125,66 @@ class WalkForwardReportFiles:
 
 
 @dataclass(frozen=True)
+class TrialFiles:
+    """One trial of an experiment: a resolved configuration, named by its hash. Its folds
+    have a walk-forward fold's files, keyed by this hash, so an edited variant (another hash)
+    never overwrites the trial it replaced."""
+
+    folder: UPath
+
+    @property
+    def record(self) -> UPath:
+        """trial.json: the resolved configuration, its hash, the variant's name."""
+        return self.folder / "trial.json"
+
+    @property
+    def daily_returns(self) -> UPath:
+        """The trial's daily strategy returns, as the latest experiment report scored them."""
+        return self.folder / "daily_returns.parquet"
+
+    def fold(self, month: date) -> FoldFiles:
+        return FoldFiles(self.folder / f"{month:%Y-%m}")
+
+
+@dataclass(frozen=True)
+class ExperimentReportFiles:
+    """What experiment_report writes for one experiment and symbol."""
+
+    folder: UPath
+
+    @property
+    def html(self) -> UPath:
+        return self.folder / "report.html"
+
+    @property
+    def summary(self) -> UPath:
+        return self.folder / "report.json"
+
+    @property
+    def daily_returns(self) -> UPath:
+        """Every scored trial's and benchmark's daily returns, one column each."""
+        return self.folder / "daily_returns.parquet"
+
+
+@dataclass(frozen=True)
+class ExperimentFiles:
+    """One experiment's artifacts for one symbol: its trial ledger and its report."""
+
+    folder: UPath
+
+    @property
+    def trials_folder(self) -> UPath:
+        return self.folder / "trials"
+
+    def trial(self, config_hash: str) -> TrialFiles:
+        return TrialFiles(self.trials_folder / config_hash)
+
+    @property
+    def report(self) -> ExperimentReportFiles:
+        return ExperimentReportFiles(self.folder / "report")
+
+
+@dataclass(frozen=True)
 class Layout:
     """Every artifact path under one data root."""
 
@@ -167,6 +230,11 @@ class Layout:
 
     def fold(self, symbol: str, month: date) -> FoldFiles:
         return FoldFiles(self.folds_folder(symbol) / f"{month:%Y-%m}")
+
+    # -- experiments (SPEC 14) ---------------------------------------------------------------
+
+    def experiment(self, experiment: str, symbol: str) -> ExperimentFiles:
+        return ExperimentFiles(self.root / "experiments" / experiment / symbol)
 
     # -- experiment tracking -----------------------------------------------------------------
 

@@ -1,4 +1,6 @@
-"""The two partition schemes (docs/DESIGN.md): symbol x month up to labels, symbol after.
+"""The partition schemes (docs/DESIGN.md): symbol x month up to labels, symbol after, and the
+experiments' keys: a trial per experiment, symbol and variant (with the month: a fold) and a
+report per experiment and symbol, which experiment files add (``resnet_pipeline.experiments``).
 
 The months run from ``RESNET_FIRST_MONTH`` to the last month the configured source can
 have: the running month for Bybit and the synthetic market, the newest file's month for the
@@ -21,6 +23,9 @@ from resnet_pipeline.settings import Settings, SettingsError
 
 MONTH_DIM = "month"
 SYMBOL_DIM = "symbol"
+TRIAL_DIM = "trial"
+EXPERIMENT_TRIALS = dg.DynamicPartitionsDefinition(name="experiment_trials")
+EXPERIMENT_REPORTS = dg.DynamicPartitionsDefinition(name="experiment_reports")
 
 
 def _month(ns: int) -> date:
@@ -87,15 +92,24 @@ def symbol_month_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     )
 
 
+def experiment_fold_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
+    """month x trial: keys like ``2024-02-01|horizons:BTCUSDT:spec-default``."""
+    return dg.MultiPartitionsDefinition(
+        {MONTH_DIM: month_partitions(settings), TRIAL_DIM: EXPERIMENT_TRIALS}
+    )
+
+
 def symbol_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition(list(settings.symbols))
 
 
 def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
-    """'2024-01-01|BTCUSDT' (or a MultiPartitionKey) -> ('BTCUSDT', date(2024, 1, 1))."""
+    """'2024-01-01|BTCUSDT' (or a MultiPartitionKey) -> ('BTCUSDT', date(2024, 1, 1)); the
+    other dimension may be a trial ('2024-02-01|horizons:BTCUSDT:spec-default')."""
     if isinstance(key, dg.MultiPartitionKey):
-        dims = key.keys_by_dimension
-        month, symbol = dims[MONTH_DIM], dims[SYMBOL_DIM]
+        dims = dict(key.keys_by_dimension)
+        month = dims.pop(MONTH_DIM)
+        (other,) = dims.values()
     else:
-        month, symbol = str(key).split("|")
-    return symbol, date.fromisoformat(month)
+        month, other = str(key).split("|")
+    return other, date.fromisoformat(month)

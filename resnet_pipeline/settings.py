@@ -23,6 +23,8 @@ from resnet_pipeline.market.source import MARKETS
 from resnet_pipeline.urls import redact_url
 
 SOURCES = ("bybit", "synthetic", "files")
+# MLflow's own variable (its client reads the same name): where experiment runs are logged.
+TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -42,23 +44,48 @@ class Settings:
     bybit_market: str = "spot"
     # RESNET_FILES_COLUMNS as (candle column, file column) pairs; dict() it for a resource
     files_columns: tuple[tuple[str, str], ...] = ()
+    # symbols whose synthetic candles carry the planted pattern (market.planted)
+    planted_symbols: tuple[str, ...] = ()
+    experiments_dir: str = "experiments"  # where experiment files (<name>.yaml) are kept
+    mlflow_tracking_uri: str | None = None  # None: the local store under the data root
+
+
+def _symbol_list(raw: str, variable: str) -> tuple[str, ...]:
+    symbols = tuple(s.strip().upper() for s in raw.split(",") if s.strip())
+    bad = [s for s in symbols if not _SYMBOL_RE.match(s)]
+    if bad:
+        raise SettingsError(
+            f"{variable} has invalid symbol(s) {bad}: use exchange symbols such as BTCUSDT "
+            "(letters and digits, no slash), comma-separated"
+        )
+    if len(set(symbols)) != len(symbols):
+        raise SettingsError(f"{variable} lists a symbol twice: {list(symbols)}")
+    return symbols
 
 
 def _symbols(raw: str) -> tuple[str, ...]:
-    symbols = tuple(s.strip().upper() for s in raw.split(",") if s.strip())
+    symbols = _symbol_list(raw, "RESNET_SYMBOLS")
     if not symbols:
         raise SettingsError(
             "RESNET_SYMBOLS is empty: give a comma-separated list, e.g. BTCUSDT,ETHUSDT"
         )
-    bad = [s for s in symbols if not _SYMBOL_RE.match(s)]
-    if bad:
-        raise SettingsError(
-            f"RESNET_SYMBOLS has invalid symbol(s) {bad}: use exchange symbols such as BTCUSDT "
-            "(letters and digits, no slash), comma-separated"
-        )
-    if len(set(symbols)) != len(symbols):
-        raise SettingsError(f"RESNET_SYMBOLS lists a symbol twice: {list(symbols)}")
     return symbols
+
+
+def _planted_symbols(raw: str, symbols: tuple[str, ...], source: str) -> tuple[str, ...]:
+    planted = _symbol_list(raw, "RESNET_PLANTED_SYMBOLS")
+    if planted and source != "synthetic":
+        raise SettingsError(
+            f"RESNET_PLANTED_SYMBOLS={raw!r} plants a pattern into synthetic candles, but "
+            f"RESNET_SOURCE={source}: unset RESNET_PLANTED_SYMBOLS, or use RESNET_SOURCE=synthetic"
+        )
+    unknown = [s for s in planted if s not in symbols]
+    if unknown:
+        raise SettingsError(
+            f"RESNET_PLANTED_SYMBOLS names {unknown}, which RESNET_SYMBOLS={','.join(symbols)} "
+            "does not list: add them to RESNET_SYMBOLS or remove them from RESNET_PLANTED_SYMBOLS"
+        )
+    return planted
 
 
 def _first_month(raw: str, today: date) -> date:
@@ -150,15 +177,25 @@ def load_settings(env: Mapping[str, str] | None = None, today: date | None = Non
     data_dir = env.get("RESNET_DATA_DIR", "data").strip()
     if not data_dir:
         raise SettingsError("RESNET_DATA_DIR is empty: give a directory (or s3://... URL)")
+    experiments_dir = env.get("RESNET_EXPERIMENTS_DIR", "experiments").strip()
+    if not experiments_dir:
+        raise SettingsError(
+            "RESNET_EXPERIMENTS_DIR is empty: give the directory of experiment files, e.g. "
+            "experiments (relative to where Dagster runs) or an absolute path"
+        )
+    symbols = _symbols(env.get("RESNET_SYMBOLS", "BTCUSDT,ETHUSDT"))
     return Settings(
         data_dir=data_dir,
-        symbols=_symbols(env.get("RESNET_SYMBOLS", "BTCUSDT,ETHUSDT")),
+        symbols=symbols,
         first_month=_first_month(env.get("RESNET_FIRST_MONTH", "2024-01"), today),
         source=source,
         bybit_base_url=_base_url(env.get("BYBIT_BASE_URL")),
         files_dir=files_dir,
         bybit_market=market,
         files_columns=_files_columns(env.get("RESNET_FILES_COLUMNS")),
+        planted_symbols=_planted_symbols(env.get("RESNET_PLANTED_SYMBOLS", ""), symbols, source),
+        experiments_dir=experiments_dir,
+        mlflow_tracking_uri=env.get(TRACKING_URI_VARIABLE, "").strip() or None,
     )
 
 

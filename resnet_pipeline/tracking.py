@@ -9,7 +9,7 @@ with the full configuration as ``config.json``. Logging a variant-fold again (a 
 same configuration) replaces its earlier runs: they are deleted the MLflow way, restorable until
 ``mlflow gc``, and only after the new run is complete.
 
-Where runs go (``tracking_store``):
+Where runs go (``tracking_store``, given ``Settings.mlflow_tracking_uri``):
 - ``MLFLOW_TRACKING_URI`` when set (MLflow's standard variable): a tracking server, a database,
   or anything MLflow accepts; artifacts go where that store says.
 - otherwise, a local data root: ``sqlite:///<root>/mlruns/mlflow.db`` with artifacts under
@@ -50,9 +50,9 @@ from urllib.request import urlopen
 
 from resnet_pipeline.artifacts import is_local, local_copy, local_path
 from resnet_pipeline.layout import Layout
+from resnet_pipeline.settings import TRACKING_URI_VARIABLE
 from resnet_pipeline.urls import redact_url
 
-TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_FOLDER = "artifacts"
 PROBE_TIMEOUT_S = 5.0
@@ -75,11 +75,10 @@ class TrackingStore:
     note: str
 
 
-def tracking_store(layout: Layout, env: Mapping[str, str] | None = None) -> TrackingStore:
-    """The store for this data root: ``MLFLOW_TRACKING_URI`` from ``env`` (the process
-    environment by default) when set, else the local store under the root, else off."""
-    env = os.environ if env is None else env
-    uri = env.get(TRACKING_URI_VARIABLE, "").strip()
+def tracking_store(layout: Layout, tracking_uri: str | None) -> TrackingStore:
+    """The store for this data root: ``tracking_uri`` (``Settings.mlflow_tracking_uri``, from
+    MLFLOW_TRACKING_URI) when set, else the local store under the root, else off."""
+    uri = (tracking_uri or "").strip()
     if uri:
         return TrackingStore(uri, None, f"{TRACKING_URI_VARIABLE}={redact_url(uri)}")
     folder = layout.mlflow_store()

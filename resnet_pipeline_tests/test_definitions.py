@@ -16,6 +16,16 @@ ASSETS = {
     "wf_model": ("walk_forward", "symbol_month"),
     "wf_predictions": ("walk_forward", "symbol_month"),
     "wf_report": ("walk_forward", "symbol"),
+    "experiment_variant": ("experiments", "trial"),
+    "experiment_fold": ("experiments", "month_trial"),
+    "experiment_report": ("experiments", "experiment_symbol"),
+}
+KINDS = {
+    "symbol_month": "MultiPartitionsDefinition",
+    "symbol": "StaticPartitionsDefinition",
+    "trial": "DynamicPartitionsDefinition",
+    "month_trial": "MultiPartitionsDefinition",
+    "experiment_symbol": "DynamicPartitionsDefinition",
 }
 
 
@@ -27,12 +37,7 @@ def test_asset_keys_groups_and_partitions():
         node = graph.get(dg.AssetKey(key))
         assert node.group_name == group
         kind = type(node.partitions_def).__name__
-        expected = (
-            "MultiPartitionsDefinition"
-            if partitions == "symbol_month"
-            else "StaticPartitionsDefinition"
-        )
-        assert kind == expected, key
+        assert kind == KINDS[partitions], key
         assert node.description and node.owners and node.kinds, f"{key} lacks UI information"
         assert node.code_version, f"{key} has no code version (it would show stale after restart)"
 
@@ -56,6 +61,10 @@ def test_jobs_schedule_sensor_and_checks():
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     sensor = defs.resolve_sensor_def("follow_new_candles")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    experiments = defs.resolve_sensor_def("experiment_partitions")
+    assert experiments.default_status == dg.DefaultSensorStatus.RUNNING
+    for job in ("experiment_variant_job", "experiment_job", "experiment_report_job"):
+        assert defs.resolve_job_def(job) is not None
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"features_sound", "labels_sound", "timestamps_valid", "month_complete"} <= checks
 

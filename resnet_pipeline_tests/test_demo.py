@@ -6,8 +6,19 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline.definitions import defs
-from resnet_pipeline.demo import demo_months, training_run_config
-from resnet_pipeline.demo_summary import print_summary
+from resnet_pipeline.demo import (
+    DEMO_WINDOW,
+    EXPERIMENT,
+    NOISE,
+    PLANTED,
+    demo_environment,
+    demo_months,
+    training_run_config,
+)
+from resnet_pipeline.demo_summary import print_summary, print_verdicts
+from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
+from resnet_pipeline.settings import load_settings
+from resnet_pipeline_tests.conftest import REPO
 
 
 def test_demo_months_cross_the_year():
@@ -29,6 +40,7 @@ def test_demo_run_config_is_valid_for_the_training_job():
     assert config["ops"]["dataset_splits"]["config"] == {
         "start_month": "2024-01",
         "end_month": "2024-03",
+        "window": DEMO_WINDOW,
     }
 
 
@@ -60,3 +72,35 @@ def test_the_summary_does_not_show_a_flat_curve_s_zero_drawdown_as_a_figure(caps
     assert "max drawdown               not defined (no trades)" in btc
     assert "Sharpe                     not defined (no trades)" in btc
     assert "max drawdown               0.1200" in eth and "not defined" not in eth
+
+
+def test_the_demo_runs_a_planted_and_a_noise_symbol_through_its_shipped_experiment():
+    env: dict[str, str] = {}
+    demo_environment(env)
+    settings = load_settings(env)
+    assert settings.source == "synthetic" and settings.symbols == (PLANTED, NOISE)
+    assert settings.planted_symbols == (PLANTED,)
+    experiment = load_experiment(
+        experiment_path(REPO / "experiments", EXPERIMENT), settings.symbols, settings.bybit_market
+    )
+    assert experiment.symbols == (PLANTED, NOISE) and len(experiment.variants) >= 2
+    months = demo_months(settings.first_month, 3)
+    assert set(experiment.months) <= set(months[1:])  # each fold has an earlier month to learn
+    chosen: dict[str, str] = {"RESNET_SYMBOLS": "BTCUSDT"}
+    demo_environment(chosen)  # symbols chosen by the user: nothing planted behind their back
+    assert "RESNET_PLANTED_SYMBOLS" not in chosen
+
+
+def test_the_summary_prints_each_symbol_s_verdict_and_its_market(capsys):
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "experiment_report",
+                partition=f"{EXPERIMENT}:{PLANTED}",
+                metadata={"verdict": "edge after 2 trials at 95%", "report_path": "r.html"},
+            )
+        )
+        print_verdicts(instance, EXPERIMENT, [PLANTED, NOISE], [PLANTED])
+    out = capsys.readouterr().out
+    assert f"{PLANTED} (planted pattern): edge after 2 trials at 95%" in out
+    assert f"{NOISE} (pure noise): no report" in out

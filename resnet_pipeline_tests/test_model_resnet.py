@@ -71,6 +71,18 @@ def test_resnet18_has_the_known_size():
     assert sum(p.numel() for p in build_model().parameters()) == 3_851_715
 
 
+def test_width_scales_every_stage_and_the_default_is_the_seed_s():
+    assert ModelConfig().stage_widths == (64, 128, 256, 512)
+    narrow = build_model(ModelConfig(width=16, window=64))
+    stages = narrow.forward_features(torch.randn(2, 15, 64))
+    assert [tuple(s.shape) for s in stages] == [(2, 16, 16), (2, 32, 8), (2, 64, 4), (2, 128, 2)]
+    assert narrow(torch.randn(2, 15, 64)).shape == (2, 3)
+    full = sum(p.numel() for p in build_model(ModelConfig(window=64)).parameters())
+    assert sum(p.numel() for p in narrow.parameters()) < full / 12  # about width^2 fewer
+    with pytest.raises(ValueError, match="width"):
+        ModelConfig(width=2)
+
+
 @pytest.mark.parametrize(
     "cfg",
     [

@@ -47,6 +47,10 @@ def test_values_are_normalized():
         ({"RESNET_SOURCE": "files"}, "RESNET_FILES_DIR"),
         ({"RESNET_DATA_DIR": " "}, "RESNET_DATA_DIR"),
         ({"RESNET_BYBIT_MARKET": "inverse"}, "RESNET_BYBIT_MARKET"),
+        ({"RESNET_SOURCE": "synthetic", "RESNET_PLANTED_SYMBOLS": "SOLUSDT"}, "not list"),
+        ({"RESNET_PLANTED_SYMBOLS": "BTCUSDT"}, "RESNET_SOURCE=bybit"),
+        ({"RESNET_SOURCE": "synthetic", "RESNET_PLANTED_SYMBOLS": "BTC/USDT"}, "PLANTED"),
+        ({"RESNET_EXPERIMENTS_DIR": " "}, "RESNET_EXPERIMENTS_DIR"),
     ],
 )
 def test_bad_values_name_the_variable(env, names):
@@ -118,3 +122,20 @@ def test_a_cli_command_reports_a_bad_setting_in_one_paragraph(tmp_path):
     assert run.returncode != 0
     assert "resnet_pipeline settings: RESNET_SOURCE='bogus' is not one of" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_experiment_settings():
+    s = load_settings({})
+    assert s.planted_symbols == () and s.experiments_dir == "experiments"
+    assert s.mlflow_tracking_uri is None
+    s = load_settings(
+        {
+            "RESNET_SOURCE": "synthetic",
+            "RESNET_SYMBOLS": "PLANTUSDT,NOISEUSDT",
+            "RESNET_PLANTED_SYMBOLS": "plantusdt",
+            "RESNET_EXPERIMENTS_DIR": "/srv/experiments",
+            "MLFLOW_TRACKING_URI": " http://mlflow:5000 ",
+        }
+    )
+    assert s.planted_symbols == ("PLANTUSDT",) and s.experiments_dir == "/srv/experiments"
+    assert s.mlflow_tracking_uri == "http://mlflow:5000"

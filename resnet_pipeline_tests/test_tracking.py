@@ -90,7 +90,7 @@ def test_a_logged_fold_reads_back_with_the_mlflow_client(tmp_path, layout):
     import mlflow
 
     global_uri = mlflow.get_tracking_uri()
-    store = tracking_store(layout, env={})
+    store = tracking_store(layout, None)
     assert store.uri == f"sqlite:///{Path(layout.mlflow_store().path).resolve() / DATABASE_FILE}"
 
     outcome = log_variant_fold(_fold(tmp_path), store)
@@ -156,7 +156,7 @@ def test_a_logged_fold_reads_back_with_the_mlflow_client(tmp_path, layout):
 
 
 def test_variants_share_an_experiment_and_a_rerun_replaces_its_run(tmp_path, layout):
-    store = tracking_store(layout, env={})
+    store = tracking_store(layout, None)
     wide = log_variant_fold(_fold(tmp_path, "wide"), store)
     narrow = log_variant_fold(
         _fold(tmp_path, "narrow", {**CONFIG, "model": {"blocks": [1], "width": 8}}), store
@@ -181,7 +181,7 @@ def test_mlflow_tracking_uri_is_honoured_even_on_object_storage(
     elsewhere.mkdir()
     shutil.copy(migrated_database, elsewhere / DATABASE_FILE)
     uri = f"sqlite:///{elsewhere / DATABASE_FILE}"
-    store = tracking_store(Layout.at("s3://bucket/prefix"), env={TRACKING_URI_VARIABLE: uri})
+    store = tracking_store(Layout.at("s3://bucket/prefix"), uri)
 
     outcome = log_variant_fold(_fold(tmp_path), store)
 
@@ -190,7 +190,7 @@ def test_mlflow_tracking_uri_is_honoured_even_on_object_storage(
 
 
 def test_object_storage_without_a_uri_turns_tracking_off_and_says_so(tmp_path, caplog):
-    store = tracking_store(Layout.at("s3://bucket/prefix"), env={})
+    store = tracking_store(Layout.at("s3://bucket/prefix"), None)
     assert store.uri is None
     with caplog.at_level(logging.WARNING, logger="resnet_pipeline.tracking"):
         outcome = log_variant_fold(_fold(tmp_path), store)
@@ -205,7 +205,7 @@ def test_an_unusable_store_never_fails_the_fold(tmp_path, caplog):
         port = probe.getsockname()[1]
     layout = Layout.at(tmp_path / "data")
     for uri in (f"http://user:secret@127.0.0.1:{port}", "nosuch://store"):
-        store = tracking_store(layout, env={TRACKING_URI_VARIABLE: uri})
+        store = tracking_store(layout, uri)
         with caplog.at_level(logging.WARNING, logger="resnet_pipeline.tracking"):
             outcome = log_variant_fold(_fold(tmp_path), store)
         assert outcome.status == "failed" and outcome.run_id is None
@@ -232,7 +232,7 @@ def test_a_server_that_answers_is_left_to_mlflow(tmp_path):
     thread.start()
     try:
         uri = f"http://127.0.0.1:{server.server_address[1]}"
-        store = tracking_store(Layout.at(tmp_path / "data"), env={TRACKING_URI_VARIABLE: uri})
+        store = tracking_store(Layout.at(tmp_path / "data"), uri)
         outcome = log_variant_fold(_fold(tmp_path), store)
     finally:
         server.shutdown()
@@ -244,7 +244,9 @@ def test_a_server_that_answers_is_left_to_mlflow(tmp_path):
 
 def test_a_config_key_that_shadows_the_identity_is_refused(tmp_path, layout):
     with pytest.raises(ValueError, match=r"\['symbol'\].*rename"):
-        log_variant_fold(_fold(tmp_path, config={"symbol": "ETHUSDT"}), tracking_store(layout, {}))
+        log_variant_fold(
+            _fold(tmp_path, config={"symbol": "ETHUSDT"}), tracking_store(layout, None)
+        )
 
 
 def test_flattened_config_and_its_hash():

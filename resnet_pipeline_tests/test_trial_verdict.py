@@ -102,3 +102,16 @@ def test_returns_that_cannot_be_compared_day_by_day_are_refused():
         trial_verdict(frame.iloc[1:], benchmarks)
     with pytest.raises(TrialReturnsError, match="repeat"):
         trial_verdict(frame.set_axis(["a", "a", "b"], axis=1), benchmarks)
+
+
+def test_trials_without_comparable_returns_still_raise_the_bar():
+    frame, benchmarks = _market(seed=0, days=730, planted=0.003)
+    columns = trial_verdict(frame, benchmarks)
+    more = trial_verdict(frame, benchmarks, n_trials=200)
+    assert more.n_trials == 200 and more.line.startswith("edge after 200 trials")
+    dsr = more.deflated_sharpe
+    assert dsr.expected_max_sharpe > columns.deflated_sharpe.expected_max_sharpe
+    assert dsr.value < columns.deflated_sharpe.value
+    assert more.overfitting.pbo == columns.overfitting.pbo  # PBO ranks the columns only
+    with pytest.raises(ValueError, match="n_trials=3 is below the 24 trials"):
+        trial_verdict(frame, benchmarks, n_trials=3)

@@ -35,13 +35,11 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
 from resnet_pipeline.trading.performance import CONVENTIONS, daily_returns
-from resnet_pipeline.trading.strategy import StrategyConfig, short_rules
+from resnet_pipeline.trading.strategy import SPOT_BORROW_FEE_PER_DAY, StrategyConfig, short_rules
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline.verdicts import targets_met
 
 REPORT_COLUMNS = [c for columns in PROBA_COLUMNS.values() for c in columns] + ["label"]
-# assumed (~7%/year of the short's notional); set your account's rate
-SPOT_BORROW_FEE_PER_DAY = 0.0002
 
 
 class BacktestConfig(dg.Config):

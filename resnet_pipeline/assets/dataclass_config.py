@@ -22,11 +22,9 @@ import dagster as dg
 from pydantic import Field, create_model
 
 from resnet_pipeline.ml import knobs
+from resnet_pipeline.ml.knobs import config_fields
 
-
-def config_fields(part: type) -> list[dataclasses.Field]:
-    """The fields of a domain dataclass that a config sets (``from_data`` ones excluded)."""
-    return [f for f in dataclasses.fields(part) if not knobs.from_data(f)]
+__all__ = ["config_fields", "dagster_config", "part_of"]
 
 
 def _config_type(hint: Any) -> Any:

@@ -42,13 +42,24 @@ def training_plan(
     """The configs of one training from an asset's config and the data's shape; threads are
     ``busy_threads`` while other runs are in progress unless ``num_threads`` says otherwise.
     An invalid value fails the run naming the field."""
-    data = {"window": window, "in_channels": len(channels), "num_classes": len(CLASS_NAMES)}
     try:
         run = part_of(RunOptions, config)
-        model = part_of(ModelConfig, config, **data)
+        model = part_of(ModelConfig, config, **model_data(window, channels))
         train = part_of(TrainConfig, config)
     except ValueError as error:
         raise dg.Failure(f"invalid training config: {error}") from error
+    return plan_of(model, train, run, runs_in_progress)
+
+
+def model_data(window: int, channels: Sequence[str]) -> dict[str, int]:
+    """The ``from_data`` fields of ModelConfig: the window, channels and classes of the data."""
+    return {"window": window, "in_channels": len(channels), "num_classes": len(CLASS_NAMES)}
+
+
+def plan_of(
+    model: ModelConfig, train: TrainConfig, run: RunOptions, runs_in_progress: int
+) -> TrainingPlan:
+    """The plan from validated parts: threads and augmentation as the run options say."""
     threads = run_threads(train.num_threads, runs_in_progress, run.busy_threads)
     return TrainingPlan(
         model=model,

@@ -21,6 +21,7 @@ from sklearn.metrics import (
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.baselines import last_rows, logistic_baseline, majority_baseline
+from resnet_pipeline.ml.calibration import PROBABILITY_FLOOR
 from resnet_pipeline.ml.checkpoint import Checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
@@ -38,7 +39,6 @@ CLASSIFICATION_TARGETS: tuple[Target, ...] = (
     Target("macro_f1", ">", 0.50, (MAJORITY,)),
     Target("auc_roc_ovr", ">", 0.60, (LOGISTIC,)),
 )
-_EPS = 1e-7
 # The test predictions' columns are named as the walk-forward folds' (``PROBA_COLUMNS``), so
 # one set of report functions reads both.
 PREDICTOR = {"model": "model", MAJORITY: "majority", LOGISTIC: "logistic"}
@@ -55,7 +55,7 @@ def class_names_for(k: int, names: Sequence[str] | None = None) -> tuple[str, ..
     return tuple(names)
 
 
-def _auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
+def auc_ovr(y_true: np.ndarray, proba: np.ndarray) -> float | None:
     """Macro one-vs-rest AUC; None unless every class occurs in ``y_true``."""
     k = proba.shape[1]
     if len(np.unique(y_true)) < k:
@@ -81,7 +81,7 @@ def classification_metrics(
     names = class_names_for(k, class_names)
     if len(y_true) and (y_true.min() < 0 or y_true.max() >= k):
         raise ValueError(f"labels must be in 0..{k - 1} for {k} probability columns")
-    proba = np.clip(proba, _EPS, 1.0)
+    proba = np.clip(proba, PROBABILITY_FLOOR, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
     y_pred = proba.argmax(axis=1)
     labels = list(range(k))
@@ -95,7 +95,7 @@ def classification_metrics(
         "macro_f1": float(
             f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
         ),
-        "auc_roc_ovr": _auc(y_true, proba),
+        "auc_roc_ovr": auc_ovr(y_true, proba),
         "log_loss": float(log_loss(y_true, proba, labels=labels)),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "predicted_shares": (np.bincount(y_pred, minlength=k) / max(len(y_pred), 1)).tolist(),

@@ -40,6 +40,11 @@ def from_data(spec: Field) -> bool:
     return bool(spec.metadata.get(_FROM_DATA, False))
 
 
+def config_fields(part: type) -> list[Field]:
+    """The fields of a domain dataclass that a config sets (``from_data`` ones excluded)."""
+    return [f for f in fields(part) if not from_data(f)]
+
+
 def same_as(part: type, name: str) -> Any:
     """A field declared like ``part``'s field ``name`` (default, description, allowed values):
     for a dataclass that shares a knob with another, so the knob is still declared once."""

@@ -48,9 +48,12 @@ class FoldConfig:
             )
         self.split_config()  # validates window, purge, gap and price_norm the dataset's way
 
-    def split_config(self) -> SplitConfig:
+    def split_config(self, forward_window: int = SplitConfig.forward_window) -> SplitConfig:
+        """The dataset's sample rules for this fold; ``forward_window``: the label horizon the
+        purge must cover (a label variant's own, SPEC 14)."""
         return SplitConfig(
             window=self.window,
+            forward_window=forward_window,
             purge_minutes=self.purge_minutes,
             max_gap_minutes=self.max_gap_minutes,
             price_norm=self.price_norm,

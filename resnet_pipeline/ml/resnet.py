@@ -16,7 +16,7 @@ ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "resnet34": ("basic", (3, 4, 6, 3)),
     "resnet50": ("bottleneck", (3, 4, 6, 3)),
 }
-STAGE_WIDTHS = (64, 128, 256, 512)
+STAGE_WIDTHS = (64, 128, 256, 512)  # the seed's stages; ModelConfig.width scales them
 _TOTAL_STRIDE = 32  # stem conv 2 x max-pool 2 x three stride-2 stages
 
 
@@ -38,6 +38,11 @@ class ModelConfig:
     in_channels: int = knob(15, "input channels: the dataset's feature channels", from_data=True)
     num_classes: int = knob(3, "output classes: the label's classes", from_data=True)
     window: int = knob(256, "input length in rows: the dataset's window", from_data=True)
+    width: int = knob(
+        STAGE_WIDTHS[0],
+        "channels of the stem and the first stage; each later stage doubles them (64: the "
+        "seed's 64-128-256-512; smaller widths cost about width^2 less)",
+    )
     dropout: float = knob(0.3, "dropout before the linear head")
     positional_encoding: bool = knob(False, "add a sinusoidal time encoding to the input")
     norm: str = knob(
@@ -59,12 +64,19 @@ class ModelConfig:
                 f"window={self.window} is shorter than the network's total stride "
                 f"{_TOTAL_STRIDE}: use a window of at least {_TOTAL_STRIDE} rows"
             )
+        if self.width < 4:
+            raise ValueError(f"width={self.width}: use at least 4 channels (the seed's is 64)")
         if self.in_channels < 1 or self.num_classes < 2 or not 0 <= self.dropout < 1:
             raise ValueError("need in_channels >= 1, num_classes >= 2 and 0 <= dropout < 1")
 
     @property
     def block_name(self) -> str:
         return self.block or ARCHS[self.arch][0]
+
+    @property
+    def stage_widths(self) -> tuple[int, ...]:
+        """The stages' channels: ``STAGE_WIDTHS`` scaled to ``width``."""
+        return tuple(w * self.width // STAGE_WIDTHS[0] for w in STAGE_WIDTHS)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,20 +108,21 @@ class ResNet1D(nn.Module):
             self.register_buffer("pos", sinusoidal_encoding(cfg.window, cfg.in_channels))
         else:
             self.pos = None
+        widths = cfg.stage_widths
         self.stem = nn.Sequential(
-            conv_k(cfg.in_channels, 64, 7, stride=2),
-            norm_layer(64),
+            conv_k(cfg.in_channels, widths[0], 7, stride=2),
+            norm_layer(widths[0]),
             nn.ReLU(inplace=True),
             nn.MaxPool1d(3, stride=2, padding=1),
         )
-        self.in_width = 64
+        self.in_width = widths[0]
         self.stages = nn.ModuleList(
             self._make_layer(block, width, count, 1 if i == 0 else 2, norm_layer)
-            for i, (width, count) in enumerate(zip(STAGE_WIDTHS, counts, strict=True))
+            for i, (width, count) in enumerate(zip(widths, counts, strict=True))
         )
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(STAGE_WIDTHS[-1] * block.expansion, cfg.num_classes)
+        self.head = nn.Linear(widths[-1] * block.expansion, cfg.num_classes)
         self._init_weights(cfg.zero_init_residual)
 
     def _make_layer(

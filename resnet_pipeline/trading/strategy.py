@@ -10,6 +10,8 @@ import numpy as np
 from resnet_pipeline.market.source import MARKETS
 
 STOPS = ("fixed", "atr", "trailing")
+# assumed (~7%/year of the short's notional); set your account's rate
+SPOT_BORROW_FEE_PER_DAY = 0.0002
 SIZINGS = ("kelly", "fixed")
 
 

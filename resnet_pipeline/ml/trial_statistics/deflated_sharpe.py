@@ -137,11 +137,13 @@ def deflated_sharpe_ratio(
     )
 
 
-def deflated_sharpe_of_trials(matrix: ReturnsMatrix) -> DeflatedSharpe:
-    """The DSR of the variant with the highest per-day Sharpe ratio; N = every column."""
+def deflated_sharpe_of_trials(matrix: ReturnsMatrix, n_trials: int | None = None) -> DeflatedSharpe:
+    """The DSR of the variant with the highest per-day Sharpe ratio; N = ``n_trials`` (every
+    trial made, when some have no returns to compare, e.g. abandoned before their last fold),
+    else every column."""
     sharpes = per_day_sharpe(matrix.values)
     defined = np.isfinite(sharpes)
-    n, with_sharpe = matrix.n_variants, int(defined.sum())
+    n, with_sharpe = _trial_count(matrix, n_trials), int(defined.sum())
     empty = DeflatedSharpe(None, None, n, matrix.n_days, trials_without_sharpe=n - with_sharpe)
     if not with_sharpe:
         reason = f"none of the {n} trials has a defined Sharpe ratio (returns never vary)"
@@ -156,6 +158,17 @@ def deflated_sharpe_of_trials(matrix: ReturnsMatrix) -> DeflatedSharpe:
         return replace(empty, reason=reason, **named)
     variance = float(np.var(sharpes[defined], ddof=1)) if n > 1 else None
     return replace(deflated_sharpe_ratio(matrix.values[:, best], n, variance), **named)
+
+
+def _trial_count(matrix: ReturnsMatrix, n_trials: int | None) -> int:
+    if n_trials is None:
+        return matrix.n_variants
+    if n_trials < matrix.n_variants:
+        raise ValueError(
+            f"n_trials={n_trials} is below the {matrix.n_variants} trials whose returns were "
+            "given: N counts every trial made, at least every column"
+        )
+    return n_trials
 
 
 def _too_few_days(days: int) -> str:

@@ -4,8 +4,9 @@
 is at least 0.95, the probability of backtest overfitting is below 0.5, and Hansen's SPA
 consistent p-value is below 0.05 against every benchmark passed (buy-and-hold and the best
 baseline). Otherwise "no edge after N trials", naming every condition that failed with its
-value, and every piece that is undefined with the reason. N is the number of variant columns:
-the trial ledger passes every variant ever evaluated, so N cannot shrink by editing a file.
+value, and every piece that is undefined with the reason. N is the number of variant columns,
+or ``n_trials`` when the trial ledger holds trials without comparable returns: the ledger passes
+every variant ever evaluated, so N cannot shrink by editing a file.
 
 Input: daily returns aligned on the same days, a DataFrame indexed by day with one column per
 variant (or a [T, N] array) and one Series (or array) per benchmark on exactly those days; no
@@ -69,16 +70,18 @@ def trial_verdict(
     blocks: int = DEFAULT_BLOCKS,
     reps: int = DEFAULT_REPS,
     seed: int = 0,
+    n_trials: int | None = None,
 ) -> TrialVerdict:
     """The verdict over every trial's daily ``returns`` against each of ``benchmarks`` (name
-    -> daily returns); ``blocks``: S of the PBO, ``reps`` and ``seed``: the SPA bootstrap."""
+    -> daily returns); ``blocks``: S of the PBO, ``reps`` and ``seed``: the SPA bootstrap;
+    ``n_trials``: N when trials were made beyond the columns (see ``deflated_sharpe``)."""
     if not benchmarks:
         raise TrialReturnsError(
             "no benchmark given: the SPA test needs the daily returns of buy-and-hold and of "
             "the best baseline on the variants' days"
         )
     matrix = returns_matrix(returns)
-    deflated = deflated_sharpe_of_trials(matrix)
+    deflated = deflated_sharpe_of_trials(matrix, n_trials)
     overfitting = probability_of_backtest_overfitting(matrix, blocks)
     spa = tuple(
         superior_predictive_ability(matrix, series, name, reps, seed)
@@ -86,7 +89,7 @@ def trial_verdict(
     )
     reasons = (_deflated_reason(deflated), _overfitting_reason(overfitting))
     reasons = tuple(r for r in reasons + tuple(map(_spa_reason, spa)) if r)
-    n = matrix.n_variants
+    n = deflated.n_trials
     trials = f"{n} trial{'s' if n != 1 else ''}"
     if reasons:
         line = f"no edge after {trials}: " + "; ".join(reasons)

@@ -1,0 +1,85 @@
+"""What the experiment assets share (SPEC 14): their group and partitions, and how a trial key
+becomes the configuration its folds train.
+
+Partitions (``partitions.py``; keys by ``experiments.trial_keys``):
+- ``experiment_variant``: a trial, ``<experiment>:<symbol>:<variant>`` (dynamic);
+- ``experiment_fold``: month x trial, ``2024-02-01|<experiment>:<symbol>:<variant>``;
+- ``experiment_report``: ``<experiment>:<symbol>`` (dynamic).
+The ``experiment_partitions`` sensor and ``python -m resnet_pipeline.experiments register`` add
+the keys of each file; nothing removes them, so a deleted variant stays visible (and counted).
+
+The experiment file is the source of truth: a trial's configuration is read from it when a run
+starts. A variant deleted from the file keeps the configuration it was last evaluated with (the
+ledger's newest record under its name), so its folds can still be completed.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from resnet_pipeline.commands import experiment_command
+from resnet_pipeline.experiments.experiment_file import Experiment, ExperimentError
+from resnet_pipeline.experiments.ledger import latest_of_variant, ledger
+from resnet_pipeline.experiments.trial_keys import TrialKey, split_trial_key
+from resnet_pipeline.experiments.variant_config import VariantConfig, resolve_config
+from resnet_pipeline.layout import Layout
+from resnet_pipeline.partitions import experiment_fold_partitions
+from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
+from resnet_pipeline.settings import current_settings
+
+EXPERIMENTS = "experiments"
+EXPERIMENT_FOLDS = experiment_fold_partitions(current_settings())
+
+
+@dataclass(frozen=True)
+class ResolvedTrial:
+    key: TrialKey
+    experiment: Experiment
+    config: VariantConfig
+    source: str  # where the configuration came from: the file, or the ledger
+
+
+def load_experiment_or_fail(experiments: ExperimentDirectory, name: str, market: str) -> Experiment:
+    try:
+        return experiments.load(name, market)
+    except ExperimentError as error:
+        raise dg.Failure(str(error)) from error
+
+
+def resolve_trial(
+    key: str, experiments: ExperimentDirectory, layout: Layout, market: str
+) -> ResolvedTrial:
+    """The trial's experiment and configuration: the variant's in the file, else the one the
+    ledger recorded last under its name; a failure names what to fix."""
+    try:
+        trial = split_trial_key(key)
+    except ValueError as error:
+        raise dg.Failure(str(error)) from error
+    experiment = load_experiment_or_fail(experiments, trial.experiment, market)
+    if trial.symbol not in experiment.symbols:
+        raise dg.Failure(
+            f"{experiment.path} does not list {trial.symbol} (its symbols: "
+            f"{list(experiment.symbols)}): add it to the file's symbols, then "
+            f"{experiment_command('register', experiment.path)}"
+        )
+    variant = experiment.variant(trial.variant)
+    if variant is not None:
+        return ResolvedTrial(trial, experiment, variant.config, "the experiment file")
+    record = latest_of_variant(
+        ledger(layout.experiment(trial.experiment, trial.symbol)), trial.variant
+    )
+    if record is None:
+        raise dg.Failure(
+            f"variant {trial.variant!r} is neither in {experiment.path} (its variants: "
+            f"{[v.name for v in experiment.variants]}) nor in the ledger of "
+            f"{trial.experiment}/{trial.symbol}: add it to the file or pick another partition"
+        )
+    config = resolve_config(record.config, market)
+    if config.config_hash != record.config_hash:
+        raise dg.Failure(
+            f"variant {trial.variant!r} was deleted from {experiment.path}, and its recorded "
+            f"configuration (trial {record.config_hash[:12]}) no longer resolves to the same "
+            "trial with this code (a knob was added or a default changed): it stays counted in "
+            "the ledger; to evaluate it again, add it back to the file (a new trial)"
+        )
+    return ResolvedTrial(trial, experiment, config, "the ledger (deleted from the file)")

@@ -1,0 +1,183 @@
+"""`experiment_report` (experiment x symbol, ``<experiment>:<symbol>``): the leaderboard of every
+trial in the ledger and the verdict that counts them all (SPEC 14;
+``experiments.verdict_report``), as HTML and JSON, with each scored trial's daily returns written
+to the ledger. A fold enters only when its predictions were made by its current model."""
+
+import dagster as dg
+import pandas as pd
+
+from resnet_pipeline.artifacts import exists, file_sha256, write_json_atomic, write_text_atomic
+from resnet_pipeline.assets.common import OWNERS, markdown_table, plain
+from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
+from resnet_pipeline.assets.experiment_common import EXPERIMENTS, load_experiment_or_fail
+from resnet_pipeline.assets.report_checks import report_metadata
+from resnet_pipeline.commands import experiment_command, materialize_trial_months
+from resnet_pipeline.experiments.experiment_file import Experiment
+from resnet_pipeline.experiments.ledger import ledger, predicted_months
+from resnet_pipeline.experiments.trial_keys import split_report_key, trial_key
+from resnet_pipeline.experiments.variant_config import resolve_config
+from resnet_pipeline.experiments.verdict_report import (
+    ReportSettings,
+    TrialInput,
+    TrialTests,
+    build_experiment_report,
+    column_name,
+    trial_returns,
+)
+from resnet_pipeline.layout import ExperimentFiles
+from resnet_pipeline.ml.fold_identity import FoldMismatchError, check_predictions
+from resnet_pipeline.ml.stitched_metrics import BootstrapConfig
+from resnet_pipeline.partitions import EXPERIMENT_REPORTS
+from resnet_pipeline.reports.experiment_page import experiment_page
+from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
+from resnet_pipeline.trading.stitched import stitch
+
+ExperimentReportConfig = dagster_config(
+    "ExperimentReportConfig",
+    __name__,
+    "The intervals' bootstrap and the verdict's tests (PBO blocks, SPA replications).",
+    BootstrapConfig,
+    TrialTests,
+)
+
+
+def _trial_input(files: ExperimentFiles, record, experiment: Experiment, market: str):
+    trial = files.trial(record.config_hash)
+    done = predicted_months(trial, experiment.months)
+    frames = {}
+    for month in done if len(done) == len(experiment.months) else []:
+        fold = trial.fold(month)
+        frame = read_parquet(fold.predictions)
+        rerun = materialize_trial_months(
+            trial_key(record.experiment, record.symbol, record.variant), month, month
+        )
+        if not exists(fold.model):
+            raise dg.Failure(
+                f"{record.variant} {month:%Y-%m}: predictions without model.pt: {rerun}"
+            )
+        try:
+            check_predictions(frame, file_sha256(fold.model), month)
+        except FoldMismatchError as error:
+            raise dg.Failure(f"{record.variant}: {error}: re-run {rerun}") from error
+        frames[f"{month:%Y-%m}"] = frame
+    config = resolve_config(record.config, market)
+    return TrialInput(record, config, stitch(frames) if frames else None, done)
+
+
+def _incomplete_note(trials: list[TrialInput], experiment: Experiment) -> list[str]:
+    first, last = experiment.months[0], experiment.months[-1]
+    return [
+        f"{t.record.variant}@{t.record.config_hash[:8]}: {len(t.months_done)} of "
+        f"{len(experiment.months)} months; complete it with "
+        + materialize_trial_months(
+            trial_key(t.record.experiment, t.record.symbol, t.record.variant), first, last
+        )
+        for t in trials
+        if t.frame is None
+    ]
+
+
+@dg.asset(
+    partitions_def=EXPERIMENT_REPORTS,
+    group_name=EXPERIMENTS,
+    kinds={"html"},
+    owners=OWNERS,
+    code_version="1",
+    description="The experiment's leaderboard (pooled accuracy, macro F1, AUC, log loss and "
+    "Sharpe after costs with block-bootstrap intervals, beside the baselines; folds won; "
+    "calibration) and the verdict over every trial ever evaluated: deflated Sharpe ratio, PBO, "
+    "SPA against buy-and-hold and the best baseline.",
+    deps=[dg.AssetDep("experiment_fold", partition_mapping=dg.AllPartitionMapping())],
+)
+def experiment_report(
+    context: dg.AssetExecutionContext,
+    config: ExperimentReportConfig,
+    store: DataStore,
+    experiments: ExperimentDirectory,
+    venue: TradingVenue,
+) -> dg.MaterializeResult:
+    try:
+        name, symbol = split_report_key(context.partition_key)
+        settings = ReportSettings(part_of(BootstrapConfig, config), part_of(TrialTests, config))
+    except ValueError as error:
+        raise dg.Failure(f"experiment_report: {error}") from error
+    experiment = load_experiment_or_fail(experiments, name, venue.market)
+    files = store.layout.experiment(name, symbol)
+    records = ledger(files)
+    if not records:
+        first, last = experiment.months[0], experiment.months[-1]
+        raise dg.Failure(
+            f"no trial of {name} for {symbol} has been evaluated yet: register the file "
+            f"({experiment_command('register', experiment.path)}) and run its folds, e.g. "
+            + materialize_trial_months(
+                trial_key(name, symbol, experiment.variants[0].name), first, last
+            )
+        )
+    trials = [_trial_input(files, r, experiment, venue.market) for r in records]
+    scored = [t.frame for t in trials if t.frame is not None]
+    span = (
+        (min(f["timestamp"].min() for f in scored), max(f["timestamp"].max() for f in scored))
+        if scored
+        else (pd.Timestamp(experiment.months[0], tz="UTC"),) * 2
+    )
+    candles = candles_around(store.layout, symbol, *span)
+    try:
+        report = build_experiment_report(experiment, symbol, trials, candles, settings)
+    except ValueError as error:
+        notes = "; ".join(_incomplete_note(trials, experiment))
+        raise dg.Failure(f"{name}/{symbol}: {error}. {notes}") from error
+    summary = report.summary | {"incomplete": _incomplete_note(trials, experiment)}
+    out = files.report
+    write_json_atomic(out.summary, plain(summary))
+    write_parquet_atomic(report.returns.rename_axis("day").reset_index(), out.daily_returns)
+    by_name = {column_name(r): r for r in records}
+    for column, series in trial_returns(report).items():
+        frame = series.rename("daily_return").rename_axis("day").reset_index()
+        write_parquet_atomic(frame, files.trial(by_name[column].config_hash).daily_returns)
+    page = experiment_page(summary, report.best_equity, report.benchmark_equity)
+    write_text_atomic(out.html, page.html)
+    context.log.info(f"{name}/{symbol}: {summary['verdict']}")
+    best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
+    numbers = {
+        "n_trials": summary["n_trials"],
+        "scored_trials": summary["scored_trials"],
+        "best_sharpe": best["intervals"]["sharpe_after_costs"]["estimate"],
+        "best_accuracy": best["intervals"]["accuracy"]["estimate"],
+        "days": summary["days"],
+        "common_minutes": summary["common_minutes"],
+    }
+    table = [
+        {
+            "trial": line["trial"],
+            "accuracy": line["intervals"]["accuracy"]["estimate"],
+            "sharpe": line["intervals"]["sharpe_after_costs"]["estimate"],
+            "trades": line["trades"],
+        }
+        for line in summary["leaderboard"]
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "verdict": summary["verdict"],
+            **report_metadata(
+                page.headline,
+                numbers,
+                page.figures,
+                edge=summary["edge"],
+                best_trial=summary["best_trial"],
+                leaderboard=dg.MetadataValue.md(markdown_table(pd.DataFrame(table))),
+                report_path=dg.MetadataValue.path(str(out.html)),
+            ),
+        }
+    )
+
+
+experiment_report_job = dg.define_asset_job(
+    "experiment_report_job",
+    selection=[experiment_report],
+    description="The leaderboard and verdict of one experiment and symbol.",
+)
+
+defs = dg.Definitions(assets=[experiment_report], jobs=[experiment_report_job])

@@ -1,0 +1,113 @@
+"""The command line of experiments (shell: it talks to the Dagster instance at DAGSTER_HOME).
+
+    python -m resnet_pipeline.experiments check experiments/horizons.yaml
+    python -m resnet_pipeline.experiments register experiments/horizons.yaml
+    python -m resnet_pipeline.experiments run experiments/horizons.yaml [--n-boot 1000]
+
+``check`` reads and validates the file and prints its variants, their configuration hashes and
+partition keys. ``register`` adds the file's partitions to the instance (as the
+``experiment_partitions`` sensor does, through ``DagsterInstance.add_dynamic_partitions``),
+resolves every new or changed variant (``experiment_variant``) and prints the commands that run
+the folds and the reports. ``run`` registers, then materializes every fold (each trial's months
+oldest first, so warm starts find the previous month) and each report in this process, and
+prints the verdicts. The file must live in RESNET_EXPERIMENTS_DIR: the assets read it there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from resnet_pipeline.commands import (
+    experiment_command,
+    materialize_experiment_report,
+    materialize_trial_months,
+)
+from resnet_pipeline.experiments.experiment_file import (
+    Experiment,
+    ExperimentError,
+    experiment_path,
+    load_experiment,
+)
+from resnet_pipeline.experiments.trial_keys import report_key, trial_key
+from resnet_pipeline.settings import current_settings
+
+
+def _locate(argument: str, directory: str) -> Path:
+    """The experiment file ``argument`` names (a path, or a name in ``directory``); refused
+    outside ``directory``, where the assets would not find it."""
+    given = Path(argument)
+    path = given if given.suffix else experiment_path(directory, argument)
+    if path.resolve().parent != Path(directory).resolve():
+        raise ExperimentError(
+            f"{path} is not in RESNET_EXPERIMENTS_DIR={directory}, where the experiment assets "
+            f"read experiment files: move it to {Path(directory) / path.name}, or set "
+            f"RESNET_EXPERIMENTS_DIR={path.parent}"
+        )
+    return path
+
+
+def _print_plan(experiment: Experiment) -> None:
+    print(f"{experiment.name}: months {', '.join(f'{m:%Y-%m}' for m in experiment.months)}")
+    for variant in experiment.variants:
+        print(f"  {variant.name:<40} {variant.config.config_hash[:12]}  {variant.overrides}")
+    for symbol in experiment.symbols:
+        print(f"  report partition: {report_key(experiment.name, symbol)}")
+
+
+def _commands(experiment: Experiment) -> list[str]:
+    first, last = experiment.months[0], experiment.months[-1]
+    out = [
+        materialize_trial_months(trial_key(experiment.name, s, v.name), first, last)
+        for s in experiment.symbols
+        for v in experiment.variants
+    ]
+    return out + [
+        materialize_experiment_report(report_key(experiment.name, s)) for s in experiment.symbols
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m resnet_pipeline.experiments")
+    parser.add_argument("action", choices=("check", "register", "run"))
+    parser.add_argument("file", help="experiments/<name>.yaml, or the name")
+    parser.add_argument("--n-boot", type=int, default=1000, help="report intervals' resamples")
+    args = parser.parse_args(argv)
+    settings = current_settings()
+    try:
+        path = _locate(args.file, settings.experiments_dir)
+        experiment = load_experiment(path, settings.symbols, settings.bybit_market)
+    except ExperimentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print_plan(experiment)
+    if args.action == "check":
+        return 0
+    import dagster as dg
+
+    from resnet_pipeline.definitions import defs
+    from resnet_pipeline.experiment_runner import register_experiment, run_experiment
+
+    if not os.environ.get("DAGSTER_HOME"):
+        print(
+            "error: DAGSTER_HOME is not set: partitions are registered in the instance the UI "
+            "and the CLI use; set DAGSTER_HOME (the scripts use $PWD/.dagster_home)",
+            file=sys.stderr,
+        )
+        return 2
+    instance = dg.DagsterInstance.get()
+    register_experiment(experiment, instance, defs)
+    if args.action == "register":
+        print("\nrun the folds (one trial's months in one run) and the reports:")
+        print("\n".join(_commands(experiment)))
+        print(f"\nor everything in this process: {experiment_command('run', path)}")
+        return 0
+    run_experiment(experiment, instance, defs, {"n_boot": args.n_boot})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

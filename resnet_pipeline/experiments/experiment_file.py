@@ -1,0 +1,340 @@
+"""An experiment file (``<experiments dir>/<name>.yaml``, kept in git): read, expanded, checked.
+
+```yaml
+name: horizons              # optional; must equal the file name
+description: label horizons and thresholds
+months: 2024-02..2024-07    # the fold months, the same for every variant (or a list)
+symbols: [BTCUSDT]          # optional: every configured symbol (RESNET_SYMBOLS)
+base:                       # partial override shared by every variant
+  training: {epochs: 10, max_train_samples: 20000}
+  folds: {warm_start: true}
+variants:                   # each a partial override of the one config, over base
+  - name: spec-default
+  - name: vol-scaled
+    labels: {vol_k: 0.5}
+grid:                       # the cartesian product, one variant per combination
+  labels: {forward_window: [6, 30]}
+  model: {dropout: [0.1, 0.5]}
+```
+
+Sections and fields are those of ``variant_config.SECTIONS`` (derived from the dataclasses).
+Grid variants are named ``<field>=<value>`` joined by ``+`` in file order
+(``forward_window=6+dropout=0.1``), the section added where two grid sections share a field.
+Every problem raises ``ExperimentError``: one paragraph naming the file, the variant and the
+field, and what to write instead.
+
+Names become Dagster partition keys (``trial_keys``): letters, digits and ``_ . = + -`` only,
+which keeps them clear of the characters Dagster reserves (``|``, ``,``, ``[``, ``]``, ``...``)
+and of ``:``, the key's own separator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resnet_pipeline.experiments.variant_config import (
+    SECTIONS,
+    VariantConfig,
+    VariantConfigError,
+    merged,
+    resolve_config,
+    section_fields,
+)
+
+TOP_LEVEL = ("name", "description", "months", "symbols", "base", "variants", "grid")
+SUFFIXES = (".yaml", ".yml")
+EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be used; the message names the file, variant and field."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    overrides: dict[str, dict[str, Any]]  # what the file sets for it, base included
+    config: VariantConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: str
+    months: tuple[date, ...]
+    symbols: tuple[str, ...]
+    base: VariantConfig  # the base alone: the costs buy-and-hold pays in the report
+    variants: tuple[Variant, ...]
+    description: str = ""
+
+    def variant(self, name: str) -> Variant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+
+def experiment_path(directory: str | Path, name: str) -> Path:
+    """The file of experiment ``name`` (``.yaml``, or ``.yml`` when only that exists)."""
+    folder = Path(directory)
+    for suffix in SUFFIXES:
+        if (folder / f"{name}{suffix}").exists():
+            return folder / f"{name}{suffix}"
+    return folder / f"{name}{SUFFIXES[0]}"
+
+
+def experiment_files(directory: str | Path) -> list[Path]:
+    """Every experiment file in ``directory``, by name."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
+
+
+def load_experiment(path: str | Path, symbols: Sequence[str], market: str = "spot") -> Experiment:
+    """Read and check ``path``; ``symbols``: the configured ones (RESNET_SYMBOLS), the default
+    and the allowed; ``market``: the venue's, which sets whether the strategy shorts."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExperimentError(
+            f"{path}: no such experiment file. Experiment files live in RESNET_EXPERIMENTS_DIR "
+            f"as <name>.yaml; create it (README, Experiments) or fix the name"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise ExperimentError(f"{path}: not valid YAML{where} ({problem}); fix the file") from None
+    return parse_experiment(raw, path, symbols, market)
+
+
+def _fail(path: Path, where: str, problem: str) -> ExperimentError:
+    return ExperimentError(f"{path}: {where}: {problem}")
+
+
+def _months(raw: Any, path: Path) -> tuple[date, ...]:
+    def month(value: Any) -> date:
+        if isinstance(value, date) and value.day == 1:
+            return date(value.year, value.month, 1)
+        match = _MONTH.match(str(value).strip())
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise _fail(path, "months", f"{value!r} is not a month: write YYYY-MM, e.g. 2024-02")
+        return date(int(match.group(1)), int(match.group(2)), 1)
+
+    if isinstance(raw, str) and ".." in raw:
+        first, last = (month(part) for part in raw.split("..", 1))
+        if last < first:
+            raise _fail(path, "months", f"{raw!r} ends before it starts: write first..last")
+        count = (last.year - first.year) * 12 + last.month - first.month + 1
+        raw = [date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+               for i in range(count)]  # fmt: skip
+    if isinstance(raw, str | date):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise _fail(
+            path,
+            "months",
+            "missing or empty: list the fold months, e.g. months: [2024-02, 2024-03] or "
+            "months: 2024-02..2024-07",
+        )
+    months = [month(m) for m in raw]
+    if len(set(months)) != len(months):
+        raise _fail(path, "months", f"a month is listed twice in {raw}")
+    return tuple(sorted(months))
+
+
+def _symbols(raw: Any, path: Path, known: Sequence[str]) -> tuple[str, ...]:
+    if raw is None:
+        return tuple(known)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise _fail(path, "symbols", "give a list of symbols, e.g. symbols: [BTCUSDT]")
+    symbols = tuple(str(s).strip().upper() for s in raw)
+    unknown = [s for s in symbols if s not in known]
+    if unknown:
+        raise _fail(
+            path,
+            "symbols",
+            f"{unknown} not among the configured symbols {list(known)}: add them to "
+            "RESNET_SYMBOLS (and ingest their months) or remove them from the file",
+        )
+    if len(set(symbols)) != len(symbols):
+        raise _fail(path, "symbols", f"a symbol is listed twice in {list(symbols)}")
+    return symbols
+
+
+def _sections(raw: Any, path: Path, where: str) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _fail(path, where, f"is a {type(raw).__name__}: give a mapping of sections")
+    unknown = [k for k in raw if k not in SECTIONS]
+    if unknown:
+        raise _fail(
+            path,
+            where,
+            f"unknown section(s) {unknown}: the sections are {', '.join(SECTIONS)}",
+        )
+    for section, values in raw.items():
+        if values is not None and not isinstance(values, Mapping):
+            raise _fail(path, f"{where}, {section}", "give a mapping of field: value")
+    return {str(k): dict(v or {}) for k, v in raw.items()}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "-".join(_text(v) for v in value)
+    return str(value)
+
+
+def expand_grid(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """(name, overrides) of every combination of the grid, in file order."""
+    grid = _sections(raw, path, "grid")
+    axes: list[tuple[str, str, list[Any]]] = []
+    for section, values in grid.items():
+        known = section_fields(section)
+        for field, choices in values.items():
+            if field not in known:
+                raise _fail(
+                    path,
+                    f"grid, {section}.{field}",
+                    f"not a field of {section}; its fields are {', '.join(sorted(known))}",
+                )
+            if not isinstance(choices, list) or not choices:
+                raise _fail(
+                    path,
+                    f"grid, {section}.{field}",
+                    f"give a non-empty list of values to try, e.g. {field}: [a, b]",
+                )
+            axes.append((section, field, choices))
+    if not axes:
+        return []
+    repeated = {f for _, f, _ in axes if sum(1 for _, g, _ in axes if g == f) > 1}
+    out = []
+    for combination in itertools.product(*(choices for _, _, choices in axes)):
+        overrides: dict[str, dict[str, Any]] = {}
+        parts = []
+        for (section, field, _), value in zip(axes, combination, strict=True):
+            overrides.setdefault(section, {})[field] = value
+            label = f"{section}.{field}" if field in repeated else field
+            parts.append(f"{label}={_text(value)}")
+        name = "+".join(parts)
+        if not VARIANT_NAME.match(name) or "..." in name:
+            raise _fail(
+                path,
+                f"grid variant {name!r}",
+                "its values cannot name a variant (letters, digits and _ . = + - only): list "
+                "this combination under variants with a name of its own",
+            )
+        out.append((name, overrides))
+    return out
+
+
+def _named_variants(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _fail(path, "variants", "give a list of variants, each with a name")
+    out = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, Mapping) or "name" not in entry:
+            raise _fail(
+                path,
+                f"variants[{index}]",
+                "each variant is a mapping with a name, e.g. - name: wide-window",
+            )
+        name = str(entry["name"])
+        if not VARIANT_NAME.match(name) or "..." in name:
+            raise _fail(
+                path,
+                f"variant {name!r}",
+                "a name is letters, digits and _ . = + - (at most 128, starting with a letter "
+                "or digit): it becomes a Dagster partition key",
+            )
+        body = {k: v for k, v in entry.items() if k != "name"}
+        out.append((name, _sections(body, path, f"variant {name!r}")))
+    return out
+
+
+def parse_experiment(
+    raw: Any, path: str | Path, symbols: Sequence[str], market: str = "spot"
+) -> Experiment:
+    """The experiment a file's parsed YAML describes (``load_experiment`` without the read)."""
+    path = Path(path)
+    stem = path.stem
+    if not isinstance(raw, Mapping):
+        raise _fail(path, "top level", "the file must be a mapping with months and variants")
+    unknown = [k for k in raw if k not in TOP_LEVEL]
+    if unknown:
+        raise _fail(path, "top level", f"unknown key(s) {unknown}: use {', '.join(TOP_LEVEL)}")
+    name = str(raw.get("name", stem))
+    if name != stem:
+        raise _fail(path, "name", f"{name!r} differs from the file name {stem!r}: rename one")
+    if not EXPERIMENT_NAME.match(name):
+        raise _fail(
+            path,
+            "name",
+            f"{name!r}: an experiment name is letters, digits, _ and - (at most 64): rename the "
+            "file",
+        )
+    months = _months(raw.get("months"), path)
+    chosen = _symbols(raw.get("symbols"), path, symbols)
+    base = _sections(raw.get("base"), path, "base")
+    entries = _named_variants(raw.get("variants"), path) + expand_grid(raw.get("grid"), path)
+    if not entries:
+        raise _fail(
+            path,
+            "variants",
+            "the experiment has no variant: list variants (each a name and the sections it "
+            "changes; - name: spec-default changes nothing) or a grid",
+        )
+    names: set[str] = set()
+    by_hash: dict[str, str] = {}
+    variants = []
+    for variant, own in entries:
+        if variant in names:
+            raise _fail(path, f"variant {variant!r}", "the name is used twice: rename one")
+        names.add(variant)
+        overrides = merged(base, own)
+        try:
+            config = resolve_config(overrides, market)
+        except VariantConfigError as error:
+            raise _fail(path, f"variant {variant!r}", f"{error}") from None
+        twin = by_hash.setdefault(config.config_hash, variant)
+        if twin != variant:
+            raise _fail(
+                path,
+                f"variant {variant!r}",
+                f"its configuration equals variant {twin!r}'s (one trial, hash "
+                f"{config.config_hash[:12]}): remove one or make them differ",
+            )
+        variants.append(Variant(variant, overrides, config))
+    try:
+        base_config = resolve_config(base, market)
+    except VariantConfigError as error:
+        raise _fail(path, "base", f"{error}") from None
+    return Experiment(
+        name=name,
+        path=str(path),
+        months=months,
+        symbols=chosen,
+        base=base_config,
+        variants=tuple(variants),
+        description=str(raw.get("description") or ""),
+    )

@@ -1,0 +1,205 @@
+"""One variant's walk-forward fold for month M (SPEC 13 and 14), on the fold engine as it is.
+
+- **Labels** come from the stored raw candles with the variant's ``LabelConfig``, computed once
+  over the continuous candles of every month read (so a month's tail sees the next month and a
+  volatility-scaled threshold its trailing minutes); nothing is re-ingested, and the stored
+  ``labels`` asset keeps the SPEC 5 rule.
+- **Samples and the fold**: ``monthly_folds`` (the dataset's sample rules, with a purge of at
+  least the variant's own horizon), ``build_fold``, ``fold_training.train_fold`` (warm start
+  included) and ``predict_month``.
+- **Calibration**: one temperature fitted on the fold's validation split (the windows the
+  training validated on), applied to the month's probabilities (``ml.calibration``).
+- **Baselines** per fold on the fold's training rows: the majority class and the logistic
+  regression (``ml.baselines``, stored with the fold) and the gradient-boosted trees
+  (``baselines.tree_proba``, same rows and inputs).
+- **Scores** of the month for the fold's record and MLflow: classification metrics of the
+  probabilities the strategy reads, ECE before and after calibration, and the SPEC 9 strategy
+  over the month's candles (Sharpe after costs).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from resnet_pipeline.experiments.variant_config import VariantConfig
+from resnet_pipeline.features.labels import compute_labels
+from resnet_pipeline.ml.augment import AugmentConfig
+from resnet_pipeline.ml.baselines import tree_proba
+from resnet_pipeline.ml.calibration import (
+    calibrate_probabilities,
+    expected_calibration_error,
+    fit_temperature,
+    log_loss_at,
+    logits_from_probabilities,
+)
+from resnet_pipeline.ml.classification import classification_metrics
+from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, FoldModel, predict_month, train_fold
+from resnet_pipeline.ml.inference import predict_proba
+from resnet_pipeline.ml.monthly_folds import Fold, Samples, eligible_samples
+from resnet_pipeline.ml.train_batches import val_loader
+from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.windows import WindowDataset
+from resnet_pipeline.trading.performance import daily_returns, sharpe
+from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
+
+# Beside the walk-forward's columns (model, majority, logistic): the trees baseline and the
+# model's temperature-scaled probabilities.
+EXPERIMENT_COLUMNS = PROBA_COLUMNS | {
+    "trees": ("trees_down", "trees_neutral", "trees_up"),
+    "calibrated": ("calibrated_down", "calibrated_neutral", "calibrated_up"),
+}
+BASELINES = ("majority", "logistic", "trees")
+SCORED = ("accuracy", "macro_f1", "auc_roc_ovr", "log_loss")
+
+
+class Stopwatch:
+    """Wall seconds per named phase: ``with clock("train"): ...``; repeated names add up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + elapsed
+
+
+def strategy_columns(config: VariantConfig) -> str:
+    """Which probabilities the variant's strategy (and its leaderboard line) reads."""
+    return "calibrated" if config.calibration.calibrated_strategy else "model"
+
+
+def variant_samples(
+    features: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig
+) -> Samples:
+    """The fold's sample rows: stored features, labels of the variant's rule from ``candles``
+    (consecutive months, in time order)."""
+    labels = compute_labels(candles, None, config.labels)
+    return eligible_samples(
+        features, labels, config.folds.split_config(config.labels.forward_window)
+    )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: float
+    val_samples: int
+    val_log_loss_before: float
+    val_log_loss_after: float
+
+
+def fit_calibration(model: nn.Module, fold: Fold, train_cfg: TrainConfig) -> Calibration:
+    """The temperature minimizing the log loss on the fold's validation windows (the evenly
+    spaced subset the training validated on when ``max_val_samples`` is set)."""
+    loader = val_loader(WindowDataset(fold.splits, "val"), train_cfg, pin=False)
+    logits = logits_from_probabilities(predict_proba(model, loader))
+    labels = np.concatenate([y.numpy() for _, y in loader]).astype(np.int64)
+    temperature = fit_temperature(logits, labels)
+    return Calibration(
+        temperature=temperature,
+        val_samples=len(labels),
+        val_log_loss_before=log_loss_at(logits, labels, 1.0),
+        val_log_loss_after=log_loss_at(logits, labels, temperature),
+    )
+
+
+def proba(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return frame[list(EXPERIMENT_COLUMNS[name])].to_numpy(np.float64)
+
+
+@dataclass
+class FoldRun:
+    """What a variant-fold made: the fold, its trained model, its calibration, the month's
+    predictions (every column of ``EXPERIMENT_COLUMNS`` and the label) and its scores."""
+
+    fold: Fold
+    trained: FoldModel
+    calibration: Calibration
+    predictions: pd.DataFrame
+    scores: dict
+    seconds: dict[str, float]  # wall time per phase (``Stopwatch``)
+
+    def reliability(self) -> tuple[dict, dict]:
+        """The month's ECE and its bins, of the raw and of the calibrated probabilities."""
+        y = self.predictions["label"].to_numpy(np.int64)
+        return tuple(
+            expected_calibration_error(proba(self.predictions, name), y).to_dict()
+            for name in ("model", "calibrated")
+        )
+
+
+def month_scores(predictions: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig) -> dict:
+    """The month's classification metrics (of the probabilities the strategy reads) beside the
+    baselines', ECE before/after calibration, and the strategy's Sharpe after costs."""
+    y = predictions["label"].to_numpy(np.int64)
+    used = strategy_columns(config)
+    out: dict = {"probabilities": used, "samples": int(len(y))}
+    for name in (used, *BASELINES):
+        metrics = classification_metrics(y, proba(predictions, name))
+        prefix = "model" if name == used else name
+        out |= {f"{prefix}_{k}": metrics[k] for k in SCORED}
+    for when, name in (("before", "model"), ("after", "calibrated")):
+        out[f"ece_{when}"] = expected_calibration_error(proba(predictions, name), y).ece
+    columns = dict(zip(("p_down", "p_neutral", "p_up"), proba(predictions, used).T, strict=True))
+    signals = predictions[["timestamp"]].assign(**columns)
+    evaluation = evaluate_strategy(candles, signals, config.strategy)
+    out["sharpe_after_costs"] = sharpe(daily_returns(evaluation.result.equity))
+    out["trades"] = int(evaluation.metrics["trades"])
+    return out
+
+
+def run_variant_fold(
+    fold: Fold,
+    samples: Samples,
+    config: VariantConfig,
+    train_cfg: TrainConfig,
+    augment: AugmentConfig | None,
+    candles: pd.DataFrame,
+    warm_from: tuple[str, dict] | None = None,
+    progress: Callable[[dict], None] | None = None,
+    state_path: str | None = None,
+    identity: dict | None = None,
+) -> FoldRun:
+    """Train, calibrate and predict the variant's ``fold`` (``monthly_folds.build_fold`` of
+    ``samples``); ``train_cfg`` is the variant's with the run's threads; ``candles`` cover the
+    month (its strategy score)."""
+    clock = Stopwatch()
+    with clock("train"):  # the training loop, and the majority and logistic baselines' fit
+        trained = train_fold(
+            fold,
+            config.model,
+            train_cfg,
+            warm_from,
+            config.warm.warm_start_epochs,
+            augment,
+            progress,
+            state_path=state_path,
+            identity=identity,
+            resume=config.run.resume,
+        )
+    with clock("calibration"):
+        calibration = fit_calibration(trained.model, fold, train_cfg)
+    with clock("predict"):
+        frame = predict_month(
+            trained.model, fold.splits.normalizer, trained.baselines, samples, fold.month
+        )
+        calibrated = calibrate_probabilities(proba(frame, "model"), calibration.temperature)
+    with clock("trees"):
+        trees = tree_proba(fold.splits, fold.splits.test_ends, train_cfg.seed)
+    for name, values in (("trees", trees), ("calibrated", calibrated)):
+        for column, values_k in zip(EXPERIMENT_COLUMNS[name], values.T, strict=True):
+            frame[column] = values_k.astype(np.float64)
+    with clock("scores"):
+        scores = month_scores(frame, candles, config) if len(frame) else {"samples": 0}
+    return FoldRun(fold, trained, calibration, frame, scores, clock.seconds)

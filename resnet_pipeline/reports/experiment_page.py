@@ -1,0 +1,239 @@
+"""The experiment report as one self-contained HTML page (``reports.page``): the headline (the
+verdict's conditions), the plots (calibration and equity of the best trial), then the tables
+(leaderboard, the verdict's statistics, baselines, the ledger) and what the tests mean.
+
+Numbers go through ``reports.format`` (4 significant digits, never a raw None or dict); an
+interval reads ``estimate [low, high]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from resnet_pipeline.ml.trial_statistics.trial_verdict import (  # noqa: E402
+    MAX_OVERFITTING,
+    MIN_DEFLATED_SHARPE,
+    SPA_ALPHA,
+)
+from resnet_pipeline.reports.format import interval, number, short  # noqa: E402
+from resnet_pipeline.reports.headline import (  # noqa: E402
+    BETTER,
+    NO_DIFFERENT,
+    UNDEFINED,
+    Condition,
+    Headline,
+)
+from resnet_pipeline.reports.html import table  # noqa: E402
+from resnet_pipeline.reports.page import Figure, page  # noqa: E402
+from resnet_pipeline.reports.plots import png  # noqa: E402
+from resnet_pipeline.reports.report_figures import equity_figure  # noqa: E402
+
+BASELINES = ("majority", "logistic", "trees")
+EXPLAINED = [
+    "Deflated Sharpe ratio (DSR): the probability that the best trial's true Sharpe ratio "
+    "beats the best one that N skill-less trials would reach by luck, given how much the "
+    "trials' Sharpe ratios vary and the skew and fat tails of the daily returns (Bailey & "
+    f"López de Prado 2014). An edge needs DSR >= {MIN_DEFLATED_SHARPE:g}.",
+    "Probability of backtest overfitting (PBO): the days are cut into S blocks and every half "
+    "of them picks its best trial; PBO is how often that pick ranks at or below the median on "
+    f"the other half (Bailey et al. 2017). An edge needs PBO < {MAX_OVERFITTING:g}.",
+    "Superior predictive ability (SPA): Hansen's test (2005, through arch) of whether any of "
+    "the trials beats a benchmark's daily returns, with a p-value that accounts for having "
+    f"tried them all. An edge needs p < {SPA_ALPHA:g} against buy-and-hold and against the "
+    "best baseline.",
+]
+
+
+def with_interval(values: dict | None) -> str:
+    values = values or {}
+    if values.get("estimate") is None:
+        return number(None)
+    return f"{number(values['estimate'])} {interval(values.get('low'), values.get('high'))}"
+
+
+def calibration_plot(before: dict, after: dict) -> bytes:
+    """Accuracy against confidence per bin (``CalibrationError.to_dict``), before and after
+    temperature scaling; the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    for name, errors in (("raw", before), ("calibrated", after)):
+        points = [(b["confidence"], b["accuracy"]) for b in errors["bins"] if b["count"]]
+        if points:
+            x, y = zip(*points, strict=True)
+            ax.plot(x, y, marker="o", label=f"{name} (ECE {short(errors['ece'])})")
+    ax.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0, 1))
+    ax.set(ylim=(0, 1), title="reliability (15 equal-width bins)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return png(fig)
+
+
+def _condition(subject: str, key: str, value, holds: bool | None, need: str, why: str | None):
+    if value is None:
+        return Condition(subject, UNDEFINED, why or "not computed", key)
+    word = BETTER if holds else NO_DIFFERENT
+    return Condition(subject, word, f"{short(value)}; an edge needs {need}", key, value)
+
+
+def verdict_headline(statistics: dict) -> Headline:
+    """The verdict's conditions as a headline: EDGE only when each holds."""
+    dsr, pbo = statistics["deflated_sharpe"], statistics["overfitting"]
+    n = statistics["n_trials"]
+    conditions = [
+        _condition(
+            f"deflated Sharpe of the best of {n} trials",
+            "dsr",
+            dsr["value"],
+            dsr["value"] is not None and dsr["value"] >= MIN_DEFLATED_SHARPE,
+            f">= {MIN_DEFLATED_SHARPE:g}",
+            dsr["reason"],
+        ),
+        _condition(
+            "probability of backtest overfitting",
+            "pbo",
+            pbo["pbo"],
+            pbo["pbo"] is not None and pbo["pbo"] < MAX_OVERFITTING,
+            f"< {MAX_OVERFITTING:g}",
+            pbo["reason"],
+        ),
+    ]
+    for spa in statistics["predictive_ability"]:
+        p = spa["consistent"]
+        conditions.append(
+            _condition(
+                f"SPA p-value vs {spa['benchmark']}",
+                f"spa_p_{spa['benchmark'].replace('-', '_').replace(' ', '_')}",
+                p,
+                p is not None and p < SPA_ALPHA,
+                f"< {SPA_ALPHA:g}",
+                spa["reason"],
+            )
+        )
+    rule = (
+        f"EDGE after N trials only when the deflated Sharpe >= {MIN_DEFLATED_SHARPE:g}, the PBO "
+        f"< {MAX_OVERFITTING:g} and the SPA p-values < {SPA_ALPHA:g}"
+    )
+    return Headline(tuple(conditions), rule=rule)
+
+
+def _leaderboard(lines: list[dict]) -> str:
+    rows = []
+    for rank, line in enumerate(lines, 1):
+        shown, won = line["intervals"], line["months_won"]
+        rows.append(
+            {
+                "rank": f"{rank} (best)" if line["best"] else str(rank),
+                "trial": line["trial"],
+                "probabilities": line["probabilities"],
+                "accuracy": with_interval(shown["accuracy"]),
+                "macro F1": with_interval(shown["macro_f1"]),
+                "AUC": with_interval(shown["auc_roc_ovr"]),
+                "log loss": with_interval(shown["log_loss"]),
+                "Sharpe after costs": with_interval(shown["sharpe_after_costs"]),
+                "trades": line["trades"],
+                "months won, accuracy / AUC (majority; logistic; trees)": "; ".join(
+                    f"{won[f'accuracy_vs_{b}']} / {won[f'auc_roc_ovr_vs_{b}']}" for b in BASELINES
+                )
+                + f" of {line['months']}",
+                "ECE raw -> calibrated": f"{short(line['calibration']['before']['ece'])} -> "
+                f"{short(line['calibration']['after']['ece'])}",
+            }
+        )
+    return table(rows, list(rows[0]))
+
+
+def _statistics(statistics: dict) -> str:
+    dsr, pbo = statistics["deflated_sharpe"], statistics["overfitting"]
+    rows = [
+        {"quantity": "N (trials in the ledger)", "value": statistics["n_trials"]},
+        {"quantity": "DSR of the best trial", "value": dsr["value"]},
+        {"quantity": "best trial's Sharpe, per day", "value": dsr["sharpe"]},
+        {"quantity": "SR0: the best of N by luck, per day", "value": dsr["expected_max_sharpe"]},
+        {"quantity": "variance of the trials' Sharpe", "value": dsr["trial_sharpe_variance"]},
+        {"quantity": "days T", "value": dsr["days"]},
+        {"quantity": "PBO", "value": pbo["pbo"]},
+        {"quantity": "PBO blocks S x days", "value": f"{pbo['blocks']} x {pbo['block_days']}"},
+    ]
+    for spa in statistics["predictive_ability"]:
+        rows.append(
+            {"quantity": f"SPA consistent p vs {spa['benchmark']}", "value": spa["consistent"]}
+        )
+    return table(rows, ["quantity", "value"])
+
+
+def _baselines(lines: list[dict]) -> str:
+    rows = [
+        {
+            "trial": line["trial"],
+            "baseline": base,
+            "accuracy": line[base]["accuracy"],
+            "macro F1": line[base]["macro_f1"],
+            "AUC": line[base]["auc_roc_ovr"],
+            "log loss": line[base]["log_loss"],
+        }
+        for line in lines
+        for base in BASELINES
+    ]
+    return table(rows, ["trial", "baseline", "accuracy", "macro F1", "AUC", "log loss"])
+
+
+@dataclass(frozen=True)
+class ExperimentPage:
+    html: str
+    headline: Headline
+    figures: list[Figure]
+
+
+def experiment_page(
+    summary: dict, best_equity: pd.Series, benchmark_equity: pd.Series
+) -> ExperimentPage:
+    lines = summary["leaderboard"]
+    best = next(line for line in lines if line["trial"] == summary["best_trial"])
+    headline = verdict_headline(summary["statistics"])
+    figures = [
+        Figure(
+            "plot_calibration",
+            f"Calibration of the best trial ({best['trial']})",
+            calibration_plot(best["calibration"]["before"], best["calibration"]["after"]),
+            "Accuracy against the top-class probability, raw and temperature-scaled, over "
+            "the common minutes of every month.",
+        ),
+        equity_figure(best_equity, benchmark_equity),
+    ]
+    ledger = table(
+        summary["ledger"], ["trial", "variant", "standing", "months_done", "scored", "created"]
+    )
+    tables = [
+        ("Leaderboard (best first)", _leaderboard(lines)),
+        ("The verdict's statistics", _statistics(summary["statistics"])),
+        ("Baselines, refitted on each fold's training rows", _baselines(lines)),
+        ("The trial ledger (N counts every row)", ledger),
+    ]
+    notes = [
+        f"{summary['n_trials']} trials in the ledger, {summary['scored_trials']} scored over "
+        f"every month ({', '.join(summary['months'])}).",
+        f"Scored on the {number(summary['common_minutes'])} minutes every scored trial "
+        f"predicted ({summary['period'][0]} to {summary['period'][1]}), {summary['days']} days.",
+        f"Best baseline (an SPA benchmark): {summary['best_baseline']}.",
+        *summary.get("incomplete", []),
+    ]
+    conventions = [f"{k}: {v}" for k, v in summary["conventions"].items()] + [
+        "probabilities: the ones each trial's strategy reads (calibrated: temperature-scaled "
+        "on the fold's validation split; model: the raw softmax)"
+    ]
+    html = page(
+        f"Experiment {summary['experiment']} / {summary['symbol']}",
+        summary["verdict"],
+        headline,
+        figures,
+        tables,
+        notes,
+        [("What the tests mean", EXPLAINED), ("Conventions", conventions)],
+    )
+    return ExperimentPage(html, headline, figures)
