@@ -48,7 +48,7 @@ def candle_source_for(settings: Settings) -> CandleSourceResource:
     """The source RESNET_SOURCE names; the base URL stays an EnvVar (it may hold credentials,
     which the UI then never shows)."""
     if settings.source == "synthetic":
-        return SyntheticCandles()
+        return SyntheticCandles(planted_symbols=list(settings.planted_symbols))
     if settings.source == "files":
         return FilesCandles(
             files_dir=settings.files_dir or "", files_columns=dict(settings.files_columns)

@@ -14,12 +14,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from resnet_pipeline.assets.ingestion import ASSET, raw_candles
+from resnet_pipeline.definitions import candle_source_for
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS, compute_features
 from resnet_pipeline.features.labels import DOWN, UP, compute_labels
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.planted import DEFAULT_PATTERN, HOURS, PlantedPattern
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.resources.candle_source import SyntheticCandles
+from resnet_pipeline.settings import load_settings
 from resnet_pipeline.storage import read_parquet
 from resnet_pipeline_tests._resources import pipeline_resources
 
@@ -155,8 +156,15 @@ def test_bad_pattern_is_refused(field, value):
         PlantedPattern(**{field: value})
 
 
-def test_the_resource_plants_only_the_chosen_symbols(tmp_path: Path):
-    source = SyntheticCandles(planted_symbols=["BTCUSDT"])
+def test_the_setting_plants_only_the_chosen_symbols(tmp_path: Path):
+    settings = load_settings(
+        {
+            "RESNET_SOURCE": "synthetic",
+            "RESNET_SYMBOLS": "BTCUSDT,ETHUSDT",
+            "RESNET_PLANTED_SYMBOLS": "BTCUSDT",
+        }
+    )
+    source = candle_source_for(settings)
     for symbol in ("BTCUSDT", "ETHUSDT"):
         result = dg.materialize(
             [raw_candles],

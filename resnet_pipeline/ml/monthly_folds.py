@@ -154,7 +154,6 @@ def build_fold(samples: Samples, month: date, cfg: FoldConfig) -> Fold:
         "month": f"{month:%Y-%m}",
         "train_samples": int(len(ends["train"])),
         "val_samples": int(len(ends["val"])),
-        "predict_samples": int(len(ends["predict"])),
         "train_first": iso_utc(t[ends["train"][0]]),
         "train_last": iso_utc(t[ends["train"][-1]]),
         "val_first": iso_utc(t[ends["val"][0]]),
