@@ -317,3 +317,12 @@ def test_bad_strategy_configs_fail():
         StrategyConfig(stop="chandelier")
     with pytest.raises(ValueError, match="fee_rate"):
         StrategyConfig(fee_rate=-0.001)
+
+
+@pytest.mark.parametrize(
+    "sizes", [{"fixed_fraction": 0.0}, {"fixed_fraction": 1.5}, {"kelly_cap": -0.1}]
+)
+def test_a_position_size_outside_the_equity_is_refused(sizes):
+    with pytest.raises(ValueError, match=r"shares of equity in \(0, 1\], e\.g\. fixed_fraction"):
+        StrategyConfig(**sizes)
+    assert StrategyConfig(sizing="fixed", fixed_fraction=1.0).fixed_fraction == 1.0

@@ -7,6 +7,7 @@ import pytest
 
 from resnet_pipeline.definitions import defs
 from resnet_pipeline.demo import (
+    DEFAULT_MONTHS,
     DEMO_WINDOW,
     EXPERIMENT,
     NOISE,
@@ -84,8 +85,8 @@ def test_the_demo_runs_a_planted_and_a_noise_symbol_through_its_shipped_experime
         experiment_path(REPO / "experiments", EXPERIMENT), settings.symbols, settings.bybit_market
     )
     assert experiment.symbols == (PLANTED, NOISE) and len(experiment.variants) >= 2
-    months = demo_months(settings.first_month, 3)
-    assert set(experiment.months) <= set(months[1:])  # each fold has an earlier month to learn
+    months = demo_months(settings.first_month, DEFAULT_MONTHS)
+    assert set(experiment.months) <= set(months[2:])  # the first fold learns from two months
     chosen: dict[str, str] = {"RESNET_SYMBOLS": "BTCUSDT"}
     demo_environment(chosen)  # symbols chosen by the user: nothing planted behind their back
     assert "RESNET_PLANTED_SYMBOLS" not in chosen

@@ -46,6 +46,11 @@ class StrategyConfig:
             raise ValueError(f"threshold={self.threshold}: must be in [0.5, 1)")
         if self.fee_rate < 0 or self.slippage_bps < 0 or self.borrow_fee_per_day < 0:
             raise ValueError("fee_rate, slippage_bps and borrow_fee_per_day must be >= 0")
+        if not 0 < self.fixed_fraction <= 1 or not 0 < self.kelly_cap <= 1:
+            raise ValueError(
+                f"fixed_fraction={self.fixed_fraction}, kelly_cap={self.kelly_cap}: both are "
+                "shares of equity in (0, 1], e.g. fixed_fraction=1.0 for all-in"
+            )
         if self.max_hold_minutes < 1:
             raise ValueError("max_hold_minutes must be at least 1")
 
