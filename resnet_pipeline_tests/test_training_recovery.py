@@ -62,7 +62,9 @@ def _kill(run, how: str, step: int, state: Path) -> None:
         return
     # The run process alone: its step dies with it and leaves its state (rewritten every 0.1 s
     # while it trains) as it was at the run's death.
-    wait_for(lambda: state.exists() and '"epoch": 3' in state.read_text(), 30, "a few epochs")
+    wait_for(
+        lambda: state.exists() and '"epoch": 3' in state.read_text(), START_SECONDS, "a few epochs"
+    )
     _killed(run)  # the run process is gone (reaped) from here on
     at_death = (state.read_bytes(), state.stat().st_mtime_ns)
     wait_for(lambda: gone(step), RECOVERY_SECONDS, "the killed run's step to die")
