@@ -57,6 +57,16 @@ EDITED = TINY.replace(SHORT_VARIANT, "").replace(
 )
 SPEC, SHORT = "tiny:BTCUSDT:spec", "tiny:BTCUSDT:short"
 ASSETS = [experiment_variant, experiment_fold, experiment_report]
+EXPERIMENT_PLOTS = [
+    "plot_trial_sharpes",
+    "plot_calibration",
+    "plot_equity",
+    "plot_confusion",
+    "plot_confusion_per_fold",
+    "plot_reliability",
+    "plot_probability_histograms",
+    "plot_threshold_sweep",
+]
 REPORT_CONFIG = {"n_boot": 100, "pbo_blocks": 2, "spa_reps": 100}
 
 
@@ -206,7 +216,10 @@ def test_the_report_and_the_ledger_are_written(experiment):
     assert summary["n_trials"] == len(ledger(files)) == 2
     assert "None" not in files.report.html.read_text().split("<style>")[0]
     html = files.report.html.read_text()
-    assert "Leaderboard" in html and 'data-plot="plot_calibration"' in html and "n/a" in html
+    assert "Leaderboard" in html and "n/a" in html
+    for plot in EXPERIMENT_PLOTS:  # every plot in the page and as its own metadata entry
+        assert f'data-plot="{plot}"' in html
+        assert meta[plot].startswith("![") and "data:image/png;base64," in meta[plot]
     for record in ledger(files):
         assert len(read_parquet(files.trial(record.config_hash).daily_returns)) == meta["days"]
 

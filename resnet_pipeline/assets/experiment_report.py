@@ -137,7 +137,9 @@ def experiment_report(
     for column, series in trial_returns(report).items():
         frame = series.rename("daily_return").rename_axis("day").reset_index()
         write_parquet_atomic(frame, files.trial(by_name[column].config_hash).daily_returns)
-    page = experiment_page(summary, report.best_equity, report.benchmark_equity)
+    page = experiment_page(
+        summary, report.best_equity, report.benchmark_equity, report.best_predictions
+    )
     write_text_atomic(out.html, page.html)
     context.log.info(f"{name}/{symbol}: {summary['verdict']}")
     best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])

@@ -35,7 +35,11 @@ from resnet_pipeline.experiments.strategy_returns import (
     mean_return,
 )
 from resnet_pipeline.experiments.variant_config import VariantConfig
-from resnet_pipeline.experiments.variant_fold import BASELINES, strategy_columns
+from resnet_pipeline.experiments.variant_fold import (
+    BASELINES,
+    EXPERIMENT_COLUMNS,
+    strategy_columns,
+)
 from resnet_pipeline.ml.bootstrap import BLOCK_RULE, sharpe_intervals
 from resnet_pipeline.ml.knobs import knob
 from resnet_pipeline.ml.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
@@ -93,6 +97,9 @@ class ExperimentReport:
     verdict: TrialVerdict
     best_equity: pd.Series
     benchmark_equity: pd.Series
+    # the best trial on the common minutes: p_down, p_neutral, p_up are the probabilities its
+    # strategy reads; label, fold (the month): what the report's diagnostics draw
+    best_predictions: pd.DataFrame
 
 
 def column_name(record: TrialRecord) -> str:
@@ -127,6 +134,7 @@ def _scored_lines(
             baseline = backtest_of(candles, frame, base, trial.config.strategy)
             baseline_returns[f"{base} of {name}"] = daily(baseline)
         line = {"trial": name, "variant": trial.record.variant, "probabilities": used}
+        line["threshold"] = trial.config.strategy.threshold
         line |= {"config_hash": trial.record.config_hash, "trades": evaluation.metrics["trades"]}
         line |= leaderboard_line(frame, used, cfg.bootstrap.n_boot, cfg.bootstrap.bootstrap_seed)
         sharpe = sharpe_intervals(
@@ -224,6 +232,7 @@ def build_experiment_report(
             f"replications, seed {cfg.bootstrap.bootstrap_seed}",
         },
     }
+    best_trial = next(t for t in scored if column_name(t.record) == best)
     returns_table = matrix.assign(
         **{BUY_AND_HOLD: buy_and_hold, BEST_BASELINE: baseline_returns[best_baseline]}
     )
@@ -233,7 +242,17 @@ def build_experiment_report(
         verdict=verdict,
         best_equity=evaluations[best].result.equity,
         benchmark_equity=base_run.benchmark,
+        best_predictions=strategy_view(on_minutes(best_trial.frame, minutes), best_trial.config),
     )
+
+
+def strategy_view(frame: pd.DataFrame, config: VariantConfig) -> pd.DataFrame:
+    """``frame`` with the probabilities the trial's strategy reads as p_down, p_neutral, p_up
+    (the diagnostics' columns), beside label and fold."""
+    read = EXPERIMENT_COLUMNS[strategy_columns(config)]
+    shown = EXPERIMENT_COLUMNS["model"]
+    values = {to: frame[source].to_numpy() for to, source in zip(shown, read, strict=True)}
+    return frame[["timestamp", "label", "fold"]].assign(**values)
 
 
 def trial_returns(report: ExperimentReport) -> Mapping[str, pd.Series]:

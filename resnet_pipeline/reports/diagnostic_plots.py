@@ -252,3 +252,27 @@ def drift_heatmap(zscores: pd.DataFrame) -> bytes:
     ax.set_title("drift: monthly mean of each channel, z-score against the first month")
     fig.colorbar(image, ax=ax, label="z-score (first month's std)")
     return png(fig)
+
+
+def interval_bars(names: list[str], intervals: list[dict], title: str, unit: str) -> bytes:
+    """One horizontal bar per name from 0 to its estimate, with its 95% interval, coloured by
+    the word the interval earns against 0 (green above, red below, grey straddling)."""
+    values = np.array([_nan(i.get("estimate")) for i in intervals])
+    low = np.array([_nan(i.get("low")) for i in intervals])
+    high = np.array([_nan(i.get("high")) for i in intervals])
+    colours = [
+        WORD_COLOURS.get(compared(i.get("low"), i.get("high")), NEUTRAL_COLOUR) for i in intervals
+    ]
+    y = np.arange(len(names))[::-1]  # the first name on top
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.45 * len(names)))
+    ax.barh(y, np.nan_to_num(values), color=colours, alpha=0.75)
+    errors = np.vstack([np.clip(values - low, 0, None), np.clip(high - values, 0, None)])
+    ax.errorbar(values, y, xerr=np.nan_to_num(errors), fmt="none", ecolor="black", capsize=4)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names)
+    ax.set_xlabel(unit)
+    ax.set_title(f"{title} (95% interval)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return png(fig)

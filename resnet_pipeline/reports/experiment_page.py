@@ -21,6 +21,7 @@ from resnet_pipeline.ml.trial_statistics.trial_verdict import (  # noqa: E402
     MIN_DEFLATED_SHARPE,
     SPA_ALPHA,
 )
+from resnet_pipeline.reports import diagnostic_plots as draw  # noqa: E402
 from resnet_pipeline.reports.format import interval, number, short  # noqa: E402
 from resnet_pipeline.reports.headline import (  # noqa: E402
     BETTER,
@@ -32,7 +33,7 @@ from resnet_pipeline.reports.headline import (  # noqa: E402
 from resnet_pipeline.reports.html import table  # noqa: E402
 from resnet_pipeline.reports.page import Figure, page  # noqa: E402
 from resnet_pipeline.reports.plots import png  # noqa: E402
-from resnet_pipeline.reports.report_figures import equity_figure  # noqa: E402
+from resnet_pipeline.reports.report_figures import equity_figure, prediction_figures  # noqa: E402
 
 BASELINES = ("majority", "logistic", "trees")
 EXPLAINED = [
@@ -191,12 +192,26 @@ class ExperimentPage:
 
 
 def experiment_page(
-    summary: dict, best_equity: pd.Series, benchmark_equity: pd.Series
+    summary: dict,
+    best_equity: pd.Series,
+    benchmark_equity: pd.Series,
+    best_predictions: pd.DataFrame,
 ) -> ExperimentPage:
     lines = summary["leaderboard"]
     best = next(line for line in lines if line["trial"] == summary["best_trial"])
     headline = verdict_headline(summary["statistics"])
     figures = [
+        Figure(
+            "plot_trial_sharpes",
+            "Sharpe after costs of every scored trial",
+            draw.interval_bars(
+                [line["trial"] for line in lines],
+                [line["intervals"]["sharpe_after_costs"] for line in lines],
+                "Sharpe ratio after costs, annualized",
+                "Sharpe ratio (annualized, daily returns after costs)",
+            ),
+            "Each trial taken alone, best first; the verdict above is what counts every trial.",
+        ),
         Figure(
             "plot_calibration",
             f"Calibration of the best trial ({best['trial']})",
@@ -205,6 +220,7 @@ def experiment_page(
             "the common minutes of every month.",
         ),
         equity_figure(best_equity, benchmark_equity),
+        *prediction_figures(best_predictions, best["threshold"]),
     ]
     ledger = table(
         summary["ledger"], ["trial", "variant", "standing", "months_done", "scored", "created"]

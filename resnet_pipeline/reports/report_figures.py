@@ -20,11 +20,8 @@ INTERVAL_NOTE = (
 def classification_figures(
     frame: pd.DataFrame, rows: list[dict], majority: str, threshold: float
 ) -> list[Figure]:
-    """Per-month differences, class mix, confusion (pooled and per fold), reliability,
-    probability histograms and the threshold sweep of a predictions frame
-    (``reports.diagnostics``) and its per-month rows (``monthly_table``)."""
-    confusions = diagnostics.confusions(frame)
-    pooled = confusions.pop("all")
+    """Per-month differences and class mix (``monthly_table`` rows), then the predictions'
+    own figures (``prediction_figures``)."""
     return [
         Figure(
             "plot_per_month_differences",
@@ -33,6 +30,17 @@ def classification_figures(
             INTERVAL_NOTE,
         ),
         Figure("plot_class_mix", "Predicted class mix per month", draw.class_mix(rows)),
+        *prediction_figures(frame, threshold),
+    ]
+
+
+def prediction_figures(frame: pd.DataFrame, threshold: float) -> list[Figure]:
+    """Confusion (pooled and per fold), reliability, probability histograms and the threshold
+    sweep of a predictions frame (``reports.diagnostics``: p_down, p_neutral, p_up, label,
+    fold)."""
+    confusions = diagnostics.confusions(frame)
+    pooled = confusions.pop("all")
+    return [
         Figure("plot_confusion", "Confusion matrix, all minutes", draw.confusion_pair(pooled)),
         Figure(
             "plot_confusion_per_fold", "Confusion matrix per fold", draw.fold_confusions(confusions)
