@@ -1,13 +1,13 @@
-"""The planted market has a known answer: the ResNet over 256-minute windows finds the planted
+"""The planted market has a known answer: the ResNet over 48-minute windows finds the planted
 pattern, the newest-row baselines do not, and on a pure-noise symbol nobody finds anything.
 
 For a planted and a noise symbol (same synthetic market, ``market.planted``): candles ->
-features (month by month, with warm-up) and labels -> ``build_splits`` -> a short ResNet-18
+features (month by month, with warm-up) and labels -> ``build_splits`` -> a short, narrow ResNet-18
 training (``ml.trainer.train``) -> on the test split, the model beside the majority and
 logistic (newest row) baselines of ``ml.baselines``, and the mean 12-minute return after
 the model's LONG signals (p_up > 0.6) against a round trip's costs (0.24%).
 
-    python benchmarks/bench_planted_edge.py                 # seed 0 (about 5 min on 2 cores)
+    python benchmarks/bench_planted_edge.py                 # seed 0 (a few minutes on 2 cores)
     python benchmarks/bench_planted_edge.py --seeds 0 1 2   # robustness across seeds
 """
 
@@ -37,7 +37,8 @@ from resnet_pipeline.ml.baselines import (  # noqa: E402
 from resnet_pipeline.ml.classification import classification_metrics  # noqa: E402
 from resnet_pipeline.ml.dataset import build_splits  # noqa: E402
 from resnet_pipeline.ml.inference import predict_proba  # noqa: E402
-from resnet_pipeline.ml.resnet import build_model  # noqa: E402
+from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
 from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
 from resnet_pipeline.ml.trainer import train  # noqa: E402
 from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
@@ -47,7 +48,7 @@ PLANTED, NOISE = "PLANTUSDT", "NOISEUSDT"
 SHOWN = ("accuracy", "auc_roc_ovr", "precision_up", "precision_down", "macro_f1")
 
 
-def dataset(source: SyntheticSource, symbol: str, months: int):
+def dataset(source: SyntheticSource, symbol: str, months: int, window: int):
     """Features and labels month by month, as the pipeline stores them, then the splits."""
     features, labels = [], []
     bounds = pd.date_range("2024-01-01", periods=months + 1, freq="MS", tz="UTC")
@@ -58,15 +59,18 @@ def dataset(source: SyntheticSource, symbol: str, months: int):
         features.append(compute_features(candles, history))
         labels.append(compute_labels(candles, following))
     labels = pd.concat(labels, ignore_index=True)
-    return build_splits(pd.concat(features, ignore_index=True), labels), labels
+    splits = build_splits(
+        pd.concat(features, ignore_index=True), labels, SplitConfig(window=window)
+    )
+    return splits, labels
 
 
 def evaluate(symbol: str, seed: int, args) -> dict:
     started = time.perf_counter()
     source = SyntheticSource(seed, planted_symbols=[PLANTED])
-    splits, labels = dataset(source, symbol, args.months)
+    splits, labels = dataset(source, symbol, args.months, args.window)
     torch.manual_seed(seed)
-    model = build_model()
+    model = build_model(ModelConfig(window=args.window, width=args.width))
     cfg = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -151,11 +155,13 @@ def report(symbol: str, seed: int, out: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--months", type=int, default=3)
+    parser.add_argument("--window", type=int, default=48, help="minutes per window")
+    parser.add_argument("--width", type=int, default=32, help="ResNet width (64: the SPEC's)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=6400, help="training windows per epoch")
+    parser.add_argument("--samples", type=int, default=6000, help="training windows per epoch")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--test-stride", type=int, default=2, help="every k-th test window")
     parser.add_argument("--symbols", nargs="+", default=[PLANTED, NOISE])
     args = parser.parse_args()
