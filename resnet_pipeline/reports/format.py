@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,12 @@ def rounded(value: float | None, digits: int = DIGITS) -> float | None:
         return None
     if value == 0:
         return 0.0
-    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+    places = digits - 1 - math.floor(math.log10(abs(value)))
+    try:
+        return round(value, places)
+    except OverflowError:  # it would round up past the largest float: round towards 0
+        step = Decimal(1).scaleb(-places)
+        return float(Decimal(value).quantize(step, rounding=ROUND_DOWN))
 
 
 def number(value: Any, digits: int = DIGITS) -> str:
