@@ -123,22 +123,33 @@ def confusion_pair(counts: np.ndarray, what: str = "all predicted minutes") -> b
     return png(fig)
 
 
-def fold_confusions(per_fold: dict[str, np.ndarray]) -> bytes:
-    """Each fold's confusion matrix, recall-normalised, with the counts beneath."""
-    folds = sorted(per_fold)
+def _fold_panels(folds: list[str], panel_height: float):
+    """A grid of one panel per fold (at most 4 across), spare panels hidden: the figure, the
+    (axis, fold) pairs to draw, and the grid of axes."""
     columns = min(4, max(1, len(folds)))
     lines = math.ceil(len(folds) / columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(3.1 * columns, 3.0 * lines), squeeze=False)
+    fig, axes = plt.subplots(
+        lines, columns, figsize=(3.1 * columns, panel_height * lines), squeeze=False
+    )
     for ax in axes.ravel()[len(folds) :]:
         ax.axis("off")
-    for ax, fold in zip(axes.ravel(), folds, strict=False):
+    return fig, list(zip(axes.ravel(), folds, strict=False)), axes
+
+
+def _one_y_label_per_row(grid: np.ndarray) -> None:
+    for ax in grid[:, 1:].ravel():
+        ax.set_ylabel("")
+
+
+def fold_confusions(per_fold: dict[str, np.ndarray]) -> bytes:
+    """Each fold's confusion matrix, recall-normalised, with the counts beneath."""
+    fig, panels, grid = _fold_panels(sorted(per_fold), 3.0)
+    for ax, fold in panels:
         counts = np.asarray(per_fold[fold])
         shares = recall_normalized(counts)
         text = np.vectorize(lambda s, c: f"{s:.2f}\n({c:,})")(shares, counts)
         _matrix(ax, shares, text, f"fold {fold}")
-    for position, ax in enumerate(axes.ravel()):
-        if position % columns:  # one y label per row of panels
-            ax.set_ylabel("")
+    _one_y_label_per_row(grid)
     fig.suptitle("confusion per fold: row shares (counts in minutes)")
     fig.subplots_adjust(hspace=0.45, wspace=0.45)  # fixed spacing: tight_layout costs ~0.5 s
     return png(fig)
@@ -201,12 +212,8 @@ def threshold_sweep(sweep: pd.DataFrame, threshold: float) -> bytes:
 def fold_training_curves(histories: dict[str, list[dict]]) -> bytes:
     """Each fold's train and validation loss by epoch (one small panel per fold)."""
     folds = sorted(histories)
-    columns = min(4, max(1, len(folds)))
-    lines = math.ceil(len(folds) / columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(3.1 * columns, 2.6 * lines), squeeze=False)
-    for ax in axes.ravel()[len(folds) :]:
-        ax.axis("off")
-    for ax, fold in zip(axes.ravel(), folds, strict=False):
+    fig, panels, grid = _fold_panels(folds, 2.6)
+    for ax, fold in panels:
         history = histories[fold]
         if not history:
             ax.text(0.5, 0.5, "no curve stored\n(re-run wf_model)", ha="center", va="center")
@@ -219,9 +226,7 @@ def fold_training_curves(histories: dict[str, list[dict]]) -> bytes:
         ax.grid(alpha=0.3)
         if fold == next(f for f in folds if histories[f]):
             ax.legend(fontsize=7)
-    for position, ax in enumerate(axes.ravel()):
-        if position % columns:  # one y label per row of panels
-            ax.set_ylabel("")
+    _one_y_label_per_row(grid)
     fig.subplots_adjust(hspace=0.6, wspace=0.45)
     return png(fig)
 
