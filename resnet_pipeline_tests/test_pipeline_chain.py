@@ -24,6 +24,10 @@ QUICK = {
                 "max_train_samples": 256,
                 "max_val_samples": 256,
                 "arch": "resnet18",
+                # the same model under any load: a fixed thread count (the automatic one
+                # follows the machine's load) and fp32
+                "precision": "fp32",
+                "num_threads": 1,
             }
         },
         # the data is from 2024: replaying history, not a live signal
@@ -79,7 +83,12 @@ def test_every_asset_materializes_with_readable_metadata(pipeline):
     metrics = _metadata(result, "test_metrics")
     assert 0 <= metrics["accuracy"] <= 1 and "majority" in metrics["metrics"]
     backtest = _metadata(result, "backtest_report")
-    assert {"sharpe", "max_drawdown", "trades", "buy_and_hold_total_return"} <= set(backtest)
+    assert {"trades", "buy_and_hold_total_return"} <= set(backtest)
+    if backtest["trades"]:
+        assert {"sharpe", "max_drawdown"} <= set(backtest)
+    else:  # undefined without a trade: left out of the numbers, the headline says why
+        assert not {"sharpe", "max_drawdown"} & set(backtest)
+        assert "0 trades" in backtest["headline"]
     signal = _metadata(result, "latest_signal")
     assert signal["signal"] in ("LONG", "SHORT", "NEUTRAL")
     assert signal["p_down"] + signal["p_neutral"] + signal["p_up"] == pytest.approx(1, abs=1e-5)
