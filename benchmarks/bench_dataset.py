@@ -60,7 +60,7 @@ def phase_prepare(days: int, folder: Path) -> dict:
 def phase_build(folder: Path) -> dict:
     import pandas as pd
 
-    from resnet_pipeline.ml.dataset import build_splits
+    from resnet_pipeline.ml.data.dataset import build_splits
 
     features = pd.read_parquet(folder / "features.parquet")
     labels = pd.read_parquet(folder / "labels.parquet")
@@ -85,10 +85,10 @@ def phase_build(folder: Path) -> dict:
 def phase_epoch(folder: Path, max_samples: int | None, model_steps: int) -> dict:
     import torch
 
-    from resnet_pipeline.ml.augment import AugmentConfig
-    from resnet_pipeline.ml.dataset import DatasetSplits
-    from resnet_pipeline.ml.resnet import ModelConfig, build_model
-    from resnet_pipeline.ml.windows import WindowDataset, make_loader
+    from resnet_pipeline.ml.data.augment import AugmentConfig
+    from resnet_pipeline.ml.data.dataset import DatasetSplits
+    from resnet_pipeline.ml.data.windows import WindowDataset, make_loader
+    from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

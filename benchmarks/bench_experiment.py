@@ -37,7 +37,7 @@ from resnet_pipeline.features.channels import compute_features  # noqa: E402
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.layout import Layout  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
-from resnet_pipeline.ml.monthly_folds import add_months  # noqa: E402
+from resnet_pipeline.ml.folds.monthly_folds import add_months  # noqa: E402
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS  # noqa: E402
 from resnet_pipeline.resources.candle_source import SyntheticCandles  # noqa: E402
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory  # noqa: E402

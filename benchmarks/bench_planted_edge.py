@@ -3,8 +3,8 @@ pattern, the newest-row baselines do not, and on a pure-noise symbol nobody find
 
 For a planted and a noise symbol (same synthetic market, ``market.planted``): candles ->
 features (month by month, with warm-up) and labels -> ``build_splits`` -> a short, narrow ResNet-18
-training (``ml.trainer.train``) -> on the test split, the model beside the majority and
-logistic (newest row) baselines of ``ml.baselines``, and the mean 12-minute return after
+training (``ml.training.trainer.train``) -> on the test split, the model beside the majority and
+logistic (newest row) baselines of ``ml.evaluation.baselines``, and the mean 12-minute return after
 the model's LONG signals (p_up > 0.6) against a round trip's costs (0.24%).
 
     python benchmarks/bench_planted_edge.py                 # seed 0 (a few minutes on 2 cores)
@@ -28,20 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_pipeline.features.channels import compute_features  # noqa: E402
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
-from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
-from resnet_pipeline.ml.baselines import (  # noqa: E402
+from resnet_pipeline.ml.data.augment import AugmentConfig  # noqa: E402
+from resnet_pipeline.ml.data.dataset import build_splits  # noqa: E402
+from resnet_pipeline.ml.data.splits import SplitConfig  # noqa: E402
+from resnet_pipeline.ml.data.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.evaluation.baselines import (  # noqa: E402
     last_rows,
     logistic_baseline,
     majority_baseline,
 )
-from resnet_pipeline.ml.classification import classification_metrics  # noqa: E402
-from resnet_pipeline.ml.dataset import build_splits  # noqa: E402
-from resnet_pipeline.ml.inference import predict_proba  # noqa: E402
-from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
-from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
-from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
-from resnet_pipeline.ml.trainer import train  # noqa: E402
-from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.evaluation.classification import classification_metrics  # noqa: E402
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.training.inference import predict_proba  # noqa: E402
+from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
+from resnet_pipeline.ml.training.trainer import train  # noqa: E402
 from resnet_pipeline.trading.strategy import StrategyConfig  # noqa: E402
 
 PLANTED, NOISE = "PLANTUSDT", "NOISEUSDT"

@@ -1,7 +1,7 @@
 """ResNet-18-1D training: throughput, the time a symbol-year takes, behaviour under load.
 
 Prints, in one run:
-- samples/s of the real loop (``ml.trainer.train`` + the windowed loader, augmentation on)
+- samples/s of the real loop (``ml.training.trainer.train`` + the windowed loader, augmentation on)
   against the bare step (forward + backward + AdamW on one pre-made batch), fp32 and bf16,
   and their ratio (target >= 0.9);
 - the bare step at larger batches and under ``torch.compile`` (speed only: whether a larger
@@ -45,19 +45,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
-from resnet_pipeline.ml.device import (  # noqa: E402
+from resnet_pipeline.ml.data.augment import AugmentConfig  # noqa: E402
+from resnet_pipeline.ml.data.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.model.resnet import build_model  # noqa: E402
+from resnet_pipeline.ml.training.device import (  # noqa: E402
     allowed_cpus,
     configure_threads,
     default_threads,
     resolve_precision,
 )
-from resnet_pipeline.ml.losses import make_loss  # noqa: E402
-from resnet_pipeline.ml.resnet import build_model  # noqa: E402
-from resnet_pipeline.ml.train_batches import evaluate, train_loader, val_loader  # noqa: E402
-from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
-from resnet_pipeline.ml.trainer import train  # noqa: E402
-from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.training.losses import make_loss  # noqa: E402
+from resnet_pipeline.ml.training.train_batches import evaluate, train_loader, val_loader  # noqa: E402
+from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
+from resnet_pipeline.ml.training.trainer import train  # noqa: E402
 
 YEAR_MINUTES = 366 * 24 * 60
 
@@ -141,7 +141,7 @@ def synthetic_splits(days: int):
     from resnet_pipeline.features.channels import compute_features
     from resnet_pipeline.features.labels import compute_labels
     from resnet_pipeline.market.synthetic import SyntheticSource
-    from resnet_pipeline.ml.dataset import build_splits
+    from resnet_pipeline.ml.data.dataset import build_splits
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))
@@ -184,9 +184,9 @@ def epoch_budget_experiment(
     from resnet_pipeline.features.channels import compute_features
     from resnet_pipeline.features.labels import compute_labels
     from resnet_pipeline.market.synthetic import SyntheticSource
-    from resnet_pipeline.ml.dataset import build_splits
-    from resnet_pipeline.ml.resnet import ModelConfig
-    from resnet_pipeline.ml.splits import SplitConfig
+    from resnet_pipeline.ml.data.dataset import build_splits
+    from resnet_pipeline.ml.data.splits import SplitConfig
+    from resnet_pipeline.ml.model.resnet import ModelConfig
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))
@@ -225,9 +225,9 @@ def precision_check(days: int = 10, window: int = 256, epochs: int = 6, samples:
     from resnet_pipeline.features.channels import compute_features
     from resnet_pipeline.features.labels import compute_labels
     from resnet_pipeline.market.synthetic import SyntheticSource
-    from resnet_pipeline.ml.dataset import build_splits
-    from resnet_pipeline.ml.resnet import ModelConfig
-    from resnet_pipeline.ml.splits import SplitConfig
+    from resnet_pipeline.ml.data.dataset import build_splits
+    from resnet_pipeline.ml.data.splits import SplitConfig
+    from resnet_pipeline.ml.model.resnet import ModelConfig
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))

@@ -49,22 +49,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_pipeline.features.channels import compute_features  # noqa: E402
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
-from resnet_pipeline.ml.augment import AugmentConfig  # noqa: E402
-from resnet_pipeline.ml.dataset import build_splits  # noqa: E402
-from resnet_pipeline.ml.fold_training import predict_month, train_fold  # noqa: E402
-from resnet_pipeline.ml.losses import make_loss  # noqa: E402
-from resnet_pipeline.ml.monthly_folds import (  # noqa: E402
+from resnet_pipeline.ml.data.augment import AugmentConfig  # noqa: E402
+from resnet_pipeline.ml.data.dataset import build_splits  # noqa: E402
+from resnet_pipeline.ml.data.splits import SplitConfig  # noqa: E402
+from resnet_pipeline.ml.data.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.folds.fold_training import predict_month, train_fold  # noqa: E402
+from resnet_pipeline.ml.folds.monthly_folds import (  # noqa: E402
     FoldConfig,
     add_months,
     build_fold,
     eligible_samples,
 )
-from resnet_pipeline.ml.resnet import ModelConfig, build_model  # noqa: E402
-from resnet_pipeline.ml.splits import SplitConfig  # noqa: E402
-from resnet_pipeline.ml.train_batches import evaluate, val_loader  # noqa: E402
-from resnet_pipeline.ml.train_config import TrainConfig  # noqa: E402
-from resnet_pipeline.ml.trainer import train  # noqa: E402
-from resnet_pipeline.ml.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.training.losses import make_loss  # noqa: E402
+from resnet_pipeline.ml.training.train_batches import evaluate, val_loader  # noqa: E402
+from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
+from resnet_pipeline.ml.training.trainer import train  # noqa: E402
 
 VAL_SAMPLES = TrainConfig().max_val_samples
 README_COMMAND = {"warm_start": True, "epochs": 10, "warm_start_epochs": 2,

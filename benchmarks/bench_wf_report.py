@@ -38,14 +38,14 @@ from bench_backtest import persistent_probabilities  # noqa: E402
 
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
-from resnet_pipeline.ml.bootstrap import classification_intervals, sharpe_intervals  # noqa: E402
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS  # noqa: E402
-from resnet_pipeline.ml.stitched_metrics import (  # noqa: E402
+from resnet_pipeline.ml.evaluation.bootstrap import classification_intervals, sharpe_intervals  # noqa: E402
+from resnet_pipeline.ml.evaluation.stitched_metrics import (  # noqa: E402
     day_keys,
     month_ranks,
     proba_of,
     walk_forward_summary,
 )
+from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS  # noqa: E402
 from resnet_pipeline.reports.diagnostics import drift_zscores  # noqa: E402
 from resnet_pipeline.reports.walk_forward_page import walk_forward_page  # noqa: E402
 from resnet_pipeline.trading.performance import daily_returns  # noqa: E402

@@ -36,9 +36,7 @@ from resnet_pipeline.commands import month_key
 from resnet_pipeline.definitions import resources_on
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.ml.checkpoint import load_checkpoint
-from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.monthly_folds import (
+from resnet_pipeline.ml.folds.monthly_folds import (
     FoldConfig,
     add_months,
     eligible_samples,
@@ -46,6 +44,8 @@ from resnet_pipeline.ml.monthly_folds import (
     take_rows,
     with_normalizer,
 )
+from resnet_pipeline.ml.model.checkpoint import load_checkpoint
+from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.resources.candle_source import FilesCandles
 from resnet_pipeline.storage import read_partitions
 

@@ -102,7 +102,8 @@ def tracking_store(layout: Layout, tracking_uri: str | None) -> TrackingStore:
 @dataclass(frozen=True)
 class FoldScores:
     """A variant-fold's results, logged as MLflow metrics under these field names (the
-    classification ones as ``ml.classification`` names them). None: not defined, not logged."""
+    classification ones as ``ml.evaluation.classification`` names them). None: not defined, not
+    logged."""
 
     accuracy: float | None
     macro_f1: float | None

@@ -1,5 +1,5 @@
 """The day-block bootstrap of classification metrics, one resample at a time: the plain
-reference the vectorized ``ml.bootstrap.classification_intervals`` must equal.
+reference the vectorized ``ml.evaluation.bootstrap.classification_intervals`` must equal.
 
 Each resample turns its day counts into one weight per sample and recomputes accuracy and the
 macro one-vs-rest AUC from those weights (scores ranked once, each class's AUC the weighted
@@ -15,7 +15,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from resnet_pipeline.ml.bootstrap import block_length, intervals_from_draws, stationary_indices
+from resnet_pipeline.ml.evaluation.bootstrap import (
+    block_length,
+    intervals_from_draws,
+    stationary_indices,
+)
 
 
 class WeightedAUC:

@@ -10,8 +10,8 @@ import pandas as pd
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
 from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
-from resnet_pipeline.ml.stitched_metrics import walk_forward_summary
+from resnet_pipeline.ml.evaluation.stitched_metrics import walk_forward_summary
+from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.reports.diagnostics import drift_zscores
 from resnet_pipeline.reports.walk_forward_page import WalkForwardPage, walk_forward_page
 from resnet_pipeline.trading.performance import daily_returns

@@ -4,7 +4,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_pipeline.ml.baselines import (
+from resnet_pipeline.ml.data.dataset import build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
+from resnet_pipeline.ml.evaluation.baselines import (
     baseline_proba,
     fit_baselines,
     last_rows,
@@ -12,8 +14,6 @@ from resnet_pipeline.ml.baselines import (
     majority_baseline,
     training_sample,
 )
-from resnet_pipeline.ml.dataset import build_splits
-from resnet_pipeline.ml.splits import SplitConfig
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 

@@ -12,7 +12,7 @@ from scipy import stats
 
 from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.ml.bootstrap import (
+from resnet_pipeline.ml.evaluation.bootstrap import (
     block_length,
     classification_draws,
     classification_intervals,
@@ -22,7 +22,7 @@ from resnet_pipeline.ml.bootstrap import (
     sharpe_intervals,
     stationary_indices,
 )
-from resnet_pipeline.ml.stitched_metrics import verdict
+from resnet_pipeline.ml.evaluation.stitched_metrics import verdict
 from resnet_pipeline.trading.performance import sharpe
 from resnet_pipeline_tests._reference_bootstrap import (
     reference_classification_draws,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from resnet_pipeline.ml.calibration import (
+from resnet_pipeline.ml.evaluation.calibration import (
     TEMPERATURE_BOUNDS,
     apply_temperature,
     calibrate_probabilities,

@@ -10,7 +10,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_pipeline.ml.cpu_load import (
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.cpu_load import (
     CpuSample,
     busy_seconds,
     measure_others_busy,
@@ -18,10 +19,9 @@ from resnet_pipeline.ml.cpu_load import (
     sample_cpus,
     threads_beside,
 )
-from resnet_pipeline.ml.device import allowed_cpus, default_threads, threads_for_load
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.train_session import Messages, adapt_threads, start_session
+from resnet_pipeline.ml.training.device import allowed_cpus, default_threads, threads_for_load
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.train_session import Messages, adapt_threads, start_session
 from resnet_pipeline_tests.test_training_general import noise
 
 STAT = """cpu  900 10 300 5000 40 0 7 20 50 0

@@ -9,8 +9,8 @@ import pytest
 
 from resnet_pipeline.assets.dataset import dataset_splits, select_months
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
-from resnet_pipeline.ml.splits import SplitConfig
+from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_pipeline.ml import dataset_store as dataset_module
-from resnet_pipeline.ml.augment import AugmentConfig, augment_batch, warp_positions
-from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
-from resnet_pipeline.ml.splits import SplitConfig
-from resnet_pipeline.ml.windows import WindowDataset, make_loader
+from resnet_pipeline.ml.data import dataset_store as dataset_module
+from resnet_pipeline.ml.data.augment import AugmentConfig, augment_batch, warp_positions
+from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
+from resnet_pipeline.ml.data.windows import WindowDataset, make_loader
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 CFG = SplitConfig(window=64)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS
-from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
-from resnet_pipeline.ml.normalization import Normalizer, covered_rows, relative_price_moments
-from resnet_pipeline.ml.splits import SplitConfig
+from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
+from resnet_pipeline.ml.data.normalization import Normalizer, covered_rows, relative_price_moments
+from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 CFG = SplitConfig(window=64)

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.labels import compute_labels
-from resnet_pipeline.ml.dataset import build_splits
-from resnet_pipeline.ml.splits import SplitConfig
+from resnet_pipeline.ml.data.dataset import build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests._features_helpers import random_candles
 

@@ -9,9 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
-from resnet_pipeline.ml.dataset_store import DatasetError
-from resnet_pipeline.ml.splits import SplitConfig
+from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
+from resnet_pipeline.ml.data.dataset_store import DatasetError
+from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests.conftest import REPO
 
@@ -24,8 +24,8 @@ REBUILD = "dagster asset materialize -m resnet_pipeline.definitions --select dat
 KILLED_SAVE = textwrap.dedent(
     """
     import os, pathlib, signal, sys
-    from resnet_pipeline.ml.dataset import build_splits
-    from resnet_pipeline.ml.splits import SplitConfig
+    from resnet_pipeline.ml.data.dataset import build_splits
+    from resnet_pipeline.ml.data.splits import SplitConfig
     from resnet_pipeline_tests._dataset_helpers import feature_frames
 
     splits = build_splits(*feature_frames(2000, seed=9), SplitConfig(window=64))

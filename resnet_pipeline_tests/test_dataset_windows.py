@@ -1,4 +1,4 @@
-"""The one loader path (ml/windows.py) and the shared sample rules (ml/splits.py).
+"""The one loader path (ml/data/windows.py) and the shared sample rules (ml/data/splits.py).
 
 Training draws its epochs through ``make_loader``: the same sampler the tests and benchmarks
 use, so what they measure is what training runs.
@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.monthly_folds import eligible_samples
-from resnet_pipeline.ml.splits import SplitConfig, flags_in_window, sample_rows
-from resnet_pipeline.ml.train_batches import epoch_seed, train_loader, val_loader
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.windows import WindowBatchSampler, make_loader
+from resnet_pipeline.ml.data.splits import SplitConfig, flags_in_window, sample_rows
+from resnet_pipeline.ml.data.windows import WindowBatchSampler, make_loader
+from resnet_pipeline.ml.folds.monthly_folds import eligible_samples
+from resnet_pipeline.ml.training.train_batches import epoch_seed, train_loader, val_loader
+from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from resnet_pipeline.ml.baselines import logistic_baseline, majority_baseline
-from resnet_pipeline.ml.classification import (
+from resnet_pipeline.ml.evaluation.baselines import logistic_baseline, majority_baseline
+from resnet_pipeline.ml.evaluation.classification import (
     CLASSIFICATION_TARGETS,
     classification_metrics,
     classification_verdicts,
@@ -73,7 +73,7 @@ def test_classification_targets_are_the_seed_targets():
 
 def test_report_tables_mark_met_and_missed_targets_correctly():
     from resnet_pipeline.assets.common import readable
-    from resnet_pipeline.ml.classification import metrics_table
+    from resnet_pipeline.ml.evaluation.classification import metrics_table
     from resnet_pipeline.reports.html import table
 
     model = {"accuracy": 0.5, "precision_up": 0.26, "auc_roc_ovr": None}

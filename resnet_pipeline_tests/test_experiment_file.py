@@ -23,7 +23,7 @@ from resnet_pipeline.experiments.variant_config import (
     section_fields,
 )
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.ml.knobs import config_fields
+from resnet_pipeline.knobs import config_fields
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 EXAMPLE = """

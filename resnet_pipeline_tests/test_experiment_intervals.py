@@ -14,9 +14,9 @@ from resnet_pipeline.experiments.intervals import (
     point_metrics,
     resample_weights,
 )
-from resnet_pipeline.ml.bootstrap import classification_intervals, day_units
-from resnet_pipeline.ml.calibration import PROBABILITY_FLOOR
-from resnet_pipeline.ml.classification import classification_metrics
+from resnet_pipeline.ml.evaluation.bootstrap import classification_intervals, day_units
+from resnet_pipeline.ml.evaluation.calibration import PROBABILITY_FLOOR
+from resnet_pipeline.ml.evaluation.classification import classification_metrics
 
 
 def _sample(seed: int, n: int, n_days: int):

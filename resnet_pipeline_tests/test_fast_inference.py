@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_pipeline.ml.device import autocast_plan, cpu_bf16_flag, resolve_precision
-from resnet_pipeline.ml.fold_training import train_fold
-from resnet_pipeline.ml.inference import BF16_PROBA_TOLERANCE, predict_proba
-from resnet_pipeline.ml.monthly_folds import FoldConfig, build_fold, eligible_samples
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.trainer import train
+from resnet_pipeline.ml.folds.fold_training import train_fold
+from resnet_pipeline.ml.folds.monthly_folds import FoldConfig, build_fold, eligible_samples
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.device import autocast_plan, cpu_bf16_flag, resolve_precision
+from resnet_pipeline.ml.training.inference import BF16_PROBA_TOLERANCE, predict_proba
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.trainer import train
 from resnet_pipeline_tests._walk_forward_helpers import frames
 from resnet_pipeline_tests.test_training_loop import planted
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from resnet_pipeline.assets.fold_common import input_digests
 from resnet_pipeline.assets.fold_history import read_history
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml.baselines import fit_baselines
-from resnet_pipeline.ml.fold_training import predict_month
-from resnet_pipeline.ml.monthly_folds import (
+from resnet_pipeline.ml.evaluation.baselines import fit_baselines
+from resnet_pipeline.ml.folds.fold_training import predict_month
+from resnet_pipeline.ml.folds.monthly_folds import (
     Fold,
     FoldConfig,
     add_months,
@@ -25,7 +25,7 @@ from resnet_pipeline.ml.monthly_folds import (
     month_start,
     training_months,
 )
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions
 from resnet_pipeline_tests._dataset_helpers import feature_frames

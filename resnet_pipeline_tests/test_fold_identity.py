@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_pipeline.ml.fold_identity import (
+from resnet_pipeline.ml.folds.fold_identity import (
     MODEL_DIGEST_KEY,
     PREDICTIONS_DIGEST_COLUMN,
     FoldMismatchError,

@@ -14,10 +14,10 @@ from resnet_pipeline.artifacts import file_sha256
 from resnet_pipeline.assets.dataset import dataset_splits
 from resnet_pipeline.assets.latest_signal import latest_signal
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml.checkpoint import save_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY
+from resnet_pipeline.ml.model.checkpoint import save_checkpoint
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic

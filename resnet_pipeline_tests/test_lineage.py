@@ -16,16 +16,16 @@ from resnet_pipeline.assets.dataset import dataset_splits
 from resnet_pipeline.assets.metrics_on_test_split import metrics_on_test_split as metrics_asset
 from resnet_pipeline.assets.modeling import trained_model
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml.checkpoint import load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.lineage import (
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.data.lineage import (
     FINGERPRINT_KEY,
     LineageError,
     dataset_fingerprint,
     relative_paths,
 )
-from resnet_pipeline.ml.normalization import Normalizer
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.data.normalization import Normalizer
+from resnet_pipeline.ml.model.checkpoint import load_checkpoint, save_checkpoint
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, write_parquet_atomic

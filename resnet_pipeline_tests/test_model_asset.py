@@ -9,12 +9,12 @@ import torch
 from resnet_pipeline.assets.modeling import trained_model
 from resnet_pipeline.assets.training_config import TrainingConfig, training_plan
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.checkpoint import load_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits, build_splits
-from resnet_pipeline.ml.resnet import build_model
-from resnet_pipeline.ml.splits import SplitConfig
-from resnet_pipeline.ml.trainer import train
-from resnet_pipeline.ml.windows import WindowDataset
+from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
+from resnet_pipeline.ml.data.windows import WindowDataset
+from resnet_pipeline.ml.model.checkpoint import load_checkpoint
+from resnet_pipeline.ml.model.resnet import build_model
+from resnet_pipeline.ml.training.trainer import train
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline_tests._dataset_helpers import feature_frames

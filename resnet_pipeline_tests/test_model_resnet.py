@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_pipeline.ml.blocks import Bottleneck, MultiScaleBlock, SEBasicBlock, conv1x1
-from resnet_pipeline.ml.resnet import ModelConfig, build_model, sinusoidal_encoding
+from resnet_pipeline.ml.model.blocks import Bottleneck, MultiScaleBlock, SEBasicBlock, conv1x1
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model, sinusoidal_encoding
 
 torch.set_num_threads(2)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from resnet_pipeline.assets import latest_signal
-from resnet_pipeline.ml.checkpoint import load_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.model.checkpoint import load_checkpoint
 from resnet_pipeline_tests._resources import CHAIN_ASSETS, pipeline_resources
 
 pytestmark = pytest.mark.slow

@@ -7,16 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.device import (
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.device import (
     cgroup_cpu_limit,
     configure_threads,
     default_threads,
     physical_cores,
     run_threads,
 )
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.train_config import MIN_EPOCH_SAMPLES, TrainConfig
-from resnet_pipeline.ml.trainer import train
+from resnet_pipeline.ml.training.train_config import MIN_EPOCH_SAMPLES, TrainConfig
+from resnet_pipeline.ml.training.trainer import train
 
 TINY = ModelConfig(in_channels=2, window=32)
 

@@ -13,18 +13,18 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from resnet_pipeline import knobs
 from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config
 from resnet_pipeline.assets.fold_models import WalkForwardConfig, wf_model
 from resnet_pipeline.assets.modeling import trained_model
 from resnet_pipeline.assets.training_config import TrainingConfig
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml import knobs
-from resnet_pipeline.ml.checkpoint import load_checkpoint
-from resnet_pipeline.ml.dataset import build_splits
-from resnet_pipeline.ml.resnet import ModelConfig
-from resnet_pipeline.ml.splits import SplitConfig
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.training_state import IDENTITY_FREE_FIELDS
+from resnet_pipeline.ml.data.dataset import build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
+from resnet_pipeline.ml.model.checkpoint import load_checkpoint
+from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.training_state import IDENTITY_FREE_FIELDS
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline_tests._dataset_helpers import feature_frames

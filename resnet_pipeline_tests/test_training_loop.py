@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.losses import FocalLoss
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.trainer import train
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.inference import predict_proba
+from resnet_pipeline.ml.training.losses import FocalLoss
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.trainer import train
 
 SMALL = ModelConfig(in_channels=4, window=64)
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.trainer import train
-from resnet_pipeline.ml.training_state import TrainingStateError, save_state
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.trainer import train
+from resnet_pipeline.ml.training.training_state import TrainingStateError, save_state
 
 TINY = ModelConfig(in_channels=2, window=32)
 

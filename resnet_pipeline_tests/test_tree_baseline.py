@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.ml.baselines import TreeSettings, fit_predict_trees
-from resnet_pipeline.ml.classification import logistic_baseline
+from resnet_pipeline.ml.evaluation.baselines import TreeSettings, fit_predict_trees
+from resnet_pipeline.ml.evaluation.classification import logistic_baseline
 
 CHANNELS = 15
 

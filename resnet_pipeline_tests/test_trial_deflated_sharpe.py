@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from resnet_pipeline.ml.bootstrap import probabilistic_sharpe_ratio
+from resnet_pipeline.ml.evaluation.bootstrap import probabilistic_sharpe_ratio
 from resnet_pipeline.ml.trial_statistics.deflated_sharpe import (
     deflated_sharpe_from_moments,
     deflated_sharpe_of_trials,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from arch.bootstrap import SPA
 
-from resnet_pipeline.ml.bootstrap import block_length
+from resnet_pipeline.ml.evaluation.bootstrap import block_length
 from resnet_pipeline.ml.trial_statistics.returns_matrix import TrialReturnsError
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import (
     superior_predictive_ability,

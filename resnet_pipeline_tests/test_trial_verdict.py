@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resnet_pipeline.ml.bootstrap import sharpe_intervals
+from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
 from resnet_pipeline.ml.trial_statistics.returns_matrix import TrialReturnsError
 from resnet_pipeline.ml.trial_statistics.trial_verdict import _number, trial_verdict
 

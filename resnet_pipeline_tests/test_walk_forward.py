@@ -11,18 +11,18 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_rows
-from resnet_pipeline.ml.fold_training import predict_month
-from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.monthly_folds import (
+from resnet_pipeline.ml.data.normalization import PRICE_NORMS
+from resnet_pipeline.ml.evaluation.baselines import baseline_proba, fit_baselines, last_rows
+from resnet_pipeline.ml.folds.fold_training import predict_month
+from resnet_pipeline.ml.folds.monthly_folds import (
     FoldConfig,
     build_fold,
     eligible_samples,
     fold_ranges,
     training_months,
 )
-from resnet_pipeline.ml.normalization import PRICE_NORMS
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.trading.stitched import stitch
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
@@ -176,9 +176,9 @@ def test_both_training_assets_validate_on_a_fixed_sample_by_default():
     from resnet_pipeline.assets.dataclass_config import part_of
     from resnet_pipeline.assets.fold_models import WalkForwardConfig
     from resnet_pipeline.assets.training_config import TrainingConfig
-    from resnet_pipeline.ml.train_batches import val_loader
-    from resnet_pipeline.ml.train_config import TrainConfig
-    from resnet_pipeline.ml.windows import WindowDataset
+    from resnet_pipeline.ml.data.windows import WindowDataset
+    from resnet_pipeline.ml.training.train_batches import val_loader
+    from resnet_pipeline.ml.training.train_config import TrainConfig
 
     default = TrainConfig().max_val_samples
     assert default == 4096

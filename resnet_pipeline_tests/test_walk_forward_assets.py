@@ -14,8 +14,8 @@ from resnet_pipeline.artifacts import file_sha256
 from resnet_pipeline.assets.fold_models import wf_model
 from resnet_pipeline.assets.fold_predictions import wf_predictions
 from resnet_pipeline.assets.walk_forward_report import wf_report
-from resnet_pipeline.ml.checkpoint import load_checkpoint
-from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.ml.folds.fold_identity import PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.ml.model.checkpoint import load_checkpoint
 from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue

@@ -22,9 +22,9 @@ from resnet_pipeline.assets.report_checks import (
     worse_check,
 )
 from resnet_pipeline.commands import materialize
-from resnet_pipeline.ml.bootstrap import sharpe_intervals
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
-from resnet_pipeline.ml.stitched_metrics import NO_SHARPE
+from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
+from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
+from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.reports.headline import zero_trades_reason
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,

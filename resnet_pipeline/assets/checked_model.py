@@ -6,10 +6,10 @@ fingerprint is not the current dataset's would be evaluated on its own training 
 
 import dagster as dg
 
-from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.dataset_store import DatasetError
-from resnet_pipeline.ml.lineage import LineageError
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.data.dataset_store import DatasetError
+from resnet_pipeline.ml.data.lineage import LineageError
+from resnet_pipeline.ml.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.resources.io_manager import DataStore
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, create_model
 
-from resnet_pipeline.ml import knobs
-from resnet_pipeline.ml.knobs import config_fields
+from resnet_pipeline import knobs
+from resnet_pipeline.knobs import config_fields
 
 __all__ = ["config_fields", "dagster_config", "part_of"]
 

@@ -11,8 +11,8 @@ from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_tab
 from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.ml.dataset import build_splits
-from resnet_pipeline.ml.splits import SplitConfig
+from resnet_pipeline.ml.data.dataset import build_splits
+from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months
 

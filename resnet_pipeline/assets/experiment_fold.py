@@ -41,13 +41,13 @@ from resnet_pipeline.experiments.variant_fold import (
     run_variant_fold,
     variant_samples,
 )
-from resnet_pipeline.ml.fold_identity import (
+from resnet_pipeline.ml.data.lineage import FINGERPRINT_KEY
+from resnet_pipeline.ml.folds.fold_identity import (
     MODEL_DIGEST_KEY,
     run_data_version,
 )
-from resnet_pipeline.ml.lineage import FINGERPRINT_KEY
-from resnet_pipeline.ml.monthly_folds import build_fold
-from resnet_pipeline.ml.trainer import progress_line
+from resnet_pipeline.ml.folds.monthly_folds import build_fold
+from resnet_pipeline.ml.training.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, TRIAL_DIM
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore

@@ -13,10 +13,10 @@ from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.experiments.ledger import new_record, record_trial
 from resnet_pipeline.experiments.variant_fold import FoldRun
 from resnet_pipeline.layout import Layout, TrialFiles
-from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, PREDICTIONS_DIGEST_COLUMN
-from resnet_pipeline.ml.lineage import dataset_fingerprint
-from resnet_pipeline.ml.monthly_folds import Fold, add_months, training_months
+from resnet_pipeline.ml.data.lineage import dataset_fingerprint
+from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY, PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.ml.folds.monthly_folds import Fold, add_months, training_months
+from resnet_pipeline.ml.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_pipeline.reports.experiment_page import calibration_plot
 from resnet_pipeline.reports.plots import training_curves
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -82,7 +82,7 @@ def fold_scores(run: FoldRun) -> FoldScores:
 def fold_fingerprint(
     symbol: str, inputs: dict, config_hash: str, fold: Fold, code: str | None
 ) -> str:
-    """The fold's data fingerprint (``ml.lineage``): the months read (file digests), the
+    """The fold's data fingerprint (``ml.data.lineage``): the months read (file digests), the
     configuration and month, the fold's normalizer and the asset's code version."""
     partitions: dict[str, dict[str, str]] = {}
     for name, value in inputs.items():

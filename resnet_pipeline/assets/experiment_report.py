@@ -25,8 +25,8 @@ from resnet_pipeline.experiments.verdict_report import (
     trial_returns,
 )
 from resnet_pipeline.layout import ExperimentFiles
-from resnet_pipeline.ml.fold_identity import FoldMismatchError, check_predictions
-from resnet_pipeline.ml.stitched_metrics import BootstrapConfig
+from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
+from resnet_pipeline.ml.folds.fold_identity import FoldMismatchError, check_predictions
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS
 from resnet_pipeline.reports.experiment_page import experiment_page
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory

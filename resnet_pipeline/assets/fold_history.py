@@ -3,7 +3,7 @@
 A range of folds runs in one run (``BackfillPolicy.single_run``). Reading every earlier month
 again for each fold made a year's backfill grow quadratically with its history; here the run
 reads each month any of its folds needs once, with the digests of the files read, finds the
-eligible samples once, and cuts each fold's rows out (``ml.monthly_folds.fold_samples``):
+eligible samples once, and cuts each fold's rows out (``ml.folds.monthly_folds.fold_samples``):
 the same rows, sample ends and normalizer as reading that fold's months alone.
 """
 
@@ -16,7 +16,7 @@ import dagster as dg
 
 from resnet_pipeline.assets.fold_common import input_digests
 from resnet_pipeline.commands import ingest_month
-from resnet_pipeline.ml.monthly_folds import (
+from resnet_pipeline.ml.folds.monthly_folds import (
     Fold,
     FoldConfig,
     Samples,

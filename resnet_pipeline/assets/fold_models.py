@@ -29,12 +29,12 @@ from resnet_pipeline.assets.training_config import (
 from resnet_pipeline.commands import month_key
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, run_data_version
-from resnet_pipeline.ml.fold_training import WarmStart, train_fold
-from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
-from resnet_pipeline.ml.monthly_folds import Fold, FoldConfig, add_months
-from resnet_pipeline.ml.trainer import progress_line
+from resnet_pipeline.ml.data.lineage import FINGERPRINT_KEY, dataset_fingerprint
+from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY, run_data_version
+from resnet_pipeline.ml.folds.fold_training import WarmStart, train_fold
+from resnet_pipeline.ml.folds.monthly_folds import Fold, FoldConfig, add_months
+from resnet_pipeline.ml.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from resnet_pipeline.ml.training.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM
 from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.reports.plots import png_markdown, training_curves
@@ -117,7 +117,7 @@ def _warm_model(store: DataStore, symbol: str, month: date, plan: TrainingPlan, 
 
 def _fingerprint(symbol: str, fold: Fold, fold_cfg: FoldConfig, digests: dict, code) -> str:
     """The fold's data fingerprint: the months read (file digests), the fold config and
-    month, the fold's normalizer and the asset's code version (``ml.lineage``)."""
+    month, the fold's normalizer and the asset's code version (``ml.data.lineage``)."""
     partitions: dict[str, dict[str, str]] = {}
     for key, digest in digests.items():
         asset, month = key.split("/")

@@ -16,18 +16,18 @@ from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import ingest_month, materialize_month, month_key
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, predict_month
-from resnet_pipeline.ml.lineage import LineageError, check_fold_lineage
-from resnet_pipeline.ml.monthly_folds import FoldConfig, add_months, eligible_samples
-from resnet_pipeline.ml.stitched_metrics import (
+from resnet_pipeline.ml.data.lineage import LineageError, check_fold_lineage
+from resnet_pipeline.ml.evaluation.stitched_metrics import (
     classification_conditions,
     day_keys,
     month_row,
     proba_of,
     row_intervals,
 )
+from resnet_pipeline.ml.folds.fold_identity import PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS, predict_month
+from resnet_pipeline.ml.folds.monthly_folds import FoldConfig, add_months, eligible_samples
+from resnet_pipeline.ml.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.reports.format import percent
 from resnet_pipeline.reports.headline import Headline, majority_name
 from resnet_pipeline.resources.io_manager import DataStore

@@ -14,18 +14,18 @@ from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
 from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, plain
 from resnet_pipeline.assets.fold_common import fold_info
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
-from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.dataset_store import DatasetError
-from resnet_pipeline.ml.fold_identity import check_fold_info
-from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.lineage import (
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.data.dataset_store import DatasetError
+from resnet_pipeline.ml.data.lineage import (
     FINGERPRINT_KEY,
     LineageError,
     check_fold_lineage,
     check_same_dataset,
 )
-from resnet_pipeline.ml.live_window import NotActionable, minutes_since_close, newest_window
+from resnet_pipeline.ml.data.live_window import NotActionable, minutes_since_close, newest_window
+from resnet_pipeline.ml.folds.fold_identity import check_fold_info
+from resnet_pipeline.ml.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_partitions, stored_months

@@ -18,7 +18,7 @@ from resnet_pipeline.assets.report_checks import (
     report_metadata,
     worse_check,
 )
-from resnet_pipeline.ml.classification import SHOWN, evaluate_split, metrics_table
+from resnet_pipeline.ml.evaluation.classification import SHOWN, evaluate_split, metrics_table
 from resnet_pipeline.reports.test_period_page import split_view
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import (

@@ -14,11 +14,11 @@ from resnet_pipeline.assets.training_config import (
 )
 from resnet_pipeline.commands import materialize
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.ml.checkpoint import save_checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.resnet import build_model
-from resnet_pipeline.ml.trainer import progress_line, train
-from resnet_pipeline.ml.windows import WindowDataset
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.data.windows import WindowDataset
+from resnet_pipeline.ml.model.checkpoint import save_checkpoint
+from resnet_pipeline.ml.model.resnet import build_model
+from resnet_pipeline.ml.training.trainer import progress_line, train
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time

@@ -11,10 +11,10 @@ import dagster as dg
 
 from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.ml.augment import AugmentConfig
-from resnet_pipeline.ml.device import run_threads
-from resnet_pipeline.ml.resnet import ModelConfig
-from resnet_pipeline.ml.train_config import RunOptions, TrainConfig
+from resnet_pipeline.ml.data.augment import AugmentConfig
+from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.training.device import run_threads
+from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 
 TRAINING_PARTS = (ModelConfig, TrainConfig, RunOptions)
 

@@ -3,7 +3,7 @@ judged (SPEC 13): metrics per month and pooled, the stitched backtest, block-boo
 intervals, the probabilistic Sharpe ratio and a one-line verdict.
 
 A fold enters only when its ``fold.json`` and its predictions were made with the fold's
-current ``model.pt`` (``ml.fold_identity``); otherwise the report fails naming the month and
+current ``model.pt`` (``ml.folds.fold_identity``); otherwise the report fails naming the month and
 the command that brings the fold up to date.
 """
 
@@ -33,12 +33,16 @@ from resnet_pipeline.assets.report_checks import (
 )
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.fold_identity import (
+from resnet_pipeline.ml.evaluation.stitched_metrics import (
+    NO_SHARPE,
+    BootstrapConfig,
+    walk_forward_summary,
+)
+from resnet_pipeline.ml.folds.fold_identity import (
     FoldMismatchError,
     check_fold_info,
     check_predictions,
 )
-from resnet_pipeline.ml.stitched_metrics import NO_SHARPE, BootstrapConfig, walk_forward_summary
 from resnet_pipeline.partitions import SYMBOL_DIM
 from resnet_pipeline.reports.diagnostics import drift_zscores
 from resnet_pipeline.reports.headline import zero_trades_reason

@@ -9,7 +9,7 @@ from resnet_pipeline.assets.common import SYMBOL
 from resnet_pipeline.assets.fold_models import wf_model
 from resnet_pipeline.assets.fold_predictions import wf_predictions
 from resnet_pipeline.commands import month_key
-from resnet_pipeline.ml.monthly_folds import add_months
+from resnet_pipeline.ml.folds.monthly_folds import add_months
 
 walk_forward_job = dg.define_asset_job(
     "walk_forward_job",

@@ -1,6 +1,7 @@
 """Day-block bootstrap intervals of a leaderboard line: accuracy, macro F1, AUC and log loss.
 
-Accuracy and AUC come from ``ml.bootstrap.classification_draws`` (SPEC 13's paired day-block
+Accuracy and AUC come from ``ml.evaluation.bootstrap.classification_draws`` (SPEC 13's paired
+day-block
 resamples). Macro F1 and log loss are computed here on the very same resamples (the same
 ``stationary_indices`` of the same days, seed and block length), so all four intervals of a
 line, and the lines of one report, resample the same days. Each resample is a row of day
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from resnet_pipeline.ml.bootstrap import (
+from resnet_pipeline.ml.evaluation.bootstrap import (
     block_length,
     classification_draws,
     day_units,
@@ -20,8 +21,8 @@ from resnet_pipeline.ml.bootstrap import (
     interval_of,
     stationary_indices,
 )
-from resnet_pipeline.ml.calibration import PROBABILITY_FLOOR
-from resnet_pipeline.ml.classification import auc_ovr
+from resnet_pipeline.ml.evaluation.calibration import PROBABILITY_FLOOR
+from resnet_pipeline.ml.evaluation.classification import auc_ovr
 
 METRICS = ("accuracy", "macro_f1", "auc_roc_ovr", "log_loss")
 
@@ -55,7 +56,7 @@ def log_loss_draws(
     y: np.ndarray, proba: np.ndarray, unit: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Mean negative log-likelihood at the labels (probabilities floored and renormalized as
-    ``ml.classification`` does) per row of day ``weights``."""
+    ``ml.evaluation.classification`` does) per row of day ``weights``."""
     n_days = weights.shape[1]
     p = np.clip(proba, PROBABILITY_FLOOR, 1.0)
     p = p / p.sum(axis=1, keepdims=True)
@@ -88,7 +89,8 @@ def metric_intervals(
 
 def point_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float | None]:
     """``METRICS`` of probabilities [N, K] at labels [N], without resampling (as
-    ``ml.classification.classification_metrics`` computes them, at a fraction of its cost)."""
+    ``ml.evaluation.classification.classification_metrics`` computes them, at a fraction of its
+    cost)."""
     y = np.asarray(y, np.int64)
     proba = np.asarray(proba, np.float64)
     one_day, weight = np.zeros(len(y), np.int64), np.ones((1, 1))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from resnet_pipeline.experiments.intervals import metric_intervals, point_metrics
 from resnet_pipeline.experiments.variant_fold import BASELINES, proba
-from resnet_pipeline.ml.calibration import expected_calibration_error
+from resnet_pipeline.ml.evaluation.calibration import expected_calibration_error
 
 
 def common_minutes(frames: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:

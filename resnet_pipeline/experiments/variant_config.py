@@ -13,7 +13,7 @@ set per variant and none is listed twice:
 | ``calibration`` | ``CalibrationConfig`` | whether the strategy reads calibrated probabilities |
 
 A value is checked against the field's type hint (pydantic), then the dataclass runs its own
-checks. Fields the data sets (``ml.knobs`` ``from_data``: the model's channels and classes)
+checks. Fields the data sets (``knobs`` ``from_data``: the model's channels and classes)
 are not settable. Shorts follow the market unless a variant says otherwise: spot long-only,
 a linear perpetual shorts (``trading.strategy.short_rules``, as ``backtest_report``).
 
@@ -33,11 +33,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig
-from resnet_pipeline.ml.fold_training import WarmStart
-from resnet_pipeline.ml.knobs import config_fields, knob
-from resnet_pipeline.ml.monthly_folds import FoldConfig
-from resnet_pipeline.ml.resnet import ModelConfig
-from resnet_pipeline.ml.train_config import RunOptions, TrainConfig
+from resnet_pipeline.knobs import config_fields, knob
+from resnet_pipeline.ml.folds.fold_training import WarmStart
+from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
+from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.tracking import config_hash
 from resnet_pipeline.trading.strategy import SPOT_BORROW_FEE_PER_DAY, StrategyConfig, short_rules
 

@@ -8,9 +8,9 @@
   least the variant's own horizon), ``build_fold``, ``fold_training.train_fold`` (warm start
   included) and ``predict_month``.
 - **Calibration**: one temperature fitted on the fold's validation split (the windows the
-  training validated on), applied to the month's probabilities (``ml.calibration``).
+  training validated on), applied to the month's probabilities (``ml.evaluation.calibration``).
 - **Baselines** per fold on the fold's training rows: the majority class and the logistic
-  regression (``ml.baselines``, stored with the fold) and the gradient-boosted trees
+  regression (``ml.evaluation.baselines``, stored with the fold) and the gradient-boosted trees
   (``baselines.tree_proba``, same rows and inputs).
 - **Scores** of the month for the fold's record and MLflow: classification metrics of the
   probabilities the strategy reads, ECE before and after calibration, and the SPEC 9 strategy
@@ -30,22 +30,27 @@ from torch import nn
 
 from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.features.labels import compute_labels
-from resnet_pipeline.ml.augment import AugmentConfig
-from resnet_pipeline.ml.baselines import tree_proba
-from resnet_pipeline.ml.calibration import (
+from resnet_pipeline.ml.data.augment import AugmentConfig
+from resnet_pipeline.ml.data.windows import WindowDataset
+from resnet_pipeline.ml.evaluation.baselines import tree_proba
+from resnet_pipeline.ml.evaluation.calibration import (
     calibrate_probabilities,
     expected_calibration_error,
     fit_temperature,
     log_loss_at,
     logits_from_probabilities,
 )
-from resnet_pipeline.ml.classification import classification_metrics
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, FoldModel, predict_month, train_fold
-from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.monthly_folds import Fold, Samples, eligible_samples
-from resnet_pipeline.ml.train_batches import val_loader
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.windows import WindowDataset
+from resnet_pipeline.ml.evaluation.classification import classification_metrics
+from resnet_pipeline.ml.folds.fold_training import (
+    PROBA_COLUMNS,
+    FoldModel,
+    predict_month,
+    train_fold,
+)
+from resnet_pipeline.ml.folds.monthly_folds import Fold, Samples, eligible_samples
+from resnet_pipeline.ml.training.inference import predict_proba
+from resnet_pipeline.ml.training.train_batches import val_loader
+from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.trading.performance import daily_returns, sharpe
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 

@@ -40,9 +40,9 @@ from resnet_pipeline.experiments.variant_fold import (
     EXPERIMENT_COLUMNS,
     strategy_columns,
 )
-from resnet_pipeline.ml.bootstrap import BLOCK_RULE, sharpe_intervals
-from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
+from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.evaluation.bootstrap import BLOCK_RULE, sharpe_intervals
+from resnet_pipeline.ml.evaluation.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
 from resnet_pipeline.ml.trial_statistics.backtest_overfitting import DEFAULT_BLOCKS, MAX_BLOCKS
 from resnet_pipeline.ml.trial_statistics.returns_matrix import per_day_sharpe
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import DEFAULT_REPS

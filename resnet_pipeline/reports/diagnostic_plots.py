@@ -1,5 +1,5 @@
 """The diagnostics as pictures (PNG bytes), every axis labelled with its unit. The numbers
-come from ``reports.diagnostics`` and ``ml.stitched_metrics.monthly_table``."""
+come from ``reports.diagnostics`` and ``ml.evaluation.stitched_metrics.monthly_table``."""
 
 from __future__ import annotations
 

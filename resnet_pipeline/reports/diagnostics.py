@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.ml.classification import reliability_curves
-from resnet_pipeline.ml.shown_metrics import confusion_counts, normalized
+from resnet_pipeline.ml.evaluation.classification import reliability_curves
+from resnet_pipeline.ml.evaluation.shown_metrics import confusion_counts, normalized
 
 MODEL_COLUMNS = ("p_down", "p_neutral", "p_up")
 SWEEP_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.35, 0.951, 0.05))

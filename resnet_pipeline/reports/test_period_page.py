@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.ml.classification import metrics_table
-from resnet_pipeline.ml.stitched_metrics import (
+from resnet_pipeline.ml.evaluation.classification import metrics_table
+from resnet_pipeline.ml.evaluation.stitched_metrics import (
     classification_conditions,
     monthly_table,
     proba_of,

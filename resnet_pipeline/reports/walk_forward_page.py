@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from resnet_pipeline.ml.shown_metrics import SHOWN
-from resnet_pipeline.ml.stitched_metrics import summary_headline
+from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN
+from resnet_pipeline.ml.evaluation.stitched_metrics import summary_headline
 from resnet_pipeline.reports import diagnostics
 from resnet_pipeline.reports.headline import Headline
 from resnet_pipeline.reports.page import Figure, page

@@ -11,7 +11,8 @@ upper bound (White's reality check) puts every variant at 0, the lower bound onl
 least as good as the benchmark.
 
 The bootstrap is ``arch.bootstrap.SPA``: the stationary bootstrap (Politis & Romano 1994) with
-the project's block rule (``resnet_pipeline.ml.bootstrap.BLOCK_RULE``), expected block length
+the project's block rule (``resnet_pipeline.ml.evaluation.bootstrap.BLOCK_RULE``), expected block
+length
 ``block_length(T)`` days, seeded so a report is reproducible. arch (8.0) accepts a
 ``studentize`` flag but builds its p-values from raw mean differentials, so a quiet variant
 that is clearly better would drown in the noise of loud ones; the differentials are therefore
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 from arch.bootstrap import SPA
 
-from resnet_pipeline.ml.bootstrap import block_length
+from resnet_pipeline.ml.evaluation.bootstrap import block_length
 from resnet_pipeline.ml.trial_statistics.returns_matrix import (
     ReturnsMatrix,
     aligned_returns,

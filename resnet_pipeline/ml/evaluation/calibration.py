@@ -34,7 +34,8 @@ from scipy.special import log_softmax, softmax
 ECE_BINS = 15
 TEMPERATURE_BOUNDS = (1 / 20, 20.0)
 # Probabilities are floored here before a log (here and in the log loss of
-# ml.classification), so a class a model gave exactly 0 (a baseline that never saw it) keeps a
+# ml.evaluation.classification), so a class a model gave exactly 0 (a baseline that never saw it)
+# keeps a
 # finite logit and a finite loss.
 PROBABILITY_FLOOR = 1e-7
 _TOLERANCE = 1e-6  # on log T: T is found to a relative 1e-6

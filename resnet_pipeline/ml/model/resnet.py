@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from resnet_pipeline.ml.blocks import BLOCKS, NormLayer, conv1x1, conv_k
-from resnet_pipeline.ml.knobs import knob
+from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.model.blocks import BLOCKS, NormLayer, conv1x1, conv_k
 
 ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "resnet18": ("basic", (2, 2, 2, 2)),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from resnet_pipeline.ml.lineage import LineageError
+from resnet_pipeline.ml.data.lineage import LineageError
 
 MODEL_DIGEST_KEY = "model_sha256"
 PREDICTIONS_DIGEST_COLUMN = "fold_model_sha256"

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from resnet_pipeline.ml.augment import AugmentConfig, augment_batch
-from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.data.augment import AugmentConfig, augment_batch
+from resnet_pipeline.ml.data.dataset import DatasetSplits
 
 
 class WindowDataset(Dataset):

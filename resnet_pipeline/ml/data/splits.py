@@ -19,8 +19,8 @@ import pandas as pd
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.normalization import PRICE_NORMS
+from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.data.normalization import PRICE_NORMS
 
 SPLITS = ("train", "val", "test")
 

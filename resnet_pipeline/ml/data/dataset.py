@@ -3,8 +3,8 @@
 A sample is the ``window`` most recent feature rows ending at row t plus the label at t. The
 matrix is stored once ([N, 15] float32); windows are gathered per batch from a strided view,
 never materialized as [N, 15, window] (a year of minutes would need ~8 GB per symbol).
-Which rows may end a sample and the purge live in ml/splits.py, the files in
-ml/dataset_store.py, the torch side (Dataset, loader) in ml/windows.py. Normalization
+Which rows may end a sample and the purge live in ml/data/splits.py, the files in
+ml/data/dataset_store.py, the torch side (Dataset, loader) in ml/data/windows.py. Normalization
 statistics come from the rows of training windows only.
 """
 
@@ -20,10 +20,10 @@ from upath import UPath
 
 from resnet_pipeline.artifacts import as_path
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml import dataset_store
-from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
-from resnet_pipeline.ml.normalization import Normalizer, fit_normalizer
-from resnet_pipeline.ml.splits import (
+from resnet_pipeline.ml.data import dataset_store
+from resnet_pipeline.ml.data.lineage import FINGERPRINT_KEY, dataset_fingerprint
+from resnet_pipeline.ml.data.normalization import Normalizer, fit_normalizer
+from resnet_pipeline.ml.data.splits import (
     SPLITS,
     SplitConfig,
     SplitStats,
@@ -97,7 +97,7 @@ class DatasetSplits:
     def fingerprint(self) -> str:
         """Hex sha256 of what this dataset was built from: the months with the content hashes
         of their feature/label files (``lineage["partitions"]``), the split config, the
-        normalizer statistics and the dataset code version (see ml/lineage.py)."""
+        normalizer statistics and the dataset code version (see ml/data/lineage.py)."""
         return dataset_fingerprint(
             self.lineage.get("symbol"),
             self.lineage.get("partitions", {}),

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from resnet_pipeline.ml.cpu_load import CpuSample, others_busy, sample_cpus
-from resnet_pipeline.ml.device import (
+from resnet_pipeline.ml.training.cpu_load import CpuSample, others_busy, sample_cpus
+from resnet_pipeline.ml.training.device import (
     allowed_cpus,
     autocast_plan,
     configure_threads,
@@ -21,9 +21,9 @@ from resnet_pipeline.ml.device import (
     resolve_precision,
     threads_for_load,
 )
-from resnet_pipeline.ml.losses import make_loss
-from resnet_pipeline.ml.train_batches import TrainingError, has_batchnorm
-from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.training.losses import make_loss
+from resnet_pipeline.ml.training.train_batches import TrainingError, has_batchnorm
+from resnet_pipeline.ml.training.train_config import TrainConfig
 
 Progress = Callable[[dict], None]
 

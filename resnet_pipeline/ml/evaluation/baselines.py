@@ -29,7 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from resnet_pipeline.ml.dataset import DatasetSplits
+from resnet_pipeline.ml.data.dataset import DatasetSplits
 
 MAX_ROWS = 50_000  # the logistic regression and the trees fit on at most this many windows
 

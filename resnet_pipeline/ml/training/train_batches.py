@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.windows import make_loader
+from resnet_pipeline.ml.data.windows import make_loader
+from resnet_pipeline.ml.training.train_config import TrainConfig
 
 
 class TrainingError(ValueError):

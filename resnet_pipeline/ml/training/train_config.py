@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.losses import LOSSES, make_loss
+from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.training.losses import LOSSES, make_loss
 
 MIN_EPOCH_SAMPLES = 8192  # below this many windows an epoch is the whole training set
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

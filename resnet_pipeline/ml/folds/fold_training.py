@@ -1,10 +1,12 @@
 """Train one walk-forward fold (cold, or warm-started from the previous month's model), fit
 its baselines on the same training samples, and predict its month.
 
-The fold goes through the project's training loop (``ml.trainer.train``) with every knob of
+The fold goes through the project's training loop (``ml.training.trainer.train``) with every knob of
 ``trained_model``, so a GPU is used when present. Baselines are fitted per fold, on the fold's
-own training samples, and stored as plain numbers (``ml.baselines``) so predictions can apply
-them later without refitting. Predictions take the fast inference path (``ml.inference``) on
+own training samples, and stored as plain numbers (``ml.evaluation.baselines``) so predictions can
+apply
+them later without refitting. Predictions take the fast inference path (``ml.training.inference``)
+on
 the rows of the month alone.
 """
 
@@ -21,23 +23,23 @@ import pandas as pd
 import torch
 from torch import nn
 
-from resnet_pipeline.ml.augment import AugmentConfig
-from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_rows
-from resnet_pipeline.ml.device import configure_threads, pick_device
-from resnet_pipeline.ml.inference import INFERENCE_BATCH, predict_proba
-from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.monthly_folds import (
+from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.data.augment import AugmentConfig
+from resnet_pipeline.ml.data.normalization import Normalizer
+from resnet_pipeline.ml.data.windows import WindowDataset, make_loader
+from resnet_pipeline.ml.evaluation.baselines import baseline_proba, fit_baselines, last_rows
+from resnet_pipeline.ml.folds.monthly_folds import (
     Fold,
     Samples,
     predict_ends,
     take_rows,
     with_normalizer,
 )
-from resnet_pipeline.ml.normalization import Normalizer
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.trainer import train
-from resnet_pipeline.ml.windows import WindowDataset, make_loader
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.device import configure_threads, pick_device
+from resnet_pipeline.ml.training.inference import INFERENCE_BATCH, predict_proba
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.trainer import train
 
 PROBA_COLUMNS = {
     "model": ("p_down", "p_neutral", "p_up"),

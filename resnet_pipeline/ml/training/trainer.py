@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from resnet_pipeline.ml.train_batches import (
+from resnet_pipeline.ml.training.train_batches import (
     TrainingError,
     autocast,
     epoch_seed,
@@ -36,8 +36,8 @@ from resnet_pipeline.ml.train_batches import (
     train_loader,
     val_loader,
 )
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.train_session import (
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.train_session import (
     Messages,
     Progress,
     Session,
@@ -45,7 +45,7 @@ from resnet_pipeline.ml.train_session import (
     plan_batches,
     start_session,
 )
-from resnet_pipeline.ml.training_state import (
+from resnet_pipeline.ml.training.training_state import (
     LoopState,
     resume_or_start,
     save_training_state,

@@ -5,7 +5,7 @@ Threads: torch defaults to every logical CPU it sees, which on a shared or conta
 machine oversubscribes the cores (two threads ran 5x slower than one beside another busy
 process). The default here is the physical cores this process may use (the CPU affinity
 mask, hyperthread siblings counted once, capped by the cgroup CPU quota), less the cores
-other processes keep busy (``ml.cpu_load``).
+other processes keep busy (``ml.training.cpu_load``).
 
 Precision ``auto``: bf16 where the device computes it natively (a CPU with AVX512-BF16 or
 AMX, Arm's BF16; a GPU of compute capability 8 or ROCm), fp32 elsewhere: emulated bf16 is
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_pipeline.ml.cpu_load import measure_others_busy, threads_beside
+from resnet_pipeline.ml.training.cpu_load import measure_others_busy, threads_beside
 
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max ..."
@@ -91,7 +91,7 @@ def default_threads(cpus: set[int] | None = None, quota: float | None = None) ->
 
 def threads_for_load(others: float | None) -> int:
     """:func:`default_threads` less the cores that ``others`` (CPUs' worth of time other
-    processes keep busy, ``ml.cpu_load``; None: unknown) take."""
+    processes keep busy, ``ml.training.cpu_load``; None: unknown) take."""
     cpus = allowed_cpus()
     return threads_beside(default_threads(cpus, cgroup_cpu_limit()), others, len(cpus))
 

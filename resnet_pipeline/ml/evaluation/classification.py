@@ -20,12 +20,12 @@ from sklearn.metrics import (
 )
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.ml.baselines import last_rows, logistic_baseline, majority_baseline
-from resnet_pipeline.ml.calibration import PROBABILITY_FLOOR
-from resnet_pipeline.ml.checkpoint import Checkpoint
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
-from resnet_pipeline.ml.inference import predict_proba
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.evaluation.baselines import last_rows, logistic_baseline, majority_baseline
+from resnet_pipeline.ml.evaluation.calibration import PROBABILITY_FLOOR
+from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
+from resnet_pipeline.ml.model.checkpoint import Checkpoint
+from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.verdicts import Target, compare_to_targets, not_defined
 
 # The seed's targets for the classifier, each with the baseline(s) it must also beat: the

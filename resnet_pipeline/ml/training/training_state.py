@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from resnet_pipeline.artifacts import atomic_write_path, exists, local_copy
-from resnet_pipeline.ml.train_batches import TrainingError
-from resnet_pipeline.ml.train_config import TrainConfig
-from resnet_pipeline.ml.train_session import Messages, Session
+from resnet_pipeline.ml.training.train_batches import TrainingError
+from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.train_session import Messages, Session
 
 # Settings that change how fast a training runs or reports, not what it computes.
 IDENTITY_FREE_FIELDS = frozenset(

@@ -25,13 +25,13 @@ from resnet_pipeline.artifacts import (
     local_path,
 )
 from resnet_pipeline.commands import materialize
-from resnet_pipeline.ml.lineage import (
+from resnet_pipeline.ml.data.lineage import (
     LineageError,
     check_same_dataset,
     relative_paths,
 )
-from resnet_pipeline.ml.normalization import Normalizer
-from resnet_pipeline.ml.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.data.normalization import Normalizer
+from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 
 FORMAT_VERSION = 1
 REQUIRED = (

@@ -23,15 +23,15 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.ml.bootstrap import (
+from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.evaluation.bootstrap import (
     BLOCK_RULE,
     classification_intervals,
     probabilistic_sharpe_ratio,
     sharpe_intervals,
 )
-from resnet_pipeline.ml.fold_training import PROBA_COLUMNS
-from resnet_pipeline.ml.knobs import knob
-from resnet_pipeline.ml.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
+from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
+from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.reports.format import percent, short
 from resnet_pipeline.reports.headline import (
     BETTER,

@@ -3,7 +3,7 @@
 A fold trains on samples strictly before M (every earlier month: expanding; or the last
 ``rolling_months``), validates on the last ``val_ratio`` of that range and predicts every
 eligible minute of M. The sample rules are ``dataset_splits``' (a label, a full window, no
-warm-up, NaN or gap inside it: ``ml.splits.sample_rows``), and so is the purge: a training or
+warm-up, NaN or gap inside it: ``ml.data.splits.sample_rows``), and so is the purge: a training or
 validation sample whose label horizon (t + purge minutes) reaches the next part is dropped,
 so no training label sees a price of M and no training label a validation price. Statistics
 are fitted on the fold's training windows only.
@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.dataset import DatasetSplits
-from resnet_pipeline.ml.knobs import knob, same_as
-from resnet_pipeline.ml.normalization import Normalizer, fit_normalizer
-from resnet_pipeline.ml.splits import SplitConfig, iso_utc, sample_rows
+from resnet_pipeline.knobs import knob, same_as
+from resnet_pipeline.ml.data.dataset import DatasetSplits
+from resnet_pipeline.ml.data.normalization import Normalizer, fit_normalizer
+from resnet_pipeline.ml.data.splits import SplitConfig, iso_utc, sample_rows
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def add_months(month: date, n: int) -> date:
 
 
 def eligible_samples(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig) -> Samples:
-    """The rows usable as samples, by ``build_splits``' rules (``ml.splits.sample_rows``)."""
+    """The rows usable as samples, by ``build_splits``' rules (``ml.data.splits.sample_rows``)."""
     rows = sample_rows(features, labels, config)
     return Samples(rows.rows, rows.labels, rows.times, rows.eligible_ends, config)
 

@@ -1,0 +1,1 @@
+"""Windows, datasets, splits, normalization, augmentation and their lineage."""

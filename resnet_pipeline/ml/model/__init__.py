@@ -1,0 +1,1 @@
+"""The 1D ResNet and its self-contained checkpoint."""

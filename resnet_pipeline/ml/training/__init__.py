@@ -1,0 +1,1 @@
+"""The training loop, its config, device and threads, and inference."""
