@@ -1,4 +1,4 @@
-"""The demo end to end (``python -m resnet_pipeline.demo``) in a fresh instance and data root.
+"""The demo end to end (``python -m resnet_pipeline.cli.demo``) in a fresh instance and data root.
 
 Prints wall time, peak memory, and the share of the wall time spent outside asset compute
 (Dagster start-up, run and step overhead): 1 - (sum of step durations) / wall time.
@@ -32,7 +32,7 @@ def main() -> None:
     started = time.perf_counter()
     import dagster as dg  # noqa: PLC0415 - after the environment is set
 
-    from resnet_pipeline.demo import main as demo  # noqa: PLC0415
+    from resnet_pipeline.cli.demo import main as demo  # noqa: PLC0415
 
     demo(sys.argv[1:])
     wall = time.perf_counter() - started

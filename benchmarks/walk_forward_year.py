@@ -26,12 +26,6 @@ import pandas as pd
 import torch
 from bench_files_source import measure_month, write_daily_exports
 
-from resnet_pipeline.assets.features import features
-from resnet_pipeline.assets.fold_models import wf_model
-from resnet_pipeline.assets.fold_predictions import wf_predictions
-from resnet_pipeline.assets.ingestion import raw_candles
-from resnet_pipeline.assets.labels import labels
-from resnet_pipeline.assets.walk_forward_report import wf_report
 from resnet_pipeline.commands import month_key
 from resnet_pipeline.definitions import resources_on
 from resnet_pipeline.layout import Layout
@@ -48,6 +42,14 @@ from resnet_pipeline.ml.model.checkpoint import load_checkpoint
 from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.resources.candle_source import FilesCandles
 from resnet_pipeline.storage import read_partitions
+from resnet_pipeline_tests._pipeline import asset
+
+features = asset("features")
+labels = asset("labels")
+raw_candles = asset("raw_candles")
+wf_model = asset("wf_model")
+wf_predictions = asset("wf_predictions")
+wf_report = asset("wf_report")
 
 SYMBOL = "BTCUSDT"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"

@@ -68,11 +68,11 @@ def ingest_month(symbol: str, month: date) -> str:
     return materialize_month(INGEST, symbol, month)
 
 
-EXPERIMENTS_MODULE = "resnet_pipeline.experiments"
+EXPERIMENTS_MODULE = "resnet_pipeline.cli.experiments"
 
 
 def experiment_command(action: str, path: str) -> str:
-    """``python -m resnet_pipeline.experiments <action> <file>`` (check, register, run)."""
+    """``python -m resnet_pipeline.cli.experiments <action> <file>`` (check, register, run)."""
     return f"python -m {EXPERIMENTS_MODULE} {action} {shlex.quote(str(path))}"
 
 

@@ -1,4 +1,5 @@
-"""The one Definitions object: assets by domain, checks, schedules, resources from settings.
+"""The one Definitions object, built from settings: every domain's definitions (``defs/``),
+the resources and the executor.
 
 The executor comes from ``RESNET_EXECUTOR`` (resnet_pipeline/executors.py): unset, Dagster's
 default; ``celery``, every step a Celery task. Runs and Celery workers load this same module
@@ -11,26 +12,16 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from resnet_pipeline.assets import (
-    backtest_report,
-    dataset,
-    experiment_fold,
-    experiment_report,
-    experiment_sensor,
-    experiment_variant,
+from resnet_pipeline.defs import (
+    evaluation,
+    experiments,
     features,
-    fold_models,
-    fold_predictions,
     ingestion,
-    labels,
-    latest_signal,
-    metrics_on_test_split,
-    modeling,
-    walk_forward_report,
-    walk_forward_schedule,
+    training,
+    walk_forward,
 )
-from resnet_pipeline.assets.common import EVALUATION, MODELING
 from resnet_pipeline.executors import select_executor
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.candle_source import (
     BybitCandles,
     CandleSourceResource,
@@ -89,42 +80,31 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return resources_on(settings.data_dir, candle_source_for(settings), venue, experiments, mlflow)
 
 
-# dataset -> model -> metrics -> backtest -> signal for one symbol: the heavy half of the graph,
-# launched explicitly (UI, CLI, demo); its runs share the "trainer" concurrency slot.
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.groups(MODELING, EVALUATION),
-    tags={"resnet_pipeline/resource": "trainer"},
-    description="Build the dataset, train, evaluate and backtest one symbol.",
-)
+DOMAINS = (ingestion, features, training, evaluation, walk_forward, experiments)
+
+
+def build_graph(settings: Settings) -> dg.Definitions:
+    """Every domain's assets, checks, jobs, sensors and schedules, on the partitions
+    ``settings`` give, without resources (tests bind their own)."""
+    partitions = Partitions.of(settings)
+    return dg.Definitions.merge(*(domain.build_defs(settings, partitions) for domain in DOMAINS))
 
 
 def build_definitions(settings: Settings, env: Mapping[str, str] | None = None) -> dg.Definitions:
-    """Every asset, check, job and schedule, with resources from ``settings`` and the executor
-    ``env`` selects (RESNET_EXECUTOR; the process environment by default)."""
+    """The graph with the resources ``settings`` give and the executor ``env`` selects
+    (RESNET_EXECUTOR; the process environment by default). Nothing here reads the environment
+    but that."""
     return dg.Definitions.merge(
-        ingestion.defs,
-        features.defs,
-        labels.defs,
-        dataset.defs,
-        modeling.defs,
-        metrics_on_test_split.defs,
-        backtest_report.defs,
-        latest_signal.defs,
-        fold_models.defs,
-        fold_predictions.defs,
-        walk_forward_report.defs,
-        walk_forward_schedule.defs,
-        experiment_variant.defs,
-        experiment_fold.defs,
-        experiment_report.defs,
-        experiment_sensor.defs,
+        build_graph(settings),
         dg.Definitions(
-            jobs=[training_job],
             resources=build_resources(settings),
             executor=select_executor(env),  # None: Dagster's default executor
         ),
     )
 
 
-defs = build_definitions(current_settings())
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster loads (``dagster -m resnet_pipeline.definitions``, ``dg``): the settings are
+    read from the environment when the code location loads, not when a module is imported."""
+    return build_definitions(current_settings())

@@ -3,7 +3,7 @@ values and the text the Dagster Launchpad shows.
 
 A domain dataclass (``ModelConfig``, ``TrainConfig``, ``FoldConfig``, ...) declares each field
 with ``knob``; the assets derive their Dagster config from these fields
-(``assets.dataclass_config``), so a field added here appears in every asset's config.
+(``defs.dagster_config``), so a field added here appears in every asset's config.
 ``from_data=True`` marks a field whose value comes from the data the model is trained on
 (the dataset's window, channels and classes): it is set from the data, never from config.
 """

@@ -11,6 +11,7 @@ reloaded (UI: Deployment, Reload).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -101,6 +102,29 @@ def experiment_fold_partitions(settings: Settings) -> dg.MultiPartitionsDefiniti
 
 def symbol_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition(list(settings.symbols))
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """The partition schemes of one definitions build, made from its settings (nothing is read
+    from the environment here: ``build_definitions(settings)`` passes them in)."""
+
+    symbol_month: dg.MultiPartitionsDefinition
+    symbol: dg.StaticPartitionsDefinition
+    experiment_folds: dg.MultiPartitionsDefinition
+    last_month: date
+    last_month_reason: str
+
+    @classmethod
+    def of(cls, settings: Settings, today: date | None = None) -> Partitions:
+        last, reason = last_month(settings, today)
+        return cls(
+            symbol_month=symbol_month_partitions(settings),
+            symbol=symbol_partitions(settings),
+            experiment_folds=experiment_fold_partitions(settings),
+            last_month=last,
+            last_month_reason=reason,
+        )
 
 
 def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:

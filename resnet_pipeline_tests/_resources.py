@@ -8,17 +8,9 @@ from typing import Any
 
 import dagster as dg
 
-from resnet_pipeline.assets import (
-    backtest_report,
-    dataset,
-    features,
-    ingestion,
-    labels,
-    metrics_on_test_split,
-    modeling,
-)
 from resnet_pipeline.definitions import resources_on
 from resnet_pipeline.resources.candle_source import CandleSourceResource, SyntheticCandles
+from resnet_pipeline_tests._pipeline import asset
 
 
 def pipeline_resources(
@@ -30,13 +22,16 @@ def pipeline_resources(
 
 # One symbol from candles to the backtest, in graph order.
 CHAIN_ASSETS = [
-    ingestion.raw_candles,
-    features.features,
-    labels.labels,
-    dataset.dataset_splits,
-    modeling.trained_model,
-    metrics_on_test_split.metrics_on_test_split,
-    backtest_report.backtest_report,
+    asset(name)
+    for name in (
+        "raw_candles",
+        "features",
+        "labels",
+        "dataset_splits",
+        "trained_model",
+        "test_metrics",
+        "backtest_report",
+    )
 ]
 
 

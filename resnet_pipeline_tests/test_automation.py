@@ -9,11 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from resnet_pipeline.assets.features import features
-from resnet_pipeline.assets.ingestion import ingestion_job, raw_candles
-from resnet_pipeline.assets.labels import labels
+from resnet_pipeline_tests._pipeline import asset, job
 from resnet_pipeline_tests._resources import pipeline_resources
 from resnet_pipeline_tests.conftest import WAIT, HeldFetch
+
+features = asset("features")
+ingestion_job = job("ingestion_job")
+labels = asset("labels")
+raw_candles = asset("raw_candles")
 
 
 def _graph(root: Path) -> dg.Definitions:

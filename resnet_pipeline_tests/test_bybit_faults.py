@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.assets.ingestion import ASSET, raw_candles
+from resnet_pipeline.defs.ingestion.raw_candles import ASSET
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.bybit import BybitSource, MonthDeadlineError, RetryPolicy
 from resnet_pipeline.market.ingest import ingest_month
@@ -32,8 +32,11 @@ from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import BybitCandles
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import FAST_RETRY, bybit_on, utc
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._resources import pipeline_resources
 from resnet_pipeline_tests.fake_bybit import FakeBybit
+
+raw_candles = asset("raw_candles")
 
 server = helpers.server  # the module's fake exchange
 

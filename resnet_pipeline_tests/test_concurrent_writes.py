@@ -16,7 +16,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resnet_pipeline.assets.ingestion import raw_candles
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.storage import (
@@ -26,8 +25,11 @@ from resnet_pipeline.storage import (
     write_parquet_atomic,
 )
 from resnet_pipeline_tests._concurrent_writers import WAIT, minutes, write_after_barrier
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._resources import pipeline_resources
 from resnet_pipeline_tests.conftest import HeldFetch
+
+raw_candles = asset("raw_candles")
 
 JAN = date(2024, 1, 1)
 

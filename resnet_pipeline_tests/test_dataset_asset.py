@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resnet_pipeline.assets.dataset import dataset_splits, select_months
+from resnet_pipeline.defs.training.dataset_splits import select_months
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
@@ -15,6 +15,9 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._pipeline import asset
+
+dataset_splits = asset("dataset_splits")
 
 MONTHS = {date(2024, 1, 1): 0, date(2024, 2, 1): 1, date(2024, 3, 1): 2}
 

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
-from resnet_pipeline.definitions import defs
+from resnet_pipeline_tests._pipeline import asset_check, pipeline_defs
+
+raw_candles_quality = asset_check("raw_candles_quality")
 
 ASSETS = {
     "raw_candles": ("ingestion", "symbol_month"),
@@ -30,7 +32,7 @@ KINDS = {
 
 
 def test_asset_keys_groups_and_partitions():
-    graph = defs.resolve_asset_graph()
+    graph = pipeline_defs().resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == set(ASSETS)
     for key, (group, partitions) in ASSETS.items():
@@ -43,7 +45,7 @@ def test_asset_keys_groups_and_partitions():
 
 
 def test_partition_keys_look_like_the_cli_takes_them():
-    graph = defs.resolve_asset_graph()
+    graph = pipeline_defs().resolve_asset_graph()
     keys = graph.get(dg.AssetKey("raw_candles")).partitions_def.get_partition_keys()
     assert "2024-01-01|BTCUSDT" in keys and "2024-01-01|ETHUSDT" in keys
     assert graph.get(dg.AssetKey("trained_model")).partitions_def.get_partition_keys() == [
@@ -53,24 +55,23 @@ def test_partition_keys_look_like_the_cli_takes_them():
 
 
 def test_jobs_schedule_sensor_and_checks():
-    assert defs.resolve_job_def("ingestion_job") is not None
-    training = defs.resolve_job_def("training_job")
+    assert pipeline_defs().resolve_job_def("ingestion_job") is not None
+    training = pipeline_defs().resolve_job_def("training_job")
     assert training.tags["resnet_pipeline/resource"] == "trainer"
-    schedule = defs.resolve_schedule_def("daily_candles")
+    schedule = pipeline_defs().resolve_schedule_def("daily_candles")
     assert schedule.cron_schedule == "10 0 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    sensor = defs.resolve_sensor_def("follow_new_candles")
+    sensor = pipeline_defs().resolve_sensor_def("follow_new_candles")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    experiments = defs.resolve_sensor_def("experiment_partitions")
+    experiments = pipeline_defs().resolve_sensor_def("experiment_partitions")
     assert experiments.default_status == dg.DefaultSensorStatus.RUNNING
     for job in ("experiment_variant_job", "experiment_job", "experiment_report_job"):
-        assert defs.resolve_job_def(job) is not None
-    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+        assert pipeline_defs().resolve_job_def(job) is not None
+    checks = {k.name for k in pipeline_defs().resolve_asset_graph().asset_check_keys}
     assert {"features_sound", "labels_sound", "timestamps_valid", "month_complete"} <= checks
 
 
 def test_every_quality_rule_is_an_asset_check_with_its_description():
-    from resnet_pipeline.assets.ingestion import raw_candles_quality
     from resnet_pipeline.market.quality_rules import QUALITY_RULES
 
     specs = {
@@ -96,7 +97,7 @@ def test_one_training_at_a_time_however_it_is_launched(tmp_path, monkeypatch):
     from resnet_pipeline.training_lock import TRAINER_POOL
 
     for key in ("trained_model", "wf_model"):
-        assert defs.resolve_assets_def(key).op.pool == TRAINER_POOL
+        assert pipeline_defs().resolve_assets_def(key).op.pool == TRAINER_POOL
     repo = Path(__file__).resolve().parents[1]
     shutil.copy(repo / "dagster.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))

@@ -5,8 +5,7 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from resnet_pipeline.definitions import defs
-from resnet_pipeline.demo import (
+from resnet_pipeline.cli.demo import (
     DEFAULT_MONTHS,
     DEMO_WINDOW,
     EXPERIMENT,
@@ -16,9 +15,10 @@ from resnet_pipeline.demo import (
     demo_months,
     training_run_config,
 )
-from resnet_pipeline.demo_summary import print_summary, print_verdicts
+from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
 from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
 from resnet_pipeline.settings import load_settings
+from resnet_pipeline_tests._pipeline import pipeline_defs
 from resnet_pipeline_tests.conftest import REPO
 
 
@@ -34,7 +34,7 @@ def test_demo_months_cross_the_year():
 
 def test_demo_run_config_is_valid_for_the_training_job():
     config = training_run_config([date(2024, 1, 1), date(2024, 3, 1)], epochs=2, train_samples=500)
-    job = defs.resolve_job_def("training_job")
+    job = pipeline_defs().resolve_job_def("training_job")
     dg.validate_run_config(job, config)  # raises on a field the assets do not have
     model = config["ops"]["trained_model"]["config"]
     assert model["epochs"] == 2 and model["max_train_samples"] == 500

@@ -18,7 +18,7 @@ from resnet_pipeline.executors import (
     select_executor,
     worker_yaml,
 )
-from resnet_pipeline.settings import current_settings
+from resnet_pipeline_tests._pipeline import SETTINGS
 
 BROKER = {"RESNET_EXECUTOR": "celery", "RESNET_CELERY_BROKER": "redis://127.0.0.1:6399/0"}
 HAS_CELERY = importlib.util.find_spec("dagster_celery") is not None
@@ -88,7 +88,7 @@ def test_celery_without_the_extra_says_how_to_install_it(monkeypatch: pytest.Mon
 
 def _executors_of_the_definitions(env: dict[str, str]) -> set[str]:
     """The executor names the definitions' jobs get under ``env``."""
-    defs = build_definitions(current_settings(), env)
+    defs = build_definitions(SETTINGS, env)
     jobs = [defs.resolve_implicit_global_asset_job_def()]
     jobs += [defs.resolve_job_def(name) for name in ("training_job", "ingestion_job")]
     return {job.executor_def.name for job in jobs}

@@ -17,9 +17,9 @@ import pytest
 
 from resnet_pipeline.assets.experiment_fold import experiment_fold
 from resnet_pipeline.assets.experiment_report import experiment_report
-from resnet_pipeline.assets.experiment_sensor import experiment_partitions
 from resnet_pipeline.assets.experiment_variant import experiment_variant
 from resnet_pipeline.definitions import resources_on
+from resnet_pipeline.defs.experiments.experiment_partitions import experiment_partitions
 from resnet_pipeline.experiments.ledger import ledger
 from resnet_pipeline.features.labels import LabelConfig, compute_labels
 from resnet_pipeline.layout import Layout
@@ -132,7 +132,7 @@ def experiment(tmp_path_factory):
     shutil.copy(REPO / "dagster.yaml", root / "home" / "dagster.yaml")
     env = _env(root)
     registered = subprocess.run(
-        [sys.executable, "-m", "resnet_pipeline.experiments", "register", "experiments/tiny.yaml"],
+        [sys.executable, "-m", "resnet_pipeline.cli.experiments", "register", "experiments/tiny.yaml"],
         env=env, cwd=root, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert registered.returncode == 0, registered.stderr[-3000:]

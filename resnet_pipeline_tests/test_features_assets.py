@@ -7,14 +7,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resnet_pipeline.assets.features import feature_problems, features, features_sound
-from resnet_pipeline.assets.ingestion import raw_candles
-from resnet_pipeline.assets.labels import label_problems, labels, labels_sound
-from resnet_pipeline.assets.monthly import check_stored
+from resnet_pipeline.defs.features.features import feature_problems
+from resnet_pipeline.defs.features.labels import label_problems
+from resnet_pipeline.defs.monthly import check_stored
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._pipeline import asset, asset_check
 from resnet_pipeline_tests._resources import pipeline_resources
+
+features = asset("features")
+features_sound = asset_check("features_sound")
+labels = asset("labels")
+labels_sound = asset_check("labels_sound")
+raw_candles = asset("raw_candles")
 
 ASSETS = [raw_candles, features, labels, features_sound, labels_sound]
 
@@ -129,7 +135,9 @@ def _requested(result) -> set[tuple[str, str]]:
 def test_daily_ingestion_leaves_features_and_labels_fresh(tmp_path):
     """Automation: new candles (the running month, and the next) trigger features and labels;
     months whose candles were never ingested are not attempted."""
-    from resnet_pipeline.definitions import defs
+    from resnet_pipeline_tests._pipeline import pipeline_defs
+
+    defs = pipeline_defs()
 
     instance = dg.DagsterInstance.ephemeral()
     day = datetime(2024, 2, 1, 0, 15, tzinfo=UTC)
@@ -142,7 +150,7 @@ def test_daily_ingestion_leaves_features_and_labels_fresh(tmp_path):
         defs=graph, instance=instance, evaluation_time=day, cursor=first.cursor
     )
     requested = _requested(second)
-    for asset in ("features", "labels"):
+    for name in ("features", "labels"):
         for key in ("2024-01-01|BTCUSDT", "2024-02-01|BTCUSDT"):
-            assert (asset, key) in requested, (asset, key, requested)
+            assert (name, key) in requested, (name, key, requested)
     assert not any(p.endswith("ETHUSDT") for _, p in requested)  # no ETH candles arrived

@@ -10,12 +10,7 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from resnet_pipeline.assets.ingestion import (
-    ASSET,
-    check_partition,
-    raw_candles,
-    raw_candles_quality,
-)
+from resnet_pipeline.defs.ingestion.raw_candles import ASSET, check_partition
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import (
@@ -27,8 +22,12 @@ from resnet_pipeline.resources.io_manager import (
 from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import utc
+from resnet_pipeline_tests._pipeline import asset, asset_check
 from resnet_pipeline_tests._resources import pipeline_resources
 from resnet_pipeline_tests.fake_bybit import FakeBybit
+
+raw_candles = asset("raw_candles")
+raw_candles_quality = asset_check("raw_candles_quality")
 
 server = helpers.server  # the module's fake exchange
 fake = helpers.fake  # ... reset for each test

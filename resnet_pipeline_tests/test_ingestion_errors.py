@@ -11,14 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resnet_pipeline.assets.ingestion import (
-    ASSET,
-    check_partition,
-    raw_candles,
-    raw_candles_quality,
-    run_tags,
-)
-from resnet_pipeline.assets.ingestion_failures import rerun_command
+from resnet_pipeline.defs.ingestion.ingestion_failures import rerun_command
+from resnet_pipeline.defs.ingestion.raw_candles import ASSET, check_partition, run_tags
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import (
@@ -31,7 +25,11 @@ from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOMana
 from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests import _ingestion_helpers as helpers
 from resnet_pipeline_tests._ingestion_helpers import utc
+from resnet_pipeline_tests._pipeline import asset, asset_check
 from resnet_pipeline_tests.fake_bybit import FakeBybit
+
+raw_candles = asset("raw_candles")
+raw_candles_quality = asset_check("raw_candles_quality")
 
 server = helpers.server
 fake = helpers.fake

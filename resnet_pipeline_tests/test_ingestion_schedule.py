@@ -6,23 +6,29 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from resnet_pipeline.assets import features, ingestion, labels
-from resnet_pipeline.assets.common import SYMBOL_MONTH
-from resnet_pipeline.assets.ingestion import (
-    daily_candles,
-    raw_candles,
-    raw_candles_quality,
-    run_tags,
-    scheduled_months,
-)
+from resnet_pipeline.defs import ingestion
+from resnet_pipeline.defs.ingestion.daily_candles import scheduled_months
+from resnet_pipeline.defs.ingestion.raw_candles import run_tags
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
-from resnet_pipeline.settings import current_settings
+from resnet_pipeline_tests._pipeline import (
+    PARTITIONS,
+    SETTINGS,
+    SYMBOL_MONTH,
+    asset,
+    asset_check,
+    schedule,
+)
 
-SETTINGS = current_settings()
+daily_candles = schedule("daily_candles")
+features = asset("features")
+labels = asset("labels")
+raw_candles = asset("raw_candles")
+raw_candles_quality = asset_check("raw_candles_quality")
+
 
 DEFS = dg.Definitions.merge(
-    ingestion.defs,
+    ingestion.build_defs(SETTINGS, PARTITIONS),
     dg.Definitions(
         resources={
             "io_manager": MonthlyParquetIOManagerFactory(root="unused"),
@@ -74,9 +80,9 @@ def test_the_running_months_request_runs_candles_and_their_checks_only(tmp_path)
     request = _requests(datetime(2024, 3, 1, 0, 10, tzinfo=UTC))[-1]
     store = DataStore(root=str(tmp_path))
     defs = dg.Definitions.merge(
-        ingestion.defs,
+        ingestion.build_defs(SETTINGS, PARTITIONS),
         dg.Definitions(
-            assets=[features.features, labels.labels],
+            assets=[features, labels],
             resources={
                 "io_manager": MonthlyParquetIOManagerFactory(store=store),
                 "store": store,

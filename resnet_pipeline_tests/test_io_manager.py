@@ -12,6 +12,9 @@ from resnet_pipeline.partitions import split_key, symbol_month_partitions
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.settings import load_settings
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._pipeline import asset
+
+raw_candles = asset("raw_candles")
 
 PARTS = symbol_month_partitions(load_settings({}))
 PREVIOUS_AND_CURRENT = dg.MultiPartitionMapping(
@@ -88,9 +91,10 @@ def test_split_key_round_trips():
 
 def test_definitions_derive_the_io_manager_from_the_data_store(tmp_path):
     """One setting, one root: the IO manager is built on the store the assets use."""
-    from resnet_pipeline.assets.ingestion import raw_candles
-    from resnet_pipeline.definitions import build_resources, defs
+    from resnet_pipeline.definitions import build_resources
+    from resnet_pipeline_tests._pipeline import pipeline_defs
 
+    defs = pipeline_defs()
     assert defs.resources["io_manager"].store is defs.resources["store"]
     resources = build_resources(
         load_settings({"RESNET_DATA_DIR": str(tmp_path / "root"), "RESNET_SOURCE": "synthetic"})

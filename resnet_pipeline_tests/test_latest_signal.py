@@ -11,8 +11,6 @@ import pandas as pd
 import torch
 
 from resnet_pipeline.artifacts import file_sha256
-from resnet_pipeline.assets.dataset import dataset_splits
-from resnet_pipeline.assets.latest_signal import latest_signal
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY
@@ -22,6 +20,10 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._pipeline import asset
+
+dataset_splits = asset("dataset_splits")
+latest_signal = asset("latest_signal")
 
 SYMBOL = "BTCUSDT"
 ROWS = 3000

@@ -11,10 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resnet_pipeline.assets import dataset as dataset_module
-from resnet_pipeline.assets.backtest_report import backtest_report
-from resnet_pipeline.assets.dataset import dataset_splits
-from resnet_pipeline.assets.metrics_on_test_split import metrics_on_test_split as metrics_asset
-from resnet_pipeline.assets.modeling import trained_model
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.lineage import (
@@ -30,6 +26,12 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._pipeline import asset
+
+backtest_report = asset("backtest_report")
+dataset_splits = asset("dataset_splits")
+metrics_asset = asset("test_metrics")
+trained_model = asset("trained_model")
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 ASSETS = [dataset_splits, trained_model, metrics_asset, backtest_report]

@@ -13,8 +13,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from resnet_pipeline.assets.ingestion import ASSET, raw_candles
 from resnet_pipeline.definitions import candle_source_for
+from resnet_pipeline.defs.ingestion.raw_candles import ASSET
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS, compute_features
 from resnet_pipeline.features.labels import DOWN, UP, compute_labels
 from resnet_pipeline.layout import Layout
@@ -22,7 +22,10 @@ from resnet_pipeline.market.planted import DEFAULT_PATTERN, HOURS, PlantedPatter
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.settings import load_settings
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._resources import pipeline_resources
+
+raw_candles = asset("raw_candles")
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 PLANTED = "PLANTUSDT"

@@ -6,8 +6,7 @@ import dagster as dg
 import pytest
 import torch
 
-from resnet_pipeline.assets.modeling import trained_model
-from resnet_pipeline.assets.training_config import TrainingConfig, training_plan
+from resnet_pipeline.defs.training.training_config import TrainingConfig, training_plan
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
@@ -18,6 +17,9 @@ from resnet_pipeline.ml.training.trainer import train
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._pipeline import asset
+
+trained_model = asset("trained_model")
 
 SYMBOL = "BTCUSDT"
 QUICK = {

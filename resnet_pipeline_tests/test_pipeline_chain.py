@@ -7,10 +7,12 @@ import duckdb
 import numpy as np
 import pytest
 
-from resnet_pipeline.assets import latest_signal
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._resources import CHAIN_ASSETS, pipeline_resources
+
+latest_signal = asset("latest_signal")
 
 pytestmark = pytest.mark.slow
 

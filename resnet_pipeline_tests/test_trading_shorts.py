@@ -3,7 +3,7 @@ borrow), a linear perpetual shorts natively."""
 
 import pytest
 
-from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
+from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.trading.simulate import run_backtest, simulate
 from resnet_pipeline.trading.strategy import StrategyConfig, short_rules
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy

@@ -14,10 +14,9 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline import knobs
-from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config
-from resnet_pipeline.assets.fold_models import WalkForwardConfig, wf_model
-from resnet_pipeline.assets.modeling import trained_model
-from resnet_pipeline.assets.training_config import TrainingConfig
+from resnet_pipeline.assets.fold_models import WalkForwardConfig
+from resnet_pipeline.defs.dagster_config import config_fields, dagster_config
+from resnet_pipeline.defs.training.training_config import TrainingConfig
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
@@ -28,7 +27,11 @@ from resnet_pipeline.ml.training.training_state import IDENTITY_FREE_FIELDS
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._walk_forward_helpers import store_months
+
+trained_model = asset("trained_model")
+wf_model = asset("wf_model")
 
 pytestmark = pytest.mark.slow
 

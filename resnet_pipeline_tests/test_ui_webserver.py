@@ -7,8 +7,10 @@ import time
 import pandas as pd
 import pytest
 
-from resnet_pipeline.assets.ingestion import raw_candles_quality
+from resnet_pipeline_tests._pipeline import asset_check
 from resnet_pipeline_tests.dagster_ui import LOCATION, dagster_dev
+
+raw_candles_quality = asset_check("raw_candles_quality")
 
 pytestmark = pytest.mark.slow
 

@@ -173,9 +173,9 @@ def test_the_baselines_rows_are_the_newest_rows_of_the_model_windows(price_norm,
 
 
 def test_both_training_assets_validate_on_a_fixed_sample_by_default():
-    from resnet_pipeline.assets.dataclass_config import part_of
     from resnet_pipeline.assets.fold_models import WalkForwardConfig
-    from resnet_pipeline.assets.training_config import TrainingConfig
+    from resnet_pipeline.defs.dagster_config import part_of
+    from resnet_pipeline.defs.training.training_config import TrainingConfig
     from resnet_pipeline.ml.data.windows import WindowDataset
     from resnet_pipeline.ml.training.train_batches import val_loader
     from resnet_pipeline.ml.training.train_config import TrainConfig
@@ -222,10 +222,10 @@ def test_stitch_keeps_each_fold_exactly_and_refuses_foreign_minutes():
 def test_monthly_schedule_is_off_by_default_and_trains_the_new_months_fold():
     import dagster as dg
 
-    from resnet_pipeline.assets import walk_forward_schedule
-    from resnet_pipeline.definitions import defs
+    from resnet_pipeline_tests._pipeline import pipeline_defs
 
-    schedule = walk_forward_schedule.monthly_walk_forward
+    defs = pipeline_defs()
+    schedule = defs.resolve_schedule_def("monthly_walk_forward")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     context = dg.build_schedule_context(
         scheduled_execution_time=pd.Timestamp("2024-05-01 00:30", tz="UTC").to_pydatetime(),

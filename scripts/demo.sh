@@ -10,4 +10,4 @@ bash scripts/setup.sh 2> >(grep -v "is ignored: it is neither" >&2)
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 export RESNET_SOURCE="${RESNET_SOURCE:-synthetic}"
 bash scripts/init_dagster_home.sh  # dagster.yaml and storage, before any run
-python -m resnet_pipeline.demo "$@"
+python -m resnet_pipeline.cli.demo "$@"

@@ -1,57 +1,12 @@
-"""What every asset module shares: partition definitions, group names, metadata helpers."""
-
-from __future__ import annotations
-
-import math
-from collections.abc import Mapping
-from datetime import date, datetime
-from typing import Any
-
-import numpy as np
-import pandas as pd
+"""The partitions the walk-forward and experiment assets still read at import (moving to defs/)."""
 
 from resnet_pipeline.partitions import last_month, symbol_month_partitions, symbol_partitions
-from resnet_pipeline.reports.format import short
 from resnet_pipeline.settings import current_settings
 
-# Partitions are part of the asset definitions: they come from the environment when the
-# definitions load (a read; nothing is written). Run-time settings reach assets as resources.
 SYMBOL_MONTH = symbol_month_partitions(current_settings())
 SYMBOL = symbol_partitions(current_settings())
 LAST_MONTH, LAST_MONTH_REASON = last_month(current_settings())
+from resnet_pipeline.defs.metadata import OWNERS, markdown_table, plain  # noqa: E402, F401
+from resnet_pipeline.partitions import Partitions  # noqa: E402
 
-INGESTION = "ingestion"
-FEATURES = "features"
-MODELING = "modeling"
-EVALUATION = "evaluation"
-OWNERS = ["team:resnet-pipeline"]
-
-
-def plain(value: Any) -> Any:
-    """Metadata must be plain Python: numpy scalars, Timestamps and NaN are converted."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A small DataFrame as a Markdown table (the UI renders it)."""
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = [short(v, 6) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def readable(rows: list[dict]) -> str:
-    """Rows as a Markdown table for the UI: the verdict in words, never blank."""
-    return markdown_table(pd.DataFrame([{k: v for k, v in r.items() if k != "met"} for r in rows]))
+PARTITIONS = Partitions.of(current_settings())

@@ -5,7 +5,7 @@ Partitions (``partitions.py``; keys by ``experiments.trial_keys``):
 - ``experiment_variant``: a trial, ``<experiment>:<symbol>:<variant>`` (dynamic);
 - ``experiment_fold``: month x trial, ``2024-02-01|<experiment>:<symbol>:<variant>``;
 - ``experiment_report``: ``<experiment>:<symbol>`` (dynamic).
-The ``experiment_partitions`` sensor and ``python -m resnet_pipeline.experiments register`` add
+The ``experiment_partitions`` sensor and ``python -m resnet_pipeline.cli.experiments register`` add
 the keys of each file; nothing removes them, so a deleted variant stays visible (and counted).
 
 The experiment file is the source of truth: a trial's configuration is read from it when a run

@@ -34,8 +34,8 @@ from resnet_pipeline.assets.experiment_fold_steps import (
     write_fold,
 )
 from resnet_pipeline.assets.fold_common import sorted_folds
-from resnet_pipeline.assets.training_config import plan_of, runs_in_progress
 from resnet_pipeline.commands import ingest_month, month_key
+from resnet_pipeline.defs.training.training_config import plan_of, runs_in_progress
 from resnet_pipeline.experiments.variant_fold import (
     Stopwatch,
     run_variant_fold,

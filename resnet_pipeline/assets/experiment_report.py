@@ -8,10 +8,10 @@ import pandas as pd
 
 from resnet_pipeline.artifacts import exists, file_sha256, write_json_atomic, write_text_atomic
 from resnet_pipeline.assets.common import OWNERS, markdown_table, plain
-from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.assets.experiment_common import EXPERIMENTS, load_experiment_or_fail
-from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import experiment_command, materialize_trial_months
+from resnet_pipeline.defs.dagster_config import dagster_config, part_of
+from resnet_pipeline.defs.report_checks import report_metadata
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.ledger import ledger, predicted_months
 from resnet_pipeline.experiments.trial_keys import split_report_key, trial_key

@@ -17,16 +17,16 @@ import dagster as dg
 
 from resnet_pipeline.artifacts import exists, file_sha256, remove, write_json_atomic
 from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH, plain
-from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, sorted_folds
 from resnet_pipeline.assets.fold_history import FoldHistory, read_history
-from resnet_pipeline.assets.training_config import (
+from resnet_pipeline.commands import month_key
+from resnet_pipeline.defs.dagster_config import dagster_config, part_of
+from resnet_pipeline.defs.training.training_config import (
     TRAINING_PARTS,
     TrainingPlan,
     runs_in_progress,
     training_plan,
 )
-from resnet_pipeline.commands import month_key
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.lineage import FINGERPRINT_KEY, dataset_fingerprint

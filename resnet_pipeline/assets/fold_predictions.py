@@ -12,8 +12,8 @@ import pandas as pd
 
 from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
-from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import ingest_month, materialize_month, month_key
+from resnet_pipeline.defs.report_checks import report_metadata
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.data.lineage import LineageError, check_fold_lineage

@@ -19,11 +19,12 @@ from resnet_pipeline.artifacts import (
     write_json_atomic,
     write_text_atomic,
 )
-from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
-from resnet_pipeline.assets.common import OWNERS, SYMBOL, plain
-from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config, part_of
+from resnet_pipeline.assets.common import OWNERS, PARTITIONS, SYMBOL, plain
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, fold_info
-from resnet_pipeline.assets.report_checks import (
+from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
+from resnet_pipeline.defs.dagster_config import config_fields, dagster_config, part_of
+from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
+from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
     report_check_specs,
@@ -31,7 +32,6 @@ from resnet_pipeline.assets.report_checks import (
     trades_check,
     worse_check,
 )
-from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.evaluation.stitched_metrics import (
     NO_SHARPE,
@@ -154,7 +154,7 @@ def _drift(store: DataStore, symbol: str, months: list[str]) -> pd.DataFrame:
             ),
         )
     ],
-    check_specs=report_check_specs("wf_report", (HAS_TRADES, NOT_WORSE)),
+    check_specs=report_check_specs(PARTITIONS, "wf_report", (HAS_TRADES, NOT_WORSE)),
 )
 def wf_report(
     context: dg.AssetExecutionContext,

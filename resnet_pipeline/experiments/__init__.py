@@ -6,5 +6,5 @@ Domain modules, no Dagster: ``variant_config`` (the sections of the one config),
 ``experiment_file`` (reading, expanding and validating a file), ``trial_keys`` (partition
 keys), ``ledger`` (the trials ever evaluated), ``variant_fold`` (one variant's fold),
 ``scoring`` / ``strategy_returns`` / ``verdict_report`` (the experiment report). The command
-line (``python -m resnet_pipeline.experiments``) is shell: it registers partitions with Dagster.
+line (``python -m resnet_pipeline.cli.experiments``) is shell: it registers partitions with Dagster.
 """

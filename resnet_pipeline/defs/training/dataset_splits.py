@@ -7,12 +7,13 @@ import pandas as pd
 from pydantic import Field
 
 from resnet_pipeline.artifacts import exists, file_sha256
-from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, markdown_table, plain
-from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
 from resnet_pipeline.commands import ingest_month
+from resnet_pipeline.defs.dagster_config import dagster_config, part_of
+from resnet_pipeline.defs.metadata import MODELING, OWNERS, markdown_table, plain
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions, stored_months
 
@@ -101,20 +102,6 @@ def _load(
     return months, features, labels, hashes
 
 
-@dg.asset(
-    partitions_def=SYMBOL,
-    group_name=MODELING,
-    kinds={"duckdb", "numpy"},
-    owners=OWNERS,
-    code_version="3",
-    description="Chronological train/val/test samples (70/15/15, purged at each boundary) over "
-    "a range of months, one normalized [rows, 15] float32 matrix with train-fitted statistics; "
-    "windows are views, never copies. Read with DuckDB from the features/labels Parquet files.",
-    deps=[
-        dg.AssetDep("features", partition_mapping=_BY_SYMBOL),
-        dg.AssetDep("labels", partition_mapping=_BY_SYMBOL),
-    ],
-)
 def dataset_splits(
     context: dg.AssetExecutionContext, config: DatasetConfig, store: DataStore
 ) -> dg.MaterializeResult:
@@ -174,4 +161,20 @@ def dataset_splits(
     )
 
 
-defs = dg.Definitions(assets=[dataset_splits])
+def build(partitions: Partitions) -> dg.Definitions:
+    """dataset_splits on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol,
+        group_name=MODELING,
+        kinds={"duckdb", "numpy"},
+        owners=OWNERS,
+        code_version="3",
+        description="Chronological train/val/test samples (70/15/15, purged at each boundary) over "
+        "a range of months, one normalized [rows, 15] float32 matrix with train-fitted statistics; "
+        "windows are views, never copies. Read with DuckDB from the features/labels Parquet files.",
+        deps=[
+            dg.AssetDep("features", partition_mapping=_BY_SYMBOL),
+            dg.AssetDep("labels", partition_mapping=_BY_SYMBOL),
+        ],
+    )(dataset_splits)
+    return dg.Definitions(assets=[asset])

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import dagster as dg
 
-from resnet_pipeline.assets.dataclass_config import dagster_config, part_of
+from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.data.augment import AugmentConfig
 from resnet_pipeline.ml.model.resnet import ModelConfig

@@ -1,8 +1,8 @@
 """The command line of experiments (shell: it talks to the Dagster instance at DAGSTER_HOME).
 
-    python -m resnet_pipeline.experiments check experiments/horizons.yaml
-    python -m resnet_pipeline.experiments register experiments/horizons.yaml
-    python -m resnet_pipeline.experiments run experiments/horizons.yaml [--n-boot 1000]
+    python -m resnet_pipeline.cli.experiments check experiments/horizons.yaml
+    python -m resnet_pipeline.cli.experiments register experiments/horizons.yaml
+    python -m resnet_pipeline.cli.experiments run experiments/horizons.yaml [--n-boot 1000]
 
 ``check`` reads and validates the file and prints its variants, their configuration hashes and
 partition keys. ``register`` adds the file's partitions to the instance (as the
@@ -71,7 +71,7 @@ def _commands(experiment: Experiment) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m resnet_pipeline.experiments")
+    parser = argparse.ArgumentParser(prog="python -m resnet_pipeline.cli.experiments")
     parser.add_argument("action", choices=("check", "register", "run"))
     parser.add_argument("file", help="experiments/<name>.yaml, or the name")
     parser.add_argument("--n-boot", type=int, default=1000, help="report intervals' resamples")
@@ -88,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import dagster as dg
 
-    from resnet_pipeline.definitions import defs
-    from resnet_pipeline.experiment_runner import register_experiment, run_experiment
+    from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
+    from resnet_pipeline.definitions import build_definitions
 
     if not os.environ.get("DAGSTER_HOME"):
         print(
@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
     register_experiment(experiment, instance, defs)
     if args.action == "register":

@@ -1,4 +1,4 @@
-"""`raw_candles` (symbol x month), its data-quality checks, the ingestion job and schedule."""
+"""`raw_candles` (symbol x month) and its data-quality checks."""
 
 from collections.abc import Iterator
 from datetime import date
@@ -7,17 +7,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from resnet_pipeline.assets.common import (
-    FEATURES,
-    INGESTION,
-    LAST_MONTH,
-    LAST_MONTH_REASON,
-    OWNERS,
-    SYMBOL_MONTH,
-    markdown_table,
-    plain,
-)
-from resnet_pipeline.assets.ingestion_failures import (
+from resnet_pipeline.defs.ingestion.ingestion_failures import (
     AsOfError,
     StoredPartitionError,
     build_source,
@@ -26,15 +16,14 @@ from resnet_pipeline.assets.ingestion_failures import (
     permanent_failure,
     read_stored,
 )
-from resnet_pipeline.commands import month_key
+from resnet_pipeline.defs.metadata import INGESTION, OWNERS, markdown_table, plain
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.ingest import IngestResult
 from resnet_pipeline.market.minute_ranges import MINUTE, GapSummary, gap_summary, month_bounds
 from resnet_pipeline.market.quality_rules import QUALITY_RULES
-from resnet_pipeline.partitions import split_key
+from resnet_pipeline.partitions import Partitions, split_key
 from resnet_pipeline.resources.candle_source import CandleSourceResource
 from resnet_pipeline.resources.io_manager import MERGE_ON_WRITE, DataStore
-from resnet_pipeline.settings import current_settings
 
 ASSET = "raw_candles"
 MAX_RETRIES_TAG = {"dagster/max_retries": "2"}
@@ -107,19 +96,6 @@ def gap_table(summary: GapSummary, limit: int = GAPS_SHOWN) -> str:
     return markdown_table(rows) + (f"\n\n… and {more} more gaps" if more > 0 else "")
 
 
-@dg.asset(
-    partitions_def=SYMBOL_MONTH,
-    group_name=INGESTION,
-    kinds={"parquet"},
-    owners=OWNERS,
-    code_version="1",
-    description="Closed 1-minute OHLCV candles of one symbol for one UTC month (SPEC 3). "
-    "Incremental: only missing minutes are fetched; the forming candle is never stored. "
-    f"Months end at {LAST_MONTH:%Y-%m}: {LAST_MONTH_REASON}.",
-    # Two runs of one month (a slow backfill, the schedule) may overlap: the IO manager merges
-    # with what is stored at write time under the file's lock, so no stored candle is lost.
-    metadata={MERGE_ON_WRITE: "timestamp"},
-)
 def raw_candles(
     context: dg.AssetExecutionContext,
     config: RawCandlesConfig,
@@ -226,30 +202,6 @@ def evaluate_checks(
     return results
 
 
-@dg.multi_asset_check(
-    name="raw_candles_quality",
-    specs=[
-        *(
-            dg.AssetCheckSpec(
-                rule.name,
-                asset=ASSET,
-                description=rule.description,
-                blocking=True,
-                partitions_def=SYMBOL_MONTH,
-            )
-            for rule in QUALITY_RULES
-        ),
-        dg.AssetCheckSpec(
-            COMPLETENESS,
-            asset=ASSET,
-            description="Closed months: the minutes without a candle (a warning: exchange "
-            "outages are real gaps and are never filled). Per month over time: raw_candles' "
-            "Plots tab, missing_minutes (x axis: the partition).",
-            partitions_def=SYMBOL_MONTH,
-        ),
-    ],
-    description="Data quality of one stored raw_candles partition (SPEC 3).",
-)
 def raw_candles_quality(
     context: dg.AssetCheckExecutionContext, store: DataStore
 ) -> Iterator[dg.AssetCheckResult]:
@@ -279,88 +231,43 @@ def check_partition(
     return evaluate_checks(stored, month, now)
 
 
-# -- job and schedule --------------------------------------------------------------------------
-
-# raw_candles and what follows it on the ingestion side (features, labels), named by group so
-# the job picks them up when they exist and never reaches into training.
-INGESTION_SELECTION = dg.AssetSelection.assets(ASSET) | (
-    dg.AssetSelection.assets(ASSET).downstream() & dg.AssetSelection.groups(INGESTION, FEATURES)
-)
-
-# Runs of the configured source: what the definitions were loaded with (a read of the env).
-INGESTION_TAGS = run_tags(current_settings().source)
-
-ingestion_job = dg.define_asset_job(
-    "ingestion_job",
-    selection=INGESTION_SELECTION,
-    tags=INGESTION_TAGS,
-    description="Ingest candles for one symbol-month (and refresh features/labels).",
-)
-
-
-def scheduled_months(day: date, first_month: date) -> list[date]:
-    """The running month, and on the 1st the month that just closed (oldest first)."""
-    running = day.replace(day=1)
-    months = [running]
-    if day.day == 1:
-        months.insert(0, (pd.Timestamp(running) - pd.offsets.MonthBegin(1)).date())
-    return [m for m in months if m >= first_month]
-
-
-def _candles_only() -> dict[str, object]:
-    """A run of raw_candles and its checks only: features and labels follow by automation."""
-    return {
-        "asset_selection": [raw_candles.key],
-        "asset_check_keys": sorted(raw_candles_quality.check_keys, key=str),
-    }
-
-
-def daily_requests(day: date, first_month: date, symbols: tuple[str, ...]) -> list[dg.RunRequest]:
-    """The schedule's runs for ``day``, the month that closed first.
-
-    On the 1st, the running month's run ingests candles only. Its features warm up on the
-    closed month's last 400 candles, which that month's own run is still completing; they
-    are computed by ``follow_new_candles``, which waits while raw_candles of either month is
-    in progress (``any_deps_in_progress``): the closed month's run exists before the running
-    month's candles can land, so features(M) never read an incomplete raw(M-1).
-    """
-    months = scheduled_months(day, first_month)
-    requests = []
-    for month in months:
-        closing = len(months) > 1 and month == months[-1]
-        for symbol in symbols:
-            key = month_key(symbol, month)
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"daily_candles:{day.isoformat()}:{key}",
-                    partition_key=key,
-                    tags=INGESTION_TAGS,
-                    **(_candles_only() if closing else {}),
+def build(partitions: Partitions) -> dg.Definitions:
+    """raw_candles and its checks on this build's symbol x month partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol_month,
+        group_name=INGESTION,
+        kinds={"parquet"},
+        owners=OWNERS,
+        code_version="1",
+        description="Closed 1-minute OHLCV candles of one symbol for one UTC month (SPEC 3). "
+        "Incremental: only missing minutes are fetched; the forming candle is never stored. "
+        f"Months end at {partitions.last_month:%Y-%m}: {partitions.last_month_reason}.",
+        # Two runs of one month (a slow backfill, the schedule) may overlap: the IO manager merges
+        # with what is stored at write time under the file's lock, so no stored candle is lost.
+        metadata={MERGE_ON_WRITE: "timestamp"},
+    )(raw_candles)
+    checks = dg.multi_asset_check(
+        name="raw_candles_quality",
+        specs=[
+            *(
+                dg.AssetCheckSpec(
+                    rule.name,
+                    asset=ASSET,
+                    description=rule.description,
+                    blocking=True,
+                    partitions_def=partitions.symbol_month,
                 )
-            )
-    return requests
-
-
-@dg.schedule(
-    name="daily_candles",
-    cron_schedule="10 0 * * *",
-    execution_timezone="UTC",
-    job=ingestion_job,
-    # Users rely on it unattended: it runs as soon as the daemon does (`dagster dev`).
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="00:10 UTC: every symbol's running month; on the 1st first the month just "
-    "closed, and the running month's candles only (features follow once both are stored).",
-)
-def daily_candles(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-    when = context.scheduled_execution_time or pd.Timestamp.now(tz="UTC").to_pydatetime()
-    day = pd.Timestamp(when).tz_convert("UTC").date() if pd.Timestamp(when).tzinfo else when.date()
-    settings = current_settings()
-    yield from daily_requests(day, settings.first_month, settings.symbols)
-
-
-defs = dg.Definitions(
-    assets=[raw_candles],
-    asset_checks=[raw_candles_quality],
-    jobs=[ingestion_job],
-    schedules=[daily_candles],
-)
+                for rule in QUALITY_RULES
+            ),
+            dg.AssetCheckSpec(
+                COMPLETENESS,
+                asset=ASSET,
+                description="Closed months: the minutes without a candle (a warning: exchange "
+                "outages are real gaps and are never filled). Per month over time: raw_candles' "
+                "Plots tab, missing_minutes (x axis: the partition).",
+                partitions_def=partitions.symbol_month,
+            ),
+        ],
+        description="Data quality of one stored raw_candles partition (SPEC 3).",
+    )(raw_candles_quality)
+    return dg.Definitions(assets=[asset], asset_checks=[checks])

@@ -4,14 +4,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.assets.common import FEATURES, OWNERS, SYMBOL_MONTH, markdown_table, plain
-from resnet_pipeline.assets.monthly import (
+from resnet_pipeline.defs.metadata import FEATURES, OWNERS, markdown_table, plain
+from resnet_pipeline.defs.monthly import (
     RECENT,
     months_mapping,
     raw_by_month,
     stored_partition_check,
 )
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, FEATURE_DTYPE, compute_features
+from resnet_pipeline.partitions import Partitions
 
 # New candles refresh features (the daily ingestion leaves the ingestion side fresh); unlike
 # plain eager(), the month before the running one stays eligible too.
@@ -20,22 +21,6 @@ FOLLOW_CANDLES = dg.AutomationCondition.eager().replace(
 )
 
 
-@dg.asset(
-    partitions_def=SYMBOL_MONTH,
-    group_name=FEATURES,
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    code_version="1",
-    description="The 15 SPEC feature channels per candle (float32), a `warmup` flag for rows "
-    "whose indicators are not yet defined, and `gap_minutes` since the previous candle. "
-    "Computed with the previous month as warm-up, so months join exactly.",
-    ins={
-        "raw_candles": dg.AssetIn(
-            partition_mapping=months_mapping(-1, 0), metadata={"by_month": True}
-        )
-    },
-    automation_condition=FOLLOW_CANDLES,
-)
 def features(
     context: dg.AssetExecutionContext, raw_candles: dict[str, pd.DataFrame]
 ) -> dg.Output[pd.DataFrame]:
@@ -82,12 +67,6 @@ def feature_problems(frame: pd.DataFrame) -> list[str]:
     return problems
 
 
-features_sound = stored_partition_check(
-    "features",
-    "features_sound",
-    "The 15 SPEC channels, float32; no inf; NaN only in rows marked warm-up.",
-    feature_problems,
-)
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "follow_new_candles",
     target=dg.AssetSelection.assets("features", "labels", "latest_signal"),
@@ -96,4 +75,30 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     "and latest_signal once a model exists.",
 )
 
-defs = dg.Definitions(assets=[features], asset_checks=[features_sound], sensors=[automation_sensor])
+
+def build(partitions: Partitions) -> dg.Definitions:
+    """features on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol_month,
+        group_name=FEATURES,
+        kinds={"parquet", "pandas"},
+        owners=OWNERS,
+        code_version="1",
+        description="The 15 SPEC feature channels per candle (float32), a `warmup` flag for rows "
+        "whose indicators are not yet defined, and `gap_minutes` since the previous candle. "
+        "Computed with the previous month as warm-up, so months join exactly.",
+        ins={
+            "raw_candles": dg.AssetIn(
+                partition_mapping=months_mapping(-1, 0), metadata={"by_month": True}
+            )
+        },
+        automation_condition=FOLLOW_CANDLES,
+    )(features)
+    check = stored_partition_check(
+        partitions.symbol_month,
+        "features",
+        "features_sound",
+        "The 15 SPEC channels, float32; no inf; NaN only in rows marked warm-up.",
+        feature_problems,
+    )
+    return dg.Definitions(assets=[asset], asset_checks=[check], sensors=[automation_sensor])

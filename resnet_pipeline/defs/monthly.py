@@ -6,7 +6,6 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.assets.common import SYMBOL_MONTH
 from resnet_pipeline.commands import materialize
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, split_key
@@ -60,14 +59,14 @@ def check_stored(layout: Layout, asset: str, partition_key: str, rule) -> dg.Ass
 
 
 def stored_partition_check(
-    asset: str, name: str, description: str, rule
+    partitions_def: dg.PartitionsDefinition, asset: str, name: str, description: str, rule
 ) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset,
         name=name,
         description=description,
         blocking=True,
-        partitions_def=SYMBOL_MONTH,
+        partitions_def=partitions_def,
     )
     def _run(context: dg.AssetCheckExecutionContext, store: DataStore) -> dg.AssetCheckResult:
         return check_stored(store.layout, asset, context.partition_key, rule)

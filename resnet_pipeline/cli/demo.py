@@ -1,5 +1,5 @@
 """The main job offline, end to end, and a small experiment on a market with a known answer:
-``python -m resnet_pipeline.demo`` (see scripts/demo.sh).
+``python -m resnet_pipeline.cli.demo`` (see scripts/demo.sh).
 
 Two synthetic symbols: PLANTUSDT carries the planted, learnable pattern (``market.planted``),
 NOISEUSDT is the pattern-free market. The demo materializes the whole graph for both, from raw
@@ -99,18 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     demo_environment(os.environ)
-    # Imported only now: the definitions' partitions and resources come from the environment
-    # when they load (a read; nothing is written), so the demo's settings must be set first.
+    # The demo's settings are set in the environment first: the runs' code location (the UI,
+    # Celery workers) reads the same environment when it loads the definitions.
     import dagster as dg
 
+    from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
+    from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
     from resnet_pipeline.commands import month_key
-    from resnet_pipeline.definitions import defs
-    from resnet_pipeline.demo_summary import print_summary, print_verdicts
-    from resnet_pipeline.experiment_runner import register_experiment, run_experiment
+    from resnet_pipeline.definitions import build_definitions
     from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
     from resnet_pipeline.settings import current_settings
 
     settings = current_settings()
+    defs = build_definitions(settings)
 
     if settings.source != "synthetic":
         print(f"note: RESNET_SOURCE={settings.source}; the offline demo is meant for 'synthetic'")

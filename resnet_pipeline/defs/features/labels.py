@@ -3,14 +3,15 @@
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.assets.common import FEATURES, OWNERS, SYMBOL_MONTH, plain
-from resnet_pipeline.assets.monthly import (
+from resnet_pipeline.defs.metadata import FEATURES, OWNERS, plain
+from resnet_pipeline.defs.monthly import (
     RECENT,
     months_mapping,
     raw_by_month,
     stored_partition_check,
 )
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig, compute_labels
+from resnet_pipeline.partitions import Partitions
 
 # labels(M) runs when candles of its months update (not merely because it is missing), and
 # never while raw_candles of M or M+1 is missing: a month whose own candles were never
@@ -25,22 +26,6 @@ FOLLOW_CANDLES_OF_BOTH_MONTHS = (
 )
 
 
-@dg.asset(
-    partitions_def=SYMBOL_MONTH,
-    group_name=FEATURES,
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    code_version="1",
-    description="3-class label per candle (0 Down, 1 Neutral, 2 Up) from the 12-minute "
-    "future return with threshold 0.002, and that return. Missing (<NA>) where the future is "
-    "not known yet; the month's tail fills in once the next month's candles exist.",
-    ins={
-        "raw_candles": dg.AssetIn(
-            partition_mapping=months_mapping(0, 1), metadata={"by_month": True}
-        )
-    },
-    automation_condition=FOLLOW_CANDLES_OF_BOTH_MONTHS,
-)
 def labels(
     context: dg.AssetExecutionContext, raw_candles: dict[str, pd.DataFrame]
 ) -> dg.Output[pd.DataFrame]:
@@ -75,12 +60,30 @@ def label_problems(frame: pd.DataFrame) -> list[str]:
     return problems
 
 
-labels_sound = stored_partition_check(
-    "labels",
-    "labels_sound",
-    "Labels in {0,1,2}; missing exactly where the 12-minute future is unknown (the "
-    "month's tail until the next month exists, or an outage).",
-    label_problems,
-)
-
-defs = dg.Definitions(assets=[labels], asset_checks=[labels_sound])
+def build(partitions: Partitions) -> dg.Definitions:
+    """labels on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol_month,
+        group_name=FEATURES,
+        kinds={"parquet", "pandas"},
+        owners=OWNERS,
+        code_version="1",
+        description="3-class label per candle (0 Down, 1 Neutral, 2 Up) from the 12-minute "
+        "future return with threshold 0.002, and that return. Missing (<NA>) where the future is "
+        "not known yet; the month's tail fills in once the next month's candles exist.",
+        ins={
+            "raw_candles": dg.AssetIn(
+                partition_mapping=months_mapping(0, 1), metadata={"by_month": True}
+            )
+        },
+        automation_condition=FOLLOW_CANDLES_OF_BOTH_MONTHS,
+    )(labels)
+    check = stored_partition_check(
+        partitions.symbol_month,
+        "labels",
+        "labels_sound",
+        "Labels in {0,1,2}; missing exactly where the 12-minute future is unknown (the "
+        "month's tail until the next month exists, or an outage).",
+        label_problems,
+    )
+    return dg.Definitions(assets=[asset], asset_checks=[check])

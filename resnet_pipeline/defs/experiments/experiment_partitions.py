@@ -6,16 +6,17 @@ named in the tick's log and registers nothing."""
 
 import dagster as dg
 
-from resnet_pipeline.assets.experiment_variant import CONFIG_HASH, experiment_variant
+from resnet_pipeline.assets.experiment_variant import CONFIG_HASH
 from resnet_pipeline.experiments.experiment_file import experiment_files
 from resnet_pipeline.experiments.registration import Registration, registration
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.venue import TradingVenue
 
+EXPERIMENT_VARIANT = dg.AssetKey("experiment_variant")
 experiment_variant_job = dg.define_asset_job(
     "experiment_variant_job",
-    selection=[experiment_variant],
+    selection=[EXPERIMENT_VARIANT],
     description="Resolve a variant's configuration from its experiment file.",
 )
 
@@ -23,7 +24,7 @@ experiment_variant_job = dg.define_asset_job(
 def recorded_hash(instance: dg.DagsterInstance, trial: str) -> str | None:
     """The configuration hash experiment_variant last recorded for ``trial``."""
     found = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=experiment_variant.key, asset_partitions=[trial]), limit=1
+        dg.AssetRecordsFilter(asset_key=EXPERIMENT_VARIANT, asset_partitions=[trial]), limit=1
     )
     if not found.records:
         return None
@@ -82,6 +83,3 @@ def experiment_partitions(
             for partitions, keys in missing_keys(context.instance, plan)
         ],
     )
-
-
-defs = dg.Definitions(jobs=[experiment_variant_job], sensors=[experiment_partitions])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from resnet_pipeline.assets.experiment_sensor import missing_keys, stale_variants
 from resnet_pipeline.commands import month_key
+from resnet_pipeline.defs.experiments.experiment_partitions import missing_keys, stale_variants
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.registration import Registration
 from resnet_pipeline.experiments.trial_keys import report_key, trial_key

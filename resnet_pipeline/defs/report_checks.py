@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
-from resnet_pipeline.assets.common import SYMBOL
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.reports.headline import Headline
 from resnet_pipeline.reports.page import Figure
@@ -24,11 +24,16 @@ CHECK_DESCRIPTIONS = {
 }
 
 
-def report_check_specs(asset: str, names: Iterable[str]) -> list[dg.AssetCheckSpec]:
+def report_check_specs(
+    partitions: Partitions, asset: str, names: Iterable[str]
+) -> list[dg.AssetCheckSpec]:
     """The warning checks of a report asset, per symbol partition."""
     return [
         dg.AssetCheckSpec(
-            name, asset=asset, description=CHECK_DESCRIPTIONS[name], partitions_def=SYMBOL
+            name,
+            asset=asset,
+            description=CHECK_DESCRIPTIONS[name],
+            partitions_def=partitions.symbol,
         )
         for name in names
     ]

@@ -6,19 +6,20 @@ import dagster as dg
 import torch
 
 from resnet_pipeline.artifacts import remove
-from resnet_pipeline.assets.common import MODELING, OWNERS, SYMBOL, plain
-from resnet_pipeline.assets.training_config import (
+from resnet_pipeline.commands import materialize
+from resnet_pipeline.defs.metadata import MODELING, OWNERS, plain
+from resnet_pipeline.defs.training.training_config import (
     TrainingConfig,
     runs_in_progress,
     training_plan,
 )
-from resnet_pipeline.commands import materialize
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.windows import WindowDataset
 from resnet_pipeline.ml.model.checkpoint import save_checkpoint
 from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.trainer import progress_line, train
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.reports.plots import png_markdown, training_curves
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
@@ -27,18 +28,6 @@ from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
 _DATASET_KEYS = {"code_version": "dataset_code_version", "created": "dataset_created"}
 
 
-@dg.asset(
-    partitions_def=SYMBOL,
-    group_name=MODELING,
-    kinds={"pytorch"},
-    owners=OWNERS,
-    code_version="3",
-    pool=TRAINER_POOL,  # across machines; on one, training_lock
-    description="A 1D ResNet direction classifier trained on dataset_splits (AdamW, cosine "
-    "annealing, early stopping on validation loss); a self-contained checkpoint with weights, "
-    "configs, normalization, lineage and training curves.",
-    deps=["dataset_splits"],
-)
 def trained_model(
     context: dg.AssetExecutionContext, config: TrainingConfig, store: DataStore
 ) -> dg.MaterializeResult:
@@ -133,4 +122,18 @@ def _train_symbol(
     )
 
 
-defs = dg.Definitions(assets=[trained_model])
+def build(partitions: Partitions) -> dg.Definitions:
+    """trained_model on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol,
+        group_name=MODELING,
+        kinds={"pytorch"},
+        owners=OWNERS,
+        code_version="3",
+        pool=TRAINER_POOL,  # across machines; on one, training_lock
+        description="A 1D ResNet direction classifier trained on dataset_splits (AdamW, cosine "
+        "annealing, early stopping on validation loss); a self-contained checkpoint with weights, "
+        "configs, normalization, lineage and training curves.",
+        deps=["dataset_splits"],
+    )(trained_model)
+    return dg.Definitions(assets=[asset])

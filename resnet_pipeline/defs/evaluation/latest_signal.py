@@ -10,10 +10,10 @@ from pydantic import Field
 from upath import UPath
 
 from resnet_pipeline.artifacts import exists, fresh, read_json
-from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
-from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, plain
 from resnet_pipeline.assets.fold_common import fold_info
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
+from resnet_pipeline.defs.evaluation.backtest_report import SPOT_BORROW_FEE_PER_DAY
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.dataset_store import DatasetError
 from resnet_pipeline.ml.data.lineage import (
@@ -26,6 +26,7 @@ from resnet_pipeline.ml.data.live_window import NotActionable, minutes_since_clo
 from resnet_pipeline.ml.folds.fold_identity import check_fold_info
 from resnet_pipeline.ml.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.training.inference import predict_proba
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_partitions, stored_months
@@ -154,27 +155,6 @@ def _not_actionable(reason: str, **metadata) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    partitions_def=SYMBOL,
-    group_name=EVALUATION,
-    kinds={"pytorch"},
-    owners=OWNERS,
-    code_version="2",
-    description="The model's signal for the newest closed window: probabilities, LONG/SHORT/"
-    "NEUTRAL at the SPEC threshold, and the suggested position size (the seed's `predict`), "
-    "sized with the backtested strategy config. NOT ACTIONABLE when the newest candle is stale, "
-    "the window spans a gap or warm-up rows.",
-    deps=[
-        "trained_model",
-        dg.AssetDep(
-            "features",
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-                partition_dimension_name="symbol"
-            ),
-        ),
-    ],
-    automation_condition=FOLLOW_NEW_FEATURES,
-)
 def latest_signal(
     context: dg.AssetExecutionContext, config: SignalConfig, store: DataStore, venue: TradingVenue
 ) -> dg.MaterializeResult:
@@ -237,4 +217,27 @@ def latest_signal(
     )
 
 
-defs = dg.Definitions(assets=[latest_signal])
+def build(partitions: Partitions) -> dg.Definitions:
+    """latest_signal on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol,
+        group_name=EVALUATION,
+        kinds={"pytorch"},
+        owners=OWNERS,
+        code_version="2",
+        description="The model's signal for the newest closed window: probabilities, LONG/SHORT/"
+        "NEUTRAL at the SPEC threshold, and the suggested position size (the seed's `predict`), "
+        "sized with the backtested strategy config. NOT ACTIONABLE when the newest candle is "
+        "stale, the window spans a gap or warm-up rows.",
+        deps=[
+            "trained_model",
+            dg.AssetDep(
+                "features",
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name="symbol"
+                ),
+            ),
+        ],
+        automation_condition=FOLLOW_NEW_FEATURES,
+    )(latest_signal)
+    return dg.Definitions(assets=[asset])

@@ -4,21 +4,16 @@ import dagster as dg
 import pandas as pd
 
 from resnet_pipeline.artifacts import write_json_atomic
-from resnet_pipeline.assets.checked_model import load_checked_model
-from resnet_pipeline.assets.common import (
-    EVALUATION,
-    OWNERS,
-    SYMBOL,
-    plain,
-    readable,
-)
-from resnet_pipeline.assets.report_checks import (
+from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain, readable
+from resnet_pipeline.defs.report_checks import (
     NOT_WORSE,
     report_check_specs,
     report_metadata,
     worse_check,
 )
 from resnet_pipeline.ml.evaluation.classification import SHOWN, evaluate_split, metrics_table
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.reports.test_period_page import split_view
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import (
@@ -28,21 +23,6 @@ from resnet_pipeline.trading.strategy import StrategyConfig
 from resnet_pipeline.verdicts import targets_met
 
 
-@dg.asset(
-    name="test_metrics",
-    partitions_def=SYMBOL,
-    group_name=EVALUATION,
-    kinds={"pytorch", "json"},
-    owners=OWNERS,
-    code_version="3",
-    description="Classification metrics of the model on its test split (accuracy, per-class "
-    "precision/recall/F1, one-vs-rest AUC, log loss, confusion matrix, calibration) beside a "
-    "majority-class and a logistic-regression baseline, with day-block 95% intervals of the "
-    "differences; a headline (EDGE / NO EDGE) first; a SPEC target is met only when the "
-    "model also beats its baseline.",
-    deps=["trained_model", "dataset_splits"],
-    check_specs=report_check_specs("test_metrics", (NOT_WORSE,)),
-)
 def metrics_on_test_split(
     context: dg.AssetExecutionContext, store: DataStore
 ) -> dg.MaterializeResult:
@@ -91,4 +71,21 @@ def metrics_on_test_split(
     )
 
 
-defs = dg.Definitions(assets=[metrics_on_test_split])
+def build(partitions: Partitions) -> dg.Definitions:
+    """metrics_on_test_split on this build's partitions."""
+    asset = dg.asset(
+        name="test_metrics",
+        partitions_def=partitions.symbol,
+        group_name=EVALUATION,
+        kinds={"pytorch", "json"},
+        owners=OWNERS,
+        code_version="3",
+        description="Classification metrics of the model on its test split (accuracy, per-class "
+        "precision/recall/F1, one-vs-rest AUC, log loss, confusion matrix, calibration) beside a "
+        "majority-class and a logistic-regression baseline, with day-block 95% intervals of the "
+        "differences; a headline (EDGE / NO EDGE) first; a SPEC target is met only when the "
+        "model also beats its baseline.",
+        deps=["trained_model", "dataset_splits"],
+        check_specs=report_check_specs(partitions, "test_metrics", (NOT_WORSE,)),
+    )(metrics_on_test_split)
+    return dg.Definitions(assets=[asset])

@@ -5,15 +5,10 @@ import pandas as pd
 from pydantic import Field
 
 from resnet_pipeline.artifacts import exists, read_json, write_json_atomic, write_text_atomic
-from resnet_pipeline.assets.checked_model import load_checked_model
-from resnet_pipeline.assets.common import (
-    EVALUATION,
-    OWNERS,
-    SYMBOL,
-    plain,
-    readable,
-)
-from resnet_pipeline.assets.report_checks import (
+from resnet_pipeline.commands import materialize
+from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain, readable
+from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
     report_check_specs,
@@ -21,10 +16,10 @@ from resnet_pipeline.assets.report_checks import (
     trades_check,
     worse_check,
 )
-from resnet_pipeline.commands import materialize
 from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
 from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
 from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.reports.headline import zero_trades_reason
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,
@@ -84,20 +79,6 @@ def strategy_for(config: BacktestConfig, market: str) -> StrategyConfig:
         raise dg.Failure(f"invalid backtest config: {error}") from error
 
 
-@dg.asset(
-    partitions_def=SYMBOL,
-    group_name=EVALUATION,
-    kinds={"parquet", "html"},
-    owners=OWNERS,
-    code_version="3",
-    check_specs=report_check_specs("backtest_report", (HAS_TRADES, NOT_WORSE)),
-    description="A headline (EDGE / NO EDGE, one line per condition), then the SPEC 9 "
-    "strategy simulated bar by bar over the test period (signals at the "
-    "close, fills at the next open, intrabar stops/take profits, drawdown protection, fees and "
-    "slippage; long-only on spot unless configured) against buy-and-hold: metrics with "
-    "targets that must also beat buy-and-hold, trade log, equity, HTML report.",
-    deps=["test_metrics"],
-)
 def backtest_report(
     context: dg.AssetExecutionContext, config: BacktestConfig, store: DataStore, venue: TradingVenue
 ) -> dg.MaterializeResult:
@@ -201,4 +182,20 @@ def backtest_report(
     )
 
 
-defs = dg.Definitions(assets=[backtest_report])
+def build(partitions: Partitions) -> dg.Definitions:
+    """backtest_report on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol,
+        group_name=EVALUATION,
+        kinds={"parquet", "html"},
+        owners=OWNERS,
+        code_version="3",
+        check_specs=report_check_specs(partitions, "backtest_report", (HAS_TRADES, NOT_WORSE)),
+        description="A headline (EDGE / NO EDGE, one line per condition), then the SPEC 9 "
+        "strategy simulated bar by bar over the test period (signals at the "
+        "close, fills at the next open, intrabar stops/take profits, drawdown protection, fees and "
+        "slippage; long-only on spot unless configured) against buy-and-hold: metrics with "
+        "targets that must also beat buy-and-hold, trade log, equity, HTML report.",
+        deps=["test_metrics"],
+    )(backtest_report)
+    return dg.Definitions(assets=[asset])
