@@ -167,8 +167,9 @@ def _cell(text: str | None) -> str:
 
 
 def _doc(cls: type) -> str:
-    """The class's own docstring (a dataclass without one gets its signature: not shown)."""
-    doc = inspect.getdoc(cls) or ""
+    """The class's own docstring, not one inherited (a dataclass without one gets its
+    signature: not shown)."""
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
     return "" if doc.startswith(f"{cls.__name__}(") else doc
 
 
@@ -223,12 +224,39 @@ def asset_configs(definitions: Any) -> list[AssetConfig]:
         overrides, own = {}, []
         for name, spec in declared.items():
             if name in taken:
-                if _value(spec.default) != _value(taken[name]):
-                    overrides[name] = spec.default
+                default = spec.get_default(call_default_factory=True)
+                if _value(default) != _value(taken[name]):
+                    overrides[name] = default
                 continue
-            default = "required" if spec.is_required() else f"`{_value(spec.default)}`"
-            own.append((f"`{name}`", default, _type(spec.annotation), _cell(spec.description)))
+            own.append(next(row for row in _model_rows(config) if row[0] == f"`{name}`"))
         out.append(AssetConfig(key.to_user_string(), whole, overrides, own))
+    return out
+
+
+def _model_rows(config: type) -> list[tuple[str, str, str, str]]:
+    """(field, default, allowed values, description) of a pydantic model's fields."""
+    return [
+        (
+            f"`{name}`",
+            "required"
+            if spec.is_required()
+            else f"`{_value(spec.get_default(call_default_factory=True))}`",
+            _type(spec.annotation),
+            _cell(spec.description),
+        )
+        for name, spec in config.model_fields.items()
+    ]
+
+
+def resource_classes(definitions: Any) -> list[tuple[str, type]]:
+    """(resource key, class) of every resource; a resource chosen among the subclasses of one
+    of ours (the candle sources) lists each of them."""
+    out = []
+    for key, resource in (definitions.resources or {}).items():
+        base = type(resource).__mro__[1]
+        ours = base.__module__.startswith(__package__ or "resnet_pipeline")
+        for cls in base.__subclasses__() if ours else [type(resource)]:
+            out.append((key, cls))
     return out
 
 
@@ -284,6 +312,19 @@ def render(definitions: Any) -> str:
         if _doc(cls):
             lines += ["", _doc(cls)]
         lines += ["", *_table(field_rows(cls)), ""]
+    lines += [
+        "## Resources",
+        "",
+        "Built from the settings when the definitions load (the settings' values replace these",
+        "defaults); a test or a deployment may pass its own.",
+        "",
+    ]
+    for key, cls in resource_classes(definitions):
+        lines += [f"### `{key}`: {cls.__name__}", "", f"`{cls.__module__}`."]
+        if _doc(cls):
+            lines += ["", _doc(cls)]
+        rows = _model_rows(cls)
+        lines += ["", *(_table(rows) if rows else ["No fields."]), ""]
     lines += [
         "## Environment variables",
         "",

@@ -79,3 +79,9 @@ def test_check_reports_a_stale_file_and_writing_refreshes_it(tmp_path, capsys) -
     assert COMMAND in capsys.readouterr().err
     assert config_reference.main(["--output", str(stale)]) == 0
     assert config_reference.main(["--check", "--output", str(stale)]) == 0
+
+
+def test_every_candle_source_is_listed_with_its_fields(rendered: str) -> None:
+    for source in ("BybitCandles", "SyntheticCandles", "FilesCandles"):
+        assert f"### `candle_source`: {source}\n" in rendered
+    assert "| `request_deadline_seconds` | `30.0` | float |" in rendered
