@@ -117,7 +117,9 @@ class _RecordingEnv(Mapping[str, str]):
         return len(self._values)
 
 
-def _recorded(read: Callable[[Mapping[str, str]], object], values: Mapping[str, str]):
+def _recorded(
+    read: Callable[[Mapping[str, str]], object], values: Mapping[str, str]
+) -> dict[str, str | None]:
     env = _RecordingEnv(values)
     read(env)
     return env.reads
@@ -174,7 +176,10 @@ def _doc(cls: type) -> str:
 
 
 def _default(spec: Field) -> Any:
-    return spec.default_factory() if spec.default is MISSING else spec.default  # type: ignore[misc]
+    """The field's default; ``MISSING`` when it has none (a required field)."""
+    if spec.default is not MISSING:
+        return spec.default
+    return MISSING if spec.default_factory is MISSING else spec.default_factory()
 
 
 def field_rows(cls: type) -> list[tuple[str, str, str, str]]:
@@ -187,7 +192,9 @@ def field_rows(cls: type) -> list[tuple[str, str, str, str]]:
         if knobs.from_data(spec):
             allowed = "set from the data, not from config"
         text = spec.metadata.get("description", "")  # the knob's own text, without its choices
-        rows.append((f"`{spec.name}`", f"`{_value(_default(spec))}`", allowed, _cell(text)))
+        default = _default(spec)
+        shown = "required" if default is MISSING else f"`{_value(default)}`"
+        rows.append((f"`{spec.name}`", shown, allowed, _cell(text)))
     return rows
 
 
@@ -203,8 +210,13 @@ class AssetConfig:
 
 def _run_config_class(asset: Any) -> Any:
     """The Dagster ``Config`` class an asset's function takes as ``config``, if any."""
-    function = asset.op.compute_fn.decorated_fn
-    return typing.get_type_hints(function).get("config")
+    function = getattr(asset.op.compute_fn, "decorated_fn", asset.op.compute_fn)
+    parameter = inspect.signature(function).parameters.get("config")
+    if parameter is None:
+        return None
+    if isinstance(parameter.annotation, str):  # postponed annotations: resolve the name
+        return typing.get_type_hints(function)["config"]
+    return parameter.annotation
 
 
 def asset_configs(definitions: Any) -> list[AssetConfig]:
@@ -218,7 +230,8 @@ def asset_configs(definitions: Any) -> list[AssetConfig]:
         whole = tuple(
             cls
             for cls in CONFIG_CLASSES
-            if {f.name for f in knobs.config_fields(cls)} <= set(declared)
+            if knobs.config_fields(cls)
+            and {f.name for f in knobs.config_fields(cls)} <= set(declared)
         )
         taken = {f.name: _default(f) for cls in whole for f in knobs.config_fields(cls)}
         overrides, own = {}, []
