@@ -2,7 +2,7 @@
 
 ``python -m resnet_pipeline.config_reference`` writes ``docs/config-reference.md``:
 every config dataclass in ``CONFIG_CLASSES`` (field, default, allowed values, description, all
-read from the fields' ``ml.knobs.knob`` metadata and type hints), what each asset's run config
+read from the fields' ``knobs.knob`` metadata and type hints), what each asset's run config
 is made of (read from the loaded definitions), and the environment variables the settings and
 the executor read (names and defaults recorded while they read an empty environment).
 ``resnet_pipeline_tests/test_config_reference.py`` fails when the file is stale.
@@ -21,17 +21,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from resnet_pipeline import executors, settings
+from resnet_pipeline import executors, knobs, settings
 from resnet_pipeline.experiments.variant_config import SECTIONS, CalibrationConfig
 from resnet_pipeline.experiments.verdict_report import TrialTests
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.ml import knobs
-from resnet_pipeline.ml.fold_training import WarmStart
-from resnet_pipeline.ml.monthly_folds import FoldConfig
-from resnet_pipeline.ml.resnet import ModelConfig
-from resnet_pipeline.ml.splits import SplitConfig
-from resnet_pipeline.ml.stitched_metrics import BootstrapConfig
-from resnet_pipeline.ml.train_config import RunOptions, TrainConfig
+from resnet_pipeline.ml.data.splits import SplitConfig
+from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
+from resnet_pipeline.ml.folds.fold_training import WarmStart
+from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
+from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.trading.strategy import StrategyConfig
 
 # Every config dataclass a user can set, in the order the reference shows them.

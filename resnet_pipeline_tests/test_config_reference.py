@@ -18,8 +18,8 @@ from resnet_pipeline.config_reference import (
     render,
     variables,
 )
-from resnet_pipeline.ml.resnet import ModelConfig
-from resnet_pipeline.ml.train_config import TrainConfig
+from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.training.train_config import TrainConfig
 
 
 @pytest.fixture(scope="module")
