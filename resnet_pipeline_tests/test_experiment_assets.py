@@ -132,7 +132,8 @@ def experiment(tmp_path_factory):
     shutil.copy(REPO / "dagster.yaml", root / "home" / "dagster.yaml")
     env = _env(root)
     registered = subprocess.run(
-        [sys.executable, "-m", "resnet_pipeline.cli.experiments", "register", "experiments/tiny.yaml"],
+        [sys.executable, "-m", "resnet_pipeline.cli.experiments", "register",
+         "experiments/tiny.yaml"],
         env=env, cwd=root, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert registered.returncode == 0, registered.stderr[-3000:]
