@@ -32,7 +32,7 @@ from resnet_pipeline_tests._processes import wait_for
 
 pytestmark = pytest.mark.slow
 
-# README "Operations": a waiting training takes the lock within this long after its holder dies.
+# docs/operations.md: a waiting training takes the lock within this long after its holder dies.
 RECOVERY_SECONDS = 30
 START_SECONDS = 180  # a `dagster asset materialize` process getting to its step, on a busy CI
 WAITING = "to finish training"  # what a run waiting for the lock says in its log
@@ -49,7 +49,7 @@ def _killed(proc, sig: int = signal.SIGKILL, group: bool = False) -> None:
 # lock) must take over. "parent": SIGKILL of the run process alone (for a multiprocess run its
 # step is a subprocess, which must die with it); "group": of the run's whole process group.
 KILLS = [
-    ("in_process", "parent"),  # kill -9 of the README's CLI run: the training itself
+    ("in_process", "parent"),  # kill -9 of the documented CLI run: the training itself
     ("spawn", "group"),
     ("spawn", "parent"),  # Dagster's default multiprocess executor
     ("forkserver", "parent"),

@@ -105,7 +105,7 @@ def load_experiment(path: str | Path, symbols: Sequence[str], market: str = "spo
     if not path.is_file():
         raise ExperimentError(
             f"{path}: no such experiment file. Experiment files live in RESNET_EXPERIMENTS_DIR "
-            f"as <name>.yaml; create it (README, Experiments) or fix the name"
+            f"as <name>.yaml; create it (docs/experiments.md) or fix the name"
         )
     try:
         raw = yaml.safe_load(path.read_text())
