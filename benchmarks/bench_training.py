@@ -11,8 +11,8 @@ Prints, in one run:
 - the share of the loop's time spent gathering and augmenting batches (on a GPU: the share
   of GPU time spent waiting for the loader, which runs in the training process);
 - throughput with a second CPU-bound process running on the same cores, against half the
-  idle figure (target >= 0.8), with the default (automatic) threads, with one thread and
-  with every core (what the default was without the load check);
+  idle figure (target >= 0.8), with the default (fixed: every core this process may use),
+  with threads following the load (``num_threads`` 0) and with one thread;
 - the same throughput figures on a CUDA GPU when one is present (samples/s fp32 and bf16,
   the ratio to the bare step, the symbol-year estimate, the loader's share).
 
@@ -49,9 +49,9 @@ from resnet_pipeline.ml.data.augment import AugmentConfig  # noqa: E402
 from resnet_pipeline.ml.data.windows import WindowDataset  # noqa: E402
 from resnet_pipeline.ml.model.resnet import build_model  # noqa: E402
 from resnet_pipeline.ml.training.device import (  # noqa: E402
+    FOLLOW_LOAD,
     allowed_cpus,
     configure_threads,
-    default_threads,
     resolve_precision,
 )
 from resnet_pipeline.ml.training.losses import make_loss  # noqa: E402
@@ -265,8 +265,8 @@ def beside_a_neighbour(splits, samples: int) -> None:
     neighbour.start()
     try:
         time.sleep(1.0)  # running before the training starts, as a neighbour would be
-        rows = (("default (automatic) threads", None), ("1 thread", 1),
-                ("every core (the default without the load check)", default_threads()))  # fmt: skip
+        rows = (("default (fixed) threads", None), ("threads following the load", FOLLOW_LOAD),
+                ("1 thread", 1))  # fmt: skip
         for label, count in rows:
             busy = loop_result(splits, "auto", samples, threads=count)
             rate = busy.train_samples_per_s
@@ -310,7 +310,7 @@ def main() -> None:
         return
     batch, labels = WindowDataset(splits, "train").__getitems__(list(range(256)))
     auto = resolve_precision("auto", torch.device("cpu"))
-    print(f"threads {threads} (the physical cores available less those others keep busy); "
+    print(f"threads {threads} (the default: the physical cores this process may use); "
           f"precision auto on this CPU: {auto}")  # fmt: skip
     idle = {}
     for precision in ("fp32", "bf16"):

@@ -31,7 +31,7 @@ from resnet_pipeline.ml.folds.fold_training import WarmStart
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
 from resnet_pipeline.ml.model.resnet import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
-from resnet_pipeline.trading.strategy import StrategyConfig
+from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 
 # Every config dataclass a user can set, in the order the reference shows them.
 CONFIG_CLASSES: tuple[type, ...] = (
@@ -43,6 +43,7 @@ CONFIG_CLASSES: tuple[type, ...] = (
     WarmStart,
     LabelConfig,
     StrategyConfig,
+    ShortRules,
     CalibrationConfig,
     BootstrapConfig,
     TrialTests,

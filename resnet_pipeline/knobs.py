@@ -6,6 +6,9 @@ with ``knob``; the assets derive their Dagster config from these fields
 (``defs.dagster_config``), so a field added here appears in every asset's config.
 ``from_data=True`` marks a field whose value comes from the data the model is trained on
 (the dataset's window, channels and classes): it is set from the data, never from config.
+``resolved_by`` names the part of a flat config that sets a field from its own knobs and the
+run's circumstances (the strategy's shorts from ``ShortRules`` and the venue's market): the
+flat config offers that part's knobs in its place.
 """
 
 from __future__ import annotations
@@ -14,13 +17,24 @@ from dataclasses import MISSING, Field, field, fields
 from typing import Any
 
 _DESCRIPTION, _CHOICES, _FROM_DATA = "description", "choices", "from_data"
+_RESOLVED_BY = "resolved_by"
 
 
 def knob(
-    default: Any, description: str, *, choices: tuple[Any, ...] = (), from_data: bool = False
+    default: Any,
+    description: str,
+    *,
+    choices: tuple[Any, ...] = (),
+    from_data: bool = False,
+    resolved_by: type | None = None,
 ) -> Any:
     """A dataclass field with its description, allowed values (when a fixed set) and origin."""
-    metadata = {_DESCRIPTION: description, _CHOICES: tuple(choices), _FROM_DATA: from_data}
+    metadata = {
+        _DESCRIPTION: description,
+        _CHOICES: tuple(choices),
+        _FROM_DATA: from_data,
+        _RESOLVED_BY: resolved_by,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -40,9 +54,20 @@ def from_data(spec: Field) -> bool:
     return bool(spec.metadata.get(_FROM_DATA, False))
 
 
+def resolved_by(spec: Field) -> type | None:
+    """The dataclass whose knobs set this field in a flat config (None: the field is its own)."""
+    return spec.metadata.get(_RESOLVED_BY)
+
+
 def config_fields(part: type) -> list[Field]:
     """The fields of a domain dataclass that a config sets (``from_data`` ones excluded)."""
     return [f for f in fields(part) if not from_data(f)]
+
+
+def flat_fields(part: type) -> list[Field]:
+    """The fields a flat config offers for ``part``: its config fields less those another
+    part resolves (``resolved_by``)."""
+    return [f for f in config_fields(part) if resolved_by(f) is None]
 
 
 def same_as(part: type, name: str) -> Any:

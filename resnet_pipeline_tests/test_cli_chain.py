@@ -1,4 +1,5 @@
-"""The documented CLI examples (docs/ui-and-cli.md), for real: `dagster asset materialize` in subprocesses."""
+"""The documented CLI examples (docs/ui-and-cli.md), for real: `dagster asset materialize` in
+subprocesses."""
 
 import json
 from pathlib import Path

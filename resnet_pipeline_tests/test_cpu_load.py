@@ -1,6 +1,7 @@
-"""Automatic threads follow what the machine's CPUs do: other processes' busy time from
-/proc/stat (own CPU time subtracted) takes cores away from a training, a real CPU-bound
-neighbour is seen, and a training adapts its threads between epochs."""
+"""Threads following the load (``num_threads`` ``FOLLOW_LOAD``, an opt-in) follow what the
+machine's CPUs do: other processes' busy time from /proc/stat (own CPU time subtracted) takes
+cores away from a training, a real CPU-bound neighbour is seen, and a training adapts its
+threads between epochs. The default never looks: it is the fixed count."""
 
 import subprocess
 import sys
@@ -19,7 +20,13 @@ from resnet_pipeline.ml.training.cpu_load import (
     sample_cpus,
     threads_beside,
 )
-from resnet_pipeline.ml.training.device import allowed_cpus, default_threads, threads_for_load
+from resnet_pipeline.ml.training.device import (
+    FOLLOW_LOAD,
+    allowed_cpus,
+    default_threads,
+    fixed_threads,
+    threads_for_load,
+)
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.train_session import Messages, adapt_threads, start_session
 from resnet_pipeline_tests.test_training_general import noise
@@ -85,17 +92,29 @@ def test_a_real_cpu_bound_neighbour_is_seen(neighbour):
     assert threads_for_load(others) <= max(1, default_threads() - 1)
 
 
-def test_a_training_beside_a_busy_neighbour_takes_a_core_less(neighbour, threads):
+def test_a_training_following_the_load_beside_a_busy_neighbour_takes_a_core_less(
+    neighbour, threads
+):
+    model = build_model(ModelConfig(in_channels=2, window=32))
+    cfg = TrainConfig(
+        epochs=1, batch_size=16, min_steps=0, class_weights=None, num_threads=FOLLOW_LOAD
+    )
+    session = start_session(model, noise(32), cfg, Messages(None))
+    assert session.threads <= max(1, default_threads() - 1)
+    assert session.load_sample is not None  # following the load: checked after each epoch
+
+
+def test_the_default_keeps_its_fixed_count_beside_a_busy_neighbour(neighbour, threads):
     model = build_model(ModelConfig(in_channels=2, window=32))
     cfg = TrainConfig(epochs=1, batch_size=16, min_steps=0, class_weights=None)
     session = start_session(model, noise(32), cfg, Messages(None))
-    assert session.threads <= max(1, default_threads() - 1)
-    assert session.load_sample is not None  # automatic: checked again after each epoch
+    assert session.threads == torch.get_num_threads() == fixed_threads()
+    assert session.load_sample is None  # never re-set between epochs
 
 
 def test_threads_change_between_epochs_with_the_load_and_say_so(threads):
     model = build_model(ModelConfig(in_channels=2, window=32))
-    cfg = TrainConfig(epochs=1, batch_size=16, num_threads=None, class_weights=None)
+    cfg = TrainConfig(epochs=1, batch_size=16, num_threads=FOLLOW_LOAD, class_weights=None)
     messages = Messages(None)
     session = start_session(model, noise(32), cfg, messages)
     now = sample_cpus(allowed_cpus())
@@ -109,3 +128,5 @@ def test_threads_change_between_epochs_with_the_load_and_say_so(threads):
         assert "training continues on 1 thread instead of" in messages.notes[-1]
     fixed = start_session(model, noise(32), TrainConfig(num_threads=1), Messages(None))
     assert fixed.load_sample is None  # num_threads set: never changed
+    default = start_session(model, noise(32), TrainConfig(), Messages(None))
+    assert default.load_sample is None  # the default is fixed too

@@ -13,6 +13,7 @@ from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.data.windows import WindowDataset
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
 from resnet_pipeline.ml.model.resnet import build_model
+from resnet_pipeline.ml.training.device import FOLLOW_LOAD, fixed_threads
 from resnet_pipeline.ml.training.trainer import train
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
@@ -136,7 +137,12 @@ def test_a_corrupt_state_names_the_file_and_resume_false_starts_afresh(tmp_path)
     assert result.success and not state.exists()  # finished: the state is removed
 
 
-def test_one_thread_while_another_run_is_in_progress(tmp_path):
+@pytest.mark.parametrize(
+    ("num_threads", "expected"),
+    [(FOLLOW_LOAD, 1), (None, fixed_threads())],
+    ids=["following the load: one thread", "the default: its fixed count"],
+)
+def test_threads_while_another_run_is_in_progress(tmp_path, num_threads, expected):
     _dataset(tmp_path, seed=1)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_run(
@@ -144,7 +150,7 @@ def test_one_thread_while_another_run_is_in_progress(tmp_path):
             job_name="ingestion_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED
         )
     )
-    config = {k: v for k, v in QUICK.items() if k != "num_threads"} | {"epochs": 1}
+    config = QUICK | {"epochs": 1, "num_threads": num_threads}
     result = dg.materialize(
         [trained_model],
         partition_key=SYMBOL,
@@ -153,7 +159,7 @@ def test_one_thread_while_another_run_is_in_progress(tmp_path):
         instance=instance,
     )
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
-    assert metadata["threads"].value == 1
+    assert metadata["threads"].value == expected
 
 
 def test_launchpad_model_options_reach_the_model_config():

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,9 +10,11 @@ from torch.utils.data import TensorDataset
 
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.training.device import (
+    FOLLOW_LOAD,
     cgroup_cpu_limit,
     configure_threads,
     default_threads,
+    fixed_threads,
     physical_cores,
     run_threads,
 )
@@ -127,13 +130,24 @@ def test_the_cgroup_quota_caps_the_threads(tmp_path):
 def test_default_threads_never_exceed_the_cpus_this_process_may_use():
     try:
         threads = configure_threads(None)
+        assert threads == fixed_threads()
         assert 1 <= threads <= len(os.sched_getaffinity(0))
     finally:
         torch.set_num_threads(2)
 
 
-def test_one_thread_per_run_while_other_runs_are_in_progress():
-    assert run_threads(None, runs_in_progress=1) is None  # alone: the default (all cores)
-    assert run_threads(None, runs_in_progress=3) == 1
-    assert run_threads(None, runs_in_progress=3, busy_threads=2) == 2
+def test_following_the_load_one_thread_per_run_while_other_runs_are_in_progress():
+    assert run_threads(FOLLOW_LOAD, runs_in_progress=1) == FOLLOW_LOAD  # alone: the free cores
+    assert run_threads(FOLLOW_LOAD, runs_in_progress=3) == 1
+    assert run_threads(FOLLOW_LOAD, runs_in_progress=3, busy_threads=2) == 2
     assert run_threads(4, runs_in_progress=3) == 4  # an explicit setting wins
+
+
+def test_the_default_thread_count_ignores_other_runs():
+    assert run_threads(None, runs_in_progress=1) is None  # the fixed default (every core)
+    assert run_threads(None, runs_in_progress=3) is None
+
+
+def test_a_negative_thread_count_is_refused_naming_the_opt_in():
+    with pytest.raises(ValueError, match="num_threads=-1: .*0 \\(follow the machine's load\\)"):
+        TrainConfig(num_threads=-1)

@@ -1,11 +1,14 @@
 """Every field of the domain ModelConfig and TrainConfig is settable from both training assets'
 configs and reaches the training: each is set to a value other than its default, and the
 checkpoint (which stores the model and training configs the trainer ran with) must hold it.
+Likewise every field of StrategyConfig reaches the backtest from backtest_report's config
+(shorts through ShortRules), and wf_report offers the same fields.
 
-The fields are iterated, never listed: a field added to either dataclass is tested here, and
-fails unless both assets pass it on."""
+The fields are iterated, never listed: a field added to any of these dataclasses is tested
+here, and fails unless the assets pass it on."""
 
 import dataclasses
+import json
 import pickle
 import typing
 from datetime import date
@@ -15,7 +18,9 @@ import pytest
 
 from resnet_pipeline import knobs
 from resnet_pipeline.assets.fold_models import WalkForwardConfig
-from resnet_pipeline.defs.dagster_config import config_fields, dagster_config
+from resnet_pipeline.assets.walk_forward_report import WalkForwardReportConfig
+from resnet_pipeline.defs.dagster_config import config_fields, dagster_config, flat_fields
+from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.defs.training.training_config import TrainingConfig
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import build_splits
@@ -26,8 +31,10 @@ from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.training_state import IDENTITY_FREE_FIELDS
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests._pipeline import asset
+from resnet_pipeline_tests._resources import materialize_chain
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 
 trained_model = asset("trained_model")
@@ -195,3 +202,74 @@ def test_wf_model_honours_resume_and_leaves_no_state_when_done(tmp_path):
         message
     )
     assert auto.success and fold.model.exists() and not fold.training_state.exists()
+
+
+STRATEGY_PARTS = (StrategyConfig, ShortRules)
+
+
+def _non_default_strategy() -> dict:
+    """A valid value other than the default for every field the backtest's config offers."""
+    values = {"threshold": 0.7}  # twice the default is past the [0.5, 1) a threshold allows
+    for part in STRATEGY_PARTS:
+        hints = typing.get_type_hints(part)
+        for spec in flat_fields(part):
+            values.setdefault(spec.name, _other_value(spec, hints[spec.name]))
+            assert values[spec.name] != spec.default, spec.name
+    return values
+
+
+def test_every_strategy_field_reaches_the_backtest_from_its_dagster_config(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    for selection in (["raw_candles"], ["features", "labels"]):
+        materialize_chain(tmp_path, instance, selection, "2024-01-01|BTCUSDT")
+    values = _non_default_strategy()
+    run_config = {
+        "ops": {
+            "dataset_splits": {
+                "config": {"start_month": "2024-01", "end_month": "2024-01", "window": 64}
+            },
+            "trained_model": {"config": TINY | {"epochs": 1, "augment": False}},
+            "backtest_report": {"config": values},
+        }
+    }
+    materialize_chain(
+        tmp_path,
+        instance,
+        ["dataset_splits", "trained_model", "test_metrics", "backtest_report"],
+        "BTCUSDT",
+        run_config,
+    )
+    path = Layout.at(tmp_path).reports("BTCUSDT").backtest_metrics
+    used = json.loads(path.read_text())["strategy_config"]
+    shorts = ShortRules(**{f.name: values[f.name] for f in flat_fields(ShortRules)}).on("spot")
+    for spec in config_fields(StrategyConfig):
+        expected = values[spec.name] if spec in flat_fields(StrategyConfig) else shorts[spec.name]
+        assert used[spec.name] == expected, spec.name
+    # the resolved fields carry the non-default values too: shorts borrowed on spot
+    assert (used["allow_short"], used["borrow_fee_per_day"]) == (
+        True,
+        values["spot_borrow_fee_per_day"],
+    )
+
+
+def test_every_strategy_field_is_offered_once_with_its_default_and_description():
+    for config in (BacktestConfig, WalkForwardReportConfig):
+        for part in STRATEGY_PARTS:
+            for spec in flat_fields(part):
+                field = config.model_fields[spec.name]
+                assert field.default == _plain(spec.default), (config.__name__, spec.name)
+                assert field.description == knobs.description(spec)
+        for spec in config_fields(StrategyConfig):
+            resolver = knobs.resolved_by(spec)
+            assert spec.name in config.model_fields or resolver in STRATEGY_PARTS, spec.name
+    values = _non_default_strategy()
+    own = strategy_for(BacktestConfig(**values), "linear")
+    assert strategy_for(WalkForwardReportConfig(**values), "linear") == own
+    assert own.to_dict() == {
+        f.name: values[f.name] for f in flat_fields(StrategyConfig)
+    } | ShortRules(True, values["spot_borrow_fee_per_day"]).on("linear")
+
+
+def test_a_config_without_the_part_that_resolves_a_field_fails_when_it_is_built():
+    with pytest.raises(TypeError, match="StrategyConfig.allow_short is set by ShortRules"):
+        dagster_config("Rules", __name__, "", StrategyConfig)

@@ -7,35 +7,89 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from resnet_pipeline.knobs import knob
 from resnet_pipeline.market.source import MARKETS
 
 STOPS = ("fixed", "atr", "trailing")
+SIZINGS = ("kelly", "fixed")
 # assumed (~7%/year of the short's notional); set your account's rate
 SPOT_BORROW_FEE_PER_DAY = 0.0002
-SIZINGS = ("kelly", "fixed")
+
+
+@dataclass(frozen=True)
+class ShortRules:
+    """Whether shorts are allowed and what they cost to carry, as a user sets them: by market
+    unless asked. A spot account cannot sell what it does not hold, so spot is long-only unless
+    shorts are asked for (then they borrow, paying ``spot_borrow_fee_per_day``); a linear
+    perpetual shorts natively and pays no borrow fee."""
+
+    allow_short: bool | None = knob(
+        None,
+        "null: by RESNET_BYBIT_MARKET (spot long-only, linear shorts allowed); true on spot "
+        "borrows to short, paying spot_borrow_fee_per_day",
+    )
+    spot_borrow_fee_per_day: float = knob(
+        SPOT_BORROW_FEE_PER_DAY,
+        "spot shorts: borrow cost per day held, as a share of the short's notional (assumed "
+        "~7%/year; set your account's rate)",
+    )
+
+    def on(self, market: str) -> dict[str, bool | float]:
+        """StrategyConfig's ``allow_short`` and ``borrow_fee_per_day`` on ``market``."""
+        return short_rules(market, self.allow_short, self.spot_borrow_fee_per_day)
 
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    threshold: float = 0.6  # LONG if p_up > threshold, SHORT if p_down > threshold
-    sizing: str = "kelly"  # fraction = clip(confidence - 0.5, 0, kelly_cap); or fixed_fraction
-    kelly_cap: float = 0.25
-    fixed_fraction: float = 0.10
-    stop: str = "fixed"  # fixed: -stop_pct from entry; atr: -atr_mult x ATR; trailing
-    stop_pct: float = 0.02
-    atr_mult: float = 2.0
-    trail_atr_mult: float = 1.5  # trailing: peak (trough) -/+ trail_atr_mult x ATR at entry
-    take_profit: float | None = 0.03
-    exit_on_reversal: bool = True  # the opposite signal closes the position
-    exit_confidence: float | None = 0.5  # close when the held side's probability drops below
-    max_hold_minutes: int = 720
-    daily_drawdown_halve: float = 0.03  # halve new sizes for the rest of the UTC day
-    weekly_drawdown_stop: float = 0.10  # no new trades for the rest of the ISO week
-    fee_rate: float = 0.001  # per fill on notional (Bybit spot taker)
-    slippage_bps: float = 2.0  # per fill, against us
-    initial_equity: float = 10_000.0
-    allow_short: bool = True
-    borrow_fee_per_day: float = 0.0  # shorts pay this share of their notional per day held
+    """The SPEC 9 rules of one backtest, shorts resolved for its market (``ShortRules``)."""
+
+    threshold: float = knob(
+        0.6, "LONG if p_up > threshold, SHORT if p_down > threshold (in [0.5, 1))"
+    )
+    sizing: str = knob(
+        "kelly",
+        "kelly: the share of equity is clip(confidence - 0.5, 0, kelly_cap); fixed: fixed_fraction",
+        choices=SIZINGS,
+    )
+    kelly_cap: float = knob(0.25, "kelly sizing: the largest share of equity, in (0, 1]")
+    fixed_fraction: float = knob(
+        0.10, "fixed sizing: the share of equity per trade, in (0, 1] (1.0: all-in)"
+    )
+    stop: str = knob(
+        "fixed",
+        "fixed: -stop_pct from entry; atr: -atr_mult x ATR; trailing: the peak (trough) "
+        "-/+ trail_atr_mult x ATR at entry",
+        choices=STOPS,
+    )
+    stop_pct: float = knob(0.02, "fixed stop: the loss from entry that closes the position")
+    atr_mult: float = knob(2.0, "atr stop: ATRs (at entry) from entry to the stop")
+    trail_atr_mult: float = knob(
+        1.5, "trailing stop: ATRs (at entry) the stop follows behind the best price"
+    )
+    take_profit: float | None = knob(0.03, "the gain from entry that closes; null disables")
+    exit_on_reversal: bool = knob(True, "the opposite signal closes the position")
+    exit_confidence: float | None = knob(
+        0.5, "exit when the held side's probability drops below this; null disables"
+    )
+    max_hold_minutes: int = knob(720, "close a position held this long")
+    daily_drawdown_halve: float = knob(
+        0.03, "halve new sizes for the rest of the UTC day after this drawdown"
+    )
+    weekly_drawdown_stop: float = knob(
+        0.10, "no new trades for the rest of the ISO week after this drawdown"
+    )
+    fee_rate: float = knob(0.001, "per fill on notional (Bybit spot taker 0.1%)")
+    slippage_bps: float = knob(2.0, "per fill, against us, in basis points")
+    initial_equity: float = knob(10_000.0, "equity at the start of the backtest")
+    allow_short: bool = knob(
+        True, "shorts are taken (assets: set by ShortRules on the market)", resolved_by=ShortRules
+    )
+    borrow_fee_per_day: float = knob(
+        0.0,
+        "shorts pay this share of their notional per day held (assets: set by ShortRules on "
+        "the market)",
+        resolved_by=ShortRules,
+    )
 
     def __post_init__(self) -> None:
         if self.stop not in STOPS:
@@ -61,9 +115,8 @@ class StrategyConfig:
 def short_rules(
     market: str, allow_short: bool | None, spot_borrow_fee_per_day: float
 ) -> dict[str, bool | float]:
-    """Whether shorts are allowed and what they cost to carry, by market: a spot account
-    cannot sell what it does not hold, so spot is long-only unless shorts are asked for
-    (then they borrow, at ``spot_borrow_fee_per_day``); a linear perpetual shorts natively."""
+    """``allow_short`` and ``borrow_fee_per_day`` of a StrategyConfig on ``market`` (the rule
+    ``ShortRules`` states)."""
     if market not in MARKETS:
         raise ValueError(f"market={market!r}: use one of {MARKETS}")
     if market == "linear":

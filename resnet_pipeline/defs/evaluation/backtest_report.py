@@ -2,10 +2,10 @@
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from resnet_pipeline.artifacts import exists, read_json, write_json_atomic, write_text_atomic
 from resnet_pipeline.commands import materialize
+from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
 from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain, readable
 from resnet_pipeline.defs.report_checks import (
@@ -30,51 +30,27 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
 from resnet_pipeline.trading.performance import CONVENTIONS, daily_returns
-from resnet_pipeline.trading.strategy import SPOT_BORROW_FEE_PER_DAY, StrategyConfig, short_rules
+from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline.verdicts import targets_met
 
 REPORT_COLUMNS = [c for columns in PROBA_COLUMNS.values() for c in columns] + ["label"]
 
 
-class BacktestConfig(dg.Config):
-    """SPEC 9 rules; costs are on by default (a backtest without costs is not a result)."""
-
-    threshold: float = 0.6
-    sizing: str = Field(default="kelly", description="kelly (edge capped at 25%) | fixed (10%)")
-    stop: str = Field(
-        default="fixed", description="fixed (-2%) | atr (-2 ATR) | trailing (1.5 ATR)"
-    )
-    take_profit: float | None = Field(default=0.03, description="+3% from entry; null disables")
-    exit_on_reversal: bool = True
-    exit_confidence: float | None = Field(
-        default=0.5, description="exit when the held side's probability drops below"
-    )
-    max_hold_minutes: int = 720
-    daily_drawdown_halve: float = 0.03
-    weekly_drawdown_stop: float = 0.10
-    fee_rate: float = Field(default=0.001, description="per fill (Bybit spot taker 0.1%)")
-    slippage_bps: float = 2.0
-    initial_equity: float = 10_000.0
-    allow_short: bool | None = Field(
-        default=None,
-        description="null: by RESNET_BYBIT_MARKET (spot long-only, linear shorts allowed); "
-        "true on spot borrows to short, paying spot_borrow_fee_per_day",
-    )
-    spot_borrow_fee_per_day: float = Field(
-        default=SPOT_BORROW_FEE_PER_DAY,
-        description="spot shorts: borrow cost per day held, as a share of the short's notional "
-        "(assumed ~7%/year; set your account's rate)",
-    )
+BacktestConfig = dagster_config(
+    "BacktestConfig",
+    __name__,
+    "The SPEC 9 rules (StrategyConfig) with shorts by market (ShortRules), flat; costs are on "
+    "by default (a backtest without costs is not a result).",
+    StrategyConfig,
+    ShortRules,
+)
 
 
-def strategy_for(config: BacktestConfig, market: str) -> StrategyConfig:
-    fields = config.model_dump()
+def strategy_for(config: dg.Config, market: str) -> StrategyConfig:
+    """The rules a config (``BacktestConfig`` or one built on it) gives on ``market``."""
     try:
-        shorts = short_rules(
-            market, fields.pop("allow_short"), fields.pop("spot_borrow_fee_per_day")
-        )
-        return StrategyConfig(**fields, **shorts)
+        return part_of(StrategyConfig, config, **part_of(ShortRules, config).on(market))
     except ValueError as error:
         raise dg.Failure(f"invalid backtest config: {error}") from error
 

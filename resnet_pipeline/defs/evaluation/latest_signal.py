@@ -12,7 +12,6 @@ from upath import UPath
 from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.assets.fold_common import fold_info
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
-from resnet_pipeline.defs.evaluation.backtest_report import SPOT_BORROW_FEE_PER_DAY
 from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.dataset_store import DatasetError
@@ -30,7 +29,7 @@ from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_partitions, stored_months
-from resnet_pipeline.trading.strategy import StrategyConfig, decide, short_rules
+from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig, decide
 
 # Recompute when new features land, once a model exists (the features dependency spans every
 # month of the symbol, most of which may never be materialized: only the model must exist).
@@ -62,8 +61,9 @@ def _strategy(store: DataStore, symbol: str, market: str) -> tuple[StrategyConfi
     defaults on ``market``; with where it came from."""
     path = store.layout.reports(symbol).backtest_metrics
     if not exists(path):  # SPEC defaults, with shorts as the market allows them
-        shorts = short_rules(market, None, SPOT_BORROW_FEE_PER_DAY)
-        return StrategyConfig(**shorts), f"SPEC defaults on {market} (no backtest_report yet)"
+        return StrategyConfig(
+            **ShortRules().on(market)
+        ), f"SPEC defaults on {market} (no backtest_report yet)"
     try:
         stored = read_json(path)
         config = stored.get("strategy_config") or stored.get("config") or {}

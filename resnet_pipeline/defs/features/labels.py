@@ -13,6 +13,8 @@ from resnet_pipeline.defs.monthly import (
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig, compute_labels
 from resnet_pipeline.partitions import Partitions
 
+SPEC_RULE = LabelConfig()
+
 # labels(M) runs when candles of its months update (not merely because it is missing), and
 # never while raw_candles of M or M+1 is missing: a month whose own candles were never
 # ingested would fail, and one whose next month is still missing would miss its tail (the
@@ -31,7 +33,7 @@ def labels(
 ) -> dg.Output[pd.DataFrame]:
     month, candles = raw_by_month(raw_candles, context.partition_key)
     following = [df for m, df in raw_candles.items() if m > month]
-    frame = compute_labels(candles, following[0] if following else None, LabelConfig())
+    frame = compute_labels(candles, following[0] if following else None, SPEC_RULE)
     counts = frame["label"].value_counts().reindex(range(3), fill_value=0)
     known = int(counts.sum())
     return dg.Output(
@@ -68,9 +70,10 @@ def build(partitions: Partitions) -> dg.Definitions:
         kinds={"parquet", "pandas"},
         owners=OWNERS,
         code_version="1",
-        description="3-class label per candle (0 Down, 1 Neutral, 2 Up) from the 12-minute "
-        "future return with threshold 0.002, and that return. Missing (<NA>) where the future is "
-        "not known yet; the month's tail fills in once the next month's candles exist.",
+        description=f"3-class label per candle (0 Down, 1 Neutral, 2 Up) from the "
+        f"{SPEC_RULE.forward_window}-minute future return with threshold "
+        f"{SPEC_RULE.threshold:g}, and that return. Missing (<NA>) where the future is not "
+        "known yet; the month's tail fills in once the next month's candles exist.",
         ins={
             "raw_candles": dg.AssetIn(
                 partition_mapping=months_mapping(0, 1), metadata={"by_month": True}
@@ -82,8 +85,8 @@ def build(partitions: Partitions) -> dg.Definitions:
         partitions.symbol_month,
         "labels",
         "labels_sound",
-        "Labels in {0,1,2}; missing exactly where the 12-minute future is unknown (the "
-        "month's tail until the next month exists, or an outage).",
+        f"Labels in {{0,1,2}}; missing exactly where the {SPEC_RULE.forward_window}-minute "
+        "future is unknown (the month's tail until the next month exists, or an outage).",
         label_problems,
     )
     return dg.Definitions(assets=[asset], asset_checks=[check])

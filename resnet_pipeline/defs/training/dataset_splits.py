@@ -10,6 +10,7 @@ from resnet_pipeline.artifacts import exists, file_sha256
 from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.metadata import MODELING, OWNERS, markdown_table, plain
+from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
@@ -19,12 +20,15 @@ from resnet_pipeline.storage import read_partitions, stored_months
 
 _BY_SYMBOL = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
 DEFAULT_MONTHS = 12
+_SPLIT = SplitConfig()
+_SPLIT_RATIOS = (_SPLIT.train_ratio, _SPLIT.val_ratio, _SPLIT.test_ratio)
 
 
 class DatasetMonths(dg.Config):
     start_month: str | None = Field(
         default=None,
-        description="first month 'YYYY-MM' (default: the last 12 stored months up to end_month)",
+        description=f"first month 'YYYY-MM' (default: the last {DEFAULT_MONTHS} stored months "
+        "up to end_month)",
     )
     end_month: str | None = Field(
         default=None, description="last month 'YYYY-MM' (default: the newest with features)"
@@ -169,9 +173,11 @@ def build(partitions: Partitions) -> dg.Definitions:
         kinds={"duckdb", "numpy"},
         owners=OWNERS,
         code_version="3",
-        description="Chronological train/val/test samples (70/15/15, purged at each boundary) over "
-        "a range of months, one normalized [rows, 15] float32 matrix with train-fitted statistics; "
-        "windows are views, never copies. Read with DuckDB from the features/labels Parquet files.",
+        description="Chronological train/val/test samples ("
+        + "/".join(f"{r * 100:g}" for r in _SPLIT_RATIOS)
+        + f", purged at each boundary) over a range of months, one normalized "
+        f"[rows, {len(FEATURE_CHANNELS)}] float32 matrix with train-fitted statistics; windows "
+        "are views, never copies. Read with DuckDB from the features/labels Parquet files.",
         deps=[
             dg.AssetDep("features", partition_mapping=_BY_SYMBOL),
             dg.AssetDep("labels", partition_mapping=_BY_SYMBOL),

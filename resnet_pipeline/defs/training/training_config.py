@@ -39,9 +39,9 @@ class TrainingPlan:
 def training_plan(
     config: dg.Config, window: int, channels: Sequence[str], runs_in_progress: int
 ) -> TrainingPlan:
-    """The configs of one training from an asset's config and the data's shape; threads are
-    ``busy_threads`` while other runs are in progress unless ``num_threads`` says otherwise.
-    An invalid value fails the run naming the field."""
+    """The configs of one training from an asset's config and the data's shape; threads as
+    ``num_threads`` says (``busy_threads`` while other runs are in progress only when it
+    follows the load). An invalid value fails the run naming the field."""
     try:
         run = part_of(RunOptions, config)
         model = part_of(ModelConfig, config, **model_data(window, channels))

@@ -1,11 +1,21 @@
 """Where training runs: a GPU when there is one, else the CPU with a thread count that fits;
 and in which precision.
 
-Threads: torch defaults to every logical CPU it sees, which on a shared or containerized
-machine oversubscribes the cores (two threads ran 5x slower than one beside another busy
-process). The default here is the physical cores this process may use (the CPU affinity
-mask, hyperthread siblings counted once, capped by the cgroup CPU quota), less the cores
-other processes keep busy (``ml.training.cpu_load``).
+Threads: the count changes the order of floating-point sums, so a training's numbers follow
+it (fp32 included: a two-epoch training traded once on its test split with 2 threads, four
+times with 1). The default is therefore fixed for a machine: the physical cores this process
+may use (the CPU affinity mask, hyperthread siblings counted once, capped by the cgroup CPU
+quota), never a figure of the moment, so the same config on the same machine gives the same
+numbers whatever else runs. torch's own default (every logical CPU it sees) would
+oversubscribe a container's quota and count hyperthreads twice; no lower cap is set, since
+one training runs at a time on a machine (``training_lock``) and the best count for a
+model and batch is a benchmark's answer (``num_threads`` sets it).
+
+``num_threads`` ``FOLLOW_LOAD`` (0) is the opt-in to follow the machine's load instead: the
+cores other processes leave free (``ml.training.cpu_load``), re-checked after each epoch, and
+``busy_threads`` while other runs are in progress. Beside a CPU-bound neighbour it runs
+several times faster than a thread per core (0.91x against 0.09x of half the idle rate on 2
+cores), at the price of numbers that move with the load.
 
 Precision ``auto``: bf16 where the device computes it natively (a CPU with AVX512-BF16 or
 AMX, Arm's BF16; a GPU of compute capability 8 or ROCm), fp32 elsewhere: emulated bf16 is
@@ -22,6 +32,7 @@ import torch
 
 from resnet_pipeline.ml.training.cpu_load import measure_others_busy, threads_beside
 
+FOLLOW_LOAD = 0  # num_threads: follow the machine's load (an opt-in: results then move with it)
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max ..."
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
@@ -89,17 +100,25 @@ def default_threads(cpus: set[int] | None = None, quota: float | None = None) ->
     return max(cores, 1)
 
 
+def fixed_threads() -> int:
+    """The default thread count: :func:`default_threads` of this process's affinity mask and
+    cgroup quota, the same whatever else the machine runs."""
+    return default_threads(allowed_cpus(), cgroup_cpu_limit())
+
+
 def threads_for_load(others: float | None) -> int:
-    """:func:`default_threads` less the cores that ``others`` (CPUs' worth of time other
+    """:func:`fixed_threads` less the cores that ``others`` (CPUs' worth of time other
     processes keep busy, ``ml.training.cpu_load``; None: unknown) take."""
-    cpus = allowed_cpus()
-    return threads_beside(default_threads(cpus, cgroup_cpu_limit()), others, len(cpus))
+    return threads_beside(fixed_threads(), others, len(allowed_cpus()))
 
 
 def configure_threads(num_threads: int | None) -> int:
-    """Set torch's intra-op threads: ``num_threads``, or when None the cores this process may
-    use less those other processes are keeping busy now (measured for a fifth of a second)."""
+    """Set torch's intra-op threads: ``num_threads``; None: :func:`fixed_threads`;
+    ``FOLLOW_LOAD``: the cores this process may use less those other processes are keeping
+    busy now (measured for a fifth of a second)."""
     if num_threads is None:
+        num_threads = fixed_threads()
+    elif num_threads == FOLLOW_LOAD:
         num_threads = threads_for_load(measure_others_busy(allowed_cpus()))
     torch.set_num_threads(max(int(num_threads), 1))
     return torch.get_num_threads()
@@ -187,9 +206,9 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def run_threads(requested: int | None, runs_in_progress: int, busy_threads: int = 1) -> int | None:
-    """Threads for one run: ``requested`` when set; ``busy_threads`` while other runs share
-    the machine (threads of two busy processes thrash each other's cores); else None (the
-    default: the physical cores available less those other processes keep busy)."""
-    if requested is not None:
-        return requested
-    return busy_threads if runs_in_progress > 1 else None
+    """Threads for one run: ``requested`` (None: the fixed default, whatever else runs);
+    when it is ``FOLLOW_LOAD``, ``busy_threads`` while other runs share the machine (threads
+    of two busy processes thrash each other's cores)."""
+    if requested == FOLLOW_LOAD and runs_in_progress > 1:
+        return busy_threads
+    return requested

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.training.device import FOLLOW_LOAD
 from resnet_pipeline.ml.training.losses import LOSSES, make_loss
 
 MIN_EPOCH_SAMPLES = 8192  # below this many windows an epoch is the whole training set
@@ -59,8 +60,12 @@ class TrainConfig:
     )
     num_threads: int | None = knob(
         None,
-        "CPU threads; null: the physical cores available, busy_threads while other runs are "
-        "in progress",
+        "CPU threads; null: a fixed count, the physical cores this process may use (affinity, "
+        "cgroup quota), so the same config on the same machine gives the same numbers "
+        f"whatever else runs; {FOLLOW_LOAD}: follow the machine's load (the cores other "
+        "processes leave free, re-checked after each epoch; busy_threads while other runs are "
+        "in progress): faster beside busy neighbours, but the numbers then change with the "
+        "load (the thread count changes the order of floating-point sums)",
     )
     progress_every_seconds: float = knob(
         30.0, "a progress line at least this often inside an epoch"
@@ -87,6 +92,11 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(
                 f"precision={self.precision!r}: use 'auto', 'fp32', 'bf16' or 'fp16' (CUDA only)"
+            )
+        if self.num_threads is not None and self.num_threads < 0:
+            raise ValueError(
+                f"num_threads={self.num_threads}: use a count >= 1, null (the fixed default) or "
+                f"{FOLLOW_LOAD} (follow the machine's load)"
             )
         if self.bn_refresh_batches < 0 or self.progress_every_seconds < 0:
             raise ValueError("bn_refresh_batches and progress_every_seconds must be >= 0")
@@ -119,7 +129,11 @@ class RunOptions:
         "same, else start afresh (logged); true: fail unless it can continue; false: always "
         "start afresh",
     )
-    busy_threads: int = knob(1, "CPU threads while other runs are in progress")
+    busy_threads: int = knob(
+        1,
+        f"num_threads {FOLLOW_LOAD} (following the load): CPU threads while other runs are "
+        "in progress",
+    )
 
     def __post_init__(self) -> None:
         if self.busy_threads < 1:

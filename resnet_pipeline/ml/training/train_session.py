@@ -1,6 +1,7 @@
 """One training's fixed parts: device, threads, precision, loss, optimizer and schedule, and
-the notes and warnings it reports; refuses up front what cannot train. Automatic threads
-follow the machine's load between epochs (``adapt_threads``)."""
+the notes and warnings it reports; refuses up front what cannot train. Threads that follow
+the machine's load (``num_threads`` ``FOLLOW_LOAD``, an opt-in) are re-set between epochs
+(``adapt_threads``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from torch.utils.data import Dataset
 
 from resnet_pipeline.ml.training.cpu_load import CpuSample, others_busy, sample_cpus
 from resnet_pipeline.ml.training.device import (
+    FOLLOW_LOAD,
     allowed_cpus,
     autocast_plan,
     configure_threads,
@@ -59,7 +61,7 @@ class Session:
     scaler: torch.amp.GradScaler
     precision: str = "fp32"  # the one in use ('auto' decided)
     drop_last: bool = False
-    load_sample: CpuSample | None = None  # automatic threads: the machine at the last check
+    load_sample: CpuSample | None = None  # threads following the load: the last check
 
 
 def start_session(
@@ -100,13 +102,16 @@ def start_session(
         ),
         scaler=torch.amp.GradScaler(device.type, enabled=use_scaler),
         precision=precision,
-        load_sample=sample_cpus(allowed_cpus()) if threads and cfg.num_threads is None else None,
+        load_sample=(
+            sample_cpus(allowed_cpus()) if threads and cfg.num_threads == FOLLOW_LOAD else None
+        ),
     )
 
 
 def adapt_threads(session: Session, messages: Messages) -> None:
-    """Automatic threads (``num_threads`` null, on a CPU): set them for what other processes
-    kept busy since the last check (an epoch: no waiting), telling when the count changes."""
+    """Threads following the load (``num_threads`` ``FOLLOW_LOAD``, on a CPU): set them for
+    what other processes kept busy since the last check (an epoch: no waiting), telling when
+    the count changes."""
     if session.load_sample is None:
         return
     now = sample_cpus(allowed_cpus())
@@ -121,7 +126,7 @@ def adapt_threads(session: Session, messages: Messages) -> None:
             "note",
             f"other processes kept {others:.1f} CPUs busy during the last epoch: training "
             f"continues on {threads} thread{'s' if threads > 1 else ''} instead of "
-            f"{session.threads} (num_threads fixes the count)",
+            f"{session.threads} (num_threads null or a count keeps it fixed)",
         )
         session.threads = threads
 
