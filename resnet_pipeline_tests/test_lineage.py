@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_pipeline.assets import dataset as dataset_module
+from resnet_pipeline.defs.training import dataset_splits as dataset_module
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.lineage import (
