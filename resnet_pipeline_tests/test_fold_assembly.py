@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from resnet_pipeline.assets.fold_common import input_digests
 from resnet_pipeline.assets.fold_history import read_history
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml.baselines import fit_baselines
+from resnet_pipeline.ml.baselines import FoldBaselines
 from resnet_pipeline.ml.fold_training import predict_month
 from resnet_pipeline.ml.monthly_folds import (
     Fold,
@@ -122,7 +122,7 @@ def test_predictions_from_the_runs_rows_equal_those_from_the_months_read_for_the
     fold = build_fold(fold_samples(run, MAR, cfg), MAR, cfg)
     torch.manual_seed(0)
     model = build_model(ModelConfig(window=32))
-    baselines = fit_baselines(fold.splits)
+    baselines = FoldBaselines.fit(fold.splits)
     read = [FEB, MAR]  # what wf_predictions reads for March
     alone = eligible_samples(
         _months_of(FEATURES, read), _months_of(LABELS, read), cfg.split_config()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.baselines import baseline_proba, fit_baselines, last_rows
+from resnet_pipeline.ml.baselines import FoldBaselines, last_rows
 from resnet_pipeline.ml.fold_training import predict_month
 from resnet_pipeline.ml.inference import predict_proba
 from resnet_pipeline.ml.monthly_folds import (
@@ -117,7 +117,7 @@ def test_predictions_use_the_given_normalizer_and_match_single_windows():
     fold = build_fold(samples, FEB, cfg)
     torch.manual_seed(0)
     model = build_model(ModelConfig(window=32)).eval()
-    baselines = fit_baselines(fold.splits)
+    baselines = FoldBaselines.fit(fold.splits)
     frame = predict_month(model, fold.splits.normalizer, baselines, samples, FEB)
     assert len(frame) == len(fold.splits.test_ends) > 0
     # an independent path: raw rows of one window through Normalizer.window, one at a time
@@ -137,15 +137,15 @@ def test_stored_logistic_coefficients_reproduce_sklearn():
     features, labels = _frames(None, 0)
     cfg = FoldConfig(window=16, min_train_samples=1)
     fold = build_fold(eligible_samples(features, labels, cfg.split_config()), FEB, cfg)
-    baselines = fit_baselines(fold.splits)
+    baselines = FoldBaselines.fit(fold.splits)
     x = last_rows(fold.splits, fold.splits.train_ends)
     y = fold.splits.labels[fold.splits.train_ends]
     reference = LogisticRegression(max_iter=300).fit(x, y)
     expected = np.zeros((len(x), 3))
     expected[:, reference.classes_] = reference.predict_proba(x)
-    np.testing.assert_allclose(baseline_proba(baselines, x)["logistic"], expected, atol=1e-6)
+    np.testing.assert_allclose(baselines.predict_proba(x)["logistic"], expected, atol=1e-6)
     shares = np.bincount(y, minlength=3) / len(y)
-    np.testing.assert_allclose(baseline_proba(baselines, x)["majority"][0], shares)
+    np.testing.assert_allclose(baselines.predict_proba(x)["majority"][0], shares)
 
 
 _FOLDS = {}

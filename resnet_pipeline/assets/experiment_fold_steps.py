@@ -110,7 +110,7 @@ def write_fold(layout: Layout, trial: ResolvedTrial, run: FoldRun, lineage: dict
         lineage=lineage,
         metrics={
             "best_val_loss": trained.best_val_loss,
-            "baselines": trained.baselines,
+            "baselines": trained.baselines.to_dict(),
             "temperature": run.calibration.temperature,
         },
         history=trained.history,

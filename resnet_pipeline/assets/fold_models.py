@@ -199,7 +199,7 @@ def _train_one(
             "start": trained.start,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
-        metrics={"best_val_loss": trained.best_val_loss, "baselines": trained.baselines},
+        metrics={"best_val_loss": trained.best_val_loss, "baselines": trained.baselines.to_dict()},
         history=trained.history,
         train_config=plan.train.to_dict(),
         data_root=store.layout.root,

@@ -16,6 +16,7 @@ from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import ingest_month, materialize_month, month_key
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES
+from resnet_pipeline.ml.baselines import FoldBaselines
 from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.fold_identity import PREDICTIONS_DIGEST_COLUMN
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, predict_month
@@ -80,7 +81,7 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
     frame = predict_month(
         checkpoint.model,
         checkpoint.normalizer,  # the fold model's own statistics, never refitted here
-        checkpoint.metrics["baselines"],
+        FoldBaselines.from_dict(checkpoint.metrics["baselines"]),
         samples,
         month,
     )

@@ -11,7 +11,7 @@
   training validated on), applied to the month's probabilities (``ml.calibration``).
 - **Baselines** per fold on the fold's training rows: the majority class and the logistic
   regression (``ml.baselines``, stored with the fold) and the gradient-boosted trees
-  (``baselines.tree_proba``, same rows and inputs).
+  (``baselines.fold_trees``, same rows and inputs).
 - **Scores** of the month for the fold's record and MLflow: classification metrics of the
   probabilities the strategy reads, ECE before and after calibration, and the SPEC 9 strategy
   over the month's candles (Sharpe after costs).
@@ -31,11 +31,11 @@ from torch import nn
 from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.ml.augment import AugmentConfig
-from resnet_pipeline.ml.baselines import tree_proba
+from resnet_pipeline.ml.baselines import fold_trees
 from resnet_pipeline.ml.calibration import (
+    TemperatureScaling,
     calibrate_probabilities,
     expected_calibration_error,
-    fit_temperature,
     log_loss_at,
     logits_from_probabilities,
 )
@@ -105,7 +105,7 @@ def fit_calibration(model: nn.Module, fold: Fold, train_cfg: TrainConfig) -> Cal
     loader = val_loader(WindowDataset(fold.splits, "val"), train_cfg, pin=False)
     logits = logits_from_probabilities(predict_proba(model, loader))
     labels = np.concatenate([y.numpy() for _, y in loader]).astype(np.int64)
-    temperature = fit_temperature(logits, labels)
+    temperature = TemperatureScaling().fit(logits, labels).temperature_
     return Calibration(
         temperature=temperature,
         val_samples=len(labels),
@@ -196,7 +196,7 @@ def run_variant_fold(
         )
         calibrated = calibrate_probabilities(proba(frame, "model"), calibration.temperature)
     with clock("trees"):
-        trees = tree_proba(fold.splits, fold.splits.test_ends, train_cfg.seed)
+        trees = fold_trees(fold.splits, fold.splits.test_ends, train_cfg.seed)
     for name, values in (("trees", trees), ("calibrated", calibrated)):
         for column, values_k in zip(EXPERIMENT_COLUMNS[name], values.T, strict=True):
             frame[column] = values_k.astype(np.float64)
