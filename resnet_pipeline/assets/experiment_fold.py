@@ -1,11 +1,13 @@
 """`experiment_fold` (month x trial): one variant's walk-forward fold for month M (SPEC 13, 14).
 
-Trains the fold model (warm-started from the same trial's M-1 fold when the variant asks),
-fits its temperature on the validation split, fits the three baselines on the fold's training
-rows and predicts every eligible minute of M (``experiments.variant_fold``), with labels of the
-variant's rule computed from the stored candles. Files go under the trial's folder, keyed by the
-configuration's hash (``Layout.experiment(E, S).trial(hash).fold(M)``): model.pt, fold.json,
-predictions.parquet; then the trial enters the ledger and the fold is logged to MLflow.
+The one fold step of the walk-forward (``experiments.fold_step``) on the variant's
+configuration: trains the fold model (warm-started from the same trial's M-1 fold when the
+variant asks), fits its temperature on the validation split, fits the three baselines on the
+fold's training rows and predicts every eligible minute of M, with labels of the variant's rule
+computed from the stored candles (``experiments.fold_inputs``). Files go under the trial's
+folder, keyed by the configuration's hash (``Layout.experiment(E, S).trial(hash).fold(M)``):
+model.pt, fold.json, predictions.parquet; then the trial enters the ledger and the fold is
+logged to MLflow.
 
 Runs in the ``trainer`` pool under ``one_training_at_a_time``: one training at a time on one
 machine; on Celery workers sharing a Postgres instance, folds run in parallel up to the pool's
@@ -13,40 +15,33 @@ limit. A range of months of a trial is one run (``BackfillPolicy.single_run()``)
 so a warm start finds the previous month's model.
 """
 
-import time
+import itertools
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.artifacts import write_json_atomic
 from resnet_pipeline.assets.common import OWNERS, markdown_table, plain
 from resnet_pipeline.assets.experiment_common import (
     EXPERIMENT_FOLDS,
     EXPERIMENTS,
+    ResolvedTrial,
     resolve_trial,
 )
-from resnet_pipeline.assets.experiment_fold_steps import (
-    fold_fingerprint,
-    read_fold_data,
-    track_fold,
-    warm_model,
-    write_fold,
-)
+from resnet_pipeline.assets.experiment_fold_steps import track_fold
 from resnet_pipeline.assets.fold_common import sorted_folds
 from resnet_pipeline.assets.training_config import plan_of, runs_in_progress
 from resnet_pipeline.commands import ingest_month, month_key
-from resnet_pipeline.experiments.variant_fold import (
-    Stopwatch,
-    run_variant_fold,
-    variant_samples,
+from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
+from resnet_pipeline.experiments.fold_step import (
+    FoldSeries,
+    train_fold_step,
+    write_fold_predictions,
+    write_fold_record,
 )
-from resnet_pipeline.ml.fold_identity import (
-    MODEL_DIGEST_KEY,
-    run_data_version,
-)
-from resnet_pipeline.ml.lineage import FINGERPRINT_KEY
-from resnet_pipeline.ml.monthly_folds import build_fold
+from resnet_pipeline.experiments.ledger import new_record, record_trial
+from resnet_pipeline.experiments.variant_fold import Stopwatch, predict_and_score
+from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, run_data_version
 from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, TRIAL_DIM
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
@@ -75,86 +70,101 @@ def _months_mapping(start: int, end: int) -> dg.MultiPartitionMapping:
 _TABLE = ("trial", "month", "start", "train_samples", "epochs_run", "wall_s", "temperature")
 
 
-def _fold_one(context, store, experiments, venue, mlflow, key: str, month: date) -> dict:
-    layout = store.layout
-    trial = resolve_trial(key, experiments, layout, venue.market)
-    experiment, config = trial.experiment, trial.config
-    if month not in experiment.months:
-        raise dg.Failure(
-            f"{month:%Y-%m} is not a month of {experiment.path} (its months: "
-            f"{[f'{m:%Y-%m}' for m in experiment.months]}): pick one of them, or add the month "
-            "to the file (every variant then needs it)"
-        )
-    symbol, digest = trial.key.symbol, config.config_hash
-    trial_files = layout.experiment(experiment.name, symbol).trial(digest)
-    clock = Stopwatch()
-    with clock("data"):  # reading, the variant's labels, samples and the fold's normalizer
-        months, features, candles, inputs = read_fold_data(layout, trial, month)
-        try:
-            samples = variant_samples(features, candles, config)
-            fold = build_fold(samples, month, config.folds)
-        except ValueError as error:
-            raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
+def _series(context, store: DataStore, trial: ResolvedTrial) -> FoldSeries:
+    """The trial's folds: one variant's series, stored under its configuration's hash."""
+    config, key = trial.config, str(trial.key)
     plan = plan_of(config.model, config.train, config.run, runs_in_progress(context))
-    warm = warm_model(trial_files, month, context.log) if config.warm.warm_start else None
-    code = context.assets_def.code_versions_by_key.get(context.asset_key)
-    fingerprint = fold_fingerprint(symbol, inputs, digest, fold, code)
+    files = store.layout.experiment(trial.experiment.name, trial.key.symbol)
+    return FoldSeries(
+        symbol=trial.key.symbol,
+        config=config,
+        train=plan.train,
+        augment=plan.augment,
+        root=store.layout.root,
+        files=files.trial(config.config_hash).fold,
+        configuration={"config_hash": config.config_hash},
+        asset="experiment_fold",
+        partition=lambda month: month_key(key, month),
+        lineage={
+            "run_id": context.run.run_id,
+            "experiment": trial.experiment.name,
+            "variant": trial.key.variant,
+            "config_hash": config.config_hash,
+        },
+        code=context.assets_def.code_versions_by_key.get(context.asset_key),
+    )
+
+
+def _months_of(trial: ResolvedTrial, months: list[date]) -> None:
+    experiment = trial.experiment
+    for month in months:
+        if month not in experiment.months:
+            raise dg.Failure(
+                f"{month:%Y-%m} is not a month of {experiment.path} (its months: "
+                f"{[f'{m:%Y-%m}' for m in experiment.months]}): pick one of them, or add the "
+                "month to the file (every variant then needs it)"
+            )
+
+
+def _fold_one(
+    context, store, series: FoldSeries, trial, history: FoldHistory, mlflow, month
+) -> dict:
+    key, layout = str(trial.key), store.layout
+    clock = Stopwatch()
+    with clock("data"):  # the fold's rows and normalizer (the months were read for the run)
+        try:
+            data = history.fold(month)
+        except FoldInputError as error:
+            raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
 
     def report(record: dict) -> None:
-        level, line = progress_line(record, plan.train.epochs)
+        level, line = progress_line(record, series.train.epochs)
         getattr(context.log, level)(f"{key} {month:%Y-%m} {line}")
 
     try:
-        run = run_variant_fold(
-            fold,
-            samples,
-            config,
-            plan.train,
-            plan.augment,
-            candles,
-            warm[:2] if warm else None,
-            report,
-            state_path=trial_files.fold(month).training_state,
-            identity={
-                FINGERPRINT_KEY: fingerprint,
-                "warm_start_from": warm and {"month": warm[0], "sha256": warm[2]},
-            },
+        trained = train_fold_step(
+            series, data, report, lambda line: context.log.info(f"{key} {month:%Y-%m}: {line}")
         )
     except ValueError as error:  # a state of another training, NaN loss, too few samples
         raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
+    run = predict_and_score(trained.done, data.samples, series.config, data.candles)
     if run.predictions.empty:
         raise dg.Failure(
-            f"{symbol} {month:%Y-%m} has no labelled minute with a full window under variant "
-            f"{trial.key.variant!r}: materialize its features and candles "
-            f"({ingest_month(symbol, month)})"
+            f"{series.symbol} {month:%Y-%m} has no labelled minute with a full window under "
+            f"variant {trial.key.variant!r}: materialize its features and candles "
+            f"({ingest_month(series.symbol, month)})"
         )
-    lineage = {
-        FINGERPRINT_KEY: fingerprint,
-        "symbol": symbol,
-        "fold_month": f"{month:%Y-%m}",
-        "experiment": experiment.name,
-        "variant": trial.key.variant,
-        "config_hash": digest,
-        "train_last": fold.info["train_last"],
-        "val_last": fold.info["val_last"],
-        "training_months": [f"{m:%Y-%m}" for m in months[:-1]],
-        "training_data_sha256": inputs,
-        "run_id": context.run.run_id,
-        "code_version": code,
-        "start": run.trained.start,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    files = series.files(month)
     with clock("write"):
-        info = write_fold(layout, trial, run, lineage)
+        write_fold_predictions(files, run.predictions, trained.model_sha256)
+        record_trial(
+            layout.experiment(trial.experiment.name, series.symbol),
+            new_record(
+                trial.experiment.name,
+                series.symbol,
+                trial.key.variant,
+                series.config.config_hash,
+                series.config.sections(),
+            ),
+        )
     with clock("mlflow"):
         outcome = track_fold(layout, trial, run, mlflow, context.log)
     seconds = {k: round(v, 2) for k, v in (clock.seconds | run.seconds).items()}
-    write_json_atomic(trial_files.fold(month).info, plain(info | {"seconds": seconds}))
+    info = trained.record | {
+        "trial": key,
+        "experiment": trial.experiment.name,
+        "variant": trial.key.variant,
+        "config_source": trial.source,
+        "config_hash": series.config.config_hash,
+        "scores": run.scores,
+        "seconds": seconds,
+    }
+    write_fold_record(files, plain(info))
     context.log.info(
         f"{key} {month:%Y-%m}: {run.trained.start}, {run.trained.epochs_run} epochs, T = "
         f"{run.calibration.temperature:.3g}; seconds {seconds}"
     )
-    return info | {"seconds": seconds} | outcome.metadata()
+    return info | outcome.metadata()
 
 
 @dg.asset(
@@ -187,11 +197,25 @@ def experiment_fold(
     venue: TradingVenue,
     mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
+    folds = []
     with one_training_at_a_time(context):
-        folds = [
-            _fold_one(context, store, experiments, venue, mlflow, key, month)
-            for key, month in sorted_folds(context)
-        ]
+        for key, group in itertools.groupby(sorted_folds(context), key=lambda km: km[0]):
+            months = [month for _, month in group]
+            trial = resolve_trial(key, experiments, store.layout, venue.market)
+            _months_of(trial, months)
+            series = _series(context, store, trial)
+            try:
+                history = read_history(
+                    store.layout,
+                    series.symbol,
+                    months,
+                    trial.config.folds,
+                    labels=trial.config.labels,
+                    predicted=True,
+                )
+            except FoldInputError as error:
+                raise dg.Failure(f"{key}: {error}") from error
+            folds += [_fold_one(context, store, series, trial, history, mlflow, m) for m in months]
     keys = {month_key(f["trial"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
     for partition, fold in keys.items():
         context.add_asset_metadata(

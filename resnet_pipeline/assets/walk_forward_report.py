@@ -22,7 +22,7 @@ from resnet_pipeline.artifacts import (
 from resnet_pipeline.assets.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.assets.common import OWNERS, SYMBOL, plain
 from resnet_pipeline.assets.dataclass_config import config_fields, dagster_config, part_of
-from resnet_pipeline.assets.fold_common import WALK_FORWARD, fold_info
+from resnet_pipeline.assets.fold_common import WALK_FORWARD
 from resnet_pipeline.assets.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
@@ -32,6 +32,7 @@ from resnet_pipeline.assets.report_checks import (
     worse_check,
 )
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
+from resnet_pipeline.experiments.fold_step import read_fold_record
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.fold_identity import (
     FoldMismatchError,
@@ -91,7 +92,7 @@ def _current_fold(store: DataStore, symbol: str, month: date) -> tuple[pd.DataFr
             f"{repredict}"
         )
     model = file_sha256(files.model)
-    info = fold_info(files)
+    info = read_fold_record(files)
     try:
         check_fold_info(info, model, month)
     except FoldMismatchError as error:

@@ -23,15 +23,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 from torch import nn
 
 from resnet_pipeline.experiments.variant_config import VariantConfig
-from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.ml.augment import AugmentConfig
-from resnet_pipeline.ml.baselines import fold_trees
+from resnet_pipeline.ml.baselines import FoldBaselines, fold_trees
 from resnet_pipeline.ml.calibration import (
     TemperatureScaling,
     calibrate_probabilities,
@@ -42,7 +42,8 @@ from resnet_pipeline.ml.calibration import (
 from resnet_pipeline.ml.classification import classification_metrics
 from resnet_pipeline.ml.fold_training import PROBA_COLUMNS, FoldModel, predict_month, train_fold
 from resnet_pipeline.ml.inference import predict_proba
-from resnet_pipeline.ml.monthly_folds import Fold, Samples, eligible_samples
+from resnet_pipeline.ml.monthly_folds import Fold, Samples
+from resnet_pipeline.ml.normalization import Normalizer
 from resnet_pipeline.ml.train_batches import val_loader
 from resnet_pipeline.ml.train_config import TrainConfig
 from resnet_pipeline.ml.windows import WindowDataset
@@ -80,17 +81,6 @@ def strategy_columns(config: VariantConfig) -> str:
     return "calibrated" if config.calibration.calibrated_strategy else "model"
 
 
-def variant_samples(
-    features: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig
-) -> Samples:
-    """The fold's sample rows: stored features, labels of the variant's rule from ``candles``
-    (consecutive months, in time order)."""
-    labels = compute_labels(candles, None, config.labels)
-    return eligible_samples(
-        features, labels, config.folds.split_config(config.labels.forward_window)
-    )
-
-
 @dataclass(frozen=True)
 class Calibration:
     temperature: float
@@ -105,12 +95,12 @@ def fit_calibration(model: nn.Module, fold: Fold, train_cfg: TrainConfig) -> Cal
     loader = val_loader(WindowDataset(fold.splits, "val"), train_cfg, pin=False)
     logits = logits_from_probabilities(predict_proba(model, loader))
     labels = np.concatenate([y.numpy() for _, y in loader]).astype(np.int64)
-    temperature = TemperatureScaling().fit(logits, labels).temperature_
+    scaling = TemperatureScaling().fit(logits, labels)
     return Calibration(
-        temperature=temperature,
+        temperature=scaling.temperature_,
         val_samples=len(labels),
         val_log_loss_before=log_loss_at(logits, labels, 1.0),
-        val_log_loss_after=log_loss_at(logits, labels, temperature),
+        val_log_loss_after=scaling.log_loss(logits, labels),
     )
 
 
@@ -159,21 +149,29 @@ def month_scores(predictions: pd.DataFrame, candles: pd.DataFrame, config: Varia
     return out
 
 
-def run_variant_fold(
+@dataclass
+class TrainedFold:
+    """A fold's trained model (baselines included) and its temperature."""
+
+    fold: Fold
+    trained: FoldModel
+    calibration: Calibration
+    seconds: dict[str, float]  # wall time per phase (``Stopwatch``)
+
+
+def train_variant_fold(
     fold: Fold,
-    samples: Samples,
     config: VariantConfig,
     train_cfg: TrainConfig,
     augment: AugmentConfig | None,
-    candles: pd.DataFrame,
     warm_from: tuple[str, dict] | None = None,
     progress: Callable[[dict], None] | None = None,
     state_path: str | None = None,
     identity: dict | None = None,
-) -> FoldRun:
-    """Train, calibrate and predict the variant's ``fold`` (``monthly_folds.build_fold`` of
-    ``samples``); ``train_cfg`` is the variant's with the run's threads; ``candles`` cover the
-    month (its strategy score)."""
+) -> TrainedFold:
+    """Train the variant's ``fold`` (``monthly_folds.build_fold``; warm-started from
+    ``warm_from``), fit its majority and logistic baselines, then its temperature;
+    ``train_cfg`` is the variant's with the run's threads."""
     clock = Stopwatch()
     with clock("train"):  # the training loop, and the majority and logistic baselines' fit
         trained = train_fold(
@@ -190,16 +188,52 @@ def run_variant_fold(
         )
     with clock("calibration"):
         calibration = fit_calibration(trained.model, fold, train_cfg)
-    with clock("predict"):
-        frame = predict_month(
-            trained.model, fold.splits.normalizer, trained.baselines, samples, fold.month
-        )
-        calibrated = calibrate_probabilities(proba(frame, "model"), calibration.temperature)
-    with clock("trees"):
-        trees = fold_trees(fold.splits, fold.splits.test_ends, train_cfg.seed)
-    for name, values in (("trees", trees), ("calibrated", calibrated)):
+    return TrainedFold(fold, trained, calibration, clock.seconds)
+
+
+def predict_variant_fold(
+    model: nn.Module,
+    normalizer: Normalizer,
+    baselines: FoldBaselines,
+    temperature: float,
+    samples: Samples,
+    month: date,
+    trees: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Every eligible minute of ``month`` (``fold_training.predict_month``: the model, the
+    stored baselines, the label), with the temperature-scaled probabilities and, when given,
+    the trees' (``baselines.fold_trees``: they need the fold's training rows)."""
+    frame = predict_month(model, normalizer, baselines, samples, month)
+    calibrated = calibrate_probabilities(proba(frame, "model"), temperature)
+    added = {"trees": trees, "calibrated": calibrated}
+    for name, values in added.items():
+        if values is None:
+            continue
         for column, values_k in zip(EXPERIMENT_COLUMNS[name], values.T, strict=True):
             frame[column] = values_k.astype(np.float64)
+    return frame
+
+
+def predict_and_score(
+    done: TrainedFold, samples: Samples, config: VariantConfig, candles: pd.DataFrame
+) -> FoldRun:
+    """The month's predictions of a trained fold (the trees refitted on its training rows)
+    and their scores."""
+    clock = Stopwatch()
+    fold, trained = done.fold, done.trained
+    with clock("trees"):
+        trees = fold_trees(fold.splits, fold.splits.test_ends, config.train.seed)
+    with clock("predict"):
+        frame = predict_variant_fold(
+            trained.model,
+            fold.splits.normalizer,
+            trained.baselines,
+            done.calibration.temperature,
+            samples,
+            fold.month,
+            trees,
+        )
     with clock("scores"):
         scores = month_scores(frame, candles, config) if len(frame) else {"samples": 0}
-    return FoldRun(fold, trained, calibration, frame, scores, clock.seconds)
+    seconds = done.seconds | clock.seconds
+    return FoldRun(fold, trained, done.calibration, frame, scores, seconds)
