@@ -12,15 +12,13 @@ import pytest
 import torch
 
 from resnet_pipeline.assets.fold_models import WalkForwardConfig, walk_forward_config
-from resnet_pipeline.experiments.fold_inputs import read_history, read_months
-from resnet_pipeline.experiments.fold_step import (
-    FoldSeries,
-    fold_fingerprint,
+from resnet_pipeline.experiments.fold_files import (
     read_fold_record,
-    train_fold_step,
     write_fold_predictions,
     write_fold_record,
 )
+from resnet_pipeline.experiments.fold_inputs import read_history, read_months
+from resnet_pipeline.experiments.fold_step import FoldSeries, fold_fingerprint, train_fold_step
 from resnet_pipeline.experiments.variant_config import resolve_config
 from resnet_pipeline.experiments.variant_fold import (
     EXPERIMENT_COLUMNS,

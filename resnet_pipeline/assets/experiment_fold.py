@@ -32,13 +32,9 @@ from resnet_pipeline.assets.experiment_fold_steps import track_fold
 from resnet_pipeline.assets.fold_common import sorted_folds
 from resnet_pipeline.assets.training_config import plan_of, runs_in_progress
 from resnet_pipeline.commands import ingest_month, month_key
+from resnet_pipeline.experiments.fold_files import write_fold_predictions, write_fold_record
 from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
-from resnet_pipeline.experiments.fold_step import (
-    FoldSeries,
-    train_fold_step,
-    write_fold_predictions,
-    write_fold_record,
-)
+from resnet_pipeline.experiments.fold_step import FoldSeries, train_fold_step
 from resnet_pipeline.experiments.ledger import new_record, record_trial
 from resnet_pipeline.experiments.variant_fold import Stopwatch, predict_and_score
 from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, run_data_version

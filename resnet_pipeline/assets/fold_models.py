@@ -26,12 +26,12 @@ from resnet_pipeline.assets.training_config import (
     runs_in_progress,
 )
 from resnet_pipeline.commands import month_key
+from resnet_pipeline.experiments.fold_files import write_fold_record
 from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
 from resnet_pipeline.experiments.fold_step import (
     FoldSeries,
     train_fold_step,
     walk_forward_variant,
-    write_fold_record,
 )
 from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.features.channels import FEATURE_CHANNELS

@@ -15,8 +15,8 @@ from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH
 from resnet_pipeline.assets.fold_common import WALK_FORWARD, sorted_folds
 from resnet_pipeline.assets.report_checks import report_metadata
 from resnet_pipeline.commands import ingest_month, materialize_month, month_key
+from resnet_pipeline.experiments.fold_files import write_fold_predictions
 from resnet_pipeline.experiments.fold_inputs import FoldInputError, input_digests, read_months
-from resnet_pipeline.experiments.fold_step import write_fold_predictions
 from resnet_pipeline.experiments.variant_fold import predict_variant_fold
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES

@@ -13,7 +13,7 @@ from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.assets.backtest_report import SPOT_BORROW_FEE_PER_DAY
 from resnet_pipeline.assets.common import EVALUATION, OWNERS, SYMBOL, plain
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
-from resnet_pipeline.experiments.fold_step import read_fold_record
+from resnet_pipeline.experiments.fold_files import read_fold_record
 from resnet_pipeline.ml.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.dataset import DatasetSplits
 from resnet_pipeline.ml.dataset_store import DatasetError

@@ -14,7 +14,6 @@ import pandas as pd
 
 from resnet_pipeline.artifacts import (
     exists,
-    file_sha256,
     fresh,
     write_json_atomic,
     write_text_atomic,
@@ -32,13 +31,9 @@ from resnet_pipeline.assets.report_checks import (
     worse_check,
 )
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
-from resnet_pipeline.experiments.fold_step import read_fold_record
+from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.fold_identity import (
-    FoldMismatchError,
-    check_fold_info,
-    check_predictions,
-)
+from resnet_pipeline.ml.fold_identity import FoldMismatchError
 from resnet_pipeline.ml.stitched_metrics import NO_SHARPE, BootstrapConfig, walk_forward_summary
 from resnet_pipeline.partitions import SYMBOL_DIM
 from resnet_pipeline.reports.diagnostics import drift_zscores
@@ -48,7 +43,6 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import (
     candles_around,
-    read_parquet,
     read_partitions,
     write_parquet_atomic,
 )
@@ -83,26 +77,13 @@ def _fold_months(store: DataStore, symbol: str) -> list[date]:
 
 def _current_fold(store: DataStore, symbol: str, month: date) -> tuple[pd.DataFrame, dict]:
     """The fold's predictions and fold.json, when both belong to its current model.pt."""
-    files = store.layout.fold(symbol, month)
-    retrain = materialize_month("wf_model", symbol, month)
-    repredict = materialize_month("wf_predictions", symbol, month)
-    if not exists(files.model):
-        raise FoldMismatchError(
-            f"fold {month:%Y-%m} has predictions but no model.pt: re-run {retrain}, then "
-            f"{repredict}"
-        )
-    model = file_sha256(files.model)
-    info = read_fold_record(files)
     try:
-        check_fold_info(info, model, month)
-    except FoldMismatchError as error:
-        raise FoldMismatchError(f"{error}: re-run {retrain}, then {repredict}") from error
-    frame = read_parquet(files.predictions)
-    try:
-        check_predictions(frame, model, month)
-    except FoldMismatchError as error:
-        raise FoldMismatchError(f"{error}: re-run {repredict}") from error
-    return frame, info
+        return current_fold(store.layout.fold(symbol, month), month)
+    except StaleFold as error:
+        retrain = materialize_month("wf_model", symbol, month)
+        repredict = materialize_month("wf_predictions", symbol, month)
+        fix = repredict if error.part == "predictions" else f"{retrain}, then {repredict}"
+        raise FoldMismatchError(f"{error}: re-run {fix}") from error
 
 
 def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame], list[dict]]:

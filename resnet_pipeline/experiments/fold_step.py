@@ -13,8 +13,10 @@ variant of an experiment file) are adapters over these functions:
   the majority and logistic baselines, the temperature), then ``model.pt``;
 - **prediction**: ``variant_fold.predict_variant_fold`` (the model, the baselines, the
   calibrated probabilities; the trees when the fold's training rows are at hand);
-- **writing**: ``write_fold_model`` (``model.pt``), ``write_fold_predictions`` (each row names
-  the model) and ``write_fold_record`` (``fold.json``, last: it names the model it describes).
+- **writing**: ``write_fold_model`` (``model.pt``), then ``fold_files``:
+  ``write_fold_predictions`` (each row names the model) and ``write_fold_record`` (``fold.json``,
+  last: it names the model it describes); reading back: ``fold_files.current_fold``, refusing
+  files another model made.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
-import pandas as pd
 from upath import UPath
 
-from resnet_pipeline.artifacts import exists, file_sha256, read_json, remove, write_json_atomic
+from resnet_pipeline.artifacts import exists, file_sha256, remove
 from resnet_pipeline.experiments.fold_inputs import FoldData
 from resnet_pipeline.experiments.variant_config import (
     CalibrationConfig,
@@ -39,13 +40,14 @@ from resnet_pipeline.experiments.variant_fold import TrainedFold, train_variant_
 from resnet_pipeline.layout import FoldFiles
 from resnet_pipeline.ml.augment import AugmentConfig
 from resnet_pipeline.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, PREDICTIONS_DIGEST_COLUMN
+from resnet_pipeline.ml.fold_identity import (
+    MODEL_DIGEST_KEY,
+)
 from resnet_pipeline.ml.fold_training import WarmStart
 from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
 from resnet_pipeline.ml.monthly_folds import Fold, FoldConfig, add_months
 from resnet_pipeline.ml.resnet import ModelConfig
 from resnet_pipeline.ml.train_config import RunOptions, TrainConfig
-from resnet_pipeline.storage import write_parquet_atomic
 
 
 def walk_forward_variant(
@@ -231,20 +233,3 @@ def write_fold_model(series: FoldSeries, files: FoldFiles, done: TrainedFold, li
     )
     remove(files.training_state)
     return file_sha256(files.model)
-
-
-def write_fold_predictions(files: FoldFiles, frame: pd.DataFrame, model_sha256: str) -> None:
-    """The month's predictions, each row naming the model that made it (``fold_identity``)."""
-    write_parquet_atomic(
-        frame.assign(**{PREDICTIONS_DIGEST_COLUMN: model_sha256}), files.predictions
-    )
-
-
-def write_fold_record(files: FoldFiles, record: dict) -> None:
-    """``fold.json`` (plain values): written last, it names the model it describes."""
-    write_json_atomic(files.info, record)
-
-
-def read_fold_record(files: FoldFiles) -> dict | None:
-    """The fold's ``fold.json`` (None when there is none)."""
-    return read_json(files.info) if exists(files.info) else None

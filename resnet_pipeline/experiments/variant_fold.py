@@ -1,17 +1,15 @@
-"""One variant's walk-forward fold for month M (SPEC 13 and 14), on the fold engine as it is.
+"""The computing part of the one fold step (SPEC 13 and 14): train, calibrate and predict one
+variant's walk-forward fold for month M (``fold_step`` reads, names and writes around it).
 
-- **Labels** come from the stored raw candles with the variant's ``LabelConfig``, computed once
-  over the continuous candles of every month read (so a month's tail sees the next month and a
-  volatility-scaled threshold its trailing minutes); nothing is re-ingested, and the stored
-  ``labels`` asset keeps the SPEC 5 rule.
-- **Samples and the fold**: ``monthly_folds`` (the dataset's sample rules, with a purge of at
-  least the variant's own horizon), ``build_fold``, ``fold_training.train_fold`` (warm start
-  included) and ``predict_month``.
+- **Training**: ``fold_training.train_fold`` (warm start included) on ``monthly_folds``'
+  splits, with the majority and logistic baselines (``ml.baselines``, stored with the fold).
 - **Calibration**: one temperature fitted on the fold's validation split (the windows the
-  training validated on), applied to the month's probabilities (``ml.calibration``).
-- **Baselines** per fold on the fold's training rows: the majority class and the logistic
-  regression (``ml.baselines``, stored with the fold) and the gradient-boosted trees
-  (``baselines.fold_trees``, same rows and inputs).
+  training validated on; ``ml.calibration.TemperatureScaling``), applied to the month's
+  probabilities.
+- **Prediction**: every eligible minute of M from the model, the stored baselines and the
+  temperature (``predict_variant_fold``: what ``wf_predictions`` runs from a stored fold); an
+  experiment's fold adds the gradient-boosted trees (``baselines.fold_trees``, refitted on the
+  fold's training rows with the logistic regression's inputs).
 - **Scores** of the month for the fold's record and MLflow: classification metrics of the
   probabilities the strategy reads, ECE before and after calibration, and the SPEC 9 strategy
   over the month's candles (Sharpe after costs).
