@@ -9,6 +9,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 import pytest
+import torch
 
 from resnet_pipeline.artifacts import file_sha256
 from resnet_pipeline.assets.fold_models import wf_model
@@ -323,6 +324,23 @@ def test_a_corrupt_fold_model_names_only_the_wf_model_command(folds, tmp_path):
     text = _failure(result, "wf_predictions")
     assert str(model) in text and "trained_model" not in text
     assert text.count("dagster asset materialize") == 1
+    assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
+
+
+def test_a_fold_model_from_before_calibration_is_refused_naming_the_wf_model_command(
+    folds, tmp_path
+):
+    root, _ = folds
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    model = copy / "walk_forward" / "BTCUSDT" / "2024-03" / "model.pt"
+    payload = torch.load(model, weights_only=True)
+    assert payload["metrics"].pop("temperature") > 0
+    torch.save(payload, model)
+    result = _run(copy, ["wf_predictions"], "2024-03-01|BTCUSDT")
+    assert not result.success
+    text = _failure(result, "wf_predictions")
+    assert "has no temperature" in text
     assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
 
 

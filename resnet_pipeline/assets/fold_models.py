@@ -165,7 +165,7 @@ def _train_one(context, series: FoldSeries, history: FoldHistory, month: date) -
     group_name=WALK_FORWARD,
     kinds={"pytorch"},
     owners=OWNERS,
-    code_version="3",
+    code_version="4",
     pool=TRAINER_POOL,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="The fold model for month M: trained only on samples before M (expanding, or "

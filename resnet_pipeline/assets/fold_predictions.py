@@ -143,7 +143,7 @@ def month_metadata(month: str, frame: pd.DataFrame) -> dict[str, object]:
     group_name=WALK_FORWARD,
     kinds={"pytorch", "parquet"},
     owners=OWNERS,
-    code_version="3",
+    code_version="4",
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="The fold model's probabilities for every eligible minute of month M "
     "(normalized with the fold model's own statistics), beside the fold's majority and "
