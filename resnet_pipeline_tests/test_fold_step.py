@@ -92,7 +92,7 @@ def two_paths(tmp_path_factory):
     trial = _series(layout, "trial", {"config_hash": walk.config.config_hash})
     wf_data = read_history(layout, SYMBOL, [MAR], folds).fold(MAR)
     torch.manual_seed(123)  # the fold step seeds its own training
-    wf = train_fold_step(walk, wf_data, progress=None)
+    wf = train_fold_step(walk, wf_data)
     write_fold_record(walk.files(MAR), wf.record)
     checkpoint = load_checkpoint(walk.files(MAR).model)
     month = read_months(layout, SYMBOL, [FEB, MAR], folds, labels=None).samples
@@ -108,7 +108,7 @@ def two_paths(tmp_path_factory):
     history = read_history(layout, SYMBOL, [MAR], folds, labels=trial.config.labels, predicted=True)
     ex_data = history.fold(MAR)
     torch.manual_seed(456)
-    ex = train_fold_step(trial, ex_data, progress=None)
+    ex = train_fold_step(trial, ex_data)
     run = predict_and_score(ex.done, ex_data.samples, trial.config, ex_data.candles)
     write_fold_predictions(trial.files(MAR), run.predictions, ex.model_sha256)
     write_fold_record(trial.files(MAR), ex.record)

@@ -38,7 +38,6 @@ from resnet_pipeline.experiments.fold_step import FoldSeries, train_fold_step
 from resnet_pipeline.experiments.ledger import new_record, record_trial
 from resnet_pipeline.experiments.variant_fold import Stopwatch, predict_and_score
 from resnet_pipeline.ml.fold_identity import MODEL_DIGEST_KEY, run_data_version
-from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, TRIAL_DIM
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
@@ -113,13 +112,11 @@ def _fold_one(
         except FoldInputError as error:
             raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
 
-    def report(record: dict) -> None:
-        level, line = progress_line(record, series.train.epochs)
-        getattr(context.log, level)(f"{key} {month:%Y-%m} {line}")
-
     try:
         trained = train_fold_step(
-            series, data, report, lambda line: context.log.info(f"{key} {month:%Y-%m}: {line}")
+            series,
+            data,
+            lambda level, line: getattr(context.log, level)(f"{key} {month:%Y-%m} {line}"),
         )
     except ValueError as error:  # a state of another training, NaN loss, too few samples
         raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error

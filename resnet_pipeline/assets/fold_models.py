@@ -40,7 +40,6 @@ from resnet_pipeline.ml.fold_training import WarmStart
 from resnet_pipeline.ml.monthly_folds import FoldConfig
 from resnet_pipeline.ml.resnet import ModelConfig
 from resnet_pipeline.ml.train_config import RunOptions, TrainConfig
-from resnet_pipeline.ml.trainer import progress_line
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM
 from resnet_pipeline.reports.format import rounded
 from resnet_pipeline.reports.plots import png_markdown, training_curves
@@ -136,20 +135,17 @@ def _series(context, config: dg.Config, store: DataStore, symbol: str) -> FoldSe
 
 def _train_one(context, series: FoldSeries, history: FoldHistory, month: date) -> dict:
     symbol = series.symbol
-
-    def report(record: dict) -> None:
-        level, line = progress_line(record, series.train.epochs)
-        getattr(context.log, level)(f"{symbol} fold {month:%Y-%m} {line}")
-
     try:
         data = history.fold(month)
     except FoldInputError as error:
         raise dg.Failure(str(error)) from error
     try:
         trained = train_fold_step(
-            series, data, report, lambda line: context.log.info(f"{symbol} {month:%Y-%m}: {line}")
+            series,
+            data,
+            lambda level, line: getattr(context.log, level)(f"{symbol} fold {month:%Y-%m} {line}"),
         )
-    except ValueError as error:  # too few samples, a state of another training, NaN loss
+    except ValueError as error:  # a state of another training, NaN loss, bad class weights
         raise dg.Failure(f"{symbol} fold {month:%Y-%m}: {error}") from error
     write_fold_record(series.files(month), plain(trained.record))
     done = trained.done.trained

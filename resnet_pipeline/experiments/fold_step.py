@@ -48,6 +48,7 @@ from resnet_pipeline.ml.lineage import FINGERPRINT_KEY, dataset_fingerprint
 from resnet_pipeline.ml.monthly_folds import Fold, FoldConfig, add_months
 from resnet_pipeline.ml.resnet import ModelConfig
 from resnet_pipeline.ml.train_config import RunOptions, TrainConfig
+from resnet_pipeline.ml.trainer import progress_line
 
 
 def walk_forward_variant(
@@ -134,20 +135,18 @@ class FoldTrained:
 
 
 def train_fold_step(
-    series: FoldSeries,
-    data: FoldData,
-    progress: Callable[[dict], None] | None = None,
-    note: Callable[[str], None] = lambda line: None,
+    series: FoldSeries, data: FoldData, log: Callable[[str, str], None] = lambda level, line: None
 ) -> FoldTrained:
     """Train the fold of ``data`` (warm-started when the variant asks and M-1's model fits),
-    calibrate it and write its ``model.pt``; ``ValueError`` when the training cannot run."""
+    calibrate it and write its ``model.pt``; ``ValueError`` when the training cannot run.
+    ``log(level, line)`` hears the warm-start decision and the training's progress."""
     started = time.perf_counter()
     fold, month, config = data.fold, data.fold.month, series.config
     files = series.files(month)
     warm = None
     if config.warm.warm_start:
         warm, said = warm_start(series, month)
-        note(said)
+        log("info", said)
     fingerprint = fold_fingerprint(
         series.symbol, data.digests, series.configuration, fold, series.code
     )
@@ -157,7 +156,7 @@ def train_fold_step(
         series.train,
         series.augment,
         (warm.month, warm.state) if warm else None,
-        progress,
+        lambda record: log(*progress_line(record, series.train.epochs)),
         state_path=files.training_state,
         identity={
             FINGERPRINT_KEY: fingerprint,
