@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dagster as dg  # noqa: E402
 
-from resnet_pipeline.assets.experiment_fold import experiment_fold  # noqa: E402
-from resnet_pipeline.assets.experiment_report import experiment_report  # noqa: E402
 from resnet_pipeline.definitions import resources_on  # noqa: E402
+from resnet_pipeline.defs.experiments.experiment_fold import experiment_fold  # noqa: E402
+from resnet_pipeline.defs.experiments.experiment_report import experiment_report  # noqa: E402
 from resnet_pipeline.experiments.experiment_file import load_experiment  # noqa: E402
 from resnet_pipeline.experiments.trial_keys import report_key, trial_key  # noqa: E402
 from resnet_pipeline.features.channels import compute_features  # noqa: E402

@@ -33,9 +33,9 @@ from resnet_pipeline.ml.data.dataset import build_splits  # noqa: E402
 from resnet_pipeline.ml.data.splits import SplitConfig  # noqa: E402
 from resnet_pipeline.ml.data.windows import WindowDataset  # noqa: E402
 from resnet_pipeline.ml.evaluation.baselines import (  # noqa: E402
+    LogisticBaseline,
+    MajorityBaseline,
     last_rows,
-    logistic_baseline,
-    majority_baseline,
 )
 from resnet_pipeline.ml.evaluation.classification import classification_metrics  # noqa: E402
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model  # noqa: E402
@@ -96,12 +96,14 @@ def evaluate(symbol: str, seed: int, args) -> dict:
     ends = np.concatenate([test, at_motif])
     y_train = splits.labels[splits.train_ends]
     proba = predict_proba(model, splits.windows(ends))
-    logistic = logistic_baseline(
-        last_rows(splits, splits.train_ends), y_train, last_rows(splits, ends), seed=seed
+    logistic = (
+        LogisticBaseline(seed=seed)
+        .fit(last_rows(splits, splits.train_ends), y_train)
+        .predict_proba(last_rows(splits, ends))
     )
     probas = {
         "resnet": proba[: len(test)],
-        "majority": majority_baseline(y_train, len(test)),
+        "majority": MajorityBaseline().fit(None, y_train).predict_proba(test),
         "logistic": logistic[: len(test)],
     }
     up_motif = events.set_index("timestamp").loc[times[at_motif], "direction"].to_numpy() > 0

@@ -10,10 +10,11 @@ import pandas as pd
 from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
 from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.market.synthetic import SyntheticSource
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.stitched_metrics import walk_forward_summary
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.reports.diagnostics import drift_zscores
-from resnet_pipeline.reports.walk_forward_page import WalkForwardPage, walk_forward_page
+from resnet_pipeline.reports.research_page import ResearchPage
+from resnet_pipeline.reports.walk_forward_page import walk_forward_page
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
 from resnet_pipeline.trading.strategy import StrategyConfig
@@ -39,7 +40,7 @@ def _noisy(y: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarr
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-def walk_forward_fixture(months: int = 3, days: int = 4, n_boot: int = 100) -> WalkForwardPage:
+def walk_forward_fixture(months: int = 3, days: int = 4, n_boot: int = 100) -> ResearchPage:
     """The first ``days`` days of ``months`` months of 2024, stitched and reported."""
     rng = np.random.default_rng(0)
     source = SyntheticSource()

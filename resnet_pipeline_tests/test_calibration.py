@@ -1,5 +1,6 @@
 """Temperature scaling and the expected calibration error (SPEC 14, Guo et al. 2017)."""
 
+import json
 import math
 
 import numpy as np
@@ -7,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.base import clone
 
 from resnet_pipeline.ml.evaluation.calibration import (
     TEMPERATURE_BOUNDS,
-    apply_temperature,
+    TemperatureScaling,
     calibrate_probabilities,
     expected_calibration_error,
-    fit_temperature,
     log_loss_at,
     logits_from_probabilities,
 )
@@ -24,7 +25,7 @@ def _calibrated_draws(seed: int, n: int = 20_000, k: int = 3) -> tuple[np.ndarra
     construction."""
     rng = np.random.default_rng(seed)
     z = rng.normal(0.0, 1.5, size=(n, k))
-    p = apply_temperature(z, 1.0)
+    p = TemperatureScaling.at(1.0).predict_proba(z)
     labels = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
     return z, labels
 
@@ -32,22 +33,22 @@ def _calibrated_draws(seed: int, n: int = 20_000, k: int = 3) -> tuple[np.ndarra
 def test_temperature_scaling_repairs_an_over_confident_model():
     z, labels = _calibrated_draws(seed=1)
     over_confident = 5.0 * z
-    t = fit_temperature(over_confident, labels)
+    t = TemperatureScaling().fit(over_confident, labels).temperature_
     assert 4.5 < t < 5.5
     assert log_loss_at(over_confident, labels, t) < log_loss_at(over_confident, labels) - 0.3
-    calibrated = apply_temperature(over_confident, t)
+    calibrated = TemperatureScaling.at(t).predict_proba(over_confident)
     assert np.array_equal(calibrated.argmax(axis=1), over_confident.argmax(axis=1))
 
 
 def test_a_calibrated_model_keeps_a_temperature_near_one():
     z, labels = _calibrated_draws(seed=2)
-    assert 0.93 < fit_temperature(z, labels) < 1.07
+    assert 0.93 < TemperatureScaling().fit(z, labels).temperature_ < 1.07
 
 
 def test_the_fit_is_the_minimum_of_the_log_loss():
     z, labels = _calibrated_draws(seed=3, n=3_000)
     z = 2.0 * z
-    t = fit_temperature(z, labels)
+    t = TemperatureScaling().fit(z, labels).temperature_
     best = log_loss_at(z, labels, t)
     for factor in (0.9, 0.97, 1.03, 1.1):
         assert best <= log_loss_at(z, labels, t * factor)
@@ -59,23 +60,25 @@ def test_stored_probabilities_recalibrate_like_their_logits():
     probabilities gives the same result as scaling the logits."""
     z, labels = _calibrated_draws(seed=4, n=4_000)
     z = np.clip(3.0 * z, -6.0, 6.0)  # no probability below the floor of log(p)
-    stored = apply_temperature(z, 1.0)
-    t_logits = fit_temperature(z, labels)
-    t_stored = fit_temperature(logits_from_probabilities(stored), labels)
+    stored = TemperatureScaling.at(1.0).predict_proba(z)
+    t_logits = TemperatureScaling().fit(z, labels).temperature_
+    t_stored = TemperatureScaling().fit(logits_from_probabilities(stored), labels).temperature_
     assert t_stored == pytest.approx(t_logits, rel=1e-4)
-    assert np.allclose(calibrate_probabilities(stored, t_logits), apply_temperature(z, t_logits))
+    assert np.allclose(
+        calibrate_probabilities(stored, t_logits), TemperatureScaling.at(t_logits).predict_proba(z)
+    )
     assert np.allclose(calibrate_probabilities(stored, 1.0), stored)
 
 
 def test_a_perfectly_separated_split_sharpens_within_the_bounds():
     z = np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]])
-    t = fit_temperature(z, np.array([0, 1, 2]))
+    t = TemperatureScaling().fit(z, np.array([0, 1, 2])).temperature_
     assert TEMPERATURE_BOUNDS[0] <= t < 0.2
     assert log_loss_at(z, np.array([0, 1, 2]), t) < 1e-6
 
 
 def test_uninformative_logits_keep_temperature_one():
-    assert fit_temperature(np.ones((5, 3)), np.array([0, 1, 2, 0, 1])) == 1.0
+    assert TemperatureScaling().fit(np.ones((5, 3)), np.array([0, 1, 2, 0, 1])).temperature_ == 1.0
 
 
 logit_rows = arrays(
@@ -88,18 +91,18 @@ logit_rows = arrays(
 @settings(max_examples=200, deadline=None)
 @given(logits=logit_rows, temperature=st.floats(1e-2, 1e2))
 def test_any_temperature_keeps_the_argmax(logits, temperature):
-    scaled = apply_temperature(logits, temperature)
+    scaled = TemperatureScaling.at(temperature).predict_proba(logits)
     assert np.array_equal(scaled.argmax(axis=1), logits.argmax(axis=1))
     assert np.allclose(scaled.sum(axis=1), 1.0)
 
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="temperature"):
-        apply_temperature(np.zeros((2, 3)), 0.0)
+        TemperatureScaling.at(0.0).predict_proba(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="labels must be integers in 0..2"):
-        fit_temperature(np.zeros((2, 3)), np.array([0, 3]))
+        TemperatureScaling().fit(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="NaN"):
-        fit_temperature(np.array([[np.nan, 0.0]]), np.array([0]))
+        TemperatureScaling().fit(np.array([[np.nan, 0.0]]), np.array([0]))
     with pytest.raises(ValueError, match="no samples"):
         expected_calibration_error(np.zeros((0, 3)), np.zeros(0, np.int64))
 
@@ -155,12 +158,27 @@ def test_expected_calibration_error_equals_a_loop_over_the_definition(seed, n, k
 
 def test_calibration_error_is_small_when_calibrated_and_large_when_over_confident():
     z, labels = _calibrated_draws(seed=5)
-    calibrated = expected_calibration_error(apply_temperature(z, 1.0), labels).ece
-    over_confident = expected_calibration_error(apply_temperature(5.0 * z, 1.0), labels).ece
+    calibrated = expected_calibration_error(TemperatureScaling.at(1.0).predict_proba(z), labels).ece
+    over_confident = expected_calibration_error(
+        TemperatureScaling.at(1.0).predict_proba(5.0 * z), labels
+    ).ece
     assert calibrated < 0.02
     assert over_confident > 0.15
-    repaired = apply_temperature(5.0 * z, fit_temperature(5.0 * z, labels))
+    repaired = TemperatureScaling.at(
+        TemperatureScaling().fit(5.0 * z, labels).temperature_
+    ).predict_proba(5.0 * z)
     assert expected_calibration_error(repaired, labels).ece < 0.03
     assert math.isclose(
         sum(b.count for b in expected_calibration_error(repaired, labels).bins), 20_000
     )
+
+
+def test_the_scaling_is_a_scikit_learn_estimator_stored_as_a_plain_number():
+    z, labels = _calibrated_draws(seed=5, n=2_000)
+    fitted = TemperatureScaling().fit(3.0 * z, labels)
+    stored = json.loads(json.dumps(fitted.to_dict()))
+    assert stored == {"temperature": fitted.temperature_}
+    restored = TemperatureScaling.from_dict(stored)
+    np.testing.assert_array_equal(restored.predict_proba(z), fitted.predict_proba(z))
+    assert fitted.log_loss(3.0 * z, labels) == log_loss_at(3.0 * z, labels, fitted.temperature_)
+    assert clone(fitted).get_params() == {"bounds": TEMPERATURE_BOUNDS}

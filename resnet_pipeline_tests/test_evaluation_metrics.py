@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from resnet_pipeline.ml.evaluation.baselines import logistic_baseline, majority_baseline
+from resnet_pipeline.ml.evaluation.baselines import LogisticBaseline, MajorityBaseline
 from resnet_pipeline.ml.evaluation.classification import (
     CLASSIFICATION_TARGETS,
     classification_metrics,
@@ -27,7 +27,7 @@ def test_perfect_and_confused_predictions():
 
 
 def test_majority_baseline_predicts_the_training_majority():
-    proba = majority_baseline(np.array([1, 1, 1, 0, 2]), 4)
+    proba = MajorityBaseline().fit(None, np.array([1, 1, 1, 0, 2])).predict_proba(np.zeros((4, 0)))
     assert proba.shape == (4, 3) and (proba.argmax(1) == 1).all()
     np.testing.assert_allclose(proba[0], [0.2, 0.6, 0.2])
 
@@ -36,11 +36,15 @@ def test_logistic_baseline_learns_a_linear_signal_and_not_noise():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, 5))
     y = np.digitize(x[:, 0], [-0.5, 0.5])  # class written in feature 0
-    proba = logistic_baseline(x[:2000], y[:2000], x[2000:])
+    proba = LogisticBaseline().fit(x[:2000], y[:2000]).predict_proba(x[2000:])
     assert classification_metrics(y[2000:], proba)["accuracy"] > 0.85
     shuffled = rng.permutation(y[:2000])  # a shuffled-label model: no edge on the test set
-    noise = classification_metrics(y[2000:], logistic_baseline(x[:2000], shuffled, x[2000:]))
-    majority = classification_metrics(y[2000:], majority_baseline(shuffled, 1000))
+    noise = classification_metrics(
+        y[2000:], LogisticBaseline().fit(x[:2000], shuffled).predict_proba(x[2000:])
+    )
+    majority = classification_metrics(
+        y[2000:], MajorityBaseline().fit(None, shuffled).predict_proba(np.zeros((1000, 0)))
+    )
     assert noise["accuracy"] <= majority["accuracy"] + 0.03
 
 
@@ -72,7 +76,7 @@ def test_classification_targets_are_the_seed_targets():
 
 
 def test_report_tables_mark_met_and_missed_targets_correctly():
-    from resnet_pipeline.assets.common import readable
+    from resnet_pipeline.defs.metadata import readable
     from resnet_pipeline.ml.evaluation.classification import metrics_table
     from resnet_pipeline.reports.html import table
 

@@ -15,9 +15,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resnet_pipeline.assets.experiment_fold import experiment_fold
-from resnet_pipeline.assets.experiment_report import experiment_report
-from resnet_pipeline.assets.experiment_variant import experiment_variant
 from resnet_pipeline.definitions import resources_on
 from resnet_pipeline.defs.experiments.experiment_partitions import experiment_partitions
 from resnet_pipeline.experiments.ledger import ledger
@@ -29,8 +26,13 @@ from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, read_partitions
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import REPO, run_cli
+
+experiment_fold = asset("experiment_fold")
+experiment_report = asset("experiment_report")
+experiment_variant = asset("experiment_variant")
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.assets.fold_common import input_digests
-from resnet_pipeline.assets.fold_history import read_history
+from resnet_pipeline.experiments.fold_inputs import input_digests, read_history, read_months
+from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.ml.evaluation.baselines import fit_baselines
+from resnet_pipeline.ml.evaluation.baselines import FoldBaselines
 from resnet_pipeline.ml.folds.fold_training import predict_month
 from resnet_pipeline.ml.folds.monthly_folds import (
     Fold,
@@ -26,7 +26,6 @@ from resnet_pipeline.ml.folds.monthly_folds import (
     training_months,
 )
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
-from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.storage import read_partitions
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests._walk_forward_helpers import store_months
@@ -122,7 +121,7 @@ def test_predictions_from_the_runs_rows_equal_those_from_the_months_read_for_the
     fold = build_fold(fold_samples(run, MAR, cfg), MAR, cfg)
     torch.manual_seed(0)
     model = build_model(ModelConfig(window=32))
-    baselines = fit_baselines(fold.splits)
+    baselines = FoldBaselines.fit(fold.splits)
     read = [FEB, MAR]  # what wf_predictions reads for March
     alone = eligible_samples(
         _months_of(FEATURES, read), _months_of(LABELS, read), cfg.split_config()
@@ -139,19 +138,44 @@ def test_predictions_from_the_runs_rows_equal_those_from_the_months_read_for_the
 def test_the_run_reads_each_month_once_and_gives_each_fold_its_own_months(tmp_path, rolling):
     months = [JAN, FEB, MAR, APR]
     store_months(tmp_path, "BTCUSDT", months, hours=3)
-    store = DataStore(root=str(tmp_path))
+    layout = Layout.at(tmp_path)
     cfg = FoldConfig(window=32, rolling_months=rolling, min_train_samples=1)
-    history = read_history(store, "BTCUSDT", [FEB, MAR, APR], cfg)
-    assert history.samples is not None
+    history = read_history(layout, "BTCUSDT", [FEB, MAR, APR], cfg)
+    assert history.read is not None
     first = months[0] if rolling is None else add_months(FEB, -rolling)
-    assert history.samples.times[0] >= month_start(first)
+    assert history.read.samples.times[0] >= month_start(first)
     for month in (FEB, MAR, APR):
         wanted = training_months(months, month, cfg)
-        got_months, digests, fold = history.fold(month)
-        assert got_months == wanted
-        assert digests == input_digests(store, "BTCUSDT", wanted)
-        layout = Layout.at(tmp_path)
+        data = history.fold(month)
+        assert data.months == wanted
+        assert data.digests == input_digests(
+            layout, "BTCUSDT", {"features": wanted, "labels": wanted}
+        )
         features = read_partitions(layout, "features", "BTCUSDT", wanted)
         labels = read_partitions(layout, "labels", "BTCUSDT", wanted)
         alone = build_fold(eligible_samples(features, labels, cfg.split_config()), month, cfg)
-        _assert_same_fold(fold, alone)
+        _assert_same_fold(data.fold, alone)
+
+
+@pytest.mark.parametrize("rolling", [None, 1])
+def test_a_variant_run_gives_each_fold_and_its_month_what_reading_them_alone_gives(
+    tmp_path, rolling
+):
+    """An experiment's run: labels of the variant's rule from the raw candles, and each fold's
+    own month read too (it predicts it)."""
+    months = [JAN, FEB, MAR, APR]
+    store_months(tmp_path, "BTCUSDT", months, hours=3)
+    layout = Layout.at(tmp_path)
+    cfg = FoldConfig(window=32, rolling_months=rolling, min_train_samples=1)
+    rule = LabelConfig(forward_window=6, threshold=0.001)
+    history = read_history(layout, "BTCUSDT", [FEB, MAR, APR], cfg, labels=rule, predicted=True)
+    for month in (FEB, MAR, APR):
+        data = history.fold(month)
+        read = training_months(months, month, cfg) + [month]
+        alone = read_months(layout, "BTCUSDT", read, cfg, rule)
+        assert data.months == read and data.digests == alone.digests
+        assert any(key.startswith("raw_candles/") for key in data.digests)
+        np.testing.assert_array_equal(data.samples.eligible, alone.samples.eligible)
+        np.testing.assert_array_equal(data.samples.labels, alone.samples.labels)
+        _assert_same_fold(data.fold, build_fold(alone.samples, month, cfg))
+        assert len(data.fold.splits.test_ends) > 0  # the month itself is predicted

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "resnet_pipeline"
 
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("urls", "artifacts", "knobs", "verdicts", "commands", "run_liveness"),
+    ("urls", "artifacts", "knobs", "number_format", "verdicts", "commands", "run_liveness"),
     ("layout", "storage", "training_lock"),
     ("market",),
     ("settings", "partitions", "features"),

@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import classification_draws
 from resnet_pipeline.ml.evaluation.classification import classification_metrics
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, shown_metrics
@@ -19,9 +20,8 @@ from resnet_pipeline.ml.evaluation.stitched_metrics import (
     verdict,
     walk_forward_summary,
 )
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
-from resnet_pipeline.reports.format import number, rounded
-from resnet_pipeline.reports.headline import zero_trades_reason
+from resnet_pipeline.number_format import number, rounded
+from resnet_pipeline.verdicts import zero_trades_reason
 from resnet_pipeline_tests._reference_bootstrap import reference_classification_draws
 
 

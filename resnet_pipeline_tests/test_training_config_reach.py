@@ -17,11 +17,11 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline import knobs
-from resnet_pipeline.assets.fold_models import WalkForwardConfig
-from resnet_pipeline.assets.walk_forward_report import WalkForwardReportConfig
 from resnet_pipeline.defs.dagster_config import config_fields, dagster_config, flat_fields
 from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.defs.training.training_config import TrainingConfig
+from resnet_pipeline.defs.walk_forward.wf_model import WalkForwardConfig
+from resnet_pipeline.defs.walk_forward.wf_report import WalkForwardReportConfig
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig

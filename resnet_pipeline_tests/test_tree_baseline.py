@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.ml.evaluation.baselines import TreeSettings, fit_predict_trees
-from resnet_pipeline.ml.evaluation.classification import logistic_baseline
+from resnet_pipeline.ml.evaluation.baselines import LogisticBaseline, TreesBaseline, TreeSettings
 
 CHANNELS = 15
 
@@ -26,8 +25,8 @@ def _xor_rows(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 def test_trees_learn_the_interaction_that_the_logistic_baseline_cannot():
     x_train, y_train = _xor_rows(seed=0, n=6_000)
     x_test, y_test = _xor_rows(seed=1, n=2_000)
-    trees = fit_predict_trees(x_train, y_train, x_test, seed=0)
-    logistic = logistic_baseline(x_train, y_train, x_test, seed=0)
+    trees = TreesBaseline(seed=0).fit(x_train, y_train).predict_proba(x_test)
+    logistic = LogisticBaseline(seed=0).fit(x_train, y_train).predict_proba(x_test)
     tree_accuracy = (trees.argmax(axis=1) == y_test).mean()
     logistic_accuracy = (logistic.argmax(axis=1) == y_test).mean()
     assert tree_accuracy > 0.8
@@ -38,9 +37,13 @@ def test_same_rows_and_seed_give_identical_probabilities():
     x_train, y_train = _xor_rows(seed=2, n=3_000)
     x_test, _ = _xor_rows(seed=3, n=500)
     small = TreeSettings(max_rows=2_000)  # the seeded row sample is part of the fit
-    first = fit_predict_trees(x_train, y_train, x_test, seed=7, settings=small)
-    again = fit_predict_trees(x_train.copy(), y_train.copy(), x_test, seed=7, settings=small)
-    other_seed = fit_predict_trees(x_train, y_train, x_test, seed=8, settings=small)
+    first = TreesBaseline(seed=7, settings=small).fit(x_train, y_train).predict_proba(x_test)
+    again = (
+        TreesBaseline(seed=7, settings=small)
+        .fit(x_train.copy(), y_train.copy())
+        .predict_proba(x_test)
+    )
+    other_seed = TreesBaseline(seed=8, settings=small).fit(x_train, y_train).predict_proba(x_test)
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other_seed)
 
@@ -48,7 +51,7 @@ def test_same_rows_and_seed_give_identical_probabilities():
 def test_a_class_absent_from_training_gets_probability_zero():
     x_train, y_train = _xor_rows(seed=4, n=2_000)
     keep = y_train != 1
-    proba = fit_predict_trees(x_train[keep], y_train[keep], x_train[:300], seed=0)
+    proba = TreesBaseline(seed=0).fit(x_train[keep], y_train[keep]).predict_proba(x_train[:300])
     assert proba.shape == (300, 3)
     assert (proba[:, 1] == 0).all()
     assert np.allclose(proba.sum(axis=1), 1.0)
@@ -56,7 +59,7 @@ def test_a_class_absent_from_training_gets_probability_zero():
 
 def test_a_single_training_class_is_predicted_with_certainty():
     x_train, _ = _xor_rows(seed=5, n=50)
-    proba = fit_predict_trees(x_train, np.full(50, 2), x_train[:4], seed=0)
+    proba = TreesBaseline(seed=0).fit(x_train, np.full(50, 2)).predict_proba(x_train[:4])
     assert np.array_equal(proba, np.tile([0.0, 0.0, 1.0], (4, 1)))
 
 
@@ -70,7 +73,7 @@ def test_probabilities_are_a_distribution_over_three_classes(seed, n, present):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, CHANNELS))
     y = rng.choice(sorted(present), n)
-    proba = fit_predict_trees(x, y, x[:20], seed=seed)
+    proba = TreesBaseline(seed=seed).fit(x, y).predict_proba(x[:20])
     assert proba.shape == (min(n, 20), 3)
     assert (proba >= 0).all() and np.allclose(proba.sum(axis=1), 1.0)
     assert (proba[:, sorted({0, 1, 2} - set(y.tolist()))] == 0).all()
@@ -78,7 +81,11 @@ def test_probabilities_are_a_distribution_over_three_classes(seed, n, present):
 
 def test_mismatched_inputs_are_named():
     with pytest.raises(ValueError, match="same C feature channels"):
-        fit_predict_trees(np.zeros((4, 15)), np.zeros(4), np.zeros((2, 14)))
+        TreesBaseline().fit(np.zeros((4, 15)), np.zeros(4)).predict_proba(np.zeros((2, 14)))
     with pytest.raises(ValueError, match="labels must be in 0..2"):
-        fit_predict_trees(np.zeros((4, 15)), np.array([0, 1, 2, 3]), np.zeros((2, 15)))
-    assert fit_predict_trees(np.zeros((4, 15)), np.zeros(4), np.zeros((0, 15))).shape == (0, 3)
+        TreesBaseline().fit(np.zeros((4, 15)), np.array([0, 1, 2, 3])).predict_proba(
+            np.zeros((2, 15))
+        )
+    assert TreesBaseline().fit(np.zeros((4, 15)), np.zeros(4)).predict_proba(
+        np.zeros((0, 15))
+    ).shape == (0, 3)

@@ -9,8 +9,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.classification import classification_verdicts
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,
     backtest_report_html,

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.data.normalization import PRICE_NORMS
-from resnet_pipeline.ml.evaluation.baselines import baseline_proba, fit_baselines, last_rows
+from resnet_pipeline.ml.evaluation.baselines import FoldBaselines, last_rows
 from resnet_pipeline.ml.folds.fold_training import predict_month
 from resnet_pipeline.ml.folds.monthly_folds import (
     FoldConfig,
@@ -117,7 +117,7 @@ def test_predictions_use_the_given_normalizer_and_match_single_windows():
     fold = build_fold(samples, FEB, cfg)
     torch.manual_seed(0)
     model = build_model(ModelConfig(window=32)).eval()
-    baselines = fit_baselines(fold.splits)
+    baselines = FoldBaselines.fit(fold.splits)
     frame = predict_month(model, fold.splits.normalizer, baselines, samples, FEB)
     assert len(frame) == len(fold.splits.test_ends) > 0
     # an independent path: raw rows of one window through Normalizer.window, one at a time
@@ -137,15 +137,15 @@ def test_stored_logistic_coefficients_reproduce_sklearn():
     features, labels = _frames(None, 0)
     cfg = FoldConfig(window=16, min_train_samples=1)
     fold = build_fold(eligible_samples(features, labels, cfg.split_config()), FEB, cfg)
-    baselines = fit_baselines(fold.splits)
+    baselines = FoldBaselines.fit(fold.splits)
     x = last_rows(fold.splits, fold.splits.train_ends)
     y = fold.splits.labels[fold.splits.train_ends]
     reference = LogisticRegression(max_iter=300).fit(x, y)
     expected = np.zeros((len(x), 3))
     expected[:, reference.classes_] = reference.predict_proba(x)
-    np.testing.assert_allclose(baseline_proba(baselines, x)["logistic"], expected, atol=1e-6)
+    np.testing.assert_allclose(baselines.predict_proba(x)["logistic"], expected, atol=1e-6)
     shares = np.bincount(y, minlength=3) / len(y)
-    np.testing.assert_allclose(baseline_proba(baselines, x)["majority"][0], shares)
+    np.testing.assert_allclose(baselines.predict_proba(x)["majority"][0], shares)
 
 
 _FOLDS = {}
@@ -173,9 +173,9 @@ def test_the_baselines_rows_are_the_newest_rows_of_the_model_windows(price_norm,
 
 
 def test_both_training_assets_validate_on_a_fixed_sample_by_default():
-    from resnet_pipeline.assets.fold_models import WalkForwardConfig
     from resnet_pipeline.defs.dagster_config import part_of
     from resnet_pipeline.defs.training.training_config import TrainingConfig
+    from resnet_pipeline.defs.walk_forward.wf_model import WalkForwardConfig
     from resnet_pipeline.ml.data.windows import WindowDataset
     from resnet_pipeline.ml.training.train_batches import val_loader
     from resnet_pipeline.ml.training.train_config import TrainConfig

@@ -9,20 +9,23 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 import pytest
+import torch
 
 from resnet_pipeline.artifacts import file_sha256
-from resnet_pipeline.assets.fold_models import wf_model
-from resnet_pipeline.assets.fold_predictions import wf_predictions
-from resnet_pipeline.assets.walk_forward_report import wf_report
 from resnet_pipeline.ml.folds.fold_identity import PREDICTIONS_DIGEST_COLUMN
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
-from resnet_pipeline.reports.format import rounded
+from resnet_pipeline.number_format import rounded
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._report_fixtures import PLOTS
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import run_cli
+
+wf_model = asset("wf_model")
+wf_predictions = asset("wf_predictions")
+wf_report = asset("wf_report")
 
 pytestmark = pytest.mark.slow
 
@@ -323,6 +326,23 @@ def test_a_corrupt_fold_model_names_only_the_wf_model_command(folds, tmp_path):
     text = _failure(result, "wf_predictions")
     assert str(model) in text and "trained_model" not in text
     assert text.count("dagster asset materialize") == 1
+    assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
+
+
+def test_a_fold_model_from_before_calibration_is_refused_naming_the_wf_model_command(
+    folds, tmp_path
+):
+    root, _ = folds
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    model = copy / "walk_forward" / "BTCUSDT" / "2024-03" / "model.pt"
+    payload = torch.load(model, weights_only=True)
+    assert payload["metrics"].pop("temperature") > 0
+    torch.save(payload, model)
+    result = _run(copy, ["wf_predictions"], "2024-03-01|BTCUSDT")
+    assert not result.success
+    text = _failure(result, "wf_predictions")
+    assert "has no temperature" in text
     assert "--select wf_model --partition '2024-03-01|BTCUSDT'" in text
 
 

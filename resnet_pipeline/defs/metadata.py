@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.reports.format import short
+from resnet_pipeline.number_format import short
 
 INGESTION = "ingestion"
 FEATURES = "features"

@@ -1,7 +1,7 @@
 """What the month assets share: the raw_candles months around a partition, and checks that
 read a stored month partition (so a bad file on disk is caught, not only a bad run)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -72,3 +72,10 @@ def stored_partition_check(
         return check_stored(store.layout, asset, context.partition_key, rule)
 
     return _run
+
+
+def sorted_folds(context: dg.AssetExecutionContext) -> list[tuple[str, date]]:
+    """(symbol or trial, month) of every partition of this run, oldest month first: a range of
+    folds runs in one run (``BackfillPolicy.single_run()``), so a warm start finds the previous
+    month's model of the same run."""
+    return sorted((split_key(k) for k in context.partition_keys), key=lambda sm: (sm[0], sm[1]))

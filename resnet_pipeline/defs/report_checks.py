@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
+from resnet_pipeline.number_format import rounded
 from resnet_pipeline.partitions import Partitions
-from resnet_pipeline.reports.format import rounded
-from resnet_pipeline.reports.headline import Headline
 from resnet_pipeline.reports.page import Figure
+from resnet_pipeline.verdicts import Headline
 
 HEADLINE = "headline"
 HAS_TRADES = "has_trades"

@@ -1,17 +1,16 @@
-"""One variant's walk-forward fold for month M (SPEC 13 and 14), on the fold engine as it is.
+"""The computing part of the one fold step (SPEC 13 and 14): train, calibrate and predict one
+variant's walk-forward fold for month M (``fold_step`` reads, names and writes around it).
 
-- **Labels** come from the stored raw candles with the variant's ``LabelConfig``, computed once
-  over the continuous candles of every month read (so a month's tail sees the next month and a
-  volatility-scaled threshold its trailing minutes); nothing is re-ingested, and the stored
-  ``labels`` asset keeps the SPEC 5 rule.
-- **Samples and the fold**: ``monthly_folds`` (the dataset's sample rules, with a purge of at
-  least the variant's own horizon), ``build_fold``, ``fold_training.train_fold`` (warm start
-  included) and ``predict_month``.
+- **Training**: ``fold_training.train_fold`` (warm start included) on ``monthly_folds``'
+  splits, with the majority and logistic baselines (``ml.evaluation.baselines``, stored with the
+  fold).
 - **Calibration**: one temperature fitted on the fold's validation split (the windows the
-  training validated on), applied to the month's probabilities (``ml.evaluation.calibration``).
-- **Baselines** per fold on the fold's training rows: the majority class and the logistic
-  regression (``ml.evaluation.baselines``, stored with the fold) and the gradient-boosted trees
-  (``baselines.tree_proba``, same rows and inputs).
+  training validated on; ``ml.evaluation.calibration.TemperatureScaling``), applied to the month's
+  probabilities.
+- **Prediction**: every eligible minute of M from the model, the stored baselines and the
+  temperature (``predict_variant_fold``: what ``wf_predictions`` runs from a stored fold); an
+  experiment's fold adds the gradient-boosted trees (``baselines.fold_trees``, refitted on the
+  fold's training rows with the logistic regression's inputs).
 - **Scores** of the month for the fold's record and MLflow: classification metrics of the
   probabilities the strategy reads, ECE before and after calibration, and the SPEC 9 strategy
   over the month's candles (Sharpe after costs).
@@ -23,31 +22,27 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 from torch import nn
 
 from resnet_pipeline.experiments.variant_config import VariantConfig
-from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.ml.data.augment import AugmentConfig
+from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.data.windows import WindowDataset
-from resnet_pipeline.ml.evaluation.baselines import tree_proba
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS, FoldBaselines, fold_trees
 from resnet_pipeline.ml.evaluation.calibration import (
+    TemperatureScaling,
     calibrate_probabilities,
     expected_calibration_error,
-    fit_temperature,
     log_loss_at,
     logits_from_probabilities,
 )
 from resnet_pipeline.ml.evaluation.classification import classification_metrics
-from resnet_pipeline.ml.folds.fold_training import (
-    PROBA_COLUMNS,
-    FoldModel,
-    predict_month,
-    train_fold,
-)
-from resnet_pipeline.ml.folds.monthly_folds import Fold, Samples, eligible_samples
+from resnet_pipeline.ml.folds.fold_training import FoldModel, predict_month, train_fold
+from resnet_pipeline.ml.folds.monthly_folds import Fold, Samples
 from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.ml.training.train_batches import val_loader
 from resnet_pipeline.ml.training.train_config import TrainConfig
@@ -85,17 +80,6 @@ def strategy_columns(config: VariantConfig) -> str:
     return "calibrated" if config.calibration.calibrated_strategy else "model"
 
 
-def variant_samples(
-    features: pd.DataFrame, candles: pd.DataFrame, config: VariantConfig
-) -> Samples:
-    """The fold's sample rows: stored features, labels of the variant's rule from ``candles``
-    (consecutive months, in time order)."""
-    labels = compute_labels(candles, None, config.labels)
-    return eligible_samples(
-        features, labels, config.folds.split_config(config.labels.forward_window)
-    )
-
-
 @dataclass(frozen=True)
 class Calibration:
     temperature: float
@@ -110,12 +94,12 @@ def fit_calibration(model: nn.Module, fold: Fold, train_cfg: TrainConfig) -> Cal
     loader = val_loader(WindowDataset(fold.splits, "val"), train_cfg, pin=False)
     logits = logits_from_probabilities(predict_proba(model, loader))
     labels = np.concatenate([y.numpy() for _, y in loader]).astype(np.int64)
-    temperature = fit_temperature(logits, labels)
+    scaling = TemperatureScaling().fit(logits, labels)
     return Calibration(
-        temperature=temperature,
+        temperature=scaling.temperature_,
         val_samples=len(labels),
         val_log_loss_before=log_loss_at(logits, labels, 1.0),
-        val_log_loss_after=log_loss_at(logits, labels, temperature),
+        val_log_loss_after=scaling.log_loss(logits, labels),
     )
 
 
@@ -164,21 +148,29 @@ def month_scores(predictions: pd.DataFrame, candles: pd.DataFrame, config: Varia
     return out
 
 
-def run_variant_fold(
+@dataclass
+class TrainedFold:
+    """A fold's trained model (baselines included) and its temperature."""
+
+    fold: Fold
+    trained: FoldModel
+    calibration: Calibration
+    seconds: dict[str, float]  # wall time per phase (``Stopwatch``)
+
+
+def train_variant_fold(
     fold: Fold,
-    samples: Samples,
     config: VariantConfig,
     train_cfg: TrainConfig,
     augment: AugmentConfig | None,
-    candles: pd.DataFrame,
     warm_from: tuple[str, dict] | None = None,
     progress: Callable[[dict], None] | None = None,
     state_path: str | None = None,
     identity: dict | None = None,
-) -> FoldRun:
-    """Train, calibrate and predict the variant's ``fold`` (``monthly_folds.build_fold`` of
-    ``samples``); ``train_cfg`` is the variant's with the run's threads; ``candles`` cover the
-    month (its strategy score)."""
+) -> TrainedFold:
+    """Train the variant's ``fold`` (``monthly_folds.build_fold``; warm-started from
+    ``warm_from``), fit its majority and logistic baselines, then its temperature;
+    ``train_cfg`` is the variant's with the run's threads."""
     clock = Stopwatch()
     with clock("train"):  # the training loop, and the majority and logistic baselines' fit
         trained = train_fold(
@@ -195,16 +187,52 @@ def run_variant_fold(
         )
     with clock("calibration"):
         calibration = fit_calibration(trained.model, fold, train_cfg)
-    with clock("predict"):
-        frame = predict_month(
-            trained.model, fold.splits.normalizer, trained.baselines, samples, fold.month
-        )
-        calibrated = calibrate_probabilities(proba(frame, "model"), calibration.temperature)
-    with clock("trees"):
-        trees = tree_proba(fold.splits, fold.splits.test_ends, train_cfg.seed)
-    for name, values in (("trees", trees), ("calibrated", calibrated)):
+    return TrainedFold(fold, trained, calibration, clock.seconds)
+
+
+def predict_variant_fold(
+    model: nn.Module,
+    normalizer: Normalizer,
+    baselines: FoldBaselines,
+    temperature: float,
+    samples: Samples,
+    month: date,
+    trees: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Every eligible minute of ``month`` (``fold_training.predict_month``: the model, the
+    stored baselines, the label), with the temperature-scaled probabilities and, when given,
+    the trees' (``baselines.fold_trees``: they need the fold's training rows)."""
+    frame = predict_month(model, normalizer, baselines, samples, month)
+    calibrated = calibrate_probabilities(proba(frame, "model"), temperature)
+    added = {"trees": trees, "calibrated": calibrated}
+    for name, values in added.items():
+        if values is None:
+            continue
         for column, values_k in zip(EXPERIMENT_COLUMNS[name], values.T, strict=True):
             frame[column] = values_k.astype(np.float64)
+    return frame
+
+
+def predict_and_score(
+    done: TrainedFold, samples: Samples, config: VariantConfig, candles: pd.DataFrame
+) -> FoldRun:
+    """The month's predictions of a trained fold (the trees refitted on its training rows)
+    and their scores."""
+    clock = Stopwatch()
+    fold, trained = done.fold, done.trained
+    with clock("trees"):
+        trees = fold_trees(fold.splits, fold.splits.test_ends, config.train.seed)
+    with clock("predict"):
+        frame = predict_variant_fold(
+            trained.model,
+            fold.splits.normalizer,
+            trained.baselines,
+            done.calibration.temperature,
+            samples,
+            fold.month,
+            trees,
+        )
     with clock("scores"):
         scores = month_scores(frame, candles, config) if len(frame) else {"samples": 0}
-    return FoldRun(fold, trained, calibration, frame, scores, clock.seconds)
+    seconds = done.seconds | clock.seconds
+    return FoldRun(fold, trained, done.calibration, frame, scores, seconds)

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
+from resnet_pipeline.number_format import short
 from resnet_pipeline.reports.diagnostics import HISTOGRAM_BINS, recall_normalized
-from resnet_pipeline.reports.format import short
-from resnet_pipeline.reports.headline import BETTER, WORSE, compared
 from resnet_pipeline.reports.plots import png
+from resnet_pipeline.verdicts import BETTER, WORSE, compared
 
 WORD_COLOURS = {BETTER: "#1b7f3b", WORSE: "#b3261e"}
 NEUTRAL_COLOUR = "#7a7a7a"

@@ -1,14 +1,13 @@
-"""The experiment report as one self-contained HTML page (``reports.page``): the headline (the
-verdict's conditions), the plots (calibration and equity of the best trial), then the tables
-(leaderboard, the verdict's statistics, baselines, the ledger) and what the tests mean.
+"""The experiment report (``reports.research_page``, the walk-forward report's builder): the
+headline (the verdict's conditions), the plots (every trial's Sharpe, then the best trial's
+calibration, equity and diagnostics), then the tables (leaderboard, the verdict's statistics,
+baselines, the ledger) and what the tests mean.
 
-Numbers go through ``reports.format`` (4 significant digits, never a raw None or dict); an
+Numbers go through ``number_format`` (4 significant digits, never a raw None or dict); an
 interval reads ``estimate [low, high]``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import matplotlib
 
@@ -21,19 +20,23 @@ from resnet_pipeline.ml.trial_statistics.trial_verdict import (  # noqa: E402
     MIN_DEFLATED_SHARPE,
     SPA_ALPHA,
 )
+from resnet_pipeline.number_format import interval, number, short  # noqa: E402
 from resnet_pipeline.reports import diagnostic_plots as draw  # noqa: E402
-from resnet_pipeline.reports.format import interval, number, short  # noqa: E402
-from resnet_pipeline.reports.headline import (  # noqa: E402
+from resnet_pipeline.reports.html import table  # noqa: E402
+from resnet_pipeline.reports.page import Figure  # noqa: E402
+from resnet_pipeline.reports.plots import png  # noqa: E402
+from resnet_pipeline.reports.research_page import (  # noqa: E402
+    ResearchPage,
+    TrialView,
+    research_page,
+)
+from resnet_pipeline.verdicts import (  # noqa: E402
     BETTER,
     NO_DIFFERENT,
     UNDEFINED,
     Condition,
     Headline,
 )
-from resnet_pipeline.reports.html import table  # noqa: E402
-from resnet_pipeline.reports.page import Figure, page  # noqa: E402
-from resnet_pipeline.reports.plots import png  # noqa: E402
-from resnet_pipeline.reports.report_figures import equity_figure, prediction_figures  # noqa: E402
 
 BASELINES = ("majority", "logistic", "trees")
 EXPLAINED = [
@@ -184,23 +187,15 @@ def _baselines(lines: list[dict]) -> str:
     return table(rows, ["trial", "baseline", "accuracy", "macro F1", "AUC", "log loss"])
 
 
-@dataclass(frozen=True)
-class ExperimentPage:
-    html: str
-    headline: Headline
-    figures: list[Figure]
-
-
 def experiment_page(
     summary: dict,
     best_equity: pd.Series,
     benchmark_equity: pd.Series,
     best_predictions: pd.DataFrame,
-) -> ExperimentPage:
+) -> ResearchPage:
     lines = summary["leaderboard"]
     best = next(line for line in lines if line["trial"] == summary["best_trial"])
-    headline = verdict_headline(summary["statistics"])
-    figures = [
+    leading = [
         Figure(
             "plot_trial_sharpes",
             "Sharpe after costs of every scored trial",
@@ -219,9 +214,8 @@ def experiment_page(
             "Accuracy against the top-class probability, raw and temperature-scaled, over "
             "the common minutes of every month.",
         ),
-        equity_figure(best_equity, benchmark_equity),
-        *prediction_figures(best_predictions, best["threshold"]),
     ]
+    view = TrialView(best_predictions, best["threshold"], best_equity, benchmark_equity)
     ledger = table(
         summary["ledger"], ["trial", "variant", "standing", "months_done", "scored", "created"]
     )
@@ -243,13 +237,13 @@ def experiment_page(
         "probabilities: the ones each trial's strategy reads (calibrated: temperature-scaled "
         "on the fold's validation split; model: the raw softmax)"
     ]
-    html = page(
+    return research_page(
         f"Experiment {summary['experiment']} / {summary['symbol']}",
         summary["verdict"],
-        headline,
-        figures,
+        verdict_headline(summary["statistics"]),
+        view,
         tables,
         notes,
         [("What the tests mean", EXPLAINED), ("Conventions", conventions)],
+        leading,
     )
-    return ExperimentPage(html, headline, figures)

@@ -1,11 +1,11 @@
-"""HTML tables of report rows: every value through ``reports.format``, verdict cells coloured
+"""HTML tables of report rows: every value through ``number_format``, verdict cells coloured
 and never blank."""
 
 from __future__ import annotations
 
 import html
 
-from resnet_pipeline.reports.format import number
+from resnet_pipeline.number_format import number
 
 
 def _cell(value: object) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from resnet_pipeline.reports.headline import BETTER, NO_DIFFERENT, UNDEFINED, WORSE, Headline
 from resnet_pipeline.reports.plots import data_uri, png_markdown
+from resnet_pipeline.verdicts import BETTER, NO_DIFFERENT, UNDEFINED, WORSE, Headline
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;

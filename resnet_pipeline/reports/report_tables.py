@@ -1,4 +1,4 @@
-"""The tables every report shares, formatted for a person (``reports.format``)."""
+"""The tables every report shares, formatted for a person (``number_format``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.reports.format import interval, number, percent, short
+from resnet_pipeline.number_format import interval, number, percent, short
 from resnet_pipeline.reports.html import table
 
 FOLD_COLUMNS = {

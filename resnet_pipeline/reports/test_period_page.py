@@ -18,9 +18,8 @@ from resnet_pipeline.ml.evaluation.stitched_metrics import (
     sharpe_condition,
     split_intervals,
 )
+from resnet_pipeline.number_format import percent
 from resnet_pipeline.reports import diagnostics
-from resnet_pipeline.reports.format import percent
-from resnet_pipeline.reports.headline import Headline, majority_name
 from resnet_pipeline.reports.html import table
 from resnet_pipeline.reports.page import Figure, page
 from resnet_pipeline.reports.report_figures import (
@@ -36,6 +35,7 @@ from resnet_pipeline.reports.report_tables import (
 )
 from resnet_pipeline.trading.performance import CONVENTIONS, SHORT_PERIOD_DAYS
 from resnet_pipeline.trading.strategy_evaluation import StrategyEvaluation
+from resnet_pipeline.verdicts import Headline, majority_name
 
 CLASSIFICATION_RULE = "EDGE needs both conditions better: their 95% lower bounds above 0"
 BACKTEST_RULE = "EDGE needs all three conditions better: their 95% lower bounds above 0"

@@ -1,24 +1,15 @@
-"""The walk-forward report as one self-contained HTML page: the headline, the plots (per-month
-differences with intervals, stitched equity, class mix, confusion, reliability, probability
-histograms, threshold sweep, training curves per fold, drift), then the tables."""
+"""The walk-forward report (``reports.research_page``: the report of one trial with its per-month
+diagnostics): the headline, the plots (per-month differences with intervals, stitched equity,
+class mix, confusion, reliability, probability histograms, threshold sweep, training curves per
+fold, drift), then the tables."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pandas as pd
 
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN
 from resnet_pipeline.ml.evaluation.stitched_metrics import summary_headline
 from resnet_pipeline.reports import diagnostics
-from resnet_pipeline.reports.headline import Headline
-from resnet_pipeline.reports.page import Figure, page
-from resnet_pipeline.reports.report_figures import (
-    classification_figures,
-    drift_figure,
-    equity_figure,
-    fold_training_figure,
-)
 from resnet_pipeline.reports.report_tables import (
     folds_html,
     intervals_html,
@@ -28,16 +19,10 @@ from resnet_pipeline.reports.report_tables import (
     sweep_html,
     trading_html,
 )
+from resnet_pipeline.reports.research_page import ResearchPage, TrialView, research_page
 from resnet_pipeline.trading.performance import CONVENTIONS
 
 TRADING_SHOWN = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "trades", "days")
-
-
-@dataclass(frozen=True)
-class WalkForwardPage:
-    html: str
-    headline: Headline
-    figures: list[Figure]
 
 
 def walk_forward_page(
@@ -49,21 +34,21 @@ def walk_forward_page(
     benchmark: pd.Series,
     strategy_settings: dict,
     drift: pd.DataFrame,
-) -> WalkForwardPage:
+) -> ResearchPage:
     """``summary``: ``walk_forward_summary`` with the stitched backtest's ``strategy`` and
     ``buy_and_hold`` metrics; ``folds``: each fold's fold.json with ``predicted`` (its
     minutes in the stitched series) and ``history``; ``drift``: ``drift_zscores``."""
-    headline = summary_headline(summary)
-    threshold = float(strategy_settings["threshold"])
     rows = summary["monthly"]
-    shared = classification_figures(stitched, rows, summary["majority"], threshold)
-    figures = [
-        shared[0],
-        equity_figure(equity, benchmark),
-        *shared[1:],
-        fold_training_figure({f["month"]: f.get("history") or [] for f in folds}),
-        drift_figure(drift),
-    ]
+    view = TrialView(
+        stitched,
+        float(strategy_settings["threshold"]),
+        equity,
+        benchmark,
+        monthly=rows,
+        majority=summary["majority"],
+        histories={f["month"]: f.get("history") or [] for f in folds},
+        drift=drift,
+    )
     tables = [
         ("Per month", monthly_html(rows, summary["majority"])),
         ("Pooled over all months", pooled_html(summary["pooled"], SHOWN)),
@@ -92,13 +77,12 @@ def walk_forward_page(
         f"{summary['folds']} monthly folds, {summary['samples']:,} predicted minutes, "
         f"{summary['period'][0][:16]} to {summary['period'][1][:16]} (UTC)."
     )
-    html = page(
+    return research_page(
         f"{symbol}: walk-forward out-of-sample report",
         lead,
-        headline,
-        figures,
+        summary_headline(summary),
+        view,
         tables,
         [],
         [("How the numbers are made", how)],
     )
-    return WalkForwardPage(html, headline, figures)

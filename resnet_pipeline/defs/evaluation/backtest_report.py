@@ -16,11 +16,10 @@ from resnet_pipeline.defs.report_checks import (
     trades_check,
     worse_check,
 )
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
 from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.partitions import Partitions
-from resnet_pipeline.reports.headline import zero_trades_reason
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,
     backtest_report_html,
@@ -32,7 +31,7 @@ from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_
 from resnet_pipeline.trading.performance import CONVENTIONS, daily_returns
 from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
-from resnet_pipeline.verdicts import targets_met
+from resnet_pipeline.verdicts import targets_met, zero_trades_reason
 
 REPORT_COLUMNS = [c for columns in PROBA_COLUMNS.values() for c in columns] + ["label"]
 

@@ -10,9 +10,9 @@ from pydantic import Field
 from upath import UPath
 
 from resnet_pipeline.artifacts import exists, fresh, read_json
-from resnet_pipeline.assets.fold_common import fold_info
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
 from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain
+from resnet_pipeline.experiments.fold_files import read_fold_record
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.dataset_store import DatasetError
 from resnet_pipeline.ml.data.lineage import (
@@ -104,7 +104,9 @@ def _fold_model(store: DataStore, symbol: str, month: date, path) -> Checkpoint:
         raise dg.Failure(str(error)) from error
     try:
         check_fold_lineage(checkpoint.lineage, symbol, month, str(path))
-        check_fold_info(fold_info(store.layout.fold(symbol, month)), checkpoint.sha256, month)
+        check_fold_info(
+            read_fold_record(store.layout.fold(symbol, month)), checkpoint.sha256, month
+        )
     except LineageError as error:
         raise dg.Failure(f"{error}. Rebuild the fold: {rebuild}") from error
     return checkpoint

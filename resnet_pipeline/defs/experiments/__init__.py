@@ -3,8 +3,12 @@ the sensor that registers experiment files."""
 
 import dagster as dg
 
-from resnet_pipeline.assets import experiment_fold, experiment_report, experiment_variant
-from resnet_pipeline.defs.experiments import experiment_partitions
+from resnet_pipeline.defs.experiments import (
+    experiment_fold,
+    experiment_partitions,
+    experiment_report,
+    experiment_variant,
+)
 from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.settings import Settings
 
@@ -12,7 +16,7 @@ from resnet_pipeline.settings import Settings
 def build_defs(settings: Settings, partitions: Partitions) -> dg.Definitions:
     return dg.Definitions.merge(
         experiment_variant.defs,
-        experiment_fold.defs,
+        experiment_fold.build(partitions),
         experiment_report.defs,
         dg.Definitions(
             jobs=[experiment_partitions.experiment_variant_job],

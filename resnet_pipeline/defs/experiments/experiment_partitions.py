@@ -6,7 +6,7 @@ named in the tick's log and registers nothing."""
 
 import dagster as dg
 
-from resnet_pipeline.assets.experiment_variant import CONFIG_HASH
+from resnet_pipeline.defs.experiments.experiment_variant import CONFIG_HASH
 from resnet_pipeline.experiments.experiment_file import experiment_files
 from resnet_pipeline.experiments.registration import Registration, registration
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS

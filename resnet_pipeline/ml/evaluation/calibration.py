@@ -7,15 +7,16 @@ same T keeps their order, so argmax and accuracy never change; only confidence d
 shift-invariant, so ``log(p)`` serves as logits for stored probabilities p: predictions written
 before calibration are recalibrated as ``softmax(log(p) / T)`` without the model.
 
-The fit: the log loss is convex in 1/T (a log-sum-exp of beta * z minus a linear term), hence
-unimodal in log T, and a bounded Brent search on log T (``scipy.optimize.minimize_scalar``)
-finds its minimum deterministically. T is searched in [1/20, 20] (``TEMPERATURE_BOUNDS``): a
-calibrated model has T = 1 and a model 5 times over-confident needs T = 5, so the range leaves
-wide room on both sides while keeping the search off the degenerate ends (T -> 0 makes every
-row one-hot, T -> infinity makes it uniform). A split the model classifies perfectly has its
-loss falling towards T -> 0: the fit then lands low in the range, wherever the loss stops
-changing in float64. Rows whose logits are all equal carry nothing to fit: when every row is
-so, T = 1.
+``TemperatureScaling`` is the estimator (``fit`` / ``predict_proba`` on logits, stored as the
+number T). The fit: the log loss is convex in 1/T (a log-sum-exp of beta * z minus a linear
+term), hence unimodal in log T, and a bounded Brent search on log T
+(``scipy.optimize.minimize_scalar``) finds its minimum deterministically. T is searched in
+[1/20, 20] (``TEMPERATURE_BOUNDS``): a calibrated model has T = 1 and a model 5 times
+over-confident needs T = 5, so the range leaves wide room on both sides while keeping the
+search off the degenerate ends (T -> 0 makes every row one-hot, T -> infinity makes it
+uniform). A split the model classifies perfectly has its loss falling towards T -> 0: the fit
+then lands low in the range, wherever the loss stops changing in float64. Rows whose logits are
+all equal carry nothing to fit: when every row is so, T = 1.
 
 Expected calibration error (Naeini, Cooper & Hauskrecht 2015; with 15 bins as in Guo et al.):
 conf_i = max_k p_ik, bin m = {i : conf_i in ((m-1)/15, m/15]}, acc(B_m) = share of rows whose
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator
 
 ECE_BINS = 15
 TEMPERATURE_BOUNDS = (1 / 20, 20.0)
@@ -88,34 +90,60 @@ def log_loss_at(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0
     return float(-log_p[np.arange(len(y)), y].mean())
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The T in ``TEMPERATURE_BOUNDS`` minimizing the log loss of softmax(logits / T) at the
-    labels: logits [N, K] on a fold's validation split, labels [N] in 0..K-1."""
-    z, y = _checked(logits, labels)
-    z = z - z.max(axis=1, keepdims=True)
-    if not z.any():
-        return 1.0
-    rows = np.arange(len(y))
+class TemperatureScaling(BaseEstimator):
+    """scikit-learn's estimator shape over logits: ``fit(logits, labels)`` finds ``temperature_``
+    (the T in ``bounds`` minimizing the log loss of softmax(logits / T) at the labels: logits
+    [N, K] on a fold's validation split, labels [N] in 0..K-1); ``predict_proba(logits)`` is
+    softmax(logits / T). Stored as the plain number T (``to_dict``)."""
 
-    def loss(log_t: float) -> float:
-        return float(-log_softmax(z * math.exp(-log_t), axis=1)[rows, y].mean())
+    def __init__(self, bounds: tuple[float, float] = TEMPERATURE_BOUNDS) -> None:
+        self.bounds = bounds
 
-    low, high = TEMPERATURE_BOUNDS
-    found = minimize_scalar(
-        loss,
-        bounds=(math.log(low), math.log(high)),
-        method="bounded",
-        options={"xatol": _TOLERANCE},
-    )
-    return float(math.exp(found.x))
+    def fit(self, logits: np.ndarray, labels: np.ndarray) -> TemperatureScaling:
+        z, y = _checked(logits, labels)
+        z = z - z.max(axis=1, keepdims=True)
+        self.temperature_ = 1.0
+        if not z.any():
+            return self
+        rows = np.arange(len(y))
 
+        def loss(log_t: float) -> float:
+            return float(-log_softmax(z * math.exp(-log_t), axis=1)[rows, y].mean())
 
-def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(logits / T) row by row: [N, K] calibrated probabilities."""
-    z = np.asarray(logits, np.float64)
-    if z.ndim != 2:
-        raise ValueError(f"logits have shape {z.shape}: expected [N, K]")
-    return softmax(z / _temperature(temperature), axis=1)
+        low, high = self.bounds
+        found = minimize_scalar(
+            loss,
+            bounds=(math.log(low), math.log(high)),
+            method="bounded",
+            options={"xatol": _TOLERANCE},
+        )
+        self.temperature_ = float(math.exp(found.x))
+        return self
+
+    def predict_proba(self, logits: np.ndarray) -> np.ndarray:
+        """softmax(logits / T) row by row: [N, K] calibrated probabilities."""
+        z = np.asarray(logits, np.float64)
+        if z.ndim != 2:
+            raise ValueError(f"logits have shape {z.shape}: expected [N, K]")
+        return softmax(z / _temperature(self.temperature_), axis=1)
+
+    def log_loss(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        """Mean negative log-likelihood of the calibrated probabilities at the labels."""
+        return log_loss_at(logits, labels, self.temperature_)
+
+    def to_dict(self) -> dict:
+        return {"temperature": self.temperature_}
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> TemperatureScaling:
+        return cls.at(stored["temperature"])
+
+    @classmethod
+    def at(cls, temperature: float) -> TemperatureScaling:
+        """The scaling by a known T (1: the probabilities as they are)."""
+        scaling = cls()
+        scaling.temperature_ = _temperature(temperature)
+        return scaling
 
 
 def logits_from_probabilities(proba: np.ndarray) -> np.ndarray:
@@ -125,7 +153,7 @@ def logits_from_probabilities(proba: np.ndarray) -> np.ndarray:
 
 def calibrate_probabilities(proba: np.ndarray, temperature: float) -> np.ndarray:
     """Stored probabilities [N, K] recalibrated with T: softmax(log(p) / T)."""
-    return apply_temperature(logits_from_probabilities(proba), temperature)
+    return TemperatureScaling.at(temperature).predict_proba(logits_from_probabilities(proba))
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,8 @@ from sklearn.metrics import (
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.data.dataset import DatasetSplits
-from resnet_pipeline.ml.evaluation.baselines import last_rows, logistic_baseline, majority_baseline
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS, FoldBaselines, last_rows
 from resnet_pipeline.ml.evaluation.calibration import PROBABILITY_FLOOR
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
 from resnet_pipeline.ml.model.checkpoint import Checkpoint
 from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.verdicts import Target, compare_to_targets, not_defined
@@ -139,7 +138,7 @@ SHOWN = ("accuracy", "precision_up", "precision_down", "macro_f1", "auc_roc_ovr"
 def evaluate_split(checkpoint: Checkpoint, splits: DatasetSplits) -> tuple[dict, pd.DataFrame]:
     """Model and baselines on the test split; the model's test probabilities as a frame."""
     test = splits.test_ends
-    y_test, y_train = splits.labels[test], splits.labels[splits.train_ends]
+    y_test = splits.labels[test]
     proba = np.concatenate(
         [
             predict_proba(checkpoint.model, splits.windows(test[i : i + 2048]))
@@ -147,11 +146,8 @@ def evaluate_split(checkpoint: Checkpoint, splits: DatasetSplits) -> tuple[dict,
         ]
     )
     model = classification_metrics(y_test, proba)
-    train_rows = last_rows(splits, splits.train_ends)
-    baseline_proba = {
-        MAJORITY: majority_baseline(y_train, len(test)),
-        LOGISTIC: logistic_baseline(train_rows, y_train, last_rows(splits, test)),
-    }
+    fitted = FoldBaselines.fit(splits).predict_proba(last_rows(splits, test))
+    baseline_proba = {MAJORITY: fitted["majority"], LOGISTIC: fitted["logistic"]}
     baselines = {name: classification_metrics(y_test, p) for name, p in baseline_proba.items()}
     columns = {"timestamp": pd.to_datetime(splits.timestamps[test]).tz_localize("UTC")}
     for name, values in (("model", proba), *baseline_proba.items()):

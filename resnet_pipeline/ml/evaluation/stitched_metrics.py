@@ -5,7 +5,7 @@ Verdict rule, stated in every report: "edge" only when, at 95%, (1) the model's 
 beats the majority baseline's, (2) its AUC beats the logistic baseline's (both: the lower
 bound of the paired day-block bootstrap interval of the difference is above 0), and (3) the
 strategy's Sharpe after costs is above 0 (lower bound of its interval). Anything else is
-"no edge detected at 95%", every condition said in words (``reports.headline``): better,
+"no edge detected at 95%", every condition said in words (``verdicts``): better,
 no different, worse, or undefined with the true reason (e.g. 0 trades).
 
 Pooled AUC (``AUC_RULE``): the baselines are refitted per fold, so the majority baseline is
@@ -24,6 +24,7 @@ from scipy.stats import rankdata
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.knobs import knob
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import (
     BLOCK_RULE,
     classification_intervals,
@@ -31,9 +32,8 @@ from resnet_pipeline.ml.evaluation.bootstrap import (
     sharpe_intervals,
 )
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS
-from resnet_pipeline.reports.format import percent, short
-from resnet_pipeline.reports.headline import (
+from resnet_pipeline.number_format import percent, short
+from resnet_pipeline.verdicts import (
     BETTER,
     Condition,
     Headline,

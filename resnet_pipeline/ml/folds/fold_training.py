@@ -27,7 +27,7 @@ from resnet_pipeline.knobs import knob
 from resnet_pipeline.ml.data.augment import AugmentConfig
 from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.data.windows import WindowDataset, make_loader
-from resnet_pipeline.ml.evaluation.baselines import baseline_proba, fit_baselines, last_rows
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS, FoldBaselines, last_rows
 from resnet_pipeline.ml.folds.monthly_folds import (
     Fold,
     Samples,
@@ -40,12 +40,6 @@ from resnet_pipeline.ml.training.device import configure_threads, pick_device
 from resnet_pipeline.ml.training.inference import INFERENCE_BATCH, predict_proba
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train
-
-PROBA_COLUMNS = {
-    "model": ("p_down", "p_neutral", "p_up"),
-    "majority": ("majority_down", "majority_neutral", "majority_up"),
-    "logistic": ("logistic_down", "logistic_neutral", "logistic_up"),
-}
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ class FoldModel:
     start: str  # "cold" or "warm from YYYY-MM"
     epochs_run: int
     wall_s: float
-    baselines: dict
+    baselines: FoldBaselines
     notes: list[str] = field(default_factory=list)
     train_steps_s: float = 0.0  # of wall_s: the optimizer steps with their batches
     precision: str = ""  # in use ('auto' decided)
@@ -120,7 +114,7 @@ def train_fold(
         start=start,
         epochs_run=int(result.epochs_run),
         wall_s=time.perf_counter() - started,
-        baselines=fit_baselines(fold.splits, train_cfg.seed),
+        baselines=FoldBaselines.fit(fold.splits, train_cfg.seed),
         notes=result.notes + result.warnings,
         train_steps_s=result.train_seconds,
         precision=result.precision,
@@ -130,7 +124,7 @@ def train_fold(
 def predict_month(
     model: nn.Module,
     normalizer: Normalizer,
-    baselines: dict,
+    baselines: FoldBaselines,
     samples: Samples,
     month: date,
     precision: str = "auto",
@@ -153,7 +147,7 @@ def predict_month(
     loader = make_loader(WindowDataset(splits, "test"), INFERENCE_BATCH)
     proba = predict_proba(model.to(target), loader, precision=precision)
     frame = pd.DataFrame({"timestamp": pd.to_datetime(part.times[ends]).tz_localize("UTC")})
-    columns = {"model": proba, **baseline_proba(baselines, last_rows(splits, ends))}
+    columns = {"model": proba, **baselines.predict_proba(last_rows(splits, ends))}
     for name, values in columns.items():
         for column, values_k in zip(PROBA_COLUMNS[name], np.asarray(values).T, strict=True):
             frame[column] = values_k.astype(np.float64)

@@ -107,15 +107,19 @@ def take_rows(samples: Samples, lo: int, hi: int) -> Samples:
     )
 
 
-def fold_samples(samples: Samples, month: date, cfg: FoldConfig) -> Samples:
+def fold_samples(
+    samples: Samples, month: date, cfg: FoldConfig, through_month: bool = False
+) -> Samples:
     """The rows the fold for ``month`` trains on, out of ``samples`` read for a whole run
-    (starting at the first stored month): its training months (``training_months``), as
-    reading them alone would give."""
+    (starting at the first stored month): its training months (``training_months``), and
+    ``month`` itself when ``through_month`` (a fold that predicts it), as reading them alone
+    would give."""
     first = 0
     if cfg.rolling_months is not None:
         start = month_start(add_months(month, -cfg.rolling_months))
         first = int(np.searchsorted(samples.times, start))
-    return take_rows(samples, first, int(np.searchsorted(samples.times, month_start(month))))
+    end = month_start(add_months(month, 1) if through_month else month)
+    return take_rows(samples, first, int(np.searchsorted(samples.times, end)))
 
 
 def fold_ranges(samples: Samples, month: date, cfg: FoldConfig) -> dict[str, np.ndarray]:

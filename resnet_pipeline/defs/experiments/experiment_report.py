@@ -1,18 +1,20 @@
 """`experiment_report` (experiment x symbol, ``<experiment>:<symbol>``): the leaderboard of every
 trial in the ledger and the verdict that counts them all (SPEC 14;
 ``experiments.verdict_report``), as HTML and JSON, with each scored trial's daily returns written
-to the ledger. A fold enters only when its predictions were made by its current model."""
+to the ledger. A fold enters only when its predictions and fold.json were made by its current
+model (``fold_step.current_fold``, as in the walk-forward's report)."""
 
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.artifacts import exists, file_sha256, write_json_atomic, write_text_atomic
-from resnet_pipeline.assets.common import OWNERS, markdown_table, plain
-from resnet_pipeline.assets.experiment_common import EXPERIMENTS, load_experiment_or_fail
+from resnet_pipeline.artifacts import write_json_atomic, write_text_atomic
 from resnet_pipeline.commands import experiment_command, materialize_trial_months
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
+from resnet_pipeline.defs.experiments.trials import load_experiment_or_fail
+from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, markdown_table, plain
 from resnet_pipeline.defs.report_checks import report_metadata
 from resnet_pipeline.experiments.experiment_file import Experiment
+from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
 from resnet_pipeline.experiments.ledger import ledger, predicted_months
 from resnet_pipeline.experiments.trial_keys import split_report_key, trial_key
 from resnet_pipeline.experiments.variant_config import resolve_config
@@ -26,13 +28,12 @@ from resnet_pipeline.experiments.verdict_report import (
 )
 from resnet_pipeline.layout import ExperimentFiles
 from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
-from resnet_pipeline.ml.folds.fold_identity import FoldMismatchError, check_predictions
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS
 from resnet_pipeline.reports.experiment_page import experiment_page
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
-from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_atomic
+from resnet_pipeline.storage import candles_around, write_parquet_atomic
 from resnet_pipeline.trading.stitched import stitch
 
 ExperimentReportConfig = dagster_config(
@@ -49,20 +50,13 @@ def _trial_input(files: ExperimentFiles, record, experiment: Experiment, market:
     done = predicted_months(trial, experiment.months)
     frames = {}
     for month in done if len(done) == len(experiment.months) else []:
-        fold = trial.fold(month)
-        frame = read_parquet(fold.predictions)
-        rerun = materialize_trial_months(
-            trial_key(record.experiment, record.symbol, record.variant), month, month
-        )
-        if not exists(fold.model):
-            raise dg.Failure(
-                f"{record.variant} {month:%Y-%m}: predictions without model.pt: {rerun}"
-            )
         try:
-            check_predictions(frame, file_sha256(fold.model), month)
-        except FoldMismatchError as error:
+            frames[f"{month:%Y-%m}"], _ = current_fold(trial.fold(month), month)
+        except StaleFold as error:
+            rerun = materialize_trial_months(
+                trial_key(record.experiment, record.symbol, record.variant), month, month
+            )
             raise dg.Failure(f"{record.variant}: {error}: re-run {rerun}") from error
-        frames[f"{month:%Y-%m}"] = frame
     config = resolve_config(record.config, market)
     return TrialInput(record, config, stitch(frames) if frames else None, done)
 

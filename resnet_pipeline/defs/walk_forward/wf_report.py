@@ -14,16 +14,14 @@ import pandas as pd
 
 from resnet_pipeline.artifacts import (
     exists,
-    file_sha256,
     fresh,
     write_json_atomic,
     write_text_atomic,
 )
-from resnet_pipeline.assets.common import OWNERS, PARTITIONS, SYMBOL, plain
-from resnet_pipeline.assets.fold_common import WALK_FORWARD, fold_info
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
 from resnet_pipeline.defs.dagster_config import config_fields, dagster_config, part_of
 from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
+from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, plain
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
@@ -32,31 +30,27 @@ from resnet_pipeline.defs.report_checks import (
     trades_check,
     worse_check,
 )
+from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.ml.evaluation.stitched_metrics import (
     NO_SHARPE,
     BootstrapConfig,
     walk_forward_summary,
 )
-from resnet_pipeline.ml.folds.fold_identity import (
-    FoldMismatchError,
-    check_fold_info,
-    check_predictions,
-)
-from resnet_pipeline.partitions import SYMBOL_DIM
+from resnet_pipeline.ml.folds.fold_identity import FoldMismatchError
+from resnet_pipeline.partitions import SYMBOL_DIM, Partitions
 from resnet_pipeline.reports.diagnostics import drift_zscores
-from resnet_pipeline.reports.headline import zero_trades_reason
 from resnet_pipeline.reports.walk_forward_page import walk_forward_page
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import (
     candles_around,
-    read_parquet,
     read_partitions,
     write_parquet_atomic,
 )
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
+from resnet_pipeline.verdicts import zero_trades_reason
 
 FOLD_ASSETS = ("wf_model", "wf_predictions")
 
@@ -86,26 +80,13 @@ def _fold_months(store: DataStore, symbol: str) -> list[date]:
 
 def _current_fold(store: DataStore, symbol: str, month: date) -> tuple[pd.DataFrame, dict]:
     """The fold's predictions and fold.json, when both belong to its current model.pt."""
-    files = store.layout.fold(symbol, month)
-    retrain = materialize_month("wf_model", symbol, month)
-    repredict = materialize_month("wf_predictions", symbol, month)
-    if not exists(files.model):
-        raise FoldMismatchError(
-            f"fold {month:%Y-%m} has predictions but no model.pt: re-run {retrain}, then "
-            f"{repredict}"
-        )
-    model = file_sha256(files.model)
-    info = fold_info(files)
     try:
-        check_fold_info(info, model, month)
-    except FoldMismatchError as error:
-        raise FoldMismatchError(f"{error}: re-run {retrain}, then {repredict}") from error
-    frame = read_parquet(files.predictions)
-    try:
-        check_predictions(frame, model, month)
-    except FoldMismatchError as error:
-        raise FoldMismatchError(f"{error}: re-run {repredict}") from error
-    return frame, info
+        return current_fold(store.layout.fold(symbol, month), month)
+    except StaleFold as error:
+        retrain = materialize_month("wf_model", symbol, month)
+        repredict = materialize_month("wf_predictions", symbol, month)
+        fix = repredict if error.part == "predictions" else f"{retrain}, then {repredict}"
+        raise FoldMismatchError(f"{error}: re-run {fix}") from error
 
 
 def _fold_frames(store: DataStore, symbol: str) -> tuple[dict[str, pd.DataFrame], list[dict]]:
@@ -136,26 +117,6 @@ def _drift(store: DataStore, symbol: str, months: list[str]) -> pd.DataFrame:
     return drift_zscores({m: part for m, part in features.groupby(month)}, list(FEATURE_CHANNELS))
 
 
-@dg.asset(
-    partitions_def=SYMBOL,
-    group_name=WALK_FORWARD,
-    kinds={"html", "parquet"},
-    owners=OWNERS,
-    code_version="4",
-    description="The folds stitched into one out-of-sample series: a headline (EDGE / NO "
-    "EDGE and one line per condition), metrics per month and pooled beside per-fold "
-    "baselines, the strategy backtested across the months, block-bootstrap 95% intervals, "
-    "the probabilistic Sharpe ratio, diagnostics plots and the verdict.",
-    deps=[
-        dg.AssetDep(
-            "wf_predictions",
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-                partition_dimension_name=SYMBOL_DIM
-            ),
-        )
-    ],
-    check_specs=report_check_specs(PARTITIONS, "wf_report", (HAS_TRADES, NOT_WORSE)),
-)
 def wf_report(
     context: dg.AssetExecutionContext,
     config: WalkForwardReportConfig,
@@ -248,4 +209,26 @@ def wf_report(
     )
 
 
-defs = dg.Definitions(assets=[wf_report])
+def build(partitions: Partitions) -> dg.Definitions:
+    """wf_report on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol,
+        group_name=WALK_FORWARD,
+        kinds={"html", "parquet"},
+        owners=OWNERS,
+        code_version="4",
+        description="The folds stitched into one out-of-sample series: a headline (EDGE / NO "
+        "EDGE and one line per condition), metrics per month and pooled beside per-fold "
+        "baselines, the strategy backtested across the months, block-bootstrap 95% intervals, "
+        "the probabilistic Sharpe ratio, diagnostics plots and the verdict.",
+        deps=[
+            dg.AssetDep(
+                "wf_predictions",
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=SYMBOL_DIM
+                ),
+            )
+        ],
+        check_specs=report_check_specs(partitions, "wf_report", (HAS_TRADES, NOT_WORSE)),
+    )(wf_report)
+    return dg.Definitions(assets=[asset])

@@ -1,5 +1,6 @@
 """`wf_predictions` (symbol x month): the fold model's probabilities for every eligible minute
-of month M, beside the fold's baselines and the label (SPEC 13).
+of month M, temperature-scaled beside, the fold's stored baselines and the label (SPEC 13),
+through the one fold step's prediction and writer (``experiments.fold_step``).
 
 Every row carries the digest of the model that made it (``fold_identity``), so a report never
 pairs these predictions with a fold model trained since.
@@ -10,13 +11,17 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.assets.common import OWNERS, SYMBOL_MONTH
-from resnet_pipeline.assets.fold_common import WALK_FORWARD, input_digests, sorted_folds
 from resnet_pipeline.commands import ingest_month, materialize_month, month_key
+from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD
+from resnet_pipeline.defs.monthly import sorted_folds
 from resnet_pipeline.defs.report_checks import report_metadata
+from resnet_pipeline.experiments.fold_files import write_fold_predictions
+from resnet_pipeline.experiments.fold_inputs import FoldInputError, input_digests, read_months
+from resnet_pipeline.experiments.variant_fold import predict_variant_fold
 from resnet_pipeline.features.channels import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.data.lineage import LineageError, check_fold_lineage
+from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS, FoldBaselines
 from resnet_pipeline.ml.evaluation.stitched_metrics import (
     classification_conditions,
     day_keys,
@@ -24,14 +29,13 @@ from resnet_pipeline.ml.evaluation.stitched_metrics import (
     proba_of,
     row_intervals,
 )
-from resnet_pipeline.ml.folds.fold_identity import PREDICTIONS_DIGEST_COLUMN
-from resnet_pipeline.ml.folds.fold_training import PROBA_COLUMNS, predict_month
-from resnet_pipeline.ml.folds.monthly_folds import FoldConfig, add_months, eligible_samples
+from resnet_pipeline.ml.folds.monthly_folds import FoldConfig, add_months
 from resnet_pipeline.ml.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from resnet_pipeline.reports.format import percent
-from resnet_pipeline.reports.headline import Headline, majority_name
+from resnet_pipeline.number_format import percent
+from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.io_manager import DataStore
-from resnet_pipeline.storage import read_partitions, stored_months, write_parquet_atomic
+from resnet_pipeline.storage import stored_months
+from resnet_pipeline.verdicts import Headline, majority_name
 
 
 def _fold_model(store: DataStore, symbol: str, month: date) -> Checkpoint:
@@ -54,21 +58,29 @@ def _fold_model(store: DataStore, symbol: str, month: date) -> Checkpoint:
 def _changed_inputs(store: DataStore, symbol: str, checkpoint: Checkpoint) -> list[str]:
     """The training months' files that changed after the fold model was trained."""
     trained_on = checkpoint.lineage.get("training_data_sha256", {})
-    months = sorted({k.split("/")[1] for k in trained_on})
-    current = input_digests(store, symbol, [date.fromisoformat(f"{m}-01") for m in months])
+    read: dict[str, list[date]] = {}
+    for key in trained_on:
+        asset, month = key.split("/")
+        read.setdefault(asset, []).append(date.fromisoformat(f"{month}-01"))
+    current = input_digests(store.layout, symbol, read)
     return sorted(k for k in trained_on if current.get(k) != trained_on[k])
 
 
 def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
     checkpoint = _fold_model(store, symbol, month)
+    temperature = checkpoint.metrics.get("temperature")
+    if temperature is None:
+        retrain = materialize_month("wf_model", symbol, month)
+        raise dg.Failure(
+            f"the fold model of {symbol} {month:%Y-%m} has no temperature (it was trained before "
+            f"a fold calibrated itself): retrain it with {retrain}"
+        )
     stored = stored_months(store.layout, "features", symbol)
     if month not in stored:
         raise dg.Failure(
             f"no stored features for {symbol} {month:%Y-%m}: {ingest_month(symbol, month)}"
         )
     months = [m for m in stored if add_months(month, -1) <= m <= month]
-    features = read_partitions(store.layout, "features", symbol, months)
-    labels = read_partitions(store.layout, "labels", symbol, months)
     split = checkpoint.split_config
     fold_cfg = FoldConfig(
         window=checkpoint.model_config.window,
@@ -76,11 +88,15 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
         max_gap_minutes=split.get("max_gap_minutes", FoldConfig().max_gap_minutes),
         price_norm=checkpoint.normalizer.price_norm,
     )
-    samples = eligible_samples(features, labels, fold_cfg.split_config())
-    frame = predict_month(
+    try:
+        samples = read_months(store.layout, symbol, months, fold_cfg, labels=None).samples
+    except FoldInputError as error:
+        raise dg.Failure(str(error)) from error
+    frame = predict_variant_fold(
         checkpoint.model,
         checkpoint.normalizer,  # the fold model's own statistics, never refitted here
-        checkpoint.metrics["baselines"],
+        FoldBaselines.from_dict(checkpoint.metrics["baselines"]),
+        temperature,
         samples,
         month,
     )
@@ -89,8 +105,7 @@ def _predict_one(store: DataStore, symbol: str, month: date) -> dict:
             f"{symbol} {month:%Y-%m} has no labelled minute with a full window yet: materialize "
             f"its features and labels ({ingest_month(symbol, month)})"
         )
-    frame[PREDICTIONS_DIGEST_COLUMN] = checkpoint.sha256
-    write_parquet_atomic(frame, store.layout.fold(symbol, month).predictions)
+    write_fold_predictions(store.layout.fold(symbol, month), frame, checkpoint.sha256)
     return {
         "month": f"{month:%Y-%m}",
         "symbol": symbol,
@@ -123,18 +138,6 @@ def month_metadata(month: str, frame: pd.DataFrame) -> dict[str, object]:
     return report_metadata(headline, numbers, [], **mix)
 
 
-@dg.asset(
-    partitions_def=SYMBOL_MONTH,
-    group_name=WALK_FORWARD,
-    kinds={"pytorch", "parquet"},
-    owners=OWNERS,
-    code_version="3",
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description="The fold model's probabilities for every eligible minute of month M "
-    "(normalized with the fold model's own statistics), beside the fold's majority and "
-    "logistic baselines and the label; each row names the model that made it.",
-    deps=["wf_model", "features", "labels"],
-)
 def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     done = [_predict_one(store, symbol, month) for symbol, month in sorted_folds(context)]
     for d in done:  # each month its own figures: no run-wide summary repeated
@@ -149,4 +152,18 @@ def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.Ma
     return dg.MaterializeResult()
 
 
-defs = dg.Definitions(assets=[wf_predictions])
+def build(partitions: Partitions) -> dg.Definitions:
+    """wf_predictions on this build's partitions."""
+    asset = dg.asset(
+        partitions_def=partitions.symbol_month,
+        group_name=WALK_FORWARD,
+        kinds={"pytorch", "parquet"},
+        owners=OWNERS,
+        code_version="4",
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description="The fold model's probabilities for every eligible minute of month M "
+        "(normalized with the fold model's own statistics), beside the fold's majority and "
+        "logistic baselines and the label; each row names the model that made it.",
+        deps=["wf_model", "features", "labels"],
+    )(wf_predictions)
+    return dg.Definitions(assets=[asset])

@@ -8,8 +8,8 @@ import json
 
 import dagster as dg
 
-from resnet_pipeline.assets.common import OWNERS
-from resnet_pipeline.assets.experiment_common import EXPERIMENTS, resolve_trial
+from resnet_pipeline.defs.experiments.trials import resolve_trial
+from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS
 from resnet_pipeline.partitions import EXPERIMENT_TRIALS
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore

@@ -23,12 +23,7 @@ from resnet_pipeline.experiments.ledger import latest_of_variant, ledger
 from resnet_pipeline.experiments.trial_keys import TrialKey, split_trial_key
 from resnet_pipeline.experiments.variant_config import VariantConfig, resolve_config
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.partitions import experiment_fold_partitions
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
-from resnet_pipeline.settings import current_settings
-
-EXPERIMENTS = "experiments"
-EXPERIMENT_FOLDS = experiment_fold_partitions(current_settings())
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""Thin Dagster assets, one module per group: load inputs, call the domain, return metadata."""

@@ -1,0 +1,244 @@
+"""`experiment_fold` (month x trial): one variant's walk-forward fold for month M (SPEC 13, 14).
+
+The one fold step of the walk-forward (``experiments.fold_step``) on the variant's
+configuration: trains the fold model (warm-started from the same trial's M-1 fold when the
+variant asks), fits its temperature on the validation split, fits the three baselines on the
+fold's training rows and predicts every eligible minute of M, with labels of the variant's rule
+computed from the stored candles (``experiments.fold_inputs``). Files go under the trial's
+folder, keyed by the configuration's hash (``Layout.experiment(E, S).trial(hash).fold(M)``):
+model.pt, fold.json, predictions.parquet; then the trial enters the ledger and the fold is
+logged to MLflow.
+
+Runs in the ``trainer`` pool under ``one_training_at_a_time``: one training at a time on one
+machine; on Celery workers sharing a Postgres instance, folds run in parallel up to the pool's
+limit. A range of months of a trial is one run (``BackfillPolicy.single_run()``), oldest first,
+so a warm start finds the previous month's model.
+"""
+
+import itertools
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from resnet_pipeline.commands import ingest_month, month_key
+from resnet_pipeline.defs.experiments.fold_tracking import track_fold
+from resnet_pipeline.defs.experiments.trials import (
+    ResolvedTrial,
+    resolve_trial,
+)
+from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, markdown_table, plain
+from resnet_pipeline.defs.monthly import sorted_folds
+from resnet_pipeline.defs.training.training_config import plan_of, runs_in_progress
+from resnet_pipeline.experiments.fold_files import write_fold_predictions, write_fold_record
+from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
+from resnet_pipeline.experiments.fold_step import FoldSeries, train_fold_step
+from resnet_pipeline.experiments.ledger import new_record, record_trial
+from resnet_pipeline.experiments.variant_fold import Stopwatch, predict_and_score
+from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY, run_data_version
+from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, TRIAL_DIM, Partitions
+from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
+from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
+from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
+
+
+def _months_mapping(start: int, end: int) -> dg.MultiPartitionMapping:
+    """Months M+start..M+end of every symbol: Dagster cannot map a trial key to its symbol,
+    so the UI links a fold to those months of each symbol (the fold reads its own)."""
+    return dg.MultiPartitionMapping(
+        {
+            MONTH_DIM: dg.DimensionPartitionMapping(
+                MONTH_DIM,
+                dg.TimeWindowPartitionMapping(
+                    start_offset=start, end_offset=end, allow_nonexistent_upstream_partitions=True
+                ),
+            ),
+            SYMBOL_DIM: dg.DimensionPartitionMapping(TRIAL_DIM, dg.AllPartitionMapping()),
+        }
+    )
+
+
+_TABLE = ("trial", "month", "start", "train_samples", "epochs_run", "wall_s", "temperature")
+
+
+def _series(context, store: DataStore, trial: ResolvedTrial) -> FoldSeries:
+    """The trial's folds: one variant's series, stored under its configuration's hash."""
+    config, key = trial.config, str(trial.key)
+    plan = plan_of(config.model, config.train, config.run, runs_in_progress(context))
+    files = store.layout.experiment(trial.experiment.name, trial.key.symbol)
+    return FoldSeries(
+        symbol=trial.key.symbol,
+        config=config,
+        train=plan.train,
+        augment=plan.augment,
+        root=store.layout.root,
+        files=files.trial(config.config_hash).fold,
+        configuration={"config_hash": config.config_hash},
+        asset="experiment_fold",
+        partition=lambda month: month_key(key, month),
+        lineage={
+            "run_id": context.run.run_id,
+            "experiment": trial.experiment.name,
+            "variant": trial.key.variant,
+            "config_hash": config.config_hash,
+        },
+        code=context.assets_def.code_versions_by_key.get(context.asset_key),
+    )
+
+
+def _months_of(trial: ResolvedTrial, months: list[date]) -> None:
+    experiment = trial.experiment
+    for month in months:
+        if month not in experiment.months:
+            raise dg.Failure(
+                f"{month:%Y-%m} is not a month of {experiment.path} (its months: "
+                f"{[f'{m:%Y-%m}' for m in experiment.months]}): pick one of them, or add the "
+                "month to the file (every variant then needs it)"
+            )
+
+
+def _fold_one(
+    context, store, series: FoldSeries, trial, history: FoldHistory, mlflow, month
+) -> dict:
+    key, layout = str(trial.key), store.layout
+    clock = Stopwatch()
+    with clock("data"):  # the fold's rows and normalizer (the months were read for the run)
+        try:
+            data = history.fold(month)
+        except FoldInputError as error:
+            raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
+
+    try:
+        trained = train_fold_step(
+            series,
+            data,
+            lambda level, line: getattr(context.log, level)(f"{key} {month:%Y-%m} {line}"),
+        )
+    except ValueError as error:  # a state of another training, NaN loss, too few samples
+        raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
+    run = predict_and_score(trained.done, data.samples, series.config, data.candles)
+    if run.predictions.empty:
+        raise dg.Failure(
+            f"{series.symbol} {month:%Y-%m} has no labelled minute with a full window under "
+            f"variant {trial.key.variant!r}: materialize its features and candles "
+            f"({ingest_month(series.symbol, month)})"
+        )
+    files = series.files(month)
+    with clock("write"):
+        write_fold_predictions(files, run.predictions, trained.model_sha256)
+        record_trial(
+            layout.experiment(trial.experiment.name, series.symbol),
+            new_record(
+                trial.experiment.name,
+                series.symbol,
+                trial.key.variant,
+                series.config.config_hash,
+                series.config.sections(),
+            ),
+        )
+    with clock("mlflow"):
+        outcome = track_fold(layout, trial, run, mlflow, context.log)
+    seconds = {k: round(v, 2) for k, v in (clock.seconds | run.seconds).items()}
+    info = trained.record | {
+        "trial": key,
+        "experiment": trial.experiment.name,
+        "variant": trial.key.variant,
+        "config_source": trial.source,
+        "config_hash": series.config.config_hash,
+        "scores": run.scores,
+        "seconds": seconds,
+    }
+    write_fold_record(files, plain(info))
+    context.log.info(
+        f"{key} {month:%Y-%m}: {run.trained.start}, {run.trained.epochs_run} epochs, T = "
+        f"{run.calibration.temperature:.3g}; seconds {seconds}"
+    )
+    return info | outcome.metadata()
+
+
+def experiment_fold(
+    context: dg.AssetExecutionContext,
+    store: DataStore,
+    experiments: ExperimentDirectory,
+    venue: TradingVenue,
+    mlflow: MlflowTracking,
+) -> dg.MaterializeResult:
+    folds = []
+    with one_training_at_a_time(context):
+        for key, group in itertools.groupby(sorted_folds(context), key=lambda km: km[0]):
+            months = [month for _, month in group]
+            trial = resolve_trial(key, experiments, store.layout, venue.market)
+            _months_of(trial, months)
+            series = _series(context, store, trial)
+            try:
+                history = read_history(
+                    store.layout,
+                    series.symbol,
+                    months,
+                    trial.config.folds,
+                    labels=trial.config.labels,
+                    predicted=True,
+                )
+            except FoldInputError as error:
+                raise dg.Failure(f"{key}: {error}") from error
+            folds += [_fold_one(context, store, series, trial, history, mlflow, m) for m in months]
+    keys = {month_key(f["trial"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
+    for partition, fold in keys.items():
+        context.add_asset_metadata(
+            {
+                MODEL_DIGEST_KEY: fold[MODEL_DIGEST_KEY],
+                "config_hash": fold["config_hash"],
+                "temperature": fold["temperature"],
+                **{k: v for k, v in plain(fold["scores"]).items() if isinstance(v, int | float)},
+            },
+            partition_key=partition,
+        )
+    rows = [{k: f[k] for k in _TABLE} for f in folds]
+    return dg.MaterializeResult(
+        metadata={
+            "folds": len(folds),
+            "fold_table": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows))),
+            "wall_time_s": round(sum(f["wall_s"] for f in folds), 1),
+            "mlflow": ", ".join(sorted({f["mlflow_status"] for f in folds})),
+        },
+        data_version=dg.DataVersion(
+            run_data_version((k, f[MODEL_DIGEST_KEY]) for k, f in keys.items())
+        ),
+    )
+
+
+experiment_job = dg.define_asset_job(
+    "experiment_job",
+    selection=["experiment_fold"],
+    description="Train, calibrate and predict variant folds (one trial's months oldest first).",
+)
+
+
+def build(partitions: Partitions) -> dg.Definitions:
+    """experiment_fold on this build's month x trial partitions, and the job that runs it."""
+    asset = dg.asset(
+        partitions_def=partitions.experiment_folds,
+        group_name=EXPERIMENTS,
+        kinds={"pytorch", "mlflow"},
+        owners=OWNERS,
+        code_version="1",
+        pool=TRAINER_POOL,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description="One variant's walk-forward fold for month M: labels of the variant's rule "
+        "from stored candles, the fold model (warm start optional), its temperature, the majority, "
+        "logistic and trees baselines and the month's predictions, stored by configuration hash "
+        "and logged to MLflow. A range of months is one run.",
+        deps=[
+            dg.AssetDep(
+                "experiment_variant",
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=TRIAL_DIM
+                ),
+            ),
+            dg.AssetDep("features", partition_mapping=_months_mapping(-1, 0)),
+            dg.AssetDep("raw_candles", partition_mapping=_months_mapping(-1, 1)),
+        ],
+    )(experiment_fold)
+    return dg.Definitions(assets=[asset], jobs=[experiment_job])
