@@ -16,7 +16,7 @@ latest_signal = asset("latest_signal")
 
 pytestmark = pytest.mark.slow
 
-ASSETS = [*CHAIN_ASSETS, latest_signal.latest_signal]
+ASSETS = [*CHAIN_ASSETS, latest_signal]
 QUICK = {
     "ops": {
         "dataset_splits": {"config": {"start_month": "2024-01", "end_month": "2024-01"}},
