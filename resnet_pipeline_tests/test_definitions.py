@@ -129,3 +129,30 @@ def test_loading_the_definitions_writes_nothing(tmp_path):
         run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-2000:]
     assert not (tmp_path / "never").exists()
+
+
+def test_no_module_reads_the_environment_when_imported():
+    """Every module imports under settings that would be refused, and the definitions are then
+    built from the settings passed in: their partitions follow the argument, not the
+    environment."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESNET_", "BYBIT_"))}
+    env.update(RESNET_SOURCE="nowhere", RESNET_SYMBOLS="not a symbol", RESNET_FIRST_MONTH="x")
+    script = """
+import importlib, pkgutil
+import resnet_pipeline
+for module in pkgutil.walk_packages(resnet_pipeline.__path__, "resnet_pipeline."):
+    importlib.import_module(module.name)
+from resnet_pipeline.definitions import build_definitions
+from resnet_pipeline.settings import load_settings
+defs = build_definitions(load_settings({"RESNET_SYMBOLS": "SOLUSDT", "RESNET_SOURCE": "synthetic"}))
+print(sorted(defs.resolve_assets_def("trained_model").partitions_def.get_partition_keys()))
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "['SOLUSDT']"
