@@ -27,8 +27,8 @@ from resnet_pipeline.ml.training.device import (
     fixed_threads,
     threads_for_load,
 )
+from resnet_pipeline.ml.training.session import Messages, adapt_threads, start_session
 from resnet_pipeline.ml.training.train_config import TrainConfig
-from resnet_pipeline.ml.training.train_session import Messages, adapt_threads, start_session
 from resnet_pipeline_tests.test_training_general import noise
 
 STAT = """cpu  900 10 300 5000 40 0 7 20 50 0
