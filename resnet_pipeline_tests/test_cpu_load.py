@@ -40,13 +40,6 @@ ctxt 5779305
 
 
 @pytest.fixture
-def threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def neighbour():
     """A real CPU-bound process on this process's CPUs (inherits the affinity)."""
     process = subprocess.Popen([sys.executable, "-c", "while True: pass"])

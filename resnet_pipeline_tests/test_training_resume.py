@@ -23,13 +23,6 @@ def data(n: int, seed: int) -> TensorDataset:
 CFG = TrainConfig(epochs=2, batch_size=16, num_threads=1, min_steps=0, class_weights=None)
 
 
-@pytest.fixture
-def threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def _first_epoch_state(path, fingerprint="months 2024-01..2024-03", model=TINY):
     """A state as an interrupted training leaves it: written after epoch 1 of 2."""
     torch.manual_seed(0)
