@@ -54,6 +54,9 @@ from resnet_pipeline.ml.training.train_config import TrainConfig
 
 @dataclass
 class TrainResult:
+    """What a training gives: the best weights and how it got there (its history, why it
+    stopped), and what it ran on."""
+
     history: list[dict]
     best_epoch: int
     best_val_loss: float
@@ -112,8 +115,8 @@ def train(
         elapsed = time.perf_counter() - started
         record = {
             "epoch": epoch + 1,
-            "train_loss": stats.loss_sum / max(stats.count, 1),
-            "train_acc": stats.correct / max(stats.count, 1),
+            "train_loss": stats.loss,
+            "train_acc": stats.accuracy,
             "val_loss": val_loss,
             "val_acc": val_acc,
             "lr": lr,
@@ -159,10 +162,25 @@ def train(
 
 @dataclass
 class EpochStats:
+    """Sums over the batches of one pass (an epoch's training or a validation)."""
+
     loss_sum: float = 0.0
     correct: int = 0
     count: int = 0
     seconds: float = 0.0
+
+    def add(self, loss: float, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss_sum += loss * len(y)
+        self.correct += (logits.argmax(1) == y).sum().item()
+        self.count += len(y)
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(self.count, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.count, 1)
 
 
 def run_epoch(
@@ -193,9 +211,7 @@ def run_epoch(
         session.scaler.step(session.optimizer)
         session.scaler.update()
         state.steps += 1
-        stats.loss_sum += loss_value * len(y)
-        stats.correct += (logits.argmax(1) == y).sum().item()
-        stats.count += len(y)
+        stats.add(loss_value, logits, y)
         now = time.perf_counter()
         if progress is not None and now - last_report >= cfg.progress_every_seconds:
             last_report = now
@@ -216,7 +232,7 @@ def _progress_record(
         "samples_total": epoch_size,
         "samples_per_s": rate,
         "epoch_eta_s": (epoch_size - stats.count) / max(rate, 1e-9),
-        "train_loss": stats.loss_sum / stats.count,
+        "train_loss": stats.loss,
     }
 
 
@@ -362,17 +378,15 @@ def evaluate(
     """Mean loss and accuracy under no_grad in eval mode (restores the previous mode)."""
     was_training = model.training
     model.eval()
-    total_loss, correct, count = 0.0, 0, 0
+    stats = EpochStats()
     with torch.no_grad():
         for batch_x, batch_y in loader:
             x, y = to_device(batch_x, batch_y, device, classes)
             with autocast(device, amp):
                 logits = model(x)
-            total_loss += loss_fn(logits.float(), y).item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            count += len(y)
+            stats.add(loss_fn(logits.float(), y).item(), logits, y)
     model.train(was_training)
-    return total_loss / max(count, 1), correct / max(count, 1)
+    return stats.loss, stats.accuracy
 
 
 def refresh_batchnorm(
