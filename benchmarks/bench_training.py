@@ -55,9 +55,8 @@ from resnet_pipeline.ml.training.device import (  # noqa: E402
     resolve_precision,
 )
 from resnet_pipeline.ml.training.losses import make_loss  # noqa: E402
-from resnet_pipeline.ml.training.train_batches import evaluate, train_loader, val_loader  # noqa: E402
 from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
-from resnet_pipeline.ml.training.trainer import train  # noqa: E402
+from resnet_pipeline.ml.training.trainer import evaluate, train, train_loader, val_loader  # noqa: E402
 
 YEAR_MINUTES = 366 * 24 * 60
 

@@ -62,9 +62,8 @@ from resnet_pipeline.ml.folds.monthly_folds import (  # noqa: E402
 )
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model  # noqa: E402
 from resnet_pipeline.ml.training.losses import make_loss  # noqa: E402
-from resnet_pipeline.ml.training.train_batches import evaluate, val_loader  # noqa: E402
 from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
-from resnet_pipeline.ml.training.trainer import train  # noqa: E402
+from resnet_pipeline.ml.training.trainer import evaluate, train, val_loader  # noqa: E402
 
 VAL_SAMPLES = TrainConfig().max_val_samples
 README_COMMAND = {"warm_start": True, "epochs": 10, "warm_start_epochs": 2,

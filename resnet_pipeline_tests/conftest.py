@@ -23,6 +23,17 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
 @pytest.fixture
+def threads() -> Iterator[None]:
+    """Torch's thread count restored after a test that trains with another one (it is
+    process-wide and would carry into the next test)."""
+    import torch  # only the tests that train pay for it
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a `dagster` CLI subprocess: own DAGSTER_HOME and data root, offline."""
     home = tmp_path / "dagster_home"

@@ -41,9 +41,9 @@ from resnet_pipeline.ml.data.dataset_store import DatasetError
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.model.checkpoint import CheckpointError, load_checkpoint
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.session import load_state, save_state
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train
-from resnet_pipeline.ml.training.training_state import load_state, save_state
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests._processes import dead_pid
 from resnet_pipeline_tests._resources import materialize_chain

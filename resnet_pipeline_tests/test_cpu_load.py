@@ -27,8 +27,8 @@ from resnet_pipeline.ml.training.device import (
     fixed_threads,
     threads_for_load,
 )
+from resnet_pipeline.ml.training.session import Messages, adapt_threads, start_session
 from resnet_pipeline.ml.training.train_config import TrainConfig
-from resnet_pipeline.ml.training.train_session import Messages, adapt_threads, start_session
 from resnet_pipeline_tests.test_training_general import noise
 
 STAT = """cpu  900 10 300 5000 40 0 7 20 50 0
@@ -37,13 +37,6 @@ cpu1 500 5 200 2500 20 0 4 10 25 0
 intr 4127609 0 0
 ctxt 5779305
 """
-
-
-@pytest.fixture
-def threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

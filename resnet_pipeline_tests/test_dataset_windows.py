@@ -13,8 +13,8 @@ from torch.utils.data import TensorDataset
 from resnet_pipeline.ml.data.splits import SplitConfig, flags_in_window, sample_rows
 from resnet_pipeline.ml.data.windows import WindowBatchSampler, make_loader
 from resnet_pipeline.ml.folds.monthly_folds import eligible_samples
-from resnet_pipeline.ml.training.train_batches import epoch_seed, train_loader, val_loader
 from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.trainer import epoch_seed, train_loader, val_loader
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 
 

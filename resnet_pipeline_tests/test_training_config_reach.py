@@ -27,8 +27,8 @@ from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
 from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.training.session import IDENTITY_FREE_FIELDS
 from resnet_pipeline.ml.training.train_config import TrainConfig
-from resnet_pipeline.ml.training.training_state import IDENTITY_FREE_FIELDS
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig

@@ -11,7 +11,7 @@ from torch.utils.data import TensorDataset
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
 from resnet_pipeline.ml.training.device import autocast_plan, cpu_has_native_bf16
 from resnet_pipeline.ml.training.inference import predict_proba
-from resnet_pipeline.ml.training.train_batches import TrainingError
+from resnet_pipeline.ml.training.session import TrainingError
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train
 

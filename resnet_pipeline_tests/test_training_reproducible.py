@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import torch
 
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
@@ -23,13 +22,6 @@ TINY = ModelConfig(in_channels=4, window=64, width=8)
 # a few hundred windows, every setting at its default but the size of the run
 SMALL_RUN = TrainConfig(epochs=2, batch_size=32, min_steps=0, max_train_samples=256)
 TIMINGS = {"samples_per_s", "eta_s"}
-
-
-@pytest.fixture
-def threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def _train() -> tuple[dict[str, torch.Tensor], TrainResult]:

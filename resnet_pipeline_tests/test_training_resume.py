@@ -1,15 +1,16 @@
 """Resume continues only the same training: same data fingerprint, model and training config."""
 
 import os
+from dataclasses import replace
 
 import pytest
 import torch
 from torch.utils.data import TensorDataset
 
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.training.session import TrainingStateError, save_state
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train
-from resnet_pipeline.ml.training.training_state import TrainingStateError, save_state
 
 TINY = ModelConfig(in_channels=2, window=32)
 
@@ -35,6 +36,21 @@ def _first_epoch_state(path, fingerprint="months 2024-01..2024-03", model=TINY):
     )
 
 
+def _stopped_after_epoch_1(path):
+    """A state of this very training (``CFG``) stopped after its first epoch: the time budget
+    is not part of the identity."""
+    torch.manual_seed(0)
+    result = train(
+        build_model(TINY),
+        data(32, 0),
+        data(16, 1),
+        replace(CFG, time_budget_minutes=1e-9),
+        state_path=path,
+        identity={"dataset_fingerprint": "months 2024-01..2024-03"},
+    )
+    assert result.stop_reason == "time_budget" and result.epochs_run == 1
+
+
 def _resume(path, fingerprint="months 2024-01..2024-03", model=TINY, resume=None, cfg=CFG):
     messages = []
     result = train(
@@ -58,6 +74,34 @@ def test_a_state_of_the_same_training_is_resumed(tmp_path):
     result, notes = _resume(path, fingerprint=None)
     assert result.epochs_run == 2 and any("resuming" in n for n in notes)
     assert len(result.history) == 2  # nothing was trained again
+    assert not any("bit-identical" in n for n in notes)  # the same threads: nothing to say
+
+
+def test_a_state_resumed_on_another_thread_count_continues_and_says_it_is_not_bit_identical(
+    tmp_path, threads
+):
+    """The thread count changes the order of floating-point sums, so a resume under another
+    count cannot end where the uninterrupted run would; it is still the same training (its
+    identity), and throwing away the epochs done would cost more than a rounding difference."""
+    path = tmp_path / "state.pt"
+    _stopped_after_epoch_1(path)  # num_threads 1
+    first_epoch = torch.load(path, weights_only=True)["history"]
+    result, notes = _resume(path, cfg=replace(CFG, num_threads=2))
+    assert result.threads == 2 and result.history[:1] == first_epoch  # epoch 1 not trained again
+    assert [r["epoch"] for r in result.history] == [1, 2]
+    assert any("resuming" in n for n in notes)
+    assert any("threads 1 (now 2)" in n and "not be bit-identical" in n for n in notes)
+
+
+def test_a_state_that_did_not_record_its_setup_resumes_without_a_note(tmp_path):
+    path = tmp_path / "state.pt"
+    _stopped_after_epoch_1(path)
+    saved = torch.load(path, weights_only=True)
+    del saved["setup"]
+    save_state(path, saved)
+    result, notes = _resume(path, cfg=replace(CFG, num_threads=2))
+    assert result.epochs_run == 2 and any("resuming" in n for n in notes)
+    assert not any("bit-identical" in n for n in notes)
 
 
 def test_a_state_from_other_data_starts_afresh_and_says_why(tmp_path):

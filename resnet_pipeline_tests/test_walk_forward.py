@@ -177,8 +177,8 @@ def test_both_training_assets_validate_on_a_fixed_sample_by_default():
     from resnet_pipeline.defs.training.training_config import TrainingConfig
     from resnet_pipeline.defs.walk_forward.wf_model import WalkForwardConfig
     from resnet_pipeline.ml.data.windows import WindowDataset
-    from resnet_pipeline.ml.training.train_batches import val_loader
     from resnet_pipeline.ml.training.train_config import TrainConfig
+    from resnet_pipeline.ml.training.trainer import val_loader
 
     default = TrainConfig().max_val_samples
     assert default == 4096

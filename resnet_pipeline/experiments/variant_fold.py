@@ -44,8 +44,8 @@ from resnet_pipeline.ml.evaluation.classification import classification_metrics
 from resnet_pipeline.ml.folds.fold_training import FoldModel, predict_month, train_fold
 from resnet_pipeline.ml.folds.monthly_folds import Fold, Samples
 from resnet_pipeline.ml.training.inference import predict_proba
-from resnet_pipeline.ml.training.train_batches import val_loader
 from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.trainer import val_loader
 from resnet_pipeline.trading.performance import daily_returns, sharpe
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 

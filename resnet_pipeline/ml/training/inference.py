@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from resnet_pipeline.ml.training.device import autocast_dtype
-from resnet_pipeline.ml.training.train_batches import autocast
+from resnet_pipeline.ml.training.trainer import autocast
 
 # Bound on the difference between bf16 and fp32 class probabilities of a fold model of the
 # synthetic market (measured up to 0.0098): the argmax agrees wherever fp32's two best classes
