@@ -24,21 +24,21 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist: the modules that start processes go first, so the long tests
-    start first and the short ones fill in at the end, on whichever worker is free; and a
-    module whose tests share a module-scoped fixture (an end-to-end run, a server) runs on one
-    worker (`--dist loadgroup`), so the fixture is built once, not once per worker.
+    """Under pytest-xdist the modules that start processes go first, the servers' (marked
+    scale, the longest) before the others marked slow: with `--dist loadfile` (pyproject) each
+    module runs whole on one worker, so its module-scoped fixtures (an end-to-end run, a
+    server) are built once, and the long modules start first while the short ones fill in at
+    the end on whichever worker is free. Plain runs keep the file order."""
+    if XDIST_WORKERS > 1:
 
-    Plain runs keep the file order. tryfirst: xdist reads the groups in its own hook."""
-    if XDIST_WORKERS < 2:
-        return
-    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in slow)
-    for item in items:
-        if any(defs[-1].scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values()):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        def modules(marker: str) -> set[str]:
+            return {item.module.__name__ for item in items if item.get_closest_marker(marker)}
+
+        scale, slow = modules("scale"), modules("slow")
+        items.sort(
+            key=lambda item: (item.module.__name__ not in scale, item.module.__name__ not in slow)
+        )
 
 
 @pytest.fixture(autouse=True)
