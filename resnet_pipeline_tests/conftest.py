@@ -41,14 +41,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
-@pytest.fixture(autouse=True)
-def _worker_share_of_the_cores() -> None:
-    """Each xdist worker computes with its share of the cores. torch's default, every core in
-    every worker, puts two threads on each core, and a training whose sibling thread waits for
-    a busy core runs about twenty times slower (test_training_loop: 8 s alone, 150 s beside
-    one busy process). A test or training that sets its own thread count still does."""
+def _worker_share_of_the_cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) // XDIST_WORKERS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker computes with its share of the cores, and so do the processes its
+    tests start (dagster CLI runs, Celery workers, code servers): OMP_NUM_THREADS is torch's
+    default thread count there. torch's own default, every core in every worker, puts two
+    threads on each core, and a computation whose sibling thread waits for a busy core runs
+    about twenty times slower (test_training_loop: 8 s alone, 150 s beside one busy process).
+    A thread count the user set is kept."""
     if XDIST_WORKERS > 1:
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // XDIST_WORKERS))
+        os.environ.setdefault("OMP_NUM_THREADS", str(_worker_share_of_the_cores()))
+
+
+@pytest.fixture(autouse=True)
+def _threads_of_this_worker() -> None:
+    """Every test starts with the worker's share (see pytest_configure): a training sets the
+    process's thread count and keeps it after the test. A test or training that sets its own
+    count still does."""
+    if XDIST_WORKERS > 1:
+        torch.set_num_threads(_worker_share_of_the_cores())
 
 
 @pytest.fixture
