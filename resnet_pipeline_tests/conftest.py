@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.resources.candle_source import SyntheticCandles
@@ -20,6 +21,48 @@ from resnet_pipeline_tests._concurrent_writers import WAIT
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the modules that start processes go first, the servers' (marked
+    scale, the longest) before the others marked slow: with `--dist loadfile` (pyproject) each
+    module runs whole on one worker, so its module-scoped fixtures (an end-to-end run, a
+    server) are built once, and the long modules start first while the short ones fill in at
+    the end on whichever worker is free. Plain runs keep the file order."""
+    if XDIST_WORKERS > 1:
+
+        def modules(marker: str) -> set[str]:
+            return {item.module.__name__ for item in items if item.get_closest_marker(marker)}
+
+        scale, slow = modules("scale"), modules("slow")
+        items.sort(
+            key=lambda item: (item.module.__name__ not in scale, item.module.__name__ not in slow)
+        )
+
+
+def _worker_share_of_the_cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) // XDIST_WORKERS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker computes with its share of the cores, and so do the processes its
+    tests start (dagster CLI runs, Celery workers, code servers): OMP_NUM_THREADS is torch's
+    default thread count there. torch's own default, every core in every worker, puts two
+    threads on each core, and a computation whose sibling thread waits for a busy core runs
+    about twenty times slower (test_training_loop: 8 s alone, 150 s beside one busy process).
+    A thread count the user set is kept."""
+    if XDIST_WORKERS > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(_worker_share_of_the_cores()))
+
+
+@pytest.fixture(autouse=True)
+def _threads_of_this_worker() -> None:
+    """Every test starts with the worker's share (see pytest_configure): a training sets the
+    process's thread count and keeps it after the test. A test or training that sets its own
+    count still does."""
+    if XDIST_WORKERS > 1:
+        torch.set_num_threads(_worker_share_of_the_cores())
 
 
 @pytest.fixture

@@ -30,9 +30,10 @@ def test_symbol_month_then_symbol_chain_from_the_cli(cli_env, tmp_path: Path):
 
     quick = {
         "ops": {
+            "dataset_splits": {"config": {"window": 64}},  # a quarter of the default's work
             "trained_model": {
                 "config": {"epochs": 1, "max_train_samples": 128, "max_val_samples": 128}
-            }
+            },
         }
     }
     chain = "dataset_splits,trained_model,test_metrics,backtest_report,latest_signal"

@@ -7,8 +7,6 @@ from torch import nn
 from resnet_pipeline.ml.model.blocks import Bottleneck, MultiScaleBlock, SEBasicBlock, conv1x1
 from resnet_pipeline.ml.model.resnet import ModelConfig, build_model, sinusoidal_encoding
 
-torch.set_num_threads(2)
-
 
 def conv(i, o, k):
     return i * o * k

@@ -128,12 +128,13 @@ def test_the_cgroup_quota_caps_the_threads(tmp_path):
 
 
 def test_default_threads_never_exceed_the_cpus_this_process_may_use():
+    before = torch.get_num_threads()
     try:
         threads = configure_threads(None)
         assert threads == fixed_threads()
         assert 1 <= threads <= len(os.sched_getaffinity(0))
     finally:
-        torch.set_num_threads(2)
+        torch.set_num_threads(before)
 
 
 def test_following_the_load_one_thread_per_run_while_other_runs_are_in_progress():
