@@ -23,6 +23,7 @@ from resnet_pipeline.ml.training.cpu_load import (
 from resnet_pipeline.ml.training.device import (
     FOLLOW_LOAD,
     allowed_cpus,
+    cgroup_cpu_limit,
     default_threads,
     fixed_threads,
     threads_for_load,
@@ -123,3 +124,18 @@ def test_threads_change_between_epochs_with_the_load_and_say_so(threads):
     assert fixed.load_sample is None  # num_threads set: never changed
     default = start_session(model, noise(32), TrainConfig(), Messages(None))
     assert default.load_sample is None  # the default is fixed too
+
+
+def test_the_fixed_count_keeps_within_an_openmp_budget_the_process_was_given(monkeypatch):
+    """A launcher running several workers on one machine gives each its share with
+    OMP_NUM_THREADS; the default never exceeds it, and ignores a value that is no count."""
+    cores = default_threads(allowed_cpus(), cgroup_cpu_limit())
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert fixed_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", str(cores + 7))
+    assert fixed_threads() == cores
+    for ignored in ("", "0", "two"):
+        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+        assert fixed_threads() == cores
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert fixed_threads() == cores

@@ -43,7 +43,11 @@ def _beside_a_busy_neighbour() -> tuple[dict[str, torch.Tensor], TrainResult]:
         neighbour.wait()
 
 
-def test_the_default_trains_the_same_weights_beside_a_busy_process_and_without(threads):
+def test_the_default_trains_the_same_weights_beside_a_busy_process_and_without(
+    threads, monkeypatch
+):
+    # the machine's own count, not the share of the cores a parallel test run gives a worker
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     quiet, quiet_run = _train()
     busy, busy_run = _beside_a_busy_neighbour()
     assert quiet_run.threads == busy_run.threads == fixed_threads()

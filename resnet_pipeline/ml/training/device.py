@@ -102,8 +102,12 @@ def default_threads(cpus: set[int] | None = None, quota: float | None = None) ->
 
 def fixed_threads() -> int:
     """The default thread count: :func:`default_threads` of this process's affinity mask and
-    cgroup quota, the same whatever else the machine runs."""
-    return default_threads(allowed_cpus(), cgroup_cpu_limit())
+    cgroup quota, the same whatever else the machine runs; at most ``OMP_NUM_THREADS`` when the
+    process was started with one (the OpenMP budget a launcher gives each of several workers
+    on one machine, which torch itself starts from)."""
+    cores = default_threads(allowed_cpus(), cgroup_cpu_limit())
+    budget = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(budget)) if budget.isdigit() and int(budget) > 0 else cores
 
 
 def threads_for_load(others: float | None) -> int:
