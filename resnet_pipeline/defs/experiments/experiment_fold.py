@@ -27,12 +27,13 @@ from resnet_pipeline.defs.experiments.trials import (
     ResolvedTrial,
     resolve_trial,
 )
+from resnet_pipeline.defs.fold_run import fold_of_run, train_in_run
 from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, markdown_table, plain
 from resnet_pipeline.defs.monthly import sorted_folds
 from resnet_pipeline.defs.training.training_config import plan_of, runs_in_progress
 from resnet_pipeline.experiments.fold_files import write_fold_predictions, write_fold_record
 from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
-from resnet_pipeline.experiments.fold_step import FoldSeries, train_fold_step
+from resnet_pipeline.experiments.fold_step import FoldSeries
 from resnet_pipeline.experiments.ledger import new_record, record_trial
 from resnet_pipeline.experiments.variant_fold import Stopwatch, predict_and_score
 from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY, run_data_version
@@ -104,20 +105,10 @@ def _fold_one(
 ) -> dict:
     key, layout = str(trial.key), store.layout
     clock = Stopwatch()
+    label = f"{key} {month:%Y-%m}"
     with clock("data"):  # the fold's rows and normalizer (the months were read for the run)
-        try:
-            data = history.fold(month)
-        except FoldInputError as error:
-            raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
-
-    try:
-        trained = train_fold_step(
-            series,
-            data,
-            lambda level, line: getattr(context.log, level)(f"{key} {month:%Y-%m} {line}"),
-        )
-    except ValueError as error:  # a state of another training, NaN loss, too few samples
-        raise dg.Failure(f"{key} {month:%Y-%m}: {error}") from error
+        data = fold_of_run(history, month, label)
+    trained = train_in_run(context, series, data, label)
     run = predict_and_score(trained.done, data.samples, series.config, data.candles)
     if run.predictions.empty:
         raise dg.Failure(

@@ -18,6 +18,7 @@ import dagster as dg
 
 from resnet_pipeline.commands import month_key
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
+from resnet_pipeline.defs.fold_run import fold_of_run, train_in_run
 from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, plain
 from resnet_pipeline.defs.monthly import sorted_folds
 from resnet_pipeline.defs.training.training_config import (
@@ -30,7 +31,6 @@ from resnet_pipeline.experiments.fold_files import write_fold_record
 from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
 from resnet_pipeline.experiments.fold_step import (
     FoldSeries,
-    train_fold_step,
     walk_forward_variant,
 )
 from resnet_pipeline.experiments.variant_config import VariantConfig
@@ -135,18 +135,8 @@ def _series(context, config: dg.Config, store: DataStore, symbol: str) -> FoldSe
 
 def _train_one(context, series: FoldSeries, history: FoldHistory, month: date) -> dict:
     symbol = series.symbol
-    try:
-        data = history.fold(month)
-    except FoldInputError as error:
-        raise dg.Failure(str(error)) from error
-    try:
-        trained = train_fold_step(
-            series,
-            data,
-            lambda level, line: getattr(context.log, level)(f"{symbol} fold {month:%Y-%m} {line}"),
-        )
-    except ValueError as error:  # a state of another training, NaN loss, bad class weights
-        raise dg.Failure(f"{symbol} fold {month:%Y-%m}: {error}") from error
+    label = f"{symbol} fold {month:%Y-%m}"
+    trained = train_in_run(context, series, fold_of_run(history, month, label), label)
     write_fold_record(series.files(month), plain(trained.record))
     done = trained.done.trained
     context.log.info(
