@@ -43,22 +43,38 @@ def dagster_dev(
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     port = free_port()
-    log = open(dagster_home / "dagster_dev.log", "wb")  # noqa: SIM115 - closed below
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
+    env = {**os.environ, **env, "DAGSTER_HOME": str(dagster_home)}
+    with _serving(command, env, dagster_home, port, timeout) as ui:
+        yield ui
+
+
+@contextmanager
+def ui_script(dagster_home: Path, env: dict[str, str], timeout: float = 120) -> Iterator[DagsterUI]:
+    """`bash scripts/ui.sh` as a user runs it, on 127.0.0.1 and a free port, in the test's
+    environment less its RESNET_* variables: only those ``env`` sets reach the script."""
+    port = free_port()
+    kept = {key: value for key, value in os.environ.items() if not key.startswith("RESNET_")}
+    env = {**kept, **env, "DAGSTER_HOME": str(dagster_home), "HOST": "127.0.0.1"}
+    env["PORT"] = str(port)
+    with _serving(["bash", "scripts/ui.sh"], env, dagster_home, port, timeout) as ui:
+        yield ui
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: dict[str, str], dagster_home: Path, port: int, timeout: float
+) -> Iterator[DagsterUI]:
+    """Start ``command`` (a webserver on 127.0.0.1:``port``) in its own process group, wait for
+    it to answer, and stop the whole group afterwards."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    log_path = dagster_home / "dagster_dev.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+        command,
         cwd=REPO,
-        env={**os.environ, **env, "DAGSTER_HOME": str(dagster_home)},
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -68,9 +84,7 @@ def dagster_dev(
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"dagster dev exited: {(dagster_home / 'dagster_dev.log').read_text()}"
-                )
+                raise RuntimeError(f"{' '.join(command)} exited: {log_path.read_text()}")
             try:
                 with urllib.request.urlopen(f"{url}/server_info", timeout=2) as r:
                     if r.status == 200:
@@ -78,7 +92,7 @@ def dagster_dev(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError("dagster dev did not answer within the timeout")
+                raise TimeoutError(f"{' '.join(command)} did not answer within the timeout")
             time.sleep(0.5)
         yield DagsterUI(url)
     finally:

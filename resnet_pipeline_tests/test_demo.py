@@ -1,5 +1,7 @@
-"""The demo's own choices: its months, a run config the training job accepts, its summary."""
+"""The demo's own choices: its months, a run config the training job accepts, its summary, the
+settings it records for scripts/ui.sh."""
 
+import subprocess
 from datetime import date
 
 import dagster as dg
@@ -13,7 +15,10 @@ from resnet_pipeline.cli.demo import (
     PLANTED,
     demo_environment,
     demo_months,
+    main,
+    recorded_demo_settings,
     training_run_config,
+    write_demo_settings,
 )
 from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
 from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
@@ -90,6 +95,48 @@ def test_the_demo_runs_a_planted_and_a_noise_symbol_through_its_shipped_experime
     chosen: dict[str, str] = {"RESNET_SYMBOLS": "BTCUSDT"}
     demo_environment(chosen)  # symbols chosen by the user: nothing planted behind their back
     assert "RESNET_PLANTED_SYMBOLS" not in chosen
+
+
+def test_ui_sh_gets_the_demo_s_settings_but_the_user_s_own_variables_win(tmp_path):
+    assert recorded_demo_settings(tmp_path, {}) == {}  # no demo here: ui.sh as before
+    demo: dict[str, str] = {"RESNET_DATA_DIR": "/data/demo", "RESNET_EXECUTOR": "celery"}
+    demo_environment(demo)
+    write_demo_settings(tmp_path, demo)
+    assert recorded_demo_settings(tmp_path, {}) == {
+        "RESNET_SOURCE": "synthetic",
+        "RESNET_FIRST_MONTH": "2024-04",
+        "RESNET_SYMBOLS": f"{PLANTED},{NOISE}",
+        "RESNET_PLANTED_SYMBOLS": PLANTED,
+        "RESNET_DATA_DIR": "/data/demo",
+    }  # how runs execute is not the instance's content: not recorded
+    mine = {"RESNET_FIRST_MONTH": "2024-01", "RESNET_DATA_DIR": "/data/mine"}
+    assert recorded_demo_settings(tmp_path, mine) == {
+        "RESNET_SOURCE": "synthetic",
+        "RESNET_SYMBOLS": f"{PLANTED},{NOISE}",
+        "RESNET_PLANTED_SYMBOLS": PLANTED,
+    }
+    # the user's symbols: the demo's planted symbol is not among them, and is not planted
+    assert recorded_demo_settings(tmp_path, {"RESNET_SYMBOLS": "BTCUSDT"}) == {
+        "RESNET_SOURCE": "synthetic",
+        "RESNET_FIRST_MONTH": "2024-04",
+        "RESNET_DATA_DIR": "/data/demo",
+    }
+
+
+def test_print_env_gives_export_lines_bash_evals(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home with space"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("RESNET_SYMBOLS", raising=False)
+    monkeypatch.setenv("RESNET_FIRST_MONTH", "2024-02")
+    assert main(["--print-env"]) == 0
+    assert capsys.readouterr().out == ""  # no demo in this DAGSTER_HOME
+    write_demo_settings(home, {"RESNET_SYMBOLS": "A,B", "RESNET_DATA_DIR": "/d $x 'q'"})
+    assert main(["--print-env"]) == 0
+    lines = capsys.readouterr().out
+    shell = f'{lines}\necho "$RESNET_SYMBOLS|$RESNET_DATA_DIR|$RESNET_FIRST_MONTH"'
+    echoed = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
+    assert echoed.stdout == "A,B|/d $x 'q'|2024-02\n"
 
 
 def test_the_summary_prints_each_symbol_s_verdict_and_its_market(capsys):

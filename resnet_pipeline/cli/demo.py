@@ -6,13 +6,17 @@ NOISEUSDT is the pattern-free market. The demo materializes the whole graph for 
 candles to the HTML backtest reports, through the same jobs a user launches from the UI, then
 runs ``experiments/demo.yaml`` (a few variants, monthly folds) and prints both verdicts: an
 edge on the planted symbol, none on the noise. Everything goes into the instance at
-DAGSTER_HOME, so that ``dagster dev`` afterwards shows every run.
+DAGSTER_HOME, and the settings it ran with into DAGSTER_HOME/resnet_demo_settings.json, so
+that scripts/ui.sh afterwards opens the instance with the demo's symbols and months and shows
+every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +37,60 @@ def demo_environment(env: dict[str, str]) -> None:
     if "RESNET_SYMBOLS" not in env:
         env["RESNET_SYMBOLS"] = f"{PLANTED},{NOISE}"
         env.setdefault("RESNET_PLANTED_SYMBOLS", PLANTED)
+
+
+# The settings that decide what the demo's instance holds (symbols, months, where the data
+# lives), recorded next to the instance so that scripts/ui.sh opens it with the same ones.
+# Not the executor or Celery variables: they say how runs execute, and a broker URL may hold
+# a password.
+RECORDED_SETTINGS = (
+    "RESNET_SOURCE",
+    "RESNET_FIRST_MONTH",
+    "RESNET_SYMBOLS",
+    "RESNET_PLANTED_SYMBOLS",
+    "RESNET_DATA_DIR",
+    "RESNET_EXPERIMENTS_DIR",
+    "RESNET_BYBIT_MARKET",
+    "RESNET_FILES_DIR",
+    "RESNET_FILES_COLUMNS",
+)
+SETTINGS_FILE = "resnet_demo_settings.json"  # in DAGSTER_HOME
+
+
+def write_demo_settings(dagster_home: str | os.PathLike, env: dict[str, str]) -> None:
+    """Record the settings the demo runs with in ``DAGSTER_HOME/resnet_demo_settings.json``."""
+    recorded = {key: env[key] for key in RECORDED_SETTINGS if key in env}
+    path = os.path.join(dagster_home, SETTINGS_FILE)
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(recorded, file, indent=2)
+        file.write("\n")
+
+
+def recorded_demo_settings(dagster_home: str | os.PathLike, env: dict[str, str]) -> dict[str, str]:
+    """The demo's recorded settings that ``env`` does not set itself: a variable the user sets
+    wins over the file, and planted symbols come only with the demo's own symbols (they must
+    be among the symbols). Nothing when the demo has not run in this DAGSTER_HOME."""
+    path = os.path.join(dagster_home, SETTINGS_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as file:
+        recorded = json.load(file)
+    missing = {
+        key: str(value)
+        for key, value in recorded.items()
+        if key in RECORDED_SETTINGS and key not in env
+    }
+    if "RESNET_SYMBOLS" in env:
+        missing.pop("RESNET_PLANTED_SYMBOLS", None)
+    return missing
+
+
+def print_demo_env(env: dict[str, str]) -> None:
+    """``export`` lines for scripts/ui.sh to eval: the recorded settings ``env`` lacks."""
+    home = env.get("DAGSTER_HOME")
+    if home:
+        for key, value in recorded_demo_settings(home, env).items():
+            print(f"export {key}={shlex.quote(value)}")
 
 
 def demo_months(first: date, count: int) -> list[date]:
@@ -96,7 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--experiment", action=argparse.BooleanOptionalAction, default=True,
         help=f"run experiments/{EXPERIMENT}.yaml after the main job",
     )  # fmt: skip
+    parser.add_argument(
+        "--print-env", action="store_true",
+        help=f"print, as export lines, the settings recorded in DAGSTER_HOME/{SETTINGS_FILE} "
+        "by the last demo that the environment does not set (scripts/ui.sh evals them)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.print_env:
+        print_demo_env(dict(os.environ))
+        return 0
 
     demo_environment(os.environ)
     # The demo's settings are set in the environment first: the runs' code location (the UI,
@@ -121,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if instance is None:
         print("DAGSTER_HOME is not set: runs go to a temporary instance the UI will not show")
         instance = dg.DagsterInstance.ephemeral()
+    else:
+        write_demo_settings(instance.root_directory, dict(os.environ))
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     ingestion = defs.resolve_job_def("ingestion_job")
     training = defs.resolve_job_def("training_job")
