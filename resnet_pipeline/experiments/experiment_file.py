@@ -21,7 +21,11 @@ Sections and fields are those of ``variant_config.SECTIONS`` (derived from the d
 Grid variants are named ``<field>=<value>`` joined by ``+`` in file order
 (``forward_window=6+dropout=0.1``), the section added where two grid sections share a field.
 Every problem raises ``ExperimentError``: one paragraph naming the file, the variant and the
-field, and what to write instead.
+field, and what to write instead, values from the file quoted and cut to ``QUOTE_CHARS``.
+
+A file is data, bounded (``bounded_yaml``): at most ``MAX_FILE_BYTES``, ``MAX_DEPTH`` levels
+deep and ``MAX_NODES`` values, UTF-8, no aliases or anchors, no key twice; and at most
+``MAX_VARIANTS`` variants, a grid's size counted before it is expanded.
 
 Names become Dagster partition keys (``trial_keys``): letters, digits and ``_ . = + -`` only,
 which keeps them clear of the characters Dagster reserves (``|``, ``,``, ``[``, ``]``, ``...``)
@@ -38,8 +42,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from resnet_pipeline.experiments.bounded_yaml import (
+    QUOTE_CHARS,
+    YamlRefused,
+    cut,
+    quoted,
+    read_yaml,
+)
 from resnet_pipeline.experiments.variant_config import (
     SECTIONS,
     VariantConfig,
@@ -54,6 +63,14 @@ SUFFIXES = (".yaml", ".yml")
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# Variants in one file, named and grid together: each is a trial with a fold per month, so a
+# thousand is already days of training; the grid's size is counted before it is expanded.
+MAX_VARIANTS = 1000
+# A refusal's problem text is cut to this; a field error from variant_config, which quotes
+# the value or the field whole, has each quoted value and long word cut to QUOTE_CHARS first.
+_MAX_PROBLEM_CHARS = 8 * QUOTE_CHARS
+_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+_LONG_WORD = re.compile(rf"\S{{{QUOTE_CHARS + 1},}}")
 
 
 class ExperimentError(ValueError):
@@ -108,17 +125,20 @@ def load_experiment(path: str | Path, symbols: Sequence[str], market: str = "spo
             f"as <name>.yaml; create it (docs/experiments.md) or fix the name"
         )
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or type(error).__name__
-        raise ExperimentError(f"{path}: not valid YAML{where} ({problem}); fix the file") from None
+        raw = read_yaml(path)
+    except YamlRefused as error:
+        raise ExperimentError(f"{path}: {error}") from None
     return parse_experiment(raw, path, symbols, market)
 
 
 def _fail(path: Path, where: str, problem: str) -> ExperimentError:
-    return ExperimentError(f"{path}: {where}: {problem}")
+    return ExperimentError(f"{path}: {where}: {cut(problem, _MAX_PROBLEM_CHARS)}")
+
+
+def _forwarded(error: VariantConfigError) -> str:
+    """A field error's text, each value it quotes and each long word cut to ``QUOTE_CHARS``."""
+    text = _QUOTED.sub(lambda quote: cut(quote.group()), str(error))
+    return _LONG_WORD.sub(lambda word: cut(word.group()), text)
 
 
 def _months(raw: Any, path: Path) -> tuple[date, ...]:
@@ -127,13 +147,15 @@ def _months(raw: Any, path: Path) -> tuple[date, ...]:
             return date(value.year, value.month, 1)
         match = _MONTH.match(str(value).strip())
         if not match or not 1 <= int(match.group(2)) <= 12:
-            raise _fail(path, "months", f"{value!r} is not a month: write YYYY-MM, e.g. 2024-02")
+            raise _fail(
+                path, "months", f"{quoted(value)} is not a month: write YYYY-MM, e.g. 2024-02"
+            )
         return date(int(match.group(1)), int(match.group(2)), 1)
 
     if isinstance(raw, str) and ".." in raw:
         first, last = (month(part) for part in raw.split("..", 1))
         if last < first:
-            raise _fail(path, "months", f"{raw!r} ends before it starts: write first..last")
+            raise _fail(path, "months", f"{quoted(raw)} ends before it starts: write first..last")
         count = (last.year - first.year) * 12 + last.month - first.month + 1
         raw = [date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
                for i in range(count)]  # fmt: skip
@@ -148,7 +170,7 @@ def _months(raw: Any, path: Path) -> tuple[date, ...]:
         )
     months = [month(m) for m in raw]
     if len(set(months)) != len(months):
-        raise _fail(path, "months", f"a month is listed twice in {raw}")
+        raise _fail(path, "months", f"a month is listed twice in {quoted(raw)}")
     return tuple(sorted(months))
 
 
@@ -165,11 +187,11 @@ def _symbols(raw: Any, path: Path, known: Sequence[str]) -> tuple[str, ...]:
         raise _fail(
             path,
             "symbols",
-            f"{unknown} not among the configured symbols {list(known)}: add them to "
+            f"{quoted(unknown)} not among the configured symbols {list(known)}: add them to "
             "RESNET_SYMBOLS (and ingest their months) or remove them from the file",
         )
     if len(set(symbols)) != len(symbols):
-        raise _fail(path, "symbols", f"a symbol is listed twice in {list(symbols)}")
+        raise _fail(path, "symbols", f"a symbol is listed twice in {quoted(list(symbols))}")
     return symbols
 
 
@@ -183,7 +205,7 @@ def _sections(raw: Any, path: Path, where: str) -> dict[str, dict[str, Any]]:
         raise _fail(
             path,
             where,
-            f"unknown section(s) {unknown}: the sections are {', '.join(SECTIONS)}",
+            f"unknown section(s) {quoted(unknown)}: the sections are {', '.join(SECTIONS)}",
         )
     for section, values in raw.items():
         if values is not None and not isinstance(values, Mapping):
@@ -203,8 +225,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def expand_grid(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str, Any]]]]:
-    """(name, overrides) of every combination of the grid, in file order."""
+def expand_grid(
+    raw: Any, path: Path, room: int = MAX_VARIANTS
+) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """(name, overrides) of every combination of the grid, in file order; ``room``: how many
+    variants it may add (``MAX_VARIANTS`` less those the file names), checked before expanding."""
     grid = _sections(raw, path, "grid")
     axes: list[tuple[str, str, list[Any]]] = []
     for section, values in grid.items():
@@ -213,7 +238,7 @@ def expand_grid(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str, Any
             if field not in known:
                 raise _fail(
                     path,
-                    f"grid, {section}.{field}",
+                    f"grid, {section}.{cut(str(field))}",
                     f"not a field of {section}; its fields are {', '.join(sorted(known))}",
                 )
             if not isinstance(choices, list) or not choices:
@@ -225,6 +250,18 @@ def expand_grid(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str, Any
             axes.append((section, field, choices))
     if not axes:
         return []
+    size = 1
+    for _, _, choices in axes:
+        size *= len(choices)
+        if size > room:
+            sizes = " x ".join(str(len(choices)) for _, _, choices in axes)
+            raise _fail(
+                path,
+                "grid",
+                f"its {sizes} combinations are more than {room:,} variants (at most "
+                f"{MAX_VARIANTS:,} per file, the named ones included): try fewer values or split "
+                "the grid into several experiments",
+            )
     repeated = {f for _, f, _ in axes if sum(1 for _, g, _ in axes if g == f) > 1}
     out = []
     for combination in itertools.product(*(choices for _, _, choices in axes)):
@@ -235,10 +272,10 @@ def expand_grid(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str, Any
             label = f"{section}.{field}" if field in repeated else field
             parts.append(f"{label}={_text(value)}")
         name = "+".join(parts)
-        if not VARIANT_NAME.match(name) or "..." in name:
+        if not VARIANT_NAME.fullmatch(name) or "..." in name:
             raise _fail(
                 path,
-                f"grid variant {name!r}",
+                f"grid variant {quoted(name)}",
                 "its values cannot name a variant (letters, digits and _ . = + - only): list "
                 "this combination under variants with a name of its own",
             )
@@ -259,17 +296,35 @@ def _named_variants(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str,
                 f"variants[{index}]",
                 "each variant is a mapping with a name, e.g. - name: wide-window",
             )
-        name = str(entry["name"])
-        if not VARIANT_NAME.match(name) or "..." in name:
+        name = entry["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise _fail(path, f"variants[{index}], name", _not_text(name, "spec-default"))
+        if not VARIANT_NAME.fullmatch(name) or "..." in name:
             raise _fail(
                 path,
-                f"variant {name!r}",
+                f"variant {quoted(name)}",
                 "a name is letters, digits and _ . = + - (at most 128, starting with a letter "
                 "or digit): it becomes a Dagster partition key",
             )
         body = {k: v for k, v in entry.items() if k != "name"}
         out.append((name, _sections(body, path, f"variant {name!r}")))
+        if len(out) > MAX_VARIANTS:
+            raise _fail(
+                path,
+                "variants",
+                f"more than {MAX_VARIANTS:,} variants: split them into several experiments",
+            )
     return out
+
+
+def _not_text(value: Any, example: str) -> str:
+    """Why a name that YAML read as something other than text is refused."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return f"is empty: write a name, e.g. name: {example}"
+    return (
+        f"{quoted(value)} is a {type(value).__name__}, not text (YAML reads yes, no, on, off, "
+        f'true, false, numbers and dates as values): quote it, e.g. name: "{cut(str(value))}"'
+    )
 
 
 def parse_experiment(
@@ -282,21 +337,26 @@ def parse_experiment(
         raise _fail(path, "top level", "the file must be a mapping with months and variants")
     unknown = [k for k in raw if k not in TOP_LEVEL]
     if unknown:
-        raise _fail(path, "top level", f"unknown key(s) {unknown}: use {', '.join(TOP_LEVEL)}")
-    name = str(raw.get("name", stem))
+        raise _fail(
+            path, "top level", f"unknown key(s) {quoted(unknown)}: use {', '.join(TOP_LEVEL)}"
+        )
+    name = raw.get("name", stem)
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(path, "name", _not_text(name, stem))
     if name != stem:
-        raise _fail(path, "name", f"{name!r} differs from the file name {stem!r}: rename one")
-    if not EXPERIMENT_NAME.match(name):
+        raise _fail(path, "name", f"{quoted(name)} differs from the file name {stem!r}: rename one")
+    if not EXPERIMENT_NAME.fullmatch(name):
         raise _fail(
             path,
             "name",
-            f"{name!r}: an experiment name is letters, digits, _ and - (at most 64): rename the "
-            "file",
+            f"{quoted(name)}: an experiment name is letters, digits, _ and - (at most 64): "
+            "rename the file",
         )
     months = _months(raw.get("months"), path)
     chosen = _symbols(raw.get("symbols"), path, symbols)
     base = _sections(raw.get("base"), path, "base")
-    entries = _named_variants(raw.get("variants"), path) + expand_grid(raw.get("grid"), path)
+    named = _named_variants(raw.get("variants"), path)
+    entries = named + expand_grid(raw.get("grid"), path, room=MAX_VARIANTS - len(named))
     if not entries:
         raise _fail(
             path,
@@ -315,7 +375,7 @@ def parse_experiment(
         try:
             config = resolve_config(overrides, market)
         except VariantConfigError as error:
-            raise _fail(path, f"variant {variant!r}", f"{error}") from None
+            raise _fail(path, f"variant {variant!r}", _forwarded(error)) from None
         twin = by_hash.setdefault(config.config_hash, variant)
         if twin != variant:
             raise _fail(
@@ -328,7 +388,7 @@ def parse_experiment(
     try:
         base_config = resolve_config(base, market)
     except VariantConfigError as error:
-        raise _fail(path, "base", f"{error}") from None
+        raise _fail(path, "base", _forwarded(error)) from None
     return Experiment(
         name=name,
         path=str(path),
