@@ -1,0 +1,51 @@
+"""The experiment sensor reads each file on its own: a hostile or broken file is named in the
+tick's log and registers nothing, and every other file's partitions are added as usual."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from resnet_pipeline.defs.experiments.experiment_partitions import experiment_partitions
+from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
+from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
+from resnet_pipeline.resources.venue import TradingVenue
+
+GOOD = """
+months: [2024-02, 2024-03]
+symbols: [BTCUSDT]
+variants:
+  - name: spec
+"""
+HOSTILE = {
+    "latin1.yaml": "months: [2024-02]\nvariants:\n  - name: caf\xe9\n".encode("latin-1"),
+    "utf16.yaml": GOOD.encode("utf-16"),
+    "deep.yaml": b"months: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+    "bomb.yaml": b'a: &a ["x","x"]\nb: &b [*a,*a]\nc: &c [*b,*b]\nmonths: [*c,*c]\n',
+    "twice.yaml": b"months: [2024-02]\nmonths: [2024-03]\nvariants:\n  - name: spec\n",
+    "nameless.yaml": b"months: [2024-02]\nvariants:\n  - name:\n",
+}
+
+
+def test_one_bad_file_is_named_and_skipped_and_the_others_register(tmp_path: Path, capfd):
+    directory = tmp_path / "experiments"
+    directory.mkdir()
+    (directory / "good.yaml").write_text(GOOD)
+    for name, content in HOSTILE.items():
+        (directory / name).write_bytes(content)
+    context = dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={
+            "experiments": ExperimentDirectory(directory=str(directory), symbols=["BTCUSDT"]),
+            "venue": TradingVenue(),
+        },
+    )
+    result = experiment_partitions(context)
+    added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
+    assert added == {
+        EXPERIMENT_TRIALS.name: ["good:BTCUSDT:spec"],
+        EXPERIMENT_REPORTS.name: ["good:BTCUSDT"],
+    }
+    assert [r.partition_key for r in result.run_requests] == ["good:BTCUSDT:spec"]
+    warned = capfd.readouterr().err  # the tick's log (Dagster's console logger)
+    for name in HOSTILE:
+        assert str(directory / name) in warned, name
