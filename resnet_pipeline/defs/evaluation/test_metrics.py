@@ -72,7 +72,7 @@ def metrics_on_test_split(
 
 
 def build(partitions: Partitions) -> dg.Definitions:
-    """metrics_on_test_split on this build's partitions."""
+    """test_metrics on this build's partitions."""
     asset = dg.asset(
         name="test_metrics",
         partitions_def=partitions.symbol,

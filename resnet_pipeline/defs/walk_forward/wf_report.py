@@ -19,7 +19,7 @@ from resnet_pipeline.artifacts import (
     write_text_atomic,
 )
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
-from resnet_pipeline.defs.dagster_config import config_fields, dagster_config, part_of
+from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
 from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, plain
 from resnet_pipeline.defs.report_checks import (
@@ -135,9 +135,7 @@ def wf_report(
             + materialize_months(FOLD_ASSETS, symbol, date(2024, 2, 1), date(2024, 7, 1))
             + " (your months)"
         )
-    own = {f.name for f in config_fields(BootstrapConfig)}
-    rules = BacktestConfig(**config.model_dump(exclude=own))
-    strategy = strategy_for(rules, venue.market)  # backtest_report's own rules
+    strategy = strategy_for(config, venue.market)  # backtest_report's own rules
     try:
         stitched = stitch(frames)
     except ValueError as error:
