@@ -255,7 +255,11 @@ def test_the_deadline_also_cuts_a_connection_opened_after_it(fake: FakeBybit) ->
     )
     with pytest.raises(SourceUnavailableError, match="after 2 tries"):
         _within(10, lambda: source.fetch("BTCUSDT", utc("2024-01-05"), utc("2024-01-06")))
-    assert fake.kline_requests == 2
+    # Both tries were made and each was cut. Whether a cut try's bytes reached the server
+    # first is a race between the watchdog's abort and the socket's connect, so the server
+    # counts at most the two.
+    assert source.retries == 1  # the first try cut, the second made and cut
+    assert 1 <= fake.kline_requests <= 2
 
 
 def test_a_trickling_month_stops_at_its_bound_naming_symbol_range_elapsed_setting(
