@@ -1,6 +1,10 @@
 """The partition schemes (docs/DESIGN.md): symbol x month up to labels, symbol after, and the
-experiments' keys: a trial per experiment, symbol and variant (with the month: a fold) and a
-report per experiment and symbol, which experiment files add (``resnet_pipeline.experiments``).
+experiments' keys: a trial per experiment, symbol and variant, a fold month per month some
+experiment runs (a fold is month x trial) and a report per experiment and symbol, which
+experiment files add (``resnet_pipeline.experiments.registration``). The experiments' months are
+dynamic, not the time window of the data: the UI lists only the months experiments run, in
+calendar order (``registration.month_requests`` keeps that order, so a partition range is a
+span of months).
 
 The months run from ``RESNET_FIRST_MONTH`` to the last month the configured source can
 have: the running month for Bybit and the synthetic market, the newest file's month for the
@@ -27,6 +31,17 @@ SYMBOL_DIM = "symbol"
 TRIAL_DIM = "trial"
 EXPERIMENT_TRIALS = dg.DynamicPartitionsDefinition(name="experiment_trials")
 EXPERIMENT_REPORTS = dg.DynamicPartitionsDefinition(name="experiment_reports")
+EXPERIMENT_MONTHS = dg.DynamicPartitionsDefinition(name="experiment_months")
+# month x trial: keys like ``2024-02-01|horizons:BTCUSDT:spec-default``
+EXPERIMENT_FOLDS = dg.MultiPartitionsDefinition(
+    {MONTH_DIM: EXPERIMENT_MONTHS, TRIAL_DIM: EXPERIMENT_TRIALS}
+)
+
+
+def fold_month_key(month: date) -> str:
+    """A fold month's key, spelled as the data's month partitions spell it (``2024-02-01``),
+    so the fold's month maps to the features' month by name."""
+    return f"{month:%Y-%m-%d}"
 
 
 def _month(ns: int) -> date:
@@ -93,13 +108,6 @@ def symbol_month_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     )
 
 
-def experiment_fold_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
-    """month x trial: keys like ``2024-02-01|horizons:BTCUSDT:spec-default``."""
-    return dg.MultiPartitionsDefinition(
-        {MONTH_DIM: month_partitions(settings), TRIAL_DIM: EXPERIMENT_TRIALS}
-    )
-
-
 def symbol_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition(list(settings.symbols))
 
@@ -111,7 +119,6 @@ class Partitions:
 
     symbol_month: dg.MultiPartitionsDefinition
     symbol: dg.StaticPartitionsDefinition
-    experiment_folds: dg.MultiPartitionsDefinition
     last_month: date
     last_month_reason: str
 
@@ -121,7 +128,6 @@ class Partitions:
         return cls(
             symbol_month=symbol_month_partitions(settings),
             symbol=symbol_partitions(settings),
-            experiment_folds=experiment_fold_partitions(settings),
             last_month=last,
             last_month_reason=reason,
         )

@@ -20,7 +20,7 @@ from resnet_pipeline.defs.experiments.experiment_partitions import experiment_pa
 from resnet_pipeline.experiments.ledger import ledger
 from resnet_pipeline.features.labels import LabelConfig, compute_labels
 from resnet_pipeline.layout import Layout
-from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
+from resnet_pipeline.partitions import EXPERIMENT_MONTHS, EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -157,6 +157,7 @@ def test_the_command_line_registers_the_partitions_and_resolves_the_variants(exp
     root, instance, stdout, _ = experiment
     assert instance.get_dynamic_partitions(EXPERIMENT_TRIALS.name) == [SPEC, SHORT]
     assert instance.get_dynamic_partitions(EXPERIMENT_REPORTS.name) == ["tiny:BTCUSDT"]
+    assert instance.get_dynamic_partitions(EXPERIMENT_MONTHS.name) == ["2024-02-01", "2024-03-01"]
     records = instance.fetch_materializations(experiment_variant.key, limit=10).records
     assert sorted(r.partition_key for r in records) == [SHORT, SPEC]
     assert (
@@ -171,6 +172,7 @@ def test_the_sensor_adds_nothing_registered_and_asks_for_nothing_unchanged(exper
     added = {r.partitions_def_name: r.partition_keys for r in first.dynamic_partitions_requests}
     assert added == {
         EXPERIMENT_TRIALS.name: [SPEC, SHORT],
+        EXPERIMENT_MONTHS.name: ["2024-02-01", "2024-03-01"],
         EXPERIMENT_REPORTS.name: ["tiny:BTCUSDT"],
     }
     assert sorted(r.partition_key for r in first.run_requests) == [SHORT, SPEC]

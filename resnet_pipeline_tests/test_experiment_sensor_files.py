@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from resnet_pipeline.defs.experiments.experiment_partitions import experiment_partitions
-from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
+from resnet_pipeline.partitions import EXPERIMENT_MONTHS, EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.venue import TradingVenue
 
@@ -43,6 +43,7 @@ def test_one_bad_file_is_named_and_skipped_and_the_others_register(tmp_path: Pat
     added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
     assert added == {
         EXPERIMENT_TRIALS.name: ["good:BTCUSDT:spec"],
+        EXPERIMENT_MONTHS.name: ["2024-02-01", "2024-03-01"],
         EXPERIMENT_REPORTS.name: ["good:BTCUSDT"],
     }
     assert [r.partition_key for r in result.run_requests] == ["good:BTCUSDT:spec"]

@@ -62,6 +62,18 @@ def _beside(months: list[date]) -> set[date]:
     return {add_months(m, step) for m in months for step in (-1, 0, 1)}
 
 
+def files_read(
+    months: list[date], labels: LabelConfig | None, raw_stored: list[date]
+) -> dict[str, list[date]]:
+    """The files a reading of ``months`` opens, {asset: months}: features and the stored labels,
+    or, for a label variant (``labels``), features and the stored raw candles of the months and
+    those beside them."""
+    if labels is None:
+        return {asset: months for asset in STORED_LABELS}
+    nearby = _beside(months)
+    return {"features": months, RAW_CANDLES: [m for m in raw_stored if m in nearby]}
+
+
 @dataclass(frozen=True)
 class MonthsRead:
     samples: Samples
@@ -77,16 +89,14 @@ def read_months(
     of the months and those beside them."""
     features = read_partitions(layout, "features", symbol, months)
     candles = None
+    raw_stored = [] if labels is None else stored_months(layout, RAW_CANDLES, symbol)
+    read = files_read(months, labels, raw_stored)
     if labels is None:
         label_frame = read_partitions(layout, "labels", symbol, months)
-        read = {asset: months for asset in STORED_LABELS}
         horizon = LabelConfig().forward_window
     else:
-        nearby = _beside(months)
-        raw = [m for m in stored_months(layout, RAW_CANDLES, symbol) if m in nearby]
-        candles = read_partitions(layout, RAW_CANDLES, symbol, raw)
+        candles = read_partitions(layout, RAW_CANDLES, symbol, read[RAW_CANDLES])
         label_frame = compute_labels(candles, None, labels)
-        read = {"features": months, RAW_CANDLES: raw}
         horizon = labels.forward_window
     try:
         samples = eligible_samples(features, label_frame, folds.split_config(horizon))
@@ -117,6 +127,7 @@ class FoldHistory:
 
     symbol: str
     stored: list[date]  # months with stored features
+    raw_stored: list[date]  # months with stored raw candles (read by a label variant)
     read: MonthsRead | None  # None: no month to read
     config: FoldConfig
     labels: LabelConfig | None
@@ -132,13 +143,12 @@ class FoldHistory:
                 f"{ingest_month(self.symbol, add_months(month, -1))}"
             )
         months = months + [month] if self.predicted else months
-        names = {f"{m:%Y-%m}" for m in (_beside(months) if self.labels else months)}
-        read = {f"{m:%Y-%m}" for m in months}
-        digests = {
-            key: value
-            for key, value in self.read.digests.items()
-            if key.split("/")[1] in (names if key.startswith(RAW_CANDLES) else read)
+        opened = {
+            f"{asset}/{m:%Y-%m}"
+            for asset, read in files_read(months, self.labels, self.raw_stored).items()
+            for m in read
         }
+        digests = {key: value for key, value in self.read.digests.items() if key in opened}
         rows = fold_samples(self.read.samples, month, self.config, through_month=self.predicted)
         try:
             fold = build_fold(rows, month, self.config)
@@ -165,10 +175,23 @@ def read_history(
             f"{symbol}: a fold for {month:%Y-%m} needs stored features of {month:%Y-%m} and of "
             f"earlier months; materialize them, e.g. {ingest_month(symbol, month)}"
         )
+    raw_stored = [] if labels is None else stored_months(layout, RAW_CANDLES, symbol)
     needed = {m for month in fold_months for m in training_months(stored, month, config)}
     if predicted and needed:
         needed |= set(fold_months)
     if not needed:
-        return FoldHistory(symbol, stored, None, config, labels, predicted)
+        return FoldHistory(symbol, stored, raw_stored, None, config, labels, predicted)
     read = read_months(layout, symbol, sorted(needed), config, labels)
-    return FoldHistory(symbol, stored, read, config, labels, predicted)
+    return FoldHistory(symbol, stored, raw_stored, read, config, labels, predicted)
+
+
+def fold_digests(
+    layout: Layout, symbol: str, month: date, config: FoldConfig, labels: LabelConfig | None
+) -> dict[str, str]:
+    """The digests of the files the predicted fold of ``month`` would read now (those
+    ``read_history(..., predicted=True).fold(month).digests`` gives), from the files alone,
+    reading no rows: whether a finished fold was made from today's inputs."""
+    stored = stored_months(layout, "features", symbol)
+    months = training_months(stored, month, config) + [month]
+    raw_stored = [] if labels is None else stored_months(layout, RAW_CANDLES, symbol)
+    return input_digests(layout, symbol, files_read(months, labels, raw_stored))

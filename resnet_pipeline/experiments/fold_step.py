@@ -8,6 +8,9 @@ variant of an experiment file) are adapters over these functions:
 - **reading**: ``fold_inputs.read_history`` (the months, each once, with their digests);
 - **identity**: ``fold_fingerprint``, the data fingerprint of ``ml.data.lineage`` over the files
   read, the configuration's name (``FoldSeries.configuration``), the month and the normalizer;
+  ``fold_identity``, what decides whether a finished fold is the one a run would train now
+  (the configuration's name, the code, the month, the files read and the model a warm start
+  begins from), recorded in ``fold.json``; ``finished_fold`` reads it back, so a rerun skips;
 - **warm start**: ``warm_start``, M-1's fold model of the same series when it fits;
 - **training**: ``train_fold_step`` (``variant_fold.train_variant_fold``: the training loop,
   the majority and logistic baselines, the temperature), then ``model.pt``;
@@ -21,6 +24,8 @@ variant of an experiment file) are adapters over these functions:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +35,7 @@ from typing import Any
 from upath import UPath
 
 from resnet_pipeline.artifacts import exists, file_sha256, remove
+from resnet_pipeline.experiments.fold_files import current_fold, read_fold_record
 from resnet_pipeline.experiments.fold_inputs import FoldData
 from resnet_pipeline.experiments.variant_config import (
     CalibrationConfig,
@@ -97,6 +103,50 @@ def fold_fingerprint(
         partitions.setdefault(month, {})[asset] = digest
     split = configuration | {"fold_month": f"{fold.month:%Y-%m}"}
     return dataset_fingerprint(symbol, partitions, split, fold.splits.normalizer.to_dict(), code)
+
+
+IDENTITY_KEY = "fold_identity"
+COMPLETE = "is complete (same config, inputs and warm start): skipped"
+
+
+def warm_source(series: FoldSeries, month: date) -> str | None:
+    """The sha256 of M-1's fold model when the variant warm-starts and there is one: a fold
+    warm-started from another model is another fold."""
+    if not series.config.warm.warm_start:
+        return None
+    path = series.files(add_months(month, -1)).model
+    return file_sha256(path) if exists(path) else None
+
+
+def fold_identity(series: FoldSeries, month: date, digests: dict[str, str]) -> str:
+    """What a fold of ``month`` is made from: the configuration's name, the code version, the
+    files read (``digests``) and the model a warm start begins from (sha256 over them)."""
+    parts = {
+        "configuration": series.configuration,
+        "code": series.code,
+        "month": f"{month:%Y-%m}",
+        "inputs": dict(sorted(digests.items())),
+        "warm_start_from": warm_source(series, month),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished_fold(series: FoldSeries, month: date, digests: dict[str, str]) -> dict | None:
+    """The fold's ``fold.json`` when the fold is complete (its predictions and record made by
+    its current model) and made from what a run would train it from now (``fold_identity``
+    over ``digests``, the files it would read); None when it must be trained."""
+    files = series.files(month)
+    try:
+        record = read_fold_record(files)
+    except ValueError:  # a fold.json cut short: the fold is trained again and rewrites it
+        return None
+    if not record or record.get(IDENTITY_KEY) != fold_identity(series, month, digests):
+        return None
+    try:
+        current_fold(files, month)
+    except (OSError, ValueError):  # a file missing, unreadable or of another model (StaleFold)
+        return None
+    return record
 
 
 @dataclass(frozen=True)
@@ -184,6 +234,7 @@ def train_fold_step(
         "temperature": done.calibration.temperature,
         "notes": trained.notes,
         MODEL_DIGEST_KEY: digest,
+        IDENTITY_KEY: fold_identity(series, month, data.digests),
         "fold_s": round(time.perf_counter() - started, 2),
     }
     return FoldTrained(data, done, digest, lineage, record)

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from resnet_pipeline.artifacts import exists, fresh, read_json, write_json_atomic
+from resnet_pipeline.commands import materialize_trial_months
 from resnet_pipeline.layout import ExperimentFiles, TrialFiles
 
 
@@ -41,31 +42,92 @@ def new_record(
     return TrialRecord(experiment, symbol, variant, config_hash, config, created)
 
 
+class LedgerError(ValueError):
+    """A trial's record cannot be read; the message names the file and the repair."""
+
+
+@dataclass(frozen=True)
+class UnreadableTrial:
+    """A trial whose ``trial.json`` cannot be read (cut short by a full disk, edited by hand)."""
+
+    config_hash: str
+    path: str
+    problem: str  # the error, in words
+    trial: str | None  # the trial key its folds' fold.json name, when one can be read
+
+    def paragraph(self, repair: str) -> str:
+        """One paragraph: the file, what is wrong and ``repair`` (the command that rewrites
+        it: running the trial's folds again, which skips the finished ones)."""
+        named = f" ({self.trial})" if self.trial else ""
+        return (
+            f"{self.path} is unreadable ({self.problem}): the record of trial "
+            f"{self.config_hash[:12]}{named} was cut short or overwritten, so this trial is "
+            f"left out of the leaderboard (it still counts in N). Rewrite it by running the "
+            f"trial's folds again (finished folds are skipped, nothing is retrained): {repair}"
+        )
+
+
 def record_trial(files: ExperimentFiles, record: TrialRecord) -> TrialRecord:
     """Enter ``record`` in the ledger unless its configuration is there already (the first
-    record stays: its variant name and time)."""
+    record stays: its variant name and time); an unreadable record is written again."""
     path = files.trial(record.config_hash).record
     if exists(path):
-        return read_record(files.trial(record.config_hash))
+        try:
+            return read_record(files.trial(record.config_hash))
+        except LedgerError:
+            pass  # cut short: rewritten below, from the configuration it must hold
     write_json_atomic(path, record.to_dict())
     return record
 
 
 def read_record(trial: TrialFiles) -> TrialRecord:
-    return TrialRecord(**read_json(trial.record))
+    """``trial.json``; ``LedgerError`` naming the file when it cannot be read."""
+    try:
+        return TrialRecord(**read_json(trial.record))
+    except (ValueError, TypeError) as error:
+        raise LedgerError(f"{type(error).__name__}: {str(error)[:120]}") from error
+
+
+def _named_by_folds(trial: TrialFiles) -> str | None:
+    """The trial key a fold of the trial names in its fold.json, if one can be read."""
+    for child in sorted(fresh(trial.folder).iterdir()):
+        info = child / "fold.json"
+        try:
+            return read_json(info).get("trial") if exists(info) else None
+        except (ValueError, AttributeError):
+            continue
+    return None
+
+
+def read_ledger(files: ExperimentFiles) -> tuple[list[TrialRecord], list[UnreadableTrial]]:
+    """Every trial of the experiment and symbol, oldest first (N = the length of both lists),
+    and the trials whose record cannot be read."""
+    folder = fresh(files.trials_folder)
+    if not folder.exists():
+        return [], []
+    records, unreadable = [], []
+    for child in sorted(folder.iterdir()):
+        trial = files.trial(child.name)
+        if not exists(trial.record):
+            continue
+        try:
+            records.append(read_record(trial))
+        except LedgerError as error:
+            named = _named_by_folds(trial)
+            unreadable.append(UnreadableTrial(child.name, str(trial.record), str(error), named))
+    return sorted(records, key=lambda r: (r.created, r.config_hash)), unreadable
 
 
 def ledger(files: ExperimentFiles) -> list[TrialRecord]:
-    """Every trial of the experiment and symbol, oldest first (N = its length)."""
-    folder = fresh(files.trials_folder)
-    if not folder.exists():
-        return []
-    records = [
-        read_record(files.trial(child.name))
-        for child in folder.iterdir()
-        if exists(files.trial(child.name).record)
-    ]
-    return sorted(records, key=lambda r: (r.created, r.config_hash))
+    """The trials of the experiment and symbol whose record can be read, oldest first (N
+    counts the others too: ``read_ledger``)."""
+    return read_ledger(files)[0]
+
+
+def repair_command(bad: UnreadableTrial, first: date, last: date, fallback: str) -> str:
+    """The command that rewrites ``bad``'s record: its folds from ``first`` to ``last`` when a
+    fold names the trial, else ``fallback`` (running the experiment file)."""
+    return materialize_trial_months(bad.trial, first, last) if bad.trial else fallback
 
 
 def latest_of_variant(records: list[TrialRecord], variant: str) -> TrialRecord | None:

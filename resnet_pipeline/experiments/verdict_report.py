@@ -152,8 +152,10 @@ def build_experiment_report(
     trials: list[TrialInput],
     candles: pd.DataFrame,
     cfg: ReportSettings = ReportSettings(),
+    unreadable: int = 0,
 ) -> ExperimentReport:
-    """Leaderboard and verdict of every trial in the ledger (``trials``: all of them)."""
+    """Leaderboard and verdict of every trial in the ledger (``trials``: all of them but
+    ``unreadable``, those whose record cannot be read: they count in N all the same)."""
     scored = [t for t in trials if t.frame is not None]
     if not scored:
         raise ValueError(
@@ -181,7 +183,7 @@ def build_experiment_report(
         blocks=cfg.tests.pbo_blocks,
         reps=cfg.tests.spa_reps,
         seed=cfg.bootstrap.bootstrap_seed,
-        n_trials=len(trials),
+        n_trials=len(trials) + unreadable,
     )
     per_day = dict(zip(matrix.columns, per_day_sharpe(matrix.to_numpy()), strict=True))
     for line in lines:
@@ -207,7 +209,7 @@ def build_experiment_report(
         "symbol": symbol,
         "verdict": verdict.line,
         "edge": verdict.edge,
-        "n_trials": len(trials),
+        "n_trials": len(trials) + unreadable,
         "scored_trials": len(scored),
         "months": [f"{m:%Y-%m}" for m in experiment.months],
         "common_minutes": int(len(minutes)),

@@ -15,6 +15,7 @@ limit. A range of months of a trial is one run (``BackfillPolicy.single_run()``)
 so a warm start finds the previous month's model.
 """
 
+import contextlib
 import itertools
 from datetime import date
 
@@ -23,6 +24,12 @@ import pandas as pd
 
 from resnet_pipeline.commands import ingest_month, month_key
 from resnet_pipeline.defs.experiments.fold_tracking import track_fold
+from resnet_pipeline.defs.experiments.trial_folds import (
+    FOLD_CODE_VERSION,
+    finished,
+    skipped_line,
+    trial_series,
+)
 from resnet_pipeline.defs.experiments.trials import (
     ResolvedTrial,
     resolve_trial,
@@ -36,8 +43,15 @@ from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError,
 from resnet_pipeline.experiments.fold_step import FoldSeries
 from resnet_pipeline.experiments.ledger import new_record, record_trial
 from resnet_pipeline.experiments.variant_fold import Stopwatch, predict_and_score
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY, run_data_version
-from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, TRIAL_DIM, Partitions
+from resnet_pipeline.partitions import (
+    EXPERIMENT_FOLDS,
+    MONTH_DIM,
+    SYMBOL_DIM,
+    TRIAL_DIM,
+    Partitions,
+)
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -45,48 +59,30 @@ from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.training_lock import TRAINER_POOL, one_training_at_a_time
 
 
-def _months_mapping(start: int, end: int) -> dg.MultiPartitionMapping:
-    """Months M+start..M+end of every symbol: Dagster cannot map a trial key to its symbol,
-    so the UI links a fold to those months of each symbol (the fold reads its own)."""
+def _same_month() -> dg.MultiPartitionMapping:
+    """The fold's month of every symbol: Dagster cannot map a trial key to its symbol, so the UI
+    links a fold to that month of each symbol (the fold reads its own). The fold months are
+    dynamic keys named like the data's months, so the month maps by name; a time offset (M-1,
+    the training months) needs two time dimensions and cannot be drawn."""
     return dg.MultiPartitionMapping(
         {
-            MONTH_DIM: dg.DimensionPartitionMapping(
-                MONTH_DIM,
-                dg.TimeWindowPartitionMapping(
-                    start_offset=start, end_offset=end, allow_nonexistent_upstream_partitions=True
-                ),
-            ),
+            MONTH_DIM: dg.DimensionPartitionMapping(MONTH_DIM, dg.IdentityPartitionMapping()),
             SYMBOL_DIM: dg.DimensionPartitionMapping(TRIAL_DIM, dg.AllPartitionMapping()),
         }
     )
 
 
+SKIPPED = "skipped"  # a fold found complete: not trained again
+SKIPPED_FOLDS = "skipped_folds"  # the run's metadata: how many of its folds were skipped
 _TABLE = ("trial", "month", "start", "train_samples", "epochs_run", "wall_s", "temperature")
 
 
 def _series(context, store: DataStore, trial: ResolvedTrial) -> FoldSeries:
-    """The trial's folds: one variant's series, stored under its configuration's hash."""
-    config, key = trial.config, str(trial.key)
+    """The trial's series with this run's training plan (threads as the machine allows)."""
+    config = trial.config
     plan = plan_of(config.model, config.train, config.run, runs_in_progress(context))
-    files = store.layout.experiment(trial.experiment.name, trial.key.symbol)
-    return FoldSeries(
-        symbol=trial.key.symbol,
-        config=config,
-        train=plan.train,
-        augment=plan.augment,
-        root=store.layout.root,
-        files=files.trial(config.config_hash).fold,
-        configuration={"config_hash": config.config_hash},
-        asset="experiment_fold",
-        partition=lambda month: month_key(key, month),
-        lineage={
-            "run_id": context.run.run_id,
-            "experiment": trial.experiment.name,
-            "variant": trial.key.variant,
-            "config_hash": config.config_hash,
-        },
-        code=context.assets_def.code_versions_by_key.get(context.asset_key),
-    )
+    lineage = {"run_id": context.run.run_id}
+    return trial_series(store.layout, trial, plan.train, plan.augment, lineage)
 
 
 def _months_of(trial: ResolvedTrial, months: list[date]) -> None:
@@ -98,6 +94,21 @@ def _months_of(trial: ResolvedTrial, months: list[date]) -> None:
                 f"{[f'{m:%Y-%m}' for m in experiment.months]}): pick one of them, or add the "
                 "month to the file (every variant then needs it)"
             )
+
+
+def _enter_ledger(layout: Layout, trial: ResolvedTrial) -> None:
+    """The trial in its ledger (a record cut short is written again)."""
+    config = trial.config
+    record_trial(
+        layout.experiment(trial.experiment.name, trial.key.symbol),
+        new_record(
+            trial.experiment.name,
+            trial.key.symbol,
+            trial.key.variant,
+            config.config_hash,
+            config.sections(),
+        ),
+    )
 
 
 def _fold_one(
@@ -119,16 +130,7 @@ def _fold_one(
     files = series.files(month)
     with clock("write"):
         write_fold_predictions(files, run.predictions, trained.model_sha256)
-        record_trial(
-            layout.experiment(trial.experiment.name, series.symbol),
-            new_record(
-                trial.experiment.name,
-                series.symbol,
-                trial.key.variant,
-                series.config.config_hash,
-                series.config.sections(),
-            ),
-        )
+        _enter_ledger(layout, trial)
     with clock("mlflow"):
         outcome = track_fold(layout, trial, run, mlflow, context.log)
     seconds = {k: round(v, 2) for k, v in (clock.seconds | run.seconds).items()}
@@ -149,6 +151,34 @@ def _fold_one(
     return info | outcome.metadata()
 
 
+def _trial_folds(context, store, mlflow, trial: ResolvedTrial, months: list[date]) -> list[dict]:
+    """The trial's folds of ``months``, oldest first: each finished one skipped (checked when
+    its turn comes, so a fold after one trained again sees the new warm start), the others
+    trained from the months read once."""
+    series, history, folds = _series(context, store, trial), None, []
+    for month in months:
+        record = finished(store.layout, series, month)
+        if record is not None:
+            context.log.info(skipped_line(trial, month))
+            _enter_ledger(store.layout, trial)
+            folds.append(record | {SKIPPED: True, "mlflow_status": "skipped"})
+            continue
+        if history is None:
+            try:
+                history = read_history(
+                    store.layout,
+                    series.symbol,
+                    [m for m in months if m >= month],
+                    trial.config.folds,
+                    labels=trial.config.labels,
+                    predicted=True,
+                )
+            except FoldInputError as error:
+                raise dg.Failure(f"{trial.key}: {error}") from error
+        folds.append(_fold_one(context, store, series, trial, history, mlflow, month))
+    return folds
+
+
 def experiment_fold(
     context: dg.AssetExecutionContext,
     store: DataStore,
@@ -156,25 +186,24 @@ def experiment_fold(
     venue: TradingVenue,
     mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
-    folds = []
-    with one_training_at_a_time(context):
-        for key, group in itertools.groupby(sorted_folds(context), key=lambda km: km[0]):
-            months = [month for _, month in group]
-            trial = resolve_trial(key, experiments, store.layout, venue.market)
-            _months_of(trial, months)
-            series = _series(context, store, trial)
-            try:
-                history = read_history(
-                    store.layout,
-                    series.symbol,
-                    months,
-                    trial.config.folds,
-                    labels=trial.config.labels,
-                    predicted=True,
-                )
-            except FoldInputError as error:
-                raise dg.Failure(f"{key}: {error}") from error
-            folds += [_fold_one(context, store, series, trial, history, mlflow, m) for m in months]
+    trials = []
+    for key, group in itertools.groupby(sorted_folds(context), key=lambda km: km[0]):
+        months = [month for _, month in group]
+        trial = resolve_trial(key, experiments, store.layout, venue.market)
+        _months_of(trial, months)
+        trials.append((trial, months))
+    layout = store.layout
+    to_train = any(
+        finished(layout, trial_series(layout, t), m) is None for t, months in trials for m in months
+    )
+    # Only a run with a fold to train takes the lock; once it holds it, each fold is checked
+    # again: another run may have trained it meanwhile (it is then skipped, not trained twice).
+    with one_training_at_a_time(context) if to_train else contextlib.nullcontext():
+        folds = [
+            f
+            for trial, months in trials
+            for f in _trial_folds(context, store, mlflow, trial, months)
+        ]
     keys = {month_key(f["trial"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
     for partition, fold in keys.items():
         context.add_asset_metadata(
@@ -186,12 +215,15 @@ def experiment_fold(
             },
             partition_key=partition,
         )
-    rows = [{k: f[k] for k in _TABLE} for f in folds]
+    rows = [{k: f[k] for k in _TABLE} | {SKIPPED: f.get(SKIPPED, False)} for f in folds]
+    trained = [f for f in folds if not f.get(SKIPPED)]
     return dg.MaterializeResult(
         metadata={
             "folds": len(folds),
+            "trained_folds": len(trained),
+            SKIPPED_FOLDS: len(folds) - len(trained),
             "fold_table": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows))),
-            "wall_time_s": round(sum(f["wall_s"] for f in folds), 1),
+            "wall_time_s": round(sum(f["wall_s"] for f in trained), 1),
             "mlflow": ", ".join(sorted({f["mlflow_status"] for f in folds})),
         },
         data_version=dg.DataVersion(
@@ -208,13 +240,14 @@ experiment_job = dg.define_asset_job(
 
 
 def build(partitions: Partitions) -> dg.Definitions:
-    """experiment_fold on this build's month x trial partitions, and the job that runs it."""
+    """experiment_fold on the experiments' month x trial partitions, and the job that runs it
+    (``partitions``: the data's, which the fold's lineage points to)."""
     asset = dg.asset(
-        partitions_def=partitions.experiment_folds,
+        partitions_def=EXPERIMENT_FOLDS,
         group_name=EXPERIMENTS,
         kinds={"pytorch", "mlflow"},
         owners=OWNERS,
-        code_version="1",
+        code_version=FOLD_CODE_VERSION,
         pool=TRAINER_POOL,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="One variant's walk-forward fold for month M: labels of the variant's rule "
@@ -228,8 +261,8 @@ def build(partitions: Partitions) -> dg.Definitions:
                     partition_dimension_name=TRIAL_DIM
                 ),
             ),
-            dg.AssetDep("features", partition_mapping=_months_mapping(-1, 0)),
-            dg.AssetDep("raw_candles", partition_mapping=_months_mapping(-1, 1)),
+            dg.AssetDep("features", partition_mapping=_same_month()),
+            dg.AssetDep("raw_candles", partition_mapping=_same_month()),
         ],
     )(experiment_fold)
     return dg.Definitions(assets=[asset], jobs=[experiment_job])

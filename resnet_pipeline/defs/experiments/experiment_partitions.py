@@ -1,5 +1,6 @@
 """`experiment_partitions` (sensor, on by default): reads every experiment file and adds the
-Dagster partitions they call for (``SensorResult(dynamic_partitions_requests=...)``), and asks
+Dagster partitions they call for (``SensorResult(dynamic_partitions_requests=...)``: trials,
+fold months in calendar order, reports), and asks
 for an ``experiment_variant`` run wherever a variant's configuration hash differs from the one
 last materialized, so the UI marks that variant's folds stale. A file that cannot be read is
 named in the tick's log and registers nothing."""
@@ -8,8 +9,13 @@ import dagster as dg
 
 from resnet_pipeline.defs.experiments.experiment_variant import CONFIG_HASH
 from resnet_pipeline.experiments.experiment_file import experiment_files
-from resnet_pipeline.experiments.registration import Registration, registration
-from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
+from resnet_pipeline.experiments.registration import Registration, month_requests, registration
+from resnet_pipeline.partitions import (
+    EXPERIMENT_MONTHS,
+    EXPERIMENT_REPORTS,
+    EXPERIMENT_TRIALS,
+    fold_month_key,
+)
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.venue import TradingVenue
 
@@ -32,18 +38,45 @@ def recorded_hash(instance: dg.DagsterInstance, trial: str) -> str | None:
     return getattr(value, "value", value)
 
 
-def missing_keys(
-    instance: dg.DagsterInstance, plan: Registration
-) -> list[tuple[dg.DynamicPartitionsDefinition, list[str]]]:
-    """The keys ``plan`` has and the instance lacks, per dynamic partitions definition."""
-    out = []
-    wanted_by = ((EXPERIMENT_TRIALS, plan.trials), (EXPERIMENT_REPORTS, plan.reports))
-    for partitions, wanted in wanted_by:
-        known = set(instance.get_dynamic_partitions(partitions.name))
-        new = [k for k in wanted if k not in known]
-        if new:
-            out.append((partitions, new))
+PartitionsRequest = dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest
+
+
+def partition_requests(instance: dg.DagsterInstance, plan: Registration) -> list[PartitionsRequest]:
+    """What to change so the instance has the keys of ``plan``, in the order to apply them:
+    the trials, the fold months (kept in calendar order: an earlier month takes the later ones
+    out and adds them back after it), the reports."""
+    out: list[PartitionsRequest] = []
+    known = instance.get_dynamic_partitions(EXPERIMENT_TRIALS.name)
+    trials = [k for k in plan.trials if k not in set(known)]
+    if trials:
+        out.append(EXPERIMENT_TRIALS.build_add_request(trials))
+    known = instance.get_dynamic_partitions(EXPERIMENT_MONTHS.name)
+    taken_out, months = month_requests(known, map(fold_month_key, plan.months))
+    if taken_out:
+        out.append(EXPERIMENT_MONTHS.build_delete_request(taken_out))
+    if months:
+        out.append(EXPERIMENT_MONTHS.build_add_request(months))
+    known = instance.get_dynamic_partitions(EXPERIMENT_REPORTS.name)
+    reports = [k for k in plan.reports if k not in set(known)]
+    if reports:
+        out.append(EXPERIMENT_REPORTS.build_add_request(reports))
     return out
+
+
+def apply_requests(instance: dg.DagsterInstance, requests: list[PartitionsRequest]) -> list[str]:
+    """Apply ``partition_requests`` to the instance as the sensor daemon does (the command
+    line registers without a daemon); returns a line per request."""
+    lines = []
+    for request in requests:
+        name, keys = request.partitions_def_name, list(request.partition_keys)
+        if isinstance(request, dg.DeleteDynamicPartitionsRequest):
+            for key in keys:
+                instance.delete_dynamic_partition(name, key)
+            lines.append(f"reordered {len(keys)} {name} partition(s) after an earlier month")
+        else:
+            instance.add_dynamic_partitions(name, keys)
+            lines.append(f"added {len(keys)} {name} partition(s)")
+    return lines
 
 
 def stale_variants(instance: dg.DagsterInstance, plan: Registration) -> dict[str, str | None]:
@@ -78,8 +111,5 @@ def experiment_partitions(
     ]
     return dg.SensorResult(
         run_requests=runs,
-        dynamic_partitions_requests=[
-            partitions.build_add_request(keys)
-            for partitions, keys in missing_keys(context.instance, plan)
-        ],
+        dynamic_partitions_requests=partition_requests(context.instance, plan),
     )

@@ -15,7 +15,7 @@ from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, markdown_table, p
 from resnet_pipeline.defs.report_checks import report_metadata
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
-from resnet_pipeline.experiments.ledger import ledger, predicted_months
+from resnet_pipeline.experiments.ledger import predicted_months, read_ledger, repair_command
 from resnet_pipeline.experiments.trial_keys import split_report_key, trial_key
 from resnet_pipeline.experiments.variant_config import resolve_config
 from resnet_pipeline.experiments.verdict_report import (
@@ -53,10 +53,12 @@ def _trial_input(files: ExperimentFiles, record, experiment: Experiment, market:
         try:
             frames[f"{month:%Y-%m}"], _ = current_fold(trial.fold(month), month)
         except StaleFold as error:
-            rerun = materialize_trial_months(
-                trial_key(record.experiment, record.symbol, record.variant), month, month
-            )
-            raise dg.Failure(f"{record.variant}: {error}: re-run {rerun}") from error
+            key = trial_key(record.experiment, record.symbol, record.variant)
+            raise dg.Failure(
+                f"experiment_fold {month:%Y-%m} of trial {record.variant} "
+                f"({record.config_hash[:12]}, {record.symbol}) is out of date: {error}. Train "
+                f"that fold again: {materialize_trial_months(key, month, month)}"
+            ) from error
     config = resolve_config(record.config, market)
     return TrialInput(record, config, stitch(frames) if frames else None, done)
 
@@ -100,11 +102,16 @@ def experiment_report(
         raise dg.Failure(f"experiment_report: {error}") from error
     experiment = load_experiment_or_fail(experiments, name, venue.market)
     files = store.layout.experiment(name, symbol)
-    records = ledger(files)
+    records, unreadable = read_ledger(files)
+    first, last = experiment.months[0], experiment.months[-1]
+    rerun = experiment_command("run", experiment.path)
+    missing = [b.paragraph(repair_command(b, first, last, rerun)) for b in unreadable]
+    for paragraph in missing:
+        context.log.warning(paragraph)
     if not records:
-        first, last = experiment.months[0], experiment.months[-1]
         raise dg.Failure(
-            f"no trial of {name} for {symbol} has been evaluated yet: register the file "
+            " ".join(missing)
+            or f"no trial of {name} for {symbol} has been evaluated yet: register the file "
             f"({experiment_command('register', experiment.path)}) and run its folds, e.g. "
             + materialize_trial_months(
                 trial_key(name, symbol, experiment.variants[0].name), first, last
@@ -119,11 +126,13 @@ def experiment_report(
     )
     candles = candles_around(store.layout, symbol, *span)
     try:
-        report = build_experiment_report(experiment, symbol, trials, candles, settings)
+        report = build_experiment_report(
+            experiment, symbol, trials, candles, settings, unreadable=len(unreadable)
+        )
     except ValueError as error:
-        notes = "; ".join(_incomplete_note(trials, experiment))
+        notes = "; ".join(_incomplete_note(trials, experiment) + missing)
         raise dg.Failure(f"{name}/{symbol}: {error}. {notes}") from error
-    summary = report.summary | {"incomplete": _incomplete_note(trials, experiment)}
+    summary = report.summary | {"incomplete": _incomplete_note(trials, experiment) + missing}
     out = files.report
     write_json_atomic(out.summary, plain(summary))
     write_parquet_atomic(report.returns.rename_axis("day").reset_index(), out.daily_returns)

@@ -36,7 +36,7 @@ def check_fold_info(info: Mapping[str, Any] | None, model_sha256: str, month: da
     if recorded != model_sha256:
         raise FoldMismatchError(
             f"fold {month:%Y-%m}: fold.json describes model {_short(recorded)} but model.pt is "
-            f"{_short(model_sha256)} (wf_model was interrupted between its writes, or a file "
+            f"{_short(model_sha256)} (a training was interrupted between its writes, or a file "
             "was replaced)"
         )
 
@@ -52,7 +52,7 @@ def check_predictions(frame: pd.DataFrame, model_sha256: str, month: date) -> No
         found = ", ".join(_short(d) for d in made_by) or "none recorded"
         raise FoldMismatchError(
             f"fold {month:%Y-%m}: the predictions were made by model {found}, but the fold's "
-            f"current model is {_short(model_sha256)} (wf_model ran again since)"
+            f"current model is {_short(model_sha256)} (the fold was trained again since)"
         )
 
 
