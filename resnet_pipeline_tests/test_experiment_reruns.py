@@ -1,0 +1,206 @@
+"""Reruns cost nothing (issue 30, part 4): a fold already finished from the same configuration,
+inputs and warm start is skipped by ``experiments run`` (a real process) and by a run of
+``experiment_fold`` (a UI backfill); a variant added to the file trains alone; two runs of one
+fold at once train it once. A ``trial.json`` cut short is named with its repair and leaves the
+other trials' report; a stale fold names the experiment fold and its command (part 7)."""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from resnet_pipeline.definitions import build_definitions
+from resnet_pipeline.defs.experiments.experiment_fold import SKIPPED_FOLDS
+from resnet_pipeline.defs.experiments.trial_folds import finished, trial_series
+from resnet_pipeline.defs.experiments.trials import resolve_trial
+from resnet_pipeline.layout import Layout
+from resnet_pipeline.settings import load_settings
+from resnet_pipeline.storage import write_parquet_atomic
+from resnet_pipeline.training_lock import lock_file, training_lock
+from resnet_pipeline_tests._walk_forward_helpers import month_frames, store_months
+from resnet_pipeline_tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SYMBOL = "BTCUSDT"
+FEB = date(2024, 2, 1)
+ONE = """
+months: [2024-02]
+symbols: [BTCUSDT]
+base:
+  folds: {window: 32, min_train_samples: 16, warm_start: true, warm_start_epochs: 1}
+  training: {epochs: 1, batch_size: 16, max_train_samples: 32, max_val_samples: 64,
+             augment: false, device: cpu}
+variants:
+  - name: a
+"""
+TWO = ONE + "  - name: b\n    model: {dropout: 0.2}\n"
+REPORT = {"n_boot": 100, "pbo_blocks": 2, "spa_reps": 100}
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESNET_", "MLFLOW_"))}
+    return env | {
+        "DAGSTER_HOME": str(root / "home"),
+        "RESNET_SOURCE": "synthetic",
+        "RESNET_DATA_DIR": str(root / "data"),
+        "RESNET_SYMBOLS": SYMBOL,
+        "RESNET_FIRST_MONTH": "2024-01",
+        "RESNET_EXPERIMENTS_DIR": str(root / "experiments"),
+    }
+
+
+def _run_file(root: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "resnet_pipeline.cli.experiments", "run", "experiments/r.yaml",
+         "--n-boot", "100"],
+        env=_env(root), cwd=root, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _model(root: Path, variant: str) -> Path:
+    defs, _ = _dagster(root)
+    trial = _trial(defs, variant)
+    return Path(trial_series(defs.resources["store"].layout, trial).files(FEB).model)
+
+
+def _dagster(root: Path) -> tuple[dg.Definitions, dg.DagsterInstance]:
+    env = _env(root)
+    defs = build_definitions(load_settings(env), env={})
+    return defs, dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+
+def _trial(defs: dg.Definitions, variant: str):
+    resources = defs.resources
+    return resolve_trial(
+        f"r:{SYMBOL}:{variant}", resources["experiments"], _layout(defs), resources["venue"].market
+    )
+
+
+def _layout(defs: dg.Definitions) -> Layout:
+    return defs.resources["store"].layout
+
+
+def _fold_run(defs, instance, variant: str) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("experiment_job").execute_in_process(
+        partition_key=f"2024-02-01|r:{SYMBOL}:{variant}", instance=instance
+    )
+
+
+def _skipped(result: dg.ExecuteInProcessResult) -> int:
+    return (
+        result.asset_materializations_for_node("experiment_fold")[0].metadata[SKIPPED_FOLDS].value
+    )
+
+
+@pytest.fixture(scope="module")
+def reruns(tmp_path_factory):
+    """The file run with one variant, then again with a second added."""
+    root = tmp_path_factory.mktemp("reruns")
+    store_months(root / "data", SYMBOL, [date(2024, 1, 1), FEB], hours=6)
+    (root / "experiments").mkdir()
+    (root / "home").mkdir()
+    shutil.copy(REPO / "dagster.yaml", root / "home" / "dagster.yaml")
+    (root / "experiments" / "r.yaml").write_text(ONE)
+    first = _run_file(root)
+    trained = _model(root, "a").stat().st_mtime_ns
+    (root / "experiments" / "r.yaml").write_text(TWO)
+    second = _run_file(root)
+    return root, first, second, trained
+
+
+def test_adding_a_variant_and_running_the_file_again_trains_only_that_variant(reruns):
+    root, first, second, trained = reruns
+    assert f"-> experiment_fold 2024-02-01|r:{SYMBOL}:a" in first
+    assert f"-> experiment_fold 2024-02-01|r:{SYMBOL}:a" not in second
+    assert (
+        f"fold 2024-02 of trial a ({SYMBOL}) is complete (same config, inputs and warm start): "
+        "skipped" in second
+    )
+    assert f"-> experiment_fold 2024-02-01|r:{SYMBOL}:b" in second
+    assert _model(root, "a").stat().st_mtime_ns == trained  # a's model was not written again
+    assert _model(root, "b").exists()
+
+
+def test_a_run_of_a_finished_fold_returns_its_record_and_a_changed_input_trains_it(reruns):
+    root, _, _, _ = reruns
+    defs, instance = _dagster(root)
+    model = _model(root, "a")
+    before = model.stat().st_mtime_ns
+    again = _fold_run(defs, instance, "a")  # what a UI backfill of the partition runs
+    assert _skipped(again) == 1 and model.stat().st_mtime_ns == before
+    said = [e.message for e in instance.all_logs(again.run_id) if e.message]
+    assert any("fold 2024-02 of trial a (BTCUSDT) is complete" in m for m in said)
+    meta = again.asset_materializations_for_node("experiment_fold")[0].metadata
+    record = json.loads(model.with_name("fold.json").read_text())
+    assert meta["wall_time_s"].value == 0 and meta["folds"].value == 1
+    assert (
+        again.asset_materializations_for_node("experiment_fold")[0].metadata["model_sha256"].value
+        == record["model_sha256"]
+    )  # the existing fold's own record, as a training gives
+
+    series = trial_series(_layout(defs), _trial(defs, "a"))
+    warm = series.files(date(2024, 1, 1)).model  # a warm start's model appears: another fold
+    warm.parent.mkdir(parents=True, exist_ok=True)
+    warm.write_bytes(b"another January model")
+    assert finished(_layout(defs), series, FEB) is None
+    warm.unlink()
+    assert finished(_layout(defs), series, FEB) is not None
+
+    _, features, _ = month_frames(SYMBOL, FEB, hours=5)  # February's features change
+    write_parquet_atomic(features, _layout(defs).partition("features", SYMBOL, FEB))
+    assert finished(_layout(defs), series, FEB) is None
+    retrained = _fold_run(defs, instance, "a")
+    assert _skipped(retrained) == 0 and model.stat().st_mtime_ns > before
+    assert finished(_layout(defs), series, FEB) is not None
+
+
+def test_two_runs_of_the_file_at_once_train_each_fold_once(reruns):
+    root, _, _, _ = reruns
+    defs, instance = _dagster(root)
+    shutil.rmtree(_model(root, "b").parent)  # b's fold is to be trained again
+    # the test holds the training lock until both runs wait for it: they both found b's fold
+    # to train before either could train it
+    with training_lock(lock_file(instance), "the test", logging.getLogger(__name__)):
+        runs = [_start_file(root) for _ in range(2)]
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and _waiting(instance) < 2:
+            assert all(run.poll() is None for run in runs), runs[0].communicate()
+            time.sleep(0.5)
+        assert _waiting(instance) == 2
+    said = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], said
+    line = f"fold 2024-02 of trial b ({SYMBOL}) is complete"
+    assert sorted(line in out for out in said) == [False, True], said  # trained once
+    assert all(f"-> experiment_fold 2024-02-01|r:{SYMBOL}:b" in out for out in said)
+    assert finished(_layout(defs), trial_series(_layout(defs), _trial(defs, "b")), FEB)
+
+
+def _start_file(root: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "resnet_pipeline.cli.experiments", "run", "experiments/r.yaml",
+         "--n-boot", "100"],
+        env=_env(root), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _waiting(instance: dg.DagsterInstance) -> int:
+    """Runs whose log says they wait for the training lock."""
+    started = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    return sum(
+        any(
+            "to finish training" in (e.message or "")
+            for e in instance.all_logs(r.dagster_run.run_id)
+        )
+        for r in started
+    )
