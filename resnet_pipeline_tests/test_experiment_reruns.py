@@ -16,15 +16,26 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.partitions.context import partition_loading_context
 
 from resnet_pipeline.definitions import build_definitions
 from resnet_pipeline.defs.experiments.experiment_fold import SKIPPED_FOLDS
+from resnet_pipeline.defs.experiments.experiment_partitions import (
+    apply_requests,
+    partition_requests,
+)
 from resnet_pipeline.defs.experiments.trial_folds import finished, trial_series
 from resnet_pipeline.defs.experiments.trials import resolve_trial
+from resnet_pipeline.experiments.fold_inputs import fold_digests, read_history
+from resnet_pipeline.experiments.registration import Registration, month_requests
+from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.layout import Layout
+from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
+from resnet_pipeline.partitions import EXPERIMENT_FOLDS, EXPERIMENT_MONTHS, EXPERIMENT_TRIALS
 from resnet_pipeline.settings import load_settings
-from resnet_pipeline.storage import write_parquet_atomic
+from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 from resnet_pipeline.training_lock import lock_file, training_lock
+from resnet_pipeline_tests._pipeline import pipeline_defs
 from resnet_pipeline_tests._walk_forward_helpers import month_frames, store_months
 from resnet_pipeline_tests.conftest import REPO
 
@@ -204,3 +215,101 @@ def _waiting(instance: dg.DagsterInstance) -> int:
         )
         for r in started
     )
+
+
+def test_fold_months_stay_in_calendar_order_when_an_earlier_month_is_registered():
+    assert month_requests([], ["2024-03-01", "2024-02-01"]) == ([], ["2024-02-01", "2024-03-01"])
+    assert month_requests(["2024-02-01", "2024-03-01"], ["2024-03-01"]) == ([], [])
+    assert month_requests(["2024-02-01"], ["2024-04-01"]) == ([], ["2024-04-01"])
+    known = ["2024-02-01", "2024-05-01", "2024-06-01"]
+    out, back = month_requests(known, ["2024-04-01", "2024-06-01", "2023-12-01"])
+    assert (out, back) == (known, ["2023-12-01", "2024-02-01", "2024-04-01", "2024-05-01",
+                                   "2024-06-01"])  # fmt: skip
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(EXPERIMENT_MONTHS.name, known)
+    plan = Registration()
+    plan.months = {date(2024, 4, 1)}
+    apply_requests(instance, partition_requests(instance, plan))
+    assert instance.get_dynamic_partitions(EXPERIMENT_MONTHS.name) == sorted(known + ["2024-04-01"])
+    # so a partition range (what `register` prints) is the span of months between its ends
+    instance.add_dynamic_partitions(EXPERIMENT_TRIALS.name, ["e:BTCUSDT:t"])
+    folds = EXPERIMENT_FOLDS.get_partition_keys_in_range(
+        dg.PartitionKeyRange("2024-02-01|e:BTCUSDT:t", "2024-05-01|e:BTCUSDT:t"),
+        dynamic_partitions_store=instance,
+    )
+    assert [str(k).split("|")[0] for k in folds] == ["2024-02-01", "2024-04-01", "2024-05-01"]
+
+
+def test_a_fold_links_to_its_month_of_features_and_its_variant():
+    graph = pipeline_defs().resolve_asset_graph()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(EXPERIMENT_MONTHS.name, ["2024-02-01"])
+    instance.add_dynamic_partitions(EXPERIMENT_TRIALS.name, ["r:BTCUSDT:a"])
+    fold, key = dg.AssetKey("experiment_fold"), "2024-02-01|r:BTCUSDT:a"
+    with partition_loading_context(dynamic_partitions_store=instance):
+        features = graph.get_parent_partition_keys_for_child(key, dg.AssetKey("features"), fold)
+        variant = graph.get_parent_partition_keys_for_child(
+            key, dg.AssetKey("experiment_variant"), fold
+        )
+    assert sorted(features.partitions_subset.get_partition_keys()) == [
+        "2024-02-01|BTCUSDT",
+        "2024-02-01|ETHUSDT",
+    ]
+    assert list(variant.partitions_subset.get_partition_keys()) == ["r:BTCUSDT:a"]
+    assert EXPERIMENT_FOLDS.get_partition_keys(dynamic_partitions_store=instance) == [key]
+
+
+@pytest.mark.parametrize("labels", [None, LabelConfig(forward_window=6)])
+def test_a_finished_fold_is_known_from_its_files_digests_without_reading_them(tmp_path, labels):
+    months = [date(2024, 1, 1), FEB, date(2024, 3, 1)]
+    store_months(tmp_path, SYMBOL, months, hours=2)
+    layout, config = Layout.at(tmp_path), FoldConfig(window=32, min_train_samples=16)
+    history = read_history(layout, SYMBOL, months[1:], config, labels=labels, predicted=True)
+    for month in months[1:]:
+        assert fold_digests(layout, SYMBOL, month, config, labels) == history.fold(month).digests
+
+
+def _report(defs, instance) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("experiment_report_job").execute_in_process(
+        partition_key=f"r:{SYMBOL}",
+        instance=instance,
+        run_config={"ops": {"experiment_report": {"config": REPORT}}},
+        raise_on_error=False,
+    )
+
+
+def test_a_cut_trial_json_is_named_with_its_repair_and_the_other_trials_are_reported(reruns):
+    root, _, _, _ = reruns
+    defs, instance = _dagster(root)
+    record = _model(root, "a").parent.parent / "trial.json"
+    record.write_text(record.read_text()[:40])  # cut short, as a full disk leaves it
+    report = _report(defs, instance)
+    assert report.success
+    meta = report.asset_materializations_for_node("experiment_report")[0].metadata
+    assert (meta["n_trials"].value, meta["scored_trials"].value) == (2, 1)  # N still counts it
+    summary = json.loads(_layout(defs).experiment("r", SYMBOL).report.summary.read_text())
+    (said,) = [line for line in summary["incomplete"] if "trial.json" in line]
+    assert str(record) in said and "JSONDecodeError" in said
+    repair = f"--partition-range '2024-02-01|r:{SYMBOL}:a...2024-02-01|r:{SYMBOL}:a'"
+    assert repair in said
+    assert _skipped(_fold_run(defs, instance, "a")) == 1  # the repair: nothing retrained
+    assert json.loads(record.read_text())["variant"] == "a"
+    meta = _report(defs, instance).asset_materializations_for_node("experiment_report")[0]
+    assert (meta.metadata["n_trials"].value, meta.metadata["scored_trials"].value) == (2, 2)
+
+
+def test_a_stale_fold_names_the_experiment_fold_and_its_command(reruns):
+    root, _, _, _ = reruns
+    defs, instance = _dagster(root)
+    predictions = _model(root, "b").with_name("predictions.parquet")
+    frame = read_parquet(predictions)
+    write_parquet_atomic(frame.assign(fold_model_sha256="0" * 64), predictions)
+    report = _report(defs, instance)
+    assert not report.success
+    (failure,) = report.get_step_failure_events()
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("experiment_fold 2024-02 of trial b (")
+    assert "the fold was trained again since" in message and "wf_model" not in message
+    assert f"--partition-range '2024-02-01|r:{SYMBOL}:b...2024-02-01|r:{SYMBOL}:b'" in message
+    assert _skipped(_fold_run(defs, instance, "b")) == 0  # a stale fold is trained again
+    assert _report(defs, instance).success
