@@ -166,6 +166,7 @@ def test_a_run_of_a_finished_fold_returns_its_record_and_a_changed_input_trains_
     warm.write_bytes(b"another January model")
     assert finished(_layout(defs), series, FEB) is None
     warm.unlink()
+    warm.parent.rmdir()
     assert finished(_layout(defs), series, FEB) is not None
 
     _, features, _ = month_frames(SYMBOL, FEB, hours=5)  # February's features change

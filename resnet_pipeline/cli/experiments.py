@@ -8,9 +8,10 @@
 partition keys. ``register`` adds the file's partitions to the instance (as the
 ``experiment_partitions`` sensor does, through ``DagsterInstance.add_dynamic_partitions``),
 resolves every new or changed variant (``experiment_variant``) and prints the commands that run
-the folds and the reports. ``run`` registers, then materializes every fold (each trial's months
-oldest first, so warm starts find the previous month) and each report in this process, and
-prints the verdicts. The file must live in RESNET_EXPERIMENTS_DIR: the assets read it there.
+the folds and the reports. ``run`` registers, then materializes every fold not finished yet
+(each trial's months oldest first, so warm starts find the previous month; a finished fold is
+skipped, saying so) and each report in this process, and prints the verdicts. The file must
+live in RESNET_EXPERIMENTS_DIR: the assets read it there.
 """
 
 from __future__ import annotations

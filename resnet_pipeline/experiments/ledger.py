@@ -19,7 +19,7 @@ from typing import Any
 
 from resnet_pipeline.artifacts import exists, fresh, read_json, write_json_atomic
 from resnet_pipeline.commands import materialize_trial_months
-from resnet_pipeline.layout import ExperimentFiles, TrialFiles
+from resnet_pipeline.layout import ExperimentFiles, FoldFiles, TrialFiles
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,13 @@ def read_record(trial: TrialFiles) -> TrialRecord:
 def _named_by_folds(trial: TrialFiles) -> str | None:
     """The trial key a fold of the trial names in its fold.json, if one can be read."""
     for child in sorted(fresh(trial.folder).iterdir()):
-        info = child / "fold.json"
+        info = FoldFiles(child).info
         try:
-            return read_json(info).get("trial") if exists(info) else None
+            named = read_json(info).get("trial") if exists(info) else None
         except (ValueError, AttributeError):
             continue
+        if isinstance(named, str):
+            return named
     return None
 
 

@@ -13,6 +13,11 @@ Runs in the ``trainer`` pool under ``one_training_at_a_time``: one training at a
 machine; on Celery workers sharing a Postgres instance, folds run in parallel up to the pool's
 limit. A range of months of a trial is one run (``BackfillPolicy.single_run()``), oldest first,
 so a warm start finds the previous month's model.
+
+A fold already finished from the same configuration, inputs, code and warm start
+(``trial_folds.finished``) is not trained again: its own record is returned. A run with nothing
+to train never takes the lock; one that waited for it checks each fold again, so two runs of
+one fold train it once.
 """
 
 import contextlib
