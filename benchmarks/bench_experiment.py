@@ -38,7 +38,12 @@ from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.layout import Layout  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.folds.monthly_folds import add_months  # noqa: E402
-from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS  # noqa: E402
+from resnet_pipeline.partitions import (  # noqa: E402
+    EXPERIMENT_MONTHS,
+    EXPERIMENT_REPORTS,
+    EXPERIMENT_TRIALS,
+    fold_month_key,
+)
 from resnet_pipeline.resources.candle_source import SyntheticCandles  # noqa: E402
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory  # noqa: E402
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking  # noqa: E402
@@ -115,6 +120,7 @@ def main() -> None:
     trials = [trial_key("bench", SYMBOL, v.name) for v in experiment.variants]
     instance.add_dynamic_partitions(EXPERIMENT_TRIALS.name, trials)
     instance.add_dynamic_partitions(EXPERIMENT_REPORTS.name, [report_key("bench", SYMBOL)])
+    instance.add_dynamic_partitions(EXPERIMENT_MONTHS.name, [fold_month_key(m) for m in months])
     print(
         f"{len(trials)} variants x {len(months)} folds on {device}, window {args.window}, "
         f"{args.epochs} cold / {args.warm_epochs} warm epochs of <= {args.max_train_samples}"
