@@ -69,9 +69,14 @@ def signed(value: float | None, digits: int = DIGITS) -> str:
     return text if value is None or text.startswith("-") or text == MISSING else f"+{text}"
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN or infinite: nothing a person can read as a number."""
+    return value is None or (isinstance(value, float | np.floating) and not math.isfinite(value))
+
+
 def percent(share: float | None, digits: int = 3) -> str:
     """A share as a percentage, e.g. 0.1234 -> '12.3%'."""
-    return MISSING if share is None else f"{short(share * 100, digits)}%"
+    return MISSING if _missing(share) else f"{short(share * 100, digits)}%"
 
 
 def interval(low: float | None, high: float | None, digits: int = DIGITS) -> str:
@@ -81,29 +86,43 @@ def interval(low: float | None, high: float | None, digits: int = DIGITS) -> str
     return f"[{short(low, digits)}, {short(high, digits)}]"
 
 
+def percent_interval(low: float | None, high: float | None, digits: int = 3) -> str:
+    """An interval of shares in percent, e.g. '[31.2%, 37.6%]' ('[no interval]' if open)."""
+    if low is None or high is None:
+        return interval(None, None)
+    return f"[{percent(low, digits)}, {percent(high, digits)}]"
+
+
 def signed_percent(share: float | None, digits: int = 3) -> str:
     """A change as a percentage with its sign, e.g. -0.127 -> '-12.7%', 0.031 -> '+3.1%'."""
-    return MISSING if share is None else f"{signed(share * 100, digits)}%"
+    if _missing(share):
+        return MISSING
+    return "0%" if share == 0 else f"{signed(share * 100, digits)}%"
 
 
 def points(difference: float | None, digits: int = 3) -> str:
     """A difference of two shares in percentage points, e.g. 0.012 -> '+1.2 points'."""
-    return MISSING if difference is None else f"{signed(difference * 100, digits)} points"
+    return MISSING if _missing(difference) else f"{signed(difference * 100, digits)} points"
 
 
 def money(amount: float | None, currency: str) -> str:
-    """An amount in a currency, e.g. '1,229 USDT' (4 significant digits, whole above 10,000)."""
-    return MISSING if amount is None else f"{number(float(amount))} {currency}"
+    """An amount in a currency, e.g. '1,229 USDT', '-42.40 USDT' (4 significant digits, whole
+    from 1,000 on, thousands separated)."""
+    if _missing(amount):
+        return MISSING
+    amount = float(amount)
+    text = f"{amount:,.0f}" if abs(amount) >= 1000 else number(amount)
+    return f"{text} {currency}"
 
 
 def minutes(value: float | None) -> str:
     """A duration in minutes, e.g. '1 min', '12.5 min', '720 min'."""
-    return MISSING if value is None else f"{short(float(value))} min"
+    return MISSING if _missing(value) else f"{short(float(value))} min"
 
 
 def count(value: int | float | None, noun: str, plural: str | None = None) -> str:
     """A count with its noun: '0 trades', '1 trade', '408 trades'."""
-    if value is None:
+    if _missing(value):
         return MISSING
     n = int(value)
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
@@ -157,7 +176,7 @@ def unit_of(name: str) -> str:
 
 def with_unit(value: Any, unit: str, currency: str = "") -> str:
     """``value`` as a person reads it in ``unit`` (one of ``UNITS``' values)."""
-    if value is None or isinstance(value, str):
+    if _missing(value) or isinstance(value, str):
         return number(value)
     if unit == PERCENT:
         return percent(float(value))

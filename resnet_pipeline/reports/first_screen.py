@@ -4,13 +4,28 @@ report answers the same question differently, a link to it with the reason."""
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
-from resnet_pipeline.reports.run_settings import OtherView, RunSettings
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings
 
 STYLE = """
 .rests { background: #f7f7fb; border-left: 4px solid #5561a8; padding: 0.5rem 1rem; }
 .rests p { margin: 0.3rem 0; }
 """
+
+
+@dataclass(frozen=True)
+class OtherView:
+    """Another report of the same question, and why its result differs from this one's (a
+    line such as ``settings_difference`` gives)."""
+
+    path: str
+    reason: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.rsplit("/", 1)[-1]
 
 
 def first_screen_html(settings: RunSettings, other: OtherView | None = None) -> str:

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
+from resnet_pipeline.ml.evaluation.run_settings import strategy_phrases
 from resnet_pipeline.number_format import count, interval, metric, percent, short
 from resnet_pipeline.reports.html import table
-from resnet_pipeline.reports.run_settings import strategy_phrases
 from resnet_pipeline.trading.strategy import StrategyConfig
 
 FOLD_COLUMNS = {

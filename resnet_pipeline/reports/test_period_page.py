@@ -11,6 +11,7 @@ import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.evaluation.classification import metrics_table
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import (
     classification_conditions,
     monthly_table,
@@ -27,7 +28,7 @@ from resnet_pipeline.number_format import (
     signed_percent,
 )
 from resnet_pipeline.reports import diagnostics
-from resnet_pipeline.reports.first_screen import first_screen_html
+from resnet_pipeline.reports.first_screen import OtherView, first_screen_html
 from resnet_pipeline.reports.html import table
 from resnet_pipeline.reports.page import Figure, page
 from resnet_pipeline.reports.report_figures import (
@@ -43,7 +44,6 @@ from resnet_pipeline.reports.report_tables import (
     targets_html,
     trading_html,
 )
-from resnet_pipeline.reports.run_settings import OtherView, RunSettings, TrainingBudget
 from resnet_pipeline.reports.trade_story import exit_reasons_html, why_line
 from resnet_pipeline.trading.performance import CONVENTIONS, SHORT_PERIOD_DAYS
 from resnet_pipeline.trading.strategy_evaluation import StrategyEvaluation

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN
 from resnet_pipeline.ml.evaluation.stitched_metrics import summary_headline
 from resnet_pipeline.number_format import UNIT_NOTE
 from resnet_pipeline.reports import diagnostics
-from resnet_pipeline.reports.first_screen import first_screen_html
+from resnet_pipeline.reports.first_screen import OtherView, first_screen_html
 from resnet_pipeline.reports.report_tables import (
     folds_html,
     intervals_html,
@@ -22,7 +23,6 @@ from resnet_pipeline.reports.report_tables import (
     trading_html,
 )
 from resnet_pipeline.reports.research_page import ResearchPage, TrialView, research_page
-from resnet_pipeline.reports.run_settings import OtherView, RunSettings, TrainingBudget
 from resnet_pipeline.reports.trade_story import exit_reasons_html, why_line
 from resnet_pipeline.trading.performance import CONVENTIONS
 from resnet_pipeline.trading.strategy import StrategyConfig

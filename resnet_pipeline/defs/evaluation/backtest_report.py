@@ -18,9 +18,9 @@ from resnet_pipeline.defs.report_checks import (
 )
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
+from resnet_pipeline.ml.evaluation.run_settings import TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
 from resnet_pipeline.partitions import Partitions
-from resnet_pipeline.reports.run_settings import TrainingBudget
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,
     backtest_report_html,

@@ -101,9 +101,9 @@ def strategy_phrases(cfg: StrategyConfig) -> dict[tuple[str, ...], str]:
     'name value'."""
     covered = {name for names, _ in PHRASES for name in names}
     out = {names: phrase(cfg) for names, phrase in PHRASES}
-    for spec in config_fields(StrategyConfig):
+    for spec in config_fields(type(cfg)):
         if spec.name not in covered:
-            out[(spec.name,)] = f"{spec.name.replace('_', ' ')} {number(getattr(cfg, spec.name))}"
+            out[(spec.name,)] = f"{spec.name.replace('_', ' ')} {short(getattr(cfg, spec.name))}"
     return out
 
 
@@ -133,7 +133,9 @@ class TrainingBudget:
             return "no model trained"
         limit = f" (at most {self.max_epochs})" if self.max_epochs else ""
         epochs = f"{_span(self.epochs)} epoch{'s' if max(self.epochs) != 1 else ''}{limit}"
-        if self.windows_per_epoch:
+        if self.windows_per_epoch == self.training_windows:
+            data = f"all of {_span(self.training_windows)} training windows each epoch"
+        elif self.windows_per_epoch:
             data = (
                 f"{_span(self.windows_per_epoch)} windows per epoch, drawn from "
                 f"{_span(self.training_windows)} training windows"
@@ -240,17 +242,3 @@ def _phrases(settings: RunSettings) -> dict[tuple[str, ...], str]:
     if settings.period:
         out[("period",)] = f"the period {settings.period}"
     return out
-
-
-@dataclass(frozen=True)
-class OtherView:
-    """Another report of the same question, and why its result differs from this one's (a
-    line such as ``settings_difference`` gives)."""
-
-    path: str
-    reason: str
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.name or self.path.rsplit("/", 1)[-1]
