@@ -104,4 +104,5 @@ def walk_forward_fixture(months: int = 3, days: int = 4, n_boot: int = 100) -> R
         evaluation.benchmark,
         strategy.to_dict(),
         drift_zscores(features, list(FEATURE_CHANNELS)),
+        evaluation.result.trades,
     )

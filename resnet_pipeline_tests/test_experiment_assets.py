@@ -220,6 +220,17 @@ def test_the_report_and_the_ledger_are_written(experiment):
     assert "None" not in files.report.html.read_text().split("<style>")[0]
     html = files.report.html.read_text()
     assert "Leaderboard" in html and "n/a" in html
+    best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
+    folds = [  # the training the best trial's result rests on, from its fold.json files
+        json.loads(files.trial(best["config_hash"]).fold(date(2024, m, 1)).info.read_text())
+        for m in (2, 3)
+    ]
+    epochs = sorted({f["epochs_run"] for f in folds})
+    assert best["run_settings"]["training"]["epochs"] == [f["epochs_run"] for f in folds]
+    first_screen = html.split("<h2>Plots</h2>")[0]
+    assert "Training: 2 models (one per month), each trained " + "-".join(map(str, epochs)) in (
+        first_screen
+    )
     for plot in EXPERIMENT_PLOTS:  # every plot in the page and as its own metadata entry
         assert f'data-plot="{plot}"' in html
         assert meta[plot].startswith("![") and "data:image/png;base64," in meta[plot]

@@ -105,7 +105,16 @@ def test_files_are_written_where_the_readme_says(pipeline):
     report = (root / "reports" / "BTCUSDT" / "report.html").read_text()
     assert "data:image/png;base64," in report
     assert 'class="met"' in report or 'class="missed"' in report  # targets marked
-    assert "buy_and_hold" in report and "Fees 0.10% per fill" in report
+    assert "buy_and_hold" in report and "Fees 0.1% per fill" in report
+    first_screen = report.split("<h2>Plots</h2>")[0]  # the training the result rests on
+    ckpt = load_checkpoint(root / "models" / "BTCUSDT" / "model.pt")
+    epochs = len(ckpt.history)
+    assert f"Training: one model trained {epochs} epoch{'s' if epochs != 1 else ''}" in first_screen
+    assert "<h3>Trades by exit reason</h3>" in report
+    stored_backtest = json.loads(
+        (root / "reports" / "BTCUSDT" / "backtest_metrics.json").read_text()
+    )
+    assert stored_backtest["run_settings"]["training"]["epochs"] == [epochs]
     stored = json.loads((root / "reports" / "BTCUSDT" / "test_metrics.json").read_text())
     assert {t["metric"] for t in stored["targets"]} >= {"accuracy", "auc_roc_ovr"}
     assert (root / "reports" / "BTCUSDT" / "trades.parquet").exists()

@@ -18,6 +18,7 @@ from resnet_pipeline.defs.report_checks import (
 )
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
+from resnet_pipeline.ml.evaluation.run_settings import TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
 from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.reports.test_period_page import (
@@ -31,6 +32,7 @@ from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_
 from resnet_pipeline.trading.performance import CONVENTIONS, daily_returns
 from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 from resnet_pipeline.verdicts import targets_met, zero_trades_reason
 
 REPORT_COLUMNS = [c for columns in PROBA_COLUMNS.values() for c in columns] + ["label"]
@@ -102,10 +104,17 @@ def backtest_report(
         daily_returns(evaluation.benchmark).to_numpy(),
     )
     headline = backtest_headline(
-        view, evaluation, trading, no_trades if not m["trades"] else NO_SHARPE
+        view,
+        evaluation,
+        trading,
+        no_trades if not m["trades"] else NO_SHARPE,
+        quote_currency(symbol),
+    )
+    training = TrainingBudget.of_models(
+        [len(checkpoint.history)], [len(splits.train_ends)], checkpoint.train_config
     )
     report = backtest_report_html(
-        symbol, evaluation, metrics_report, view, headline, checkpoint.history
+        symbol, evaluation, metrics_report, view, headline, checkpoint.history, training
     )
     write_parquet_atomic(evaluation.result.trades, files.trades)
     write_parquet_atomic(
@@ -132,6 +141,7 @@ def backtest_report(
                 "market": venue.market,
                 "config": config.model_dump(),
                 "strategy_config": strategy.to_dict(),
+                "run_settings": report.settings.to_dict(),
                 "run_id": context.run.run_id,
             }
         ),

@@ -48,17 +48,18 @@ ExperimentReportConfig = dagster_config(
 def _trial_input(files: ExperimentFiles, record, experiment: Experiment, market: str):
     trial = files.trial(record.config_hash)
     done = predicted_months(trial, experiment.months)
-    frames = {}
+    frames, folds = {}, []
     for month in done if len(done) == len(experiment.months) else []:
         try:
-            frames[f"{month:%Y-%m}"], _ = current_fold(trial.fold(month), month)
+            frames[f"{month:%Y-%m}"], fold = current_fold(trial.fold(month), month)
+            folds.append(fold)
         except StaleFold as error:
             rerun = materialize_trial_months(
                 trial_key(record.experiment, record.symbol, record.variant), month, month
             )
             raise dg.Failure(f"{record.variant}: {error}: re-run {rerun}") from error
     config = resolve_config(record.config, market)
-    return TrialInput(record, config, stitch(frames) if frames else None, done)
+    return TrialInput(record, config, stitch(frames) if frames else None, done, folds)
 
 
 def _incomplete_note(trials: list[TrialInput], experiment: Experiment) -> list[str]:
@@ -132,7 +133,11 @@ def experiment_report(
         frame = series.rename("daily_return").rename_axis("day").reset_index()
         write_parquet_atomic(frame, files.trial(by_name[column].config_hash).daily_returns)
     page = experiment_page(
-        summary, report.best_equity, report.benchmark_equity, report.best_predictions
+        summary,
+        report.best_equity,
+        report.benchmark_equity,
+        report.best_predictions,
+        report.best_trades,
     )
     write_text_atomic(out.html, page.html)
     context.log.info(f"{name}/{symbol}: {summary['verdict']}")

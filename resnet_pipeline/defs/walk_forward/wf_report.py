@@ -178,6 +178,7 @@ def wf_report(
         evaluation.benchmark,
         strategy.to_dict(),
         _drift(store, symbol, sorted(frames)),
+        evaluation.result.trades,
     )
     out = store.layout.reports(symbol).walk_forward
     write_parquet_atomic(stitched, out.stitched_predictions)

@@ -32,7 +32,7 @@ from resnet_pipeline.ml.evaluation.bootstrap import (
     sharpe_intervals,
 )
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
-from resnet_pipeline.number_format import percent, short
+from resnet_pipeline.number_format import percent, short, signed_percent
 from resnet_pipeline.verdicts import (
     BETTER,
     Condition,
@@ -255,10 +255,11 @@ def walk_forward_summary(
     }
 
 
-def summary_headline(summary: dict) -> Headline:
+def summary_headline(summary: dict, why: str = "") -> Headline:
     """The headline of a stored summary (recomputed from its intervals, so an older report
-    reads by today's words): the verdict's conditions, then trades and returns, the
-    probabilistic Sharpe ratio and the months won."""
+    reads by today's words): the verdict's conditions, then trades and returns (``why``:
+    the report's account of them, ``reports.trade_story.why_line``), the probabilistic
+    Sharpe ratio and the months won."""
     intervals = summary["intervals"]
     decided = verdict(
         intervals["classification"],
@@ -268,7 +269,12 @@ def summary_headline(summary: dict) -> Headline:
     )
     notes = []
     strategy, hold = summary.get("strategy") or {}, summary.get("buy_and_hold") or {}
-    if strategy:
+    if why:
+        notes += [
+            why,
+            f"buy-and-hold over the same minutes: {signed_percent(hold.get('total_return'))}",
+        ]
+    elif strategy:
         notes.append(
             f"{strategy.get('trades', 0):,} trades: total return after costs "
             f"{percent(strategy.get('total_return'))}, buy-and-hold "
