@@ -92,7 +92,7 @@ def flicker():
     return evaluate_strategy(candles, _flickering(candles), StrategyConfig())
 
 
-def _backtest_page(evaluation, training=None, other=None):
+def _backtest_page(evaluation, training=None, others=()):
     stamps = evaluation.result.equity.index
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"timestamp": stamps, "label": rng.integers(0, 3, len(stamps))})
@@ -109,7 +109,7 @@ def _backtest_page(evaluation, training=None, other=None):
     trading = {"sharpe": {"estimate": None, "low": None, "high": None}}
     headline = backtest_headline(view, evaluation, trading, "0 trades", "USDT")
     page = backtest_report_html(
-        "PLANTUSDT", evaluation, report, view, headline, [], training, other
+        "PLANTUSDT", evaluation, report, view, headline, [], training, others
     )
     return headline, page
 
@@ -276,7 +276,7 @@ def test_the_difference_of_two_settings_is_one_line():
 
 
 def test_the_backtest_report_links_the_other_view_with_the_reason(flicker):
-    first = _first_screen(_backtest_page(flicker, other=EXPERIMENT_LINK)[1].html)
+    first = _first_screen(_backtest_page(flicker, others=[EXPERIMENT_LINK])[1].html)
     assert (
         'Why this differs from <a href="../experiments/planted/PLANTUSDT/report.html">'
         "the experiment&#x27;s report</a>: the experiment uses threshold 0.7" in first
@@ -320,7 +320,7 @@ def idle_trial():
         report.benchmark_equity,
         report.best_predictions,
         report.best_trades,
-        EXPERIMENT_LINK,
+        [EXPERIMENT_LINK],
     )
     return report, page
 

@@ -209,6 +209,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         register_experiment(experiment, instance, defs)
         run_experiment(experiment, instance, defs, {"n_boot": 200})
         print(f"   done in {time.perf_counter() - started:.1f}s", flush=True)
+        # The experiment's reports link the main job's; the backtests again, to link back.
+        backtest = {"ops": {"backtest_report": config["ops"]["backtest_report"]}} | quiet
+        for symbol in settings.symbols:
+            _step(
+                f"backtest_report {symbol} again, linking the experiment's report",
+                lambda symbol=symbol: training.execute_in_process(
+                    partition_key=symbol,
+                    instance=instance,
+                    asset_selection=[dg.AssetKey("backtest_report")],
+                    run_config=backtest,
+                ),
+            )
     print(f"\nDemo finished in {time.perf_counter() - total:.0f}s.")
     print_summary(instance, settings.symbols)
     if args.experiment:

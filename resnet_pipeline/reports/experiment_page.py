@@ -9,6 +9,8 @@ interval reads ``estimate [low, high]``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -254,10 +256,10 @@ def experiment_page(
     benchmark_equity: pd.Series,
     best_predictions: pd.DataFrame,
     best_trades: pd.DataFrame,
-    other_view: OtherView | None = None,
+    other_views: Sequence[OtherView] = (),
 ) -> ResearchPage:
     """``summary``: ``build_experiment_report``'s; the rest: the drawn trial's equity,
-    buy-and-hold's, its predictions and trades; ``other_view``: another report of the same
+    buy-and-hold's, its predictions and trades; ``other_views``: other reports of the same
     question (e.g. the main job's backtest) and why its result differs."""
     lines = summary["leaderboard"]
     best, drawn = drawn_trial(summary)
@@ -321,5 +323,5 @@ def experiment_page(
         notes,
         [("What the tests mean", EXPLAINED), ("Conventions", conventions)],
         leading,
-        first_screen_html(settings, other_view),
+        first_screen_html(settings, other_views),
     )

@@ -4,6 +4,7 @@ report answers the same question differently, a link to it with the reason."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from resnet_pipeline.ml.evaluation.run_settings import RunSettings
@@ -28,12 +29,12 @@ class OtherView:
         return self.name or self.path.rsplit("/", 1)[-1]
 
 
-def first_screen_html(settings: RunSettings, other: OtherView | None = None) -> str:
+def first_screen_html(settings: RunSettings, others: Sequence[OtherView] = ()) -> str:
     lines = [f"<p>{html.escape(line)}</p>" for line in settings.lines()]
-    if other is not None:
+    for other in others:
         link = f'<a href="{html.escape(other.path)}">{html.escape(other.label)}</a>'
         lines.append(
-            f'<p id="other-view">Why this differs from {link}: {html.escape(other.reason)}</p>'
+            f'<p class="other-view">Why this differs from {link}: {html.escape(other.reason)}</p>'
         )
     body = "".join(lines)
     return f'<div class="rests" id="rests-on"><strong>What this rests on</strong>{body}</div>'

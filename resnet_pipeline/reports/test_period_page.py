@@ -5,6 +5,7 @@ model, so its months stand where the walk-forward's folds do."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -139,6 +140,13 @@ def backtest_headline(
     return Headline(conditions, notes, BACKTEST_RULE)
 
 
+def period_settings(evaluation: StrategyEvaluation, training: TrainingBudget | None) -> RunSettings:
+    """What a test period's result rests on: the strategy, the training and the period."""
+    start, end = evaluation.result.equity.index[0], evaluation.result.equity.index[-1]
+    period = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC)"
+    return RunSettings(evaluation.result.config, training, period)
+
+
 def backtest_report_html(
     symbol: str,
     evaluation: StrategyEvaluation,
@@ -147,7 +155,7 @@ def backtest_report_html(
     headline: Headline,
     history: list[dict],
     training: TrainingBudget | None,
-    other_view: OtherView | None = None,
+    other_views: Sequence[OtherView] = (),
 ) -> PeriodPage:
     """The report of one symbol's test period: headline, what it rests on (the strategy's
     rules, the training, the other view when given), plots (per-month differences, equity,
@@ -195,17 +203,15 @@ def backtest_report_html(
         ("Strategy settings used", settings_html(cfg)),
         ("Threshold sweep", sweep_html(diagnostics.threshold_sweep(view.frame))),
     ]
-    start, end = evaluation.result.equity.index[0], evaluation.result.equity.index[-1]
-    period = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC)"
-    settings = RunSettings(cfg, training, period)
+    settings = period_settings(evaluation, training)
     html = page(
         f"{symbol}: ResNet direction classifier, test period report",
-        f"Test period {period}.",
+        f"Test period {settings.period}.",
         headline,
         figures,
         tables,
         notes,
         [("Conventions", [*CONVENTIONS, UNIT_NOTE])],
-        first_screen_html(settings, other_view),
+        first_screen_html(settings, other_views),
     )
     return PeriodPage(html, headline, figures, settings)

@@ -5,6 +5,8 @@ fold, drift), then the tables."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
@@ -41,7 +43,7 @@ def walk_forward_page(
     strategy_settings: dict,
     drift: pd.DataFrame,
     trades: pd.DataFrame,
-    other_view: OtherView | None = None,
+    other_views: Sequence[OtherView] = (),
 ) -> ResearchPage:
     """``summary``: ``walk_forward_summary`` with the stitched backtest's ``strategy`` and
     ``buy_and_hold`` metrics; ``folds``: each fold's fold.json with ``predicted`` (its
@@ -101,5 +103,5 @@ def walk_forward_page(
         tables,
         [],
         [("How the numbers are made", how)],
-        rests_on=first_screen_html(RunSettings(cfg, training, period), other_view),
+        rests_on=first_screen_html(RunSettings(cfg, training, period), other_views),
     )

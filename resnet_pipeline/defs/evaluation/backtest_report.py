@@ -21,9 +21,11 @@ from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
 from resnet_pipeline.ml.evaluation.run_settings import TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
 from resnet_pipeline.partitions import Partitions
+from resnet_pipeline.reports.other_views import experiment_views
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,
     backtest_report_html,
+    period_settings,
     split_view,
 )
 from resnet_pipeline.resources.io_manager import DataStore
@@ -113,8 +115,18 @@ def backtest_report(
     training = TrainingBudget.of_models(
         [len(checkpoint.history)], [len(splits.train_ends)], checkpoint.train_config
     )
+    experiments = experiment_views(
+        store.layout, symbol, period_settings(evaluation, training), files.backtest_html
+    )
     report = backtest_report_html(
-        symbol, evaluation, metrics_report, view, headline, checkpoint.history, training
+        symbol,
+        evaluation,
+        metrics_report,
+        view,
+        headline,
+        checkpoint.history,
+        training,
+        experiments,
     )
     write_parquet_atomic(evaluation.result.trades, files.trades)
     write_parquet_atomic(

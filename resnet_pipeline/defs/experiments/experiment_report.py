@@ -27,9 +27,11 @@ from resnet_pipeline.experiments.verdict_report import (
     trial_returns,
 )
 from resnet_pipeline.layout import ExperimentFiles
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings
 from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS
-from resnet_pipeline.reports.experiment_page import experiment_page
+from resnet_pipeline.reports.experiment_page import drawn_trial, experiment_page
+from resnet_pipeline.reports.other_views import main_job_view
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
@@ -132,12 +134,17 @@ def experiment_report(
     for column, series in trial_returns(report).items():
         frame = series.rename("daily_return").rename_axis("day").reset_index()
         write_parquet_atomic(frame, files.trial(by_name[column].config_hash).daily_returns)
+    drawn, _ = drawn_trial(summary)
+    job = main_job_view(
+        store.layout, symbol, RunSettings.from_dict(drawn["run_settings"]), out.html
+    )
     page = experiment_page(
         summary,
         report.best_equity,
         report.benchmark_equity,
         report.best_predictions,
         report.best_trades,
+        [job] if job else [],
     )
     write_text_atomic(out.html, page.html)
     context.log.info(f"{name}/{symbol}: {summary['verdict']}")
