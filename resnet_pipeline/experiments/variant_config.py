@@ -24,6 +24,9 @@ configuration is the same trial and any change, a default changed in code includ
 
 from __future__ import annotations
 
+import functools
+import operator
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -31,12 +34,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig
-from resnet_pipeline.knobs import config_fields, knob
-from resnet_pipeline.ml.folds.fold_training import WarmStart
+from resnet_pipeline.knobs import KnobError, config_fields, knob
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.folds.warm_start import WarmStart
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.tracking import config_hash
 from resnet_pipeline.trading.strategy import SPOT_BORROW_FEE_PER_DAY, StrategyConfig, short_rules
@@ -110,6 +113,17 @@ def section_fields(section: str) -> dict[str, tuple[type, Any]]:
     return out
 
 
+def _as_read(hint: Any) -> Any:
+    """The type a YAML value of a field with this hint must have: tuples are read as lists.
+    Checked strictly, so ``yes`` (a bool) or ``2.5`` is no epoch count and ``"3"`` no number."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return list[typing.get_args(hint)[0]]
+    if origin in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, [_as_read(a) for a in typing.get_args(hint)])
+    return hint
+
+
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -141,7 +155,7 @@ def _typed(section: str, values: Mapping[str, Any]) -> dict[type, dict[str, Any]
             )
         cls, hint = known[name]
         try:
-            checked = TypeAdapter(hint).validate_python(value)
+            checked = TypeAdapter(_as_read(hint)).validate_python(value, strict=True)
         except ValidationError as error:
             problem = error.errors()[0]["msg"]
             raise VariantConfigError(
@@ -157,9 +171,25 @@ def _typed(section: str, values: Mapping[str, Any]) -> dict[type, dict[str, Any]
 def _build(section: str, cls: type, values: dict[str, Any], **data: Any) -> Any:
     try:
         return cls(**values, **data)
+    except KnobError as error:
+        raise VariantConfigError(section, error.field, f"{section}.{error}") from None
     except (ValueError, TypeError) as error:
         field = next((k for k in values if k in str(error)), None)
         raise VariantConfigError(section, field, f"{section}: {error}") from None
+
+
+def _training(values: dict[str, Any]) -> TrainConfig:
+    """The SPEC 8 training; class weights, when given, one per label class."""
+    train = _build("training", TrainConfig, values)
+    weights = train.class_weights
+    if weights is not None and len(weights) != len(CLASS_NAMES):
+        raise VariantConfigError(
+            "training",
+            "class_weights",
+            f"training.class_weights={list(weights)}: give one weight per class "
+            f"({', '.join(CLASS_NAMES)}), e.g. [1.2, 0.8, 1.2], or null for equal weights",
+        )
+    return train
 
 
 def _strategy(values: dict[str, Any], market: str) -> StrategyConfig:
@@ -189,15 +219,17 @@ def resolve_config(
     data = {"in_channels": len(FEATURE_CHANNELS), "num_classes": len(CLASS_NAMES)}
     model_values = typed["model"][ModelConfig]
     try:
-        model = ModelConfig(**model_values, window=folds.window, **data)
-    except (ValueError, TypeError) as error:
-        field = "window" if "window" in str(error) else None
-        section = "folds" if field else "model"
-        raise VariantConfigError(section, field, f"{section}: {error}") from None
+        model = _build("model", ModelConfig, model_values, window=folds.window, **data)
+    except VariantConfigError as error:
+        if error.field != "window":
+            raise
+        raise VariantConfigError(
+            "folds", "window", f"folds.{str(error).split('.', 1)[1]}"
+        ) from None
     return VariantConfig(
         labels=labels,
         model=model,
-        train=_build("training", TrainConfig, typed["training"][TrainConfig]),
+        train=_training(typed["training"][TrainConfig]),
         run=_build("training", RunOptions, typed["training"][RunOptions]),
         folds=folds,
         warm=_build("folds", WarmStart, typed["folds"][WarmStart]),
