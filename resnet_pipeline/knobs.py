@@ -56,15 +56,15 @@ class Bounds:
         )
 
     def text(self) -> str:
-        """The range in words: ``> 0``, ``in (0, 1]``, ``>= 1``; empty when unbounded."""
+        """The range in words: ``above 0``, ``in (0, 1]``, ``at least 1``; empty when unbounded."""
         low = ("[", self.ge) if self.ge is not None else ("(", self.gt)
         high = ("]", self.le) if self.le is not None else (")", self.lt)
         if low[1] is not None and high[1] is not None:
             return f"in {low[0]}{_number(low[1])}, {_number(high[1])}{high[0]}"
         if low[1] is not None:
-            return f"{'>=' if low[0] == '[' else '>'} {_number(low[1])}"
+            return f"{'at least' if low[0] == '[' else 'above'} {_number(low[1])}"
         if high[1] is not None:
-            return f"{'<=' if high[0] == ']' else '<'} {_number(high[1])}"
+            return f"{'at most' if high[0] == ']' else 'below'} {_number(high[1])}"
         return ""
 
 

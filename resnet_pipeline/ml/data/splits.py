@@ -28,9 +28,9 @@ SPLITS = ("train", "val", "test")
 @dataclass(frozen=True)
 class SplitConfig:
     window: int = knob(256, "rows (minutes) per sample window", ge=8)
-    train_ratio: float = knob(0.70, "share of samples, oldest first", gt=0, lt=1)
-    val_ratio: float = knob(0.15, "share of samples after training", gt=0, lt=1)
-    test_ratio: float = knob(0.15, "share of samples, newest last", gt=0, lt=1)
+    train_ratio: float = knob(0.70, "share of samples, oldest first", gt=0)
+    val_ratio: float = knob(0.15, "share of samples after training", gt=0)
+    test_ratio: float = knob(0.15, "share of samples, newest last", gt=0)
     forward_window: int = knob(
         LabelConfig().forward_window, "the label horizon in minutes", from_data=True, ge=1
     )
