@@ -145,32 +145,36 @@ def _shown(value: Any) -> str:
 
 
 def check_knobs(config: Any) -> None:
-    """Refuse a value of ``config`` (a dataclass of knobs) outside its knob's rule: a choice
-    not offered, a non-finite number or one out of range (each number of a tuple);
-    ``KnobError`` names the field, the value (cut) and what is allowed."""
+    """Refuse a value of ``config`` (a dataclass of knobs) outside its knob's rule (``check``)."""
     for spec in fields(config):
-        if _DESCRIPTION not in spec.metadata:
-            continue
-        value = getattr(config, spec.name)
-        options = choices(spec)
-        if options:
-            if value not in options:
-                raise KnobError(spec.name, f"{spec.name}={_shown(value)}: use {allowed(spec)}")
-            continue
-        numbers = value if isinstance(value, tuple | list) else (value,)
-        rule = bounds(spec)
-        for number in numbers:
-            if (
-                isinstance(number, Real)
-                and not isinstance(number, bool)
-                and not rule.admits(number)
-            ):
-                note = spec.metadata.get(_NOTE)
-                raise KnobError(
-                    spec.name,
-                    f"{spec.name}={_shown(value)}: use {allowed(spec)} "
-                    f"(default {_shown(spec.default)})" + (f"; {note}" if note else ""),
-                )
+        if _DESCRIPTION in spec.metadata:
+            check(spec, getattr(config, spec.name))
+
+
+def check(spec: Field, value: Any) -> None:
+    """Refuse ``value`` for the knob ``spec``: a choice not offered, a non-finite number or one
+    out of range (each number of a tuple); ``KnobError`` names the field, the value (cut)
+    and what is allowed."""
+    options = choices(spec)
+    if options:
+        if value not in options:
+            raise KnobError(spec.name, f"{spec.name}={_shown(value)}: use {allowed(spec)}")
+        return
+    numbers = value if isinstance(value, tuple | list) else (value,)
+    rule = bounds(spec)
+    for number in numbers:
+        if isinstance(number, Real) and not isinstance(number, bool) and not rule.admits(number):
+            note = spec.metadata.get(_NOTE)
+            raise KnobError(
+                spec.name,
+                f"{spec.name}={_shown(value)}: use {allowed(spec)} "
+                f"(default {_shown(spec.default)})" + (f"; {note}" if note else ""),
+            )
+
+
+def knob_of(part: type, name: str) -> Field:
+    """The field ``name`` of the dataclass ``part``."""
+    return next(f for f in fields(part) if f.name == name)
 
 
 def choices(spec: Field) -> tuple[Any, ...]:
@@ -200,7 +204,7 @@ def flat_fields(part: type) -> list[Field]:
 def same_as(part: type, name: str) -> Any:
     """A field declared like ``part``'s field ``name`` (default, description, allowed values):
     for a dataclass that shares a knob with another, so the knob is still declared once."""
-    spec = next(f for f in fields(part) if f.name == name)
+    spec = knob_of(part, name)
     if spec.default is MISSING:
         raise TypeError(f"{part.__name__}.{name} has no default to share")
     return field(default=spec.default, metadata=dict(spec.metadata))

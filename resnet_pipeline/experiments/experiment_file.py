@@ -108,6 +108,12 @@ class Experiment:
         return next((v for v in self.variants if v.name == name), None)
 
 
+def valid_variant_name(name: str) -> bool:
+    """Whether ``name`` can be a variant: a partition key that round-trips through a
+    ``--partition-range`` (``NAME_RULE``)."""
+    return bool(VARIANT_NAME.fullmatch(name)) and "..." not in name
+
+
 def experiment_path(directory: str | Path, name: str) -> Path:
     """The file of experiment ``name`` (``.yaml``, or ``.yml`` when only that exists)."""
     folder = Path(directory)
@@ -282,7 +288,7 @@ def expand_grid(
             label = f"{section}.{field}" if field in repeated else field
             parts.append(f"{label}={_text(value)}")
         name = "+".join(parts)
-        if not VARIANT_NAME.fullmatch(name) or "..." in name:
+        if not valid_variant_name(name):
             raise _fail(
                 path,
                 f"grid variant {quoted(name)}",
@@ -309,7 +315,7 @@ def _named_variants(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str,
         name = entry["name"]
         if not isinstance(name, str) or not name.strip():
             raise _fail(path, f"variants[{index}], name", _not_text(name, "spec-default"))
-        if not VARIANT_NAME.fullmatch(name) or "..." in name:
+        if not valid_variant_name(name):
             raise _fail(
                 path,
                 f"variant {quoted(name)}",

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig
-from resnet_pipeline.knobs import KnobError, config_fields, knob
+from resnet_pipeline.knobs import KnobError, check, config_fields, knob, knob_of
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
 from resnet_pipeline.ml.folds.warm_start import WarmStart
 from resnet_pipeline.ml.model.model_config import ModelConfig
@@ -195,6 +195,10 @@ def _training(values: dict[str, Any]) -> TrainConfig:
 def _strategy(values: dict[str, Any], market: str) -> StrategyConfig:
     """The SPEC 9 rules; shorts and their borrowing cost follow ``market`` unless set."""
     borrow = values.pop("borrow_fee_per_day", SPOT_BORROW_FEE_PER_DAY)
+    try:
+        check(knob_of(StrategyConfig, "borrow_fee_per_day"), borrow)  # even where unused
+    except KnobError as error:
+        raise VariantConfigError("strategy", error.field, f"strategy.{error}") from None
     try:
         shorts = short_rules(market, values.pop("allow_short", None), borrow)
     except ValueError as error:

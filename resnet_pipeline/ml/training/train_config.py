@@ -105,6 +105,11 @@ class TrainConfig:
                 f"device={self.device[:40]!r}: use auto (a GPU when present), cpu, cuda, "
                 "cuda:N or mps"
             )
+        if self.precision == "fp16" and not self.device.startswith(("auto", "cuda")):
+            raise ValueError(
+                f"precision='fp16' needs a CUDA GPU (device={self.device!r}): use precision "
+                "'bf16' or 'fp32', or device cuda"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
