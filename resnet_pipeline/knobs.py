@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, Field, dataclass, field, fields
-from numbers import Real
 from typing import Any
 
 _DESCRIPTION, _CHOICES, _FROM_DATA = "description", "choices", "from_data"
@@ -45,7 +44,7 @@ class Bounds:
     le: float | None = None
     lt: float | None = None
 
-    def admits(self, value: Real) -> bool:
+    def admits(self, value: float) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
             return False
         return (
@@ -163,7 +162,11 @@ def check(spec: Field, value: Any) -> None:
     numbers = value if isinstance(value, tuple | list) else (value,)
     rule = bounds(spec)
     for number in numbers:
-        if isinstance(number, Real) and not isinstance(number, bool) and not rule.admits(number):
+        if (
+            isinstance(number, int | float)
+            and not isinstance(number, bool)
+            and not rule.admits(number)
+        ):
             note = spec.metadata.get(_NOTE)
             raise KnobError(
                 spec.name,

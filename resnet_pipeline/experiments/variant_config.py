@@ -98,11 +98,12 @@ class VariantConfig:
             for section, classes in SECTIONS.items()
         }
 
-    @property
+    @functools.cached_property
     def config_hash(self) -> str:
         return config_hash(self.sections())
 
 
+@functools.cache
 def section_fields(section: str) -> dict[str, tuple[type, Any]]:
     """{field: (owning dataclass, type hint)} of a section, derived from its dataclasses."""
     out: dict[str, tuple[type, Any]] = {}
@@ -111,6 +112,12 @@ def section_fields(section: str) -> dict[str, tuple[type, Any]]:
         for spec in config_fields(cls):
             out[spec.name] = (cls, hints[spec.name])
     return out
+
+
+@functools.cache
+def _adapter(hint: Any) -> TypeAdapter:
+    """The validator of a field's values (built once: a grid checks the same fields often)."""
+    return TypeAdapter(_as_read(hint))
 
 
 def _as_read(hint: Any) -> Any:
@@ -155,7 +162,7 @@ def _typed(section: str, values: Mapping[str, Any]) -> dict[type, dict[str, Any]
             )
         cls, hint = known[name]
         try:
-            checked = TypeAdapter(_as_read(hint)).validate_python(value, strict=True)
+            checked = _adapter(hint).validate_python(value, strict=True)
         except ValidationError as error:
             problem = error.errors()[0]["msg"]
             raise VariantConfigError(
