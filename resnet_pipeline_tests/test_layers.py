@@ -15,7 +15,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("urls", "artifacts", "knobs", "number_format", "verdicts", "commands", "run_liveness"),
     ("layout", "storage", "training_lock"),
     ("market",),
-    ("settings", "partitions", "features"),
+    ("settings", "partition_months", "partitions", "features"),
     ("trading",),
     ("ml.data",),
     ("ml.model",),

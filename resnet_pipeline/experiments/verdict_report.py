@@ -40,7 +40,7 @@ from resnet_pipeline.experiments.variant_fold import (
     EXPERIMENT_COLUMNS,
     strategy_columns,
 )
-from resnet_pipeline.knobs import knob
+from resnet_pipeline.knobs import check_knobs, knob
 from resnet_pipeline.ml.evaluation.bootstrap import BLOCK_RULE, sharpe_intervals
 from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
@@ -57,20 +57,21 @@ class TrialTests:
     """The verdict's own knobs (``BootstrapConfig`` sets the intervals' resamples and seed)."""
 
     pbo_blocks: int = knob(
-        DEFAULT_BLOCKS, f"S, the blocks of days of the PBO's CSCV (even, 2..{MAX_BLOCKS})"
+        DEFAULT_BLOCKS, "S, the blocks of days of the PBO's CSCV (even)", ge=2, le=MAX_BLOCKS
     )
-    spa_reps: int = knob(DEFAULT_REPS, "stationary-bootstrap replications of the SPA test")
+    spa_reps: int = knob(
+        DEFAULT_REPS,
+        "stationary-bootstrap replications of the SPA test",
+        ge=MIN_RESAMPLES,
+        note="fewer cannot bring the p-value below 0.05",
+    )
 
     def __post_init__(self) -> None:
-        if self.pbo_blocks < 2 or self.pbo_blocks % 2 or self.pbo_blocks > MAX_BLOCKS:
+        check_knobs(self)
+        if self.pbo_blocks % 2:
             raise ValueError(
                 f"pbo_blocks={self.pbo_blocks}: use an even number from 2 to {MAX_BLOCKS} "
                 f"(default {DEFAULT_BLOCKS}); a block needs at least 2 days"
-            )
-        if self.spa_reps < MIN_RESAMPLES:
-            raise ValueError(
-                f"spa_reps={self.spa_reps}: use at least {MIN_RESAMPLES} replications "
-                f"(default {DEFAULT_REPS}) so the p-value can fall below 0.05"
             )
 
 

@@ -23,7 +23,6 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.knobs import knob
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import (
     BLOCK_RULE,
@@ -31,6 +30,8 @@ from resnet_pipeline.ml.evaluation.bootstrap import (
     probabilistic_sharpe_ratio,
     sharpe_intervals,
 )
+from resnet_pipeline.ml.evaluation.bootstrap_config import MIN_RESAMPLES as MIN_RESAMPLES
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig as BootstrapConfig
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
 from resnet_pipeline.number_format import percent, short, signed_percent
 from resnet_pipeline.verdicts import (
@@ -48,25 +49,6 @@ AUC_RULE = (
     "counts: a predictor constant within every month scores 0.5"
 )
 NO_SHARPE = "fewer than 3 days, or daily returns without variation"
-# A 95% percentile interval needs draws in both 2.5% tails; every resample recomputes the
-# metrics over all predicted minutes, so the cost grows linearly with n_boot.
-MIN_RESAMPLES, MAX_RESAMPLES = 100, 100_000
-
-
-@dataclass(frozen=True)
-class BootstrapConfig:
-    n_boot: int = knob(
-        1000, f"bootstrap resamples for the 95% intervals ({MIN_RESAMPLES}..{MAX_RESAMPLES})"
-    )
-    bootstrap_seed: int = knob(0, "seed of the resampling")
-
-    def __post_init__(self) -> None:
-        if not MIN_RESAMPLES <= self.n_boot <= MAX_RESAMPLES:
-            raise ValueError(
-                f"n_boot={self.n_boot}: use {MIN_RESAMPLES}..{MAX_RESAMPLES:,} bootstrap "
-                "resamples (default 1,000); fewer cannot place the 2.5% and 97.5% percentiles "
-                "of the 95% intervals, more take hours and gigabytes of memory"
-            )
 
 
 @dataclass
