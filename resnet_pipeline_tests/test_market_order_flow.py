@@ -208,3 +208,29 @@ def test_raw_candles_stores_binance_order_flow(tmp_path: Path, truth: pd.DataFra
     path = Layout.at(tmp_path / "data").partition("raw_candles", "BTCUSDT", date(2024, 2, 1))
     stored = read_parquet(path)
     pd.testing.assert_frame_equal(stored, february.reset_index(drop=True), check_exact=False)
+
+
+def test_a_running_month_stored_without_order_flow_refuses_it_and_keeps_its_file(
+    tmp_path: Path, truth: pd.DataFrame
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    february = truth[truth["timestamp"] >= pd.Timestamp("2024-02-01", tz="UTC")]
+    _binance(february).to_csv(exports / "BTCUSDT-1m-2024-02-01.csv", index=False)
+    path = Layout.at(tmp_path / "data").partition("raw_candles", "BTCUSDT", date(2024, 2, 1))
+    write_parquet_atomic(february.iloc[:60][list(CANDLE_COLUMNS)].reset_index(drop=True), path)
+    before = path.read_bytes()
+    result = dg.materialize(
+        [asset("raw_candles")],
+        partition_key="2024-02-01|BTCUSDT",
+        resources=pipeline_resources(tmp_path / "data", FilesCandles(files_dir=str(exports))),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    error, messages = result.get_step_failure_events()[0].step_failure_data.error, []
+    while error is not None:  # Dagster wraps the IO manager's error: read the whole chain
+        messages.append(error.message)
+        error = error.cause
+    assert any(str(path) in m and "Delete it and re-materialize" in m for m in messages)
+    assert path.read_bytes() == before
