@@ -18,7 +18,7 @@ from resnet_pipeline.config_reference import (
     render,
     variables,
 )
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import TrainConfig
 
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.families import (
     ALL_CHANNELS,
     FAMILIES,

@@ -15,7 +15,8 @@ from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY
 from resnet_pipeline.ml.model.checkpoint import save_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic

@@ -11,7 +11,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from resnet_pipeline.features.calendar_channels import CALENDAR
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, PRICE_CHANNELS
+from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.labels import DOWN, UP, compute_labels
 from resnet_pipeline.market.planted import EPOCH_WEEKDAY, CalendarPattern
 from resnet_pipeline.market.synthetic import EPOCH, SyntheticSource

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from resnet_pipeline.defs.training.training_config import TrainingConfig, training_plan
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.data.windows import WindowDataset

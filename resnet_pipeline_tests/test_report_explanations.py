@@ -23,6 +23,7 @@ from resnet_pipeline.experiments.verdict_report import (
 from resnet_pipeline.knobs import config_fields, knob
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
 from resnet_pipeline.ml.evaluation.classification import classification_verdicts
 from resnet_pipeline.ml.evaluation.run_settings import (
     RunSettings,
@@ -30,7 +31,6 @@ from resnet_pipeline.ml.evaluation.run_settings import (
     settings_difference,
     strategy_phrases,
 )
-from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
 from resnet_pipeline.number_format import (
     MINUTES,
     MONEY,

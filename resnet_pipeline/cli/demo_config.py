@@ -8,7 +8,7 @@ from datetime import date
 from resnet_pipeline.defs.training.training_config import TRAINING_PARTS
 from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.knobs import flat_fields
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.trading.strategy import StrategyConfig
 

@@ -42,8 +42,8 @@ from resnet_pipeline.experiments.variant_fold import (
 )
 from resnet_pipeline.knobs import check_knobs, knob
 from resnet_pipeline.ml.evaluation.bootstrap import BLOCK_RULE, sharpe_intervals
+from resnet_pipeline.ml.evaluation.bootstrap_config import MIN_RESAMPLES, BootstrapConfig
 from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
-from resnet_pipeline.ml.evaluation.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
 from resnet_pipeline.ml.trial_statistics.backtest_overfitting import DEFAULT_BLOCKS, MAX_BLOCKS
 from resnet_pipeline.ml.trial_statistics.returns_matrix import per_day_sharpe
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import DEFAULT_REPS

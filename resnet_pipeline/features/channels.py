@@ -16,7 +16,6 @@ import pandas as pd
 import ta
 
 from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
-from resnet_pipeline.features.channel_names import PRICE_CHANNELS as PRICE_CHANNELS
 from resnet_pipeline.features.indicators import daily_vwap, rolling_mean_std, wilder_atr
 
 WARMUP_ROWS = 400

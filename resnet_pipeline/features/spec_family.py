@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.family import ChannelFamily
 
 # WARMUP_ROWS rows fit in a day of minutes, and the VWAP needs the candle's whole UTC day.

@@ -27,8 +27,8 @@ from resnet_pipeline.experiments.verdict_report import (
     trial_returns,
 )
 from resnet_pipeline.layout import ExperimentFiles
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
 from resnet_pipeline.ml.evaluation.run_settings import RunSettings
-from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS
 from resnet_pipeline.reports.experiment_page import drawn_trial, experiment_page
 from resnet_pipeline.reports.other_views import main_job_view

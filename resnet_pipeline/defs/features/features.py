@@ -11,7 +11,8 @@ from resnet_pipeline.defs.monthly import (
     raw_by_month,
     stored_partition_check,
 )
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, FEATURE_DTYPE, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import FEATURE_DTYPE, compute_features
 from resnet_pipeline.partitions import Partitions
 
 # New candles refresh features (the daily ingestion leaves the ingestion side fresh); unlike

@@ -10,7 +10,7 @@ from resnet_pipeline.artifacts import exists, file_sha256
 from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.metadata import MODELING, OWNERS, markdown_table, plain
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig

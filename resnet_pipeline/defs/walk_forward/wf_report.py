@@ -31,12 +31,9 @@ from resnet_pipeline.defs.report_checks import (
     worse_check,
 )
 from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.evaluation.stitched_metrics import (
-    NO_SHARPE,
-    BootstrapConfig,
-    walk_forward_summary,
-)
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
+from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE, walk_forward_summary
 from resnet_pipeline.ml.folds.fold_identity import FoldMismatchError
 from resnet_pipeline.partitions import SYMBOL_DIM, Partitions
 from resnet_pipeline.reports.diagnostics import drift_zscores

@@ -30,8 +30,6 @@ from resnet_pipeline.ml.evaluation.bootstrap import (
     probabilistic_sharpe_ratio,
     sharpe_intervals,
 )
-from resnet_pipeline.ml.evaluation.bootstrap_config import MIN_RESAMPLES as MIN_RESAMPLES
-from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig as BootstrapConfig
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
 from resnet_pipeline.number_format import percent, short, signed_percent
 from resnet_pipeline.verdicts import (

@@ -35,7 +35,8 @@ from resnet_pipeline.ml.folds.monthly_folds import (
     with_normalizer,
 )
 from resnet_pipeline.ml.folds.warm_start import WarmStart
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import configure_threads, pick_device
 from resnet_pipeline.ml.training.inference import INFERENCE_BATCH, predict_proba
 from resnet_pipeline.ml.training.train_config import TrainConfig
