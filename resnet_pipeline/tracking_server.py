@@ -4,7 +4,7 @@ MLflow's client retries a failing request 7 times with exponential backoff and a
 each, and waits as long as a ``Retry-After`` header asks: behind a proxy answering 503, one fold
 spent 249 s in retries. Our calls run with ``HTTP_LIMITS`` instead (a few seconds a request,
 one retry, no ``Retry-After`` wait), set for the duration of our calls only (``bounded_http``)
-so that nothing else in the process changes; and an ``http(s)`` store is probed first
+and restored after them; and an ``http(s)`` store is probed first
 (``unreachable``): no answer, or a 5xx answer, and nothing is sent to it at all.
 
 ``WORST_CASE_S``: the longest a run's tracking can take when the server fails (the probe, then
