@@ -6,8 +6,8 @@ variant asks), fits its temperature on the validation split, fits the three base
 fold's training rows and predicts every eligible minute of M, with labels of the variant's rule
 computed from the stored candles (``experiments.fold_inputs``). Files go under the trial's
 folder, keyed by the configuration's hash (``Layout.experiment(E, S).trial(hash).fold(M)``):
-model.pt, fold.json, predictions.parquet; then the trial enters the ledger and the fold is
-logged to MLflow.
+model.pt, fold.json, predictions.parquet; then the trial enters the ledger. The run's folds
+are logged to MLflow once the training lock is released (``fold_tracking``).
 
 Runs in the ``trainer`` pool under ``one_training_at_a_time``: one training at a time on one
 machine; on Celery workers sharing a Postgres instance, folds run in parallel up to the pool's
@@ -16,13 +16,13 @@ so a warm start finds the previous month's model.
 """
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pandas as pd
 
 from resnet_pipeline.commands import ingest_month, month_key
-from resnet_pipeline.defs.experiments.fold_tracking import track_fold
+from resnet_pipeline.defs.experiments.fold_tracking import FoldToTrack, fold_to_track, track_folds
 from resnet_pipeline.defs.experiments.trials import (
     ResolvedTrial,
     resolve_trial,
@@ -101,9 +101,10 @@ def _months_of(trial: ResolvedTrial, months: list[date]) -> None:
 
 
 def _fold_one(
-    context, store, series: FoldSeries, trial, history: FoldHistory, mlflow, month
-) -> dict:
+    context, store, series: FoldSeries, trial, history: FoldHistory, month
+) -> tuple[dict, FoldToTrack]:
     key, layout = str(trial.key), store.layout
+    started = datetime.now(UTC)
     clock = Stopwatch()
     label = f"{key} {month:%Y-%m}"
     with clock("data"):  # the fold's rows and normalizer (the months were read for the run)
@@ -129,8 +130,7 @@ def _fold_one(
                 series.config.sections(),
             ),
         )
-    with clock("mlflow"):
-        outcome = track_fold(layout, trial, run, mlflow, context.log)
+    to_track = fold_to_track(layout, trial, run, started, datetime.now(UTC))
     seconds = {k: round(v, 2) for k, v in (clock.seconds | run.seconds).items()}
     info = trained.record | {
         "trial": key,
@@ -146,7 +146,7 @@ def _fold_one(
         f"{key} {month:%Y-%m}: {run.trained.start}, {run.trained.epochs_run} epochs, T = "
         f"{run.calibration.temperature:.3g}; seconds {seconds}"
     )
-    return info | outcome.metadata()
+    return info, to_track
 
 
 def experiment_fold(
@@ -156,7 +156,7 @@ def experiment_fold(
     venue: TradingVenue,
     mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
-    folds = []
+    folds, to_track = [], []
     with one_training_at_a_time(context):
         for key, group in itertools.groupby(sorted_folds(context), key=lambda km: km[0]):
             months = [month for _, month in group]
@@ -174,7 +174,13 @@ def experiment_fold(
                 )
             except FoldInputError as error:
                 raise dg.Failure(f"{key}: {error}") from error
-            folds += [_fold_one(context, store, series, trial, history, mlflow, m) for m in months]
+            for month in months:
+                info, pending = _fold_one(context, store, series, trial, history, month)
+                folds.append(info)
+                to_track.append(pending)
+    # Outside the lock: a slow tracking server never keeps the next training waiting.
+    outcomes = track_folds(store.layout, to_track, mlflow, context.log)
+    folds = [f | o.metadata() for f, o in zip(folds, outcomes, strict=True)]
     keys = {month_key(f["trial"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
     for partition, fold in keys.items():
         context.add_asset_metadata(

@@ -34,8 +34,10 @@ from resnet_pipeline.reports.experiment_page import drawn_trial, experiment_page
 from resnet_pipeline.reports.other_views import main_job_view
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import candles_around, write_parquet_atomic
+from resnet_pipeline.tracking import tag_verdict
 from resnet_pipeline.trading.stitched import stitch
 
 ExperimentReportConfig = dagster_config(
@@ -95,6 +97,7 @@ def experiment_report(
     store: DataStore,
     experiments: ExperimentDirectory,
     venue: TradingVenue,
+    mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
     try:
         name, symbol = split_report_key(context.partition_key)
@@ -147,6 +150,8 @@ def experiment_report(
         [job] if job else [],
     )
     write_text_atomic(out.html, page.html)
+    best_hash = by_name[summary["best_trial"]].config_hash
+    tag_verdict(mlflow.store(store.layout), name, symbol, summary["edge"], best_hash)
     context.log.info(f"{name}/{symbol}: {summary['verdict']}")
     best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
     numbers = {
