@@ -23,8 +23,8 @@ a step that is the run process itself (``in_process`` executor) has nothing abov
 and a run launched from the UI is a ``multiprocessing`` child of its code server, which is not
 the run (the run goes on, and reports its end, when the code server is gone). Celery tasks and
 other executors' steps are left alone too. A resource does not see its job's executor: there
-the executor is the definitions' (``executors.executor_name``: ``RESNET_EXECUTOR``), as no job of
-the pipeline names its own.
+the executor is the definitions' (``executors.executor_name``: ``RESNET_EXECUTOR``, which the
+caller passes), as no job of the pipeline names its own.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import dagster as dg
-
-from resnet_pipeline.executors import executor_name
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _armed: list[int] = []  # the pid of this process once it is bound (a fork starts unbound)
@@ -86,10 +84,11 @@ def steps_in_subprocesses(context: dg.AssetExecutionContext) -> bool:
     return runs_steps_in_subprocesses(context.job_def.executor_def.name, context.run.run_config)
 
 
-def bind_step(run: dg.DagsterRun | None) -> bool:
-    """Bind this process to ``run``'s process when it is a step subprocess of the run (see the
-    module); True when bound. Outside a run (``run`` None), nothing changes."""
-    if run is None or not runs_steps_in_subprocesses(executor_name(), run.run_config):
+def bind_step(run: dg.DagsterRun | None, executor: str) -> bool:
+    """Bind this process to ``run``'s process when it is a step subprocess of the run, whose
+    jobs use ``executor`` (see the module); True when bound. Outside a run (``run`` None),
+    nothing changes."""
+    if run is None or not runs_steps_in_subprocesses(executor, run.run_config):
         return False
     return die_with_run()
 

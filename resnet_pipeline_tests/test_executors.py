@@ -124,4 +124,4 @@ def test_which_runs_execute_their_steps_in_subprocesses() -> None:
     assert runs_steps_in_subprocesses(dg.multiprocess_executor.name, {})
     assert not runs_steps_in_subprocesses(in_process, {})
     assert not runs_steps_in_subprocesses("celery", {})
-    assert bind_step(None) is False  # a resource built outside a run (a sensor's)
+    assert bind_step(None, "multiprocess") is False  # a resource built outside a run (a sensor's)

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ml.training",),
     ("ml.evaluation",),
     ("ml.folds", "ml.trial_statistics"),
-    ("tracking",),
+    ("tracking", "tracking_server"),
     ("experiments",),
     ("reports",),
     ("resources", "executors"),

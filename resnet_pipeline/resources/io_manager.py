@@ -9,6 +9,7 @@ import pandas as pd
 from upath import UPath
 
 from resnet_pipeline.artifacts import as_path
+from resnet_pipeline.executors import executor_name
 from resnet_pipeline.layout import Layout, partition_name
 from resnet_pipeline.partitions import MONTH_DIM, split_key
 from resnet_pipeline.run_liveness import bind_step
@@ -78,7 +79,7 @@ class DataStore(dg.ConfigurableResource):
     root: str
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        bind_step(context.dagster_run)
+        bind_step(context.dagster_run, executor_name())
         require_writable_root(self.root)
 
     @property
