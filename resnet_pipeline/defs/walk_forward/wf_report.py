@@ -21,10 +21,12 @@ from resnet_pipeline.artifacts import (
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
-from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, plain
+from resnet_pipeline.defs.key_figure import equity_markdown
+from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, link, plain
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
+    key_figure,
     report_check_specs,
     report_metadata,
     trades_check,
@@ -197,9 +199,10 @@ def wf_report(
             report.headline,
             numbers,
             report.figures,
+            key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
             verdict=summary["verdict"],
             edge=summary["edge"],
-            report_path=dg.MetadataValue.path(str(out.html)),
+            report_path=link(out.html),
         ),
         check_results=[trades_check(trades, no_trades), worse_check(report.headline)],
     )
