@@ -51,9 +51,7 @@ def dagster_dev(
 
 
 @contextmanager
-def webserver(
-    dagster_home: Path, env: dict[str, str], timeout: float = 120
-) -> Iterator[DagsterUI]:
+def webserver(dagster_home: Path, env: dict[str, str], timeout: float = 120) -> Iterator[DagsterUI]:
     """The webserver alone (no daemon: nothing runs in the background) on an instance a test
     has already filled, against workspace.yaml."""
     port = free_port()

@@ -92,6 +92,8 @@ def chromium(profile: Path, timeout: float = 60) -> Iterator[Chromium]:
     """A headless Chromium with its own profile folder; stopped with its children."""
     assert BROWSER, "Chromium is not installed (apt-get install chromium)"
     profile.mkdir(parents=True, exist_ok=True)
+    active = profile / "DevToolsActivePort"
+    active.unlink(missing_ok=True)  # a port of an earlier browser on this profile
     proc = subprocess.Popen(
         [
             BROWSER,
@@ -109,7 +111,6 @@ def chromium(profile: Path, timeout: float = 60) -> Iterator[Chromium]:
         start_new_session=True,
     )
     try:
-        active = profile / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while not (active.exists() and active.read_text().strip()):
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -147,19 +147,30 @@ def link(path: Any) -> dg.MetadataValue:
     return dg.MetadataValue.url(Path(text.removeprefix("file://")).resolve().as_uri())
 
 
-def _cell(key: str, value: Any, resolution: float) -> str:
-    shown = number(value) if isinstance(value, bool) else _readable(key, value, resolution)
-    return MISSING if plain(shown) is None else str(shown)
+def bullets(rows: Sequence[Mapping[str, Any]], lead: str, resolution: float = 0.001) -> str:
+    """Rows as a Markdown list, one line per row led by its ``lead`` value: it wraps in the
+    UI's narrow value column, where a table's width would push the headline out of view."""
+    lines = []
+    for row in rows:
+        rest = ", ".join(
+            f"{k} {number(v) if isinstance(v, bool) else _readable(k, v, resolution)}"
+            for k, v in row.items()
+            if k != lead and v is not None and plain(v) is not None
+        )
+        lines.append(f"- **{row[lead]}**: {rest}")
+    return "\n".join(lines)
 
 
-def text_table(rows: Sequence[Mapping[str, Any]], resolution: float = 0.001) -> dg.MetadataValue:
-    """Rows as a table the UI renders inline whatever its size, every cell as text."""
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    records = [
-        dg.TableRecord({c: _cell(c, row.get(c), resolution) for c in columns}) for row in rows
-    ]
-    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns])
-    return dg.MetadataValue.table(records, schema=schema)
+def settings_list(nested: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Nested settings as 'section.key: value' lines (never a dict's braces)."""
+    lines = []
+    for key, value in nested.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            lines += settings_list(value, f"{name}.")
+        else:
+            lines.append(f"{name}: {number(plain(value))}")
+    return lines
 
 
 def markdown_table(df: pd.DataFrame) -> str:

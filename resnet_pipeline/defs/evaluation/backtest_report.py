@@ -8,7 +8,7 @@ from resnet_pipeline.commands import materialize
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
 from resnet_pipeline.defs.key_figure import equity_markdown
-from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, link, plain, text_table, without_met
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, bullets, link, plain, without_met
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
@@ -172,7 +172,9 @@ def backtest_report(
             numbers,
             report.figures,
             key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
-            targets=text_table([without_met(row) for row in evaluation.targets]),
+            targets=dg.MetadataValue.md(
+                bullets([without_met(row) for row in evaluation.targets], "metric")
+            ),
             notes=dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "-"),
             allow_short=strategy.allow_short,
             report_path=link(files.backtest_html),

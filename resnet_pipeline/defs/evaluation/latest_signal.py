@@ -233,7 +233,9 @@ def latest_signal(
                 "strategy_config": strategy_source,
                 "sizing": strategy.sizing,
                 "dataset_fingerprint": checkpoint.lineage.get(FINGERPRINT_KEY, ""),
-                "model_trained": checkpoint.lineage.get("created", ""),
+                "model_trained": pd.Timestamp(checkpoint.lineage["created"])
+                if checkpoint.lineage.get("created")
+                else None,
                 "computed_at": now,
             }
         )

@@ -12,7 +12,7 @@ from resnet_pipeline.commands import experiment_command, materialize, materializ
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.experiments.trials import load_experiment_or_fail
 from resnet_pipeline.defs.key_figure import equity_markdown
-from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, link, plain, text_table
+from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, bullets, link, plain
 from resnet_pipeline.defs.report_checks import key_figure, report_metadata
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
@@ -181,13 +181,15 @@ def experiment_report(
                 numbers,
                 page.figures,
                 {
-                    "symbols": text_table(_across_symbols(store, experiment)),
+                    "symbols": dg.MetadataValue.md(
+                        bullets(_across_symbols(store, experiment), "symbol")
+                    ),
                     **key_figure(equity_markdown(report.best_equity, report.benchmark_equity)),
                 },
                 resolution,
                 edge=summary["edge"],
                 best_trial=summary["best_trial"],
-                leaderboard=text_table(table),
+                leaderboard=dg.MetadataValue.md(bullets(table, "trial", resolution)),
                 report_path=link(out.html),
             ),
         }
@@ -218,7 +220,7 @@ def _across_symbols(store: DataStore, experiment: Experiment) -> list[dict[str, 
         rows.append(
             {
                 "symbol": symbol,
-                "verdict": summary["verdict"],
+                "verdict": summary["verdict"].split(":")[0],  # the rest is on its own page
                 "best_trial": summary["best_trial"],
                 "best_sharpe": sharpe,
                 "trials": summary["n_trials"],
