@@ -50,13 +50,14 @@ def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
         for asset, label in PATHS:
             if label in meta.get(asset, {}):
                 print(f"  {asset}: {meta[asset][label]}")
-        no_trades = meta["backtest_report"].get("trades") == 0
+        no_trades = str(meta["backtest_report"].get("trades")) == "0"
         for asset, label, shown, shown_as in KEY_FIGURES:
             value = meta.get(asset, {}).get(label)
             if no_trades and asset == "backtest_report" and label in UNDEFINED_WITHOUT_TRADES:
                 print(f"  {shown:<26} not defined (no trades)")
             elif value is not None:
-                print(f"  {shown:<26} {shown_as(value)}")
+                # a symbol's assets show their figures as text, already formatted
+                print(f"  {shown:<26} {value if isinstance(value, str) else shown_as(value)}")
 
 
 def print_verdicts(
