@@ -147,6 +147,8 @@ UNITS: dict[str, str] = {
     "max_drawdown": PERCENT,
     "win_rate": PERCENT,
     "exposure": PERCENT,
+    "suggested_fraction": PERCENT,  # of equity
+    "best_val_acc": PERCENT,
     "average_hold_minutes": MINUTES,
     "fees_paid": MONEY,
     "trades": TRADES,

@@ -102,7 +102,7 @@ def test_the_summary_does_not_show_a_flat_curve_s_zero_drawdown_as_a_figure(caps
 
 def test_the_summary_prints_the_figures_as_the_assets_show_them(capsys):
     with dg.DagsterInstance.ephemeral() as instance:
-        metadata = {"trades": "0", "total_return": "0%", "accuracy": "38.2%"}
+        metadata = {"trades": "0 trades", "total_return": "0%", "accuracy": "38.2%"}
         for asset in ("backtest_report", "test_metrics"):
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(asset, partition="BTCUSDT", metadata=metadata)

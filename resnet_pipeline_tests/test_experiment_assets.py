@@ -26,6 +26,7 @@ from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, read_partitions
+from resnet_pipeline_tests._figures import value_of
 from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import REPO, run_cli
@@ -235,7 +236,9 @@ def test_the_report_and_the_ledger_are_written(experiment):
         assert f'data-plot="{plot}"' in html
         assert meta[plot].startswith("![") and "data:image/png;base64," in meta[plot]
     for record in ledger(files):
-        assert len(read_parquet(files.trial(record.config_hash).daily_returns)) == int(meta["days"])
+        assert len(read_parquet(files.trial(record.config_hash).daily_returns)) == value_of(
+            meta["days"]
+        )
 
 
 def test_the_cli_run_logged_each_variant_fold_to_mlflow(experiment):

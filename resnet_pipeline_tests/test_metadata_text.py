@@ -24,22 +24,27 @@ def test_a_p_value_below_resolution_is_said_as_a_bound():
 
 def test_symbol_figures_are_text_and_month_figures_rounded_numbers():
     text = as_text(
-        {
+        currency="USDT",
+        entries={
             "accuracy": 0.38041,
             "sharpe": -4.00882,
             "fees_paid": 1229.4,
+            "accuracy_minus_majority": -0.0123,
+            "suggested_fraction": 0.25,
             "spa_p_buy_and_hold": 0.0,
             "trades": 408,
             "missing": None,
             "purged": {"train": 12},
-        }
+        },
     )
     assert text == {
         "accuracy": "38%",
         "sharpe": "-4.009",
-        "fees_paid": "1229 USDT",
+        "fees_paid": "1,229 USDT",
+        "accuracy_minus_majority": "-1.23 points",
+        "suggested_fraction": "25%",
         "spa_p_buy_and_hold": "< 0.001",
-        "trades": "408",
+        "trades": "408 trades",
         "purged": "train: 12",
     }
     assert as_series({"temperature": 1.0459915318859714, "samples": np.int64(7)}) == {

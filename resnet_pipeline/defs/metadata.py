@@ -21,7 +21,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.number_format import MISSING, number, p_value, percent, rounded, short
+from resnet_pipeline.number_format import MISSING, metric, number, p_value, rounded, short
 
 INGESTION = "ingestion"
 FEATURES = "features"
@@ -32,28 +32,6 @@ EXPERIMENTS = "experiments"
 OWNERS = ["team:resnet-pipeline"]
 
 INLINE_MARKDOWN = 1000  # dagster-ui MetadataEntry.tsx: shorter Markdown shows without a click
-
-# Figures that are shares of a whole, shown as percentages (one convention with the reports):
-# a key ending with one of these names.
-SHARES = (
-    "accuracy",
-    "total_return",
-    "annualized_return",
-    "max_drawdown",
-    "win_rate",
-    "exposure",
-    "share_present",
-    "suggested_fraction",
-    "val_acc",
-)
-UNITS = {
-    "fees_paid": "USDT",
-    "average_hold_minutes": "min",
-    "period_days": "days",
-    "wall_time_s": "s",
-    "wall_s": "s",
-    "train_samples_per_s": "samples/s",
-}
 
 
 def plain(value: Any) -> Any:
@@ -75,10 +53,10 @@ def _is_p_value(key: str) -> bool:
     return key.startswith("spa_p") or key.endswith("p_value")
 
 
-def figure(key: str, value: Any, resolution: float = 0.001) -> str:
-    """One figure as text with its unit: shares as percentages, p-values below the test's
-    ``resolution`` as '< 0.001', counts with thousands separators, the rest to 4 significant
-    digits."""
+def figure(key: str, value: Any, resolution: float = 0.001, currency: str = "") -> str:
+    """One figure as text in the unit its name carries (``number_format.metric``: shares as
+    percentages, differences of shares in points, amounts in ``currency``), p-values below
+    the test's ``resolution`` as '< 0.001', the rest to 4 significant digits."""
     value = plain(value)
     if value is None:
         return MISSING
@@ -86,11 +64,7 @@ def figure(key: str, value: Any, resolution: float = 0.001) -> str:
         return number(value)
     if _is_p_value(key):
         return p_value(value, resolution)
-    if any(key == s or key.endswith(f"_{s}") for s in SHARES):
-        return percent(value)
-    unit = UNITS.get(key)
-    shown = f"{value:,}" if isinstance(value, int) else short(value, 4)
-    return f"{shown} {unit}" if unit else shown
+    return metric(key, value, currency)
 
 
 def when(value: Any) -> str:
@@ -100,7 +74,7 @@ def when(value: Any) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _readable(key: str, value: Any, resolution: float) -> Any:
+def _readable(key: str, value: Any, resolution: float, currency: str = "") -> Any:
     if isinstance(value, dg.MetadataValue | bool):
         return value
     if isinstance(value, pd.Timestamp | datetime):
@@ -109,17 +83,19 @@ def _readable(key: str, value: Any, resolution: float) -> Any:
     if value is None:
         return None
     if isinstance(value, int | float):
-        return figure(key, value, resolution)
+        return figure(key, value, resolution, currency)
     if isinstance(value, Mapping | list | tuple):
         return number(value)
     return value
 
 
-def as_text(entries: Mapping[str, Any], resolution: float = 0.001) -> dict[str, Any]:
+def as_text(
+    entries: Mapping[str, Any], resolution: float = 0.001, currency: str = ""
+) -> dict[str, Any]:
     """Metadata of an asset whose partitions are not a time axis: every figure as text (the
     Plots tab would join one symbol's or trial's value to another's), mappings as 'k: v'
     text, missing values left out (the headline or a reason says why)."""
-    shown = {k: _readable(k, v, resolution) for k, v in entries.items()}
+    shown = {k: _readable(k, v, resolution, currency) for k, v in entries.items()}
     return {k: v for k, v in shown.items() if v is not None}
 
 

@@ -80,13 +80,15 @@ def report_metadata(
     key_figures: Mapping[str, object] | None = None,
     resolution: float = 0.001,
     over_months: bool = False,
+    currency: str = "",
     **more: object,
 ) -> dict[str, object]:
     """The headline first and the key figures under it (Markdown under the UI's inline limit
     or tables: shown without a click), then the figures as text (a symbol's report is no time
     series: the Plots tab would join one symbol's value to another's), the plots by name,
     then ``more``; undefined figures are left out (the headline says why). ``over_months``: the
-    partitions are months, so the figures stay numbers (a series on the Plots tab)."""
+    partitions are months, so the figures stay numbers (a series on the Plots tab);
+    ``currency``: the quote currency amounts are in."""
     flat = {**headline.flat(), **numbers}
     shown = {
         k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
@@ -94,7 +96,7 @@ def report_metadata(
     return {
         HEADLINE: dg.MetadataValue.md(headline.markdown()),
         **as_text(key_figures or {}),
-        **(as_series(shown) if over_months else as_text(shown, resolution)),
+        **(as_series(shown) if over_months else as_text(shown, resolution, currency)),
         **{f.name: dg.MetadataValue.md(f.markdown()) for f in figures},
         **as_text(more, resolution),
     }

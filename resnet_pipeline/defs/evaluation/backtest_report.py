@@ -176,6 +176,7 @@ def backtest_report(
                 bullets([without_met(row) for row in evaluation.targets], "metric")
             ),
             notes=dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "-"),
+            currency=quote_currency(symbol),
             allow_short=strategy.allow_short,
             report_path=link(files.backtest_html),
             trades_path=dg.MetadataValue.path(str(files.trades)),

@@ -40,6 +40,7 @@ from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import candles_around, write_parquet_atomic
 from resnet_pipeline.tracking import tag_verdict
 from resnet_pipeline.trading.stitched import stitch
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 
 ExperimentReportConfig = dagster_config(
     "ExperimentReportConfig",
@@ -187,6 +188,7 @@ def experiment_report(
                     **key_figure(equity_markdown(report.best_equity, report.benchmark_equity)),
                 },
                 resolution,
+                currency=quote_currency(symbol),
                 edge=summary["edge"],
                 best_trial=summary["best_trial"],
                 leaderboard=dg.MetadataValue.md(bullets(table, "trial", resolution)),

@@ -49,6 +49,7 @@ from resnet_pipeline.storage import (
 )
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 from resnet_pipeline.verdicts import zero_trades_reason
 
 FOLD_ASSETS = ("wf_model", "wf_predictions")
@@ -200,6 +201,7 @@ def wf_report(
             numbers,
             report.figures,
             key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
+            currency=quote_currency(symbol),
             verdict=summary["verdict"],
             edge=summary["edge"],
             report_path=link(out.html),
