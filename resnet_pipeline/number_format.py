@@ -147,6 +147,8 @@ UNITS: dict[str, str] = {
     "max_drawdown": PERCENT,
     "win_rate": PERCENT,
     "exposure": PERCENT,
+    "suggested_fraction": PERCENT,  # of equity
+    "best_val_acc": PERCENT,
     "average_hold_minutes": MINUTES,
     "fees_paid": MONEY,
     "trades": TRADES,
@@ -196,3 +198,27 @@ def with_unit(value: Any, unit: str, currency: str = "") -> str:
 def metric(name: str, value: Any, currency: str = "") -> str:
     """A metric's value with the unit its name carries (``unit_of``)."""
     return with_unit(value, unit_of(name), currency)
+
+
+def p_value(p: float | None, resolution: float = 0.001) -> str:
+    """A p-value as a person reads it: one below what the test can resolve (1 / its
+    replications, or 0.001) reads '< 0.001', never '0'."""
+    if _missing(p):
+        return MISSING
+    if p < resolution:
+        return f"< {short(resolution, 3)}"
+    return short(p, 3)
+
+
+def age(minutes: float | None) -> str:
+    """A duration in the two largest units a person counts in: '859 d 22 h', '3 h 12 min',
+    '4.5 min' (never 1236560.4 minutes)."""
+    if _missing(minutes):
+        return MISSING
+    if minutes < 0:
+        return f"-{age(-minutes)}"
+    if minutes < 60:
+        return f"{short(minutes, 2)} min"
+    days, rest = divmod(int(minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return f"{days:,} d {hours} h" if days else f"{hours} h {mins} min"

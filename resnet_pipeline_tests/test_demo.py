@@ -100,6 +100,19 @@ def test_the_summary_does_not_show_a_flat_curve_s_zero_drawdown_as_a_figure(caps
     assert "max drawdown               12%" in eth and "not defined" not in eth
 
 
+def test_the_summary_prints_the_figures_as_the_assets_show_them(capsys):
+    with dg.DagsterInstance.ephemeral() as instance:
+        metadata = {"trades": "0 trades", "total_return": "0%", "accuracy": "38.2%"}
+        for asset in ("backtest_report", "test_metrics"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset, partition="BTCUSDT", metadata=metadata)
+            )
+        print_summary(instance, ["BTCUSDT"])
+    out = capsys.readouterr().out
+    assert "accuracy                   38.2%" in out and "total return               0%" in out
+    assert "max drawdown               not defined (no trades)" in out
+
+
 def test_the_demo_runs_a_planted_and_a_noise_symbol_through_its_shipped_experiment():
     env: dict[str, str] = {}
     demo_environment(env)

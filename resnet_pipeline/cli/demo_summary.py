@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from resnet_pipeline.experiments.trial_keys import report_key
-from resnet_pipeline.number_format import number, percent
+from resnet_pipeline.number_format import metric, number, percent
 
 # (asset, metadata label, shown as, format) — the figures a reader looks at first; shares
 # as percentages, ratios as numbers (one convention with the reports).
@@ -50,13 +50,15 @@ def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
         for asset, label in PATHS:
             if label in meta.get(asset, {}):
                 print(f"  {asset}: {meta[asset][label]}")
-        no_trades = meta["backtest_report"].get("trades") == 0
+        trades = meta["backtest_report"].get("trades")
+        no_trades = trades == 0 or trades == metric("trades", 0)  # a number, or as shown
         for asset, label, shown, shown_as in KEY_FIGURES:
             value = meta.get(asset, {}).get(label)
             if no_trades and asset == "backtest_report" and label in UNDEFINED_WITHOUT_TRADES:
                 print(f"  {shown:<26} not defined (no trades)")
             elif value is not None:
-                print(f"  {shown:<26} {shown_as(value)}")
+                # a symbol's assets show their figures as text, already formatted
+                print(f"  {shown:<26} {value if isinstance(value, str) else shown_as(value)}")
 
 
 def print_verdicts(

@@ -7,10 +7,12 @@ from resnet_pipeline.artifacts import exists, read_json, write_json_atomic, writ
 from resnet_pipeline.commands import materialize
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
-from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain, readable
+from resnet_pipeline.defs.key_figure import equity_markdown
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, bullets, link, plain, without_met
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
+    key_figure,
     report_check_specs,
     report_metadata,
     trades_check,
@@ -169,10 +171,14 @@ def backtest_report(
             headline,
             numbers,
             report.figures,
-            targets=dg.MetadataValue.md(readable(evaluation.targets)),
+            key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
+            targets=dg.MetadataValue.md(
+                bullets([without_met(row) for row in evaluation.targets], "metric")
+            ),
             notes=dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "-"),
+            currency=quote_currency(symbol),
             allow_short=strategy.allow_short,
-            report_path=dg.MetadataValue.path(str(files.backtest_html)),
+            report_path=link(files.backtest_html),
             trades_path=dg.MetadataValue.path(str(files.trades)),
         ),
         check_results=[trades_check(int(m["trades"]), no_trades), worse_check(headline)],

@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from resnet_pipeline.commands import ingest_month, month_key
+from resnet_pipeline.defs.experiments.fold_metadata import variant_fold_metadata
 from resnet_pipeline.defs.experiments.fold_tracking import FoldToTrack, fold_to_track, track_folds
 from resnet_pipeline.defs.experiments.trials import (
     ResolvedTrial,
@@ -182,24 +183,16 @@ def experiment_fold(
     outcomes = track_folds(store.layout, to_track, mlflow, context.log)
     folds = [f | o.metadata() for f, o in zip(folds, outcomes, strict=True)]
     keys = {month_key(f["trial"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
-    for partition, fold in keys.items():
-        context.add_asset_metadata(
-            {
-                MODEL_DIGEST_KEY: fold[MODEL_DIGEST_KEY],
-                "config_hash": fold["config_hash"],
-                "temperature": fold["temperature"],
-                **{k: v for k, v in plain(fold["scores"]).items() if isinstance(v, int | float)},
-            },
-            partition_key=partition,
-        )
     rows = [{k: f[k] for k in _TABLE} for f in folds]
+    run = {
+        "folds_in_run": len(folds),
+        "fold_table": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows))),
+        "wall_time_s": sum(f["wall_s"] for f in folds),
+        "mlflow": ", ".join(sorted({f["mlflow_status"] for f in folds})),
+    }
+    for partition, fold in keys.items():  # each partition's own line first, then the run's
+        context.add_asset_metadata(variant_fold_metadata(fold, run), partition_key=partition)
     return dg.MaterializeResult(
-        metadata={
-            "folds": len(folds),
-            "fold_table": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows))),
-            "wall_time_s": round(sum(f["wall_s"] for f in folds), 1),
-            "mlflow": ", ".join(sorted({f["mlflow_status"] for f in folds})),
-        },
         data_version=dg.DataVersion(
             run_data_version((k, f[MODEL_DIGEST_KEY]) for k, f in keys.items())
         ),

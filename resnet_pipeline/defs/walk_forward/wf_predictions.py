@@ -135,7 +135,7 @@ def month_metadata(month: str, frame: pd.DataFrame) -> dict[str, object]:
         )
         for key in ("predicted", "label")
     }
-    return report_metadata(headline, numbers, [], **mix)
+    return report_metadata(headline, numbers, [], over_months=True, **mix)
 
 
 def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:

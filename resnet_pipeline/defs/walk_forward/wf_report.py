@@ -21,10 +21,12 @@ from resnet_pipeline.artifacts import (
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
-from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, plain
+from resnet_pipeline.defs.key_figure import equity_markdown
+from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, link, plain
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
+    key_figure,
     report_check_specs,
     report_metadata,
     trades_check,
@@ -47,6 +49,7 @@ from resnet_pipeline.storage import (
 )
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 from resnet_pipeline.verdicts import zero_trades_reason
 
 FOLD_ASSETS = ("wf_model", "wf_predictions")
@@ -197,9 +200,11 @@ def wf_report(
             report.headline,
             numbers,
             report.figures,
+            key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
+            currency=quote_currency(symbol),
             verdict=summary["verdict"],
             edge=summary["edge"],
-            report_path=dg.MetadataValue.path(str(out.html)),
+            report_path=link(out.html),
         ),
         check_results=[trades_check(trades, no_trades), worse_check(report.headline)],
     )
