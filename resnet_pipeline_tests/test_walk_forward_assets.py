@@ -357,5 +357,5 @@ def test_a_report_without_enough_resamples_is_refused_naming_the_range(folds, n_
     result = _run(root, ["wf_report"], "BTCUSDT", report={"n_boot": n_boot})
     assert not result.success
     text = _failure(result, "wf_report")
-    assert f"n_boot={n_boot}: use 100..100,000 bootstrap resamples" in text
+    assert f"n_boot={n_boot}: use a whole number in [100, 100,000]" in text
     assert "\n" not in text
