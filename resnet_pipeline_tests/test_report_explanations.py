@@ -42,7 +42,7 @@ from resnet_pipeline.number_format import (
     signed_percent,
     unit_of,
 )
-from resnet_pipeline.reports.experiment_page import experiment_page
+from resnet_pipeline.reports.experiment_page import experiment_page, verdict_headline
 from resnet_pipeline.reports.first_screen import OtherView
 from resnet_pipeline.reports.html import table
 from resnet_pipeline.reports.test_period_page import (
@@ -369,3 +369,12 @@ def test_the_experiment_report_explains_its_best_trial_and_links_the_other_view(
     ) in first
     assert "Why this differs from <a href=" in first
     assert "<h3>Trades by exit reason: the best trial" in page.html
+
+
+def test_a_p_value_below_the_spa_resolution_reads_as_a_bound(idle_trial):
+    report, _ = idle_trial
+    statistics = report.summary["statistics"]
+    spa = statistics["predictive_ability"][0]
+    zero = statistics | {"predictive_ability": [spa | {"consistent": 0.0, "reps": 200}]}
+    line = next(c for c in verdict_headline(zero).conditions if c.key.startswith("spa_p_"))
+    assert line.detail.startswith("< 0.005; an edge needs < 0.05")

@@ -9,7 +9,7 @@ interval reads ``estimate [low, high]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib
 
@@ -30,6 +30,7 @@ from resnet_pipeline.number_format import (  # noqa: E402
     count,
     interval,
     number,
+    p_value,
     percent,
     percent_interval,
     short,
@@ -99,11 +100,19 @@ def calibration_plot(before: dict, after: dict) -> bytes:
     return png(fig)
 
 
-def _condition(subject: str, key: str, value, holds: bool | None, need: str, why: str | None):
+def _condition(
+    subject: str,
+    key: str,
+    value,
+    holds: bool | None,
+    need: str,
+    why: str | None,
+    shown: Callable[[float], str] = short,
+):
     if value is None:
         return Condition(subject, UNDEFINED, why or "not computed", key)
     word = BETTER if holds else NO_DIFFERENT
-    return Condition(subject, word, f"{short(value)}; an edge needs {need}", key, value)
+    return Condition(subject, word, f"{shown(value)}; an edge needs {need}", key, value)
 
 
 def verdict_headline(statistics: dict) -> Headline:
@@ -138,6 +147,7 @@ def verdict_headline(statistics: dict) -> Headline:
                 p is not None and p < SPA_ALPHA,
                 f"< {SPA_ALPHA:g}",
                 spa["reason"],
+                lambda p, reps=spa["reps"]: p_value(p, 1 / reps),
             )
         )
     rule = (
