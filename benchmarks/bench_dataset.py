@@ -88,7 +88,8 @@ def phase_epoch(folder: Path, max_samples: int | None, model_steps: int) -> dict
     from resnet_pipeline.ml.data.augment import AugmentConfig
     from resnet_pipeline.ml.data.dataset import DatasetSplits
     from resnet_pipeline.ml.data.windows import WindowDataset, make_loader
-    from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+    from resnet_pipeline.ml.model.model_config import ModelConfig
+    from resnet_pipeline.ml.model.resnet import build_model
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

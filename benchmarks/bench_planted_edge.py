@@ -38,7 +38,8 @@ from resnet_pipeline.ml.evaluation.baselines import (  # noqa: E402
     last_rows,
 )
 from resnet_pipeline.ml.evaluation.classification import classification_metrics  # noqa: E402
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.inference import predict_proba  # noqa: E402
 from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
 from resnet_pipeline.ml.training.trainer import train  # noqa: E402

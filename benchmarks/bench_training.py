@@ -185,7 +185,7 @@ def epoch_budget_experiment(
     from resnet_pipeline.market.synthetic import SyntheticSource
     from resnet_pipeline.ml.data.dataset import build_splits
     from resnet_pipeline.ml.data.splits import SplitConfig
-    from resnet_pipeline.ml.model.resnet import ModelConfig
+    from resnet_pipeline.ml.model.model_config import ModelConfig
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))
@@ -226,7 +226,7 @@ def precision_check(days: int = 10, window: int = 256, epochs: int = 6, samples:
     from resnet_pipeline.market.synthetic import SyntheticSource
     from resnet_pipeline.ml.data.dataset import build_splits
     from resnet_pipeline.ml.data.splits import SplitConfig
-    from resnet_pipeline.ml.model.resnet import ModelConfig
+    from resnet_pipeline.ml.model.model_config import ModelConfig
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))

@@ -60,7 +60,8 @@ from resnet_pipeline.ml.folds.monthly_folds import (  # noqa: E402
     build_fold,
     eligible_samples,
 )
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model  # noqa: E402
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.losses import make_loss  # noqa: E402
 from resnet_pipeline.ml.training.train_config import TrainConfig  # noqa: E402
 from resnet_pipeline.ml.training.trainer import evaluate, train, val_loader  # noqa: E402

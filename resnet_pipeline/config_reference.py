@@ -1,10 +1,11 @@
 """The configuration reference, generated from the code so that no default is written by hand.
 
 ``python -m resnet_pipeline.config_reference`` writes ``docs/config-reference.md``:
-every config dataclass in ``CONFIG_CLASSES`` (field, default, allowed values, description, all
-read from the fields' ``knobs.knob`` metadata and type hints), what each asset's run config
-is made of (read from the loaded definitions), and the environment variables the settings and
-the executor read (names and defaults recorded while they read an empty environment).
+every config dataclass in ``CONFIG_CLASSES`` (field, default, allowed values and range,
+description, all read from the fields' ``knobs.knob`` metadata and type hints), what each
+asset's run config is made of (read from the loaded definitions), and the environment
+variables the settings and the executor read (names and defaults recorded while they read an
+empty environment).
 ``resnet_pipeline_tests/test_config_reference.py`` fails when the file is stale.
 """
 
@@ -26,10 +27,10 @@ from resnet_pipeline.experiments.variant_config import SECTIONS, CalibrationConf
 from resnet_pipeline.experiments.verdict_report import TrialTests
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.splits import SplitConfig
-from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
-from resnet_pipeline.ml.folds.fold_training import WarmStart
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.folds.warm_start import WarmStart
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 
@@ -189,6 +190,9 @@ def field_rows(cls: type) -> list[tuple[str, str, str, str]]:
     for spec in fields(cls):
         options = knobs.choices(spec)
         allowed = " \\| ".join(f"`{_value(c)}`" for c in options) or _type(hints[spec.name])
+        rule = knobs.bounds(spec).text()
+        if rule and not options:
+            allowed += f", {rule}"
         if knobs.from_data(spec):
             allowed = "set from the data, not from config"
         text = spec.metadata.get("description", "")  # the knob's own text, without its choices

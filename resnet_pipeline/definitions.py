@@ -32,7 +32,12 @@ from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore, MonthlyParquetIOManagerFactory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
-from resnet_pipeline.settings import TRACKING_URI_VARIABLE, Settings, current_settings
+from resnet_pipeline.settings import (
+    TRACKING_URI_VARIABLE,
+    Settings,
+    SettingsError,
+    current_settings,
+)
 
 
 def candle_source_for(settings: Settings) -> CandleSourceResource:
@@ -106,5 +111,10 @@ def build_definitions(settings: Settings, env: Mapping[str, str] | None = None) 
 @dg.definitions
 def defs() -> dg.Definitions:
     """What Dagster loads (``dagster -m resnet_pipeline.definitions``, ``dg``): the settings are
-    read from the environment when the code location loads, not when a module is imported."""
-    return build_definitions(current_settings())
+    read from the environment when the code location loads, not when a module is imported.
+    A bad setting is raised afresh here, so Dagster's report of it (``dagster definitions
+    validate``, the UI) is its paragraph and this one frame, not the frames that read it."""
+    try:
+        return build_definitions(current_settings())
+    except SettingsError as error:
+        raise SettingsError(str(error)) from None

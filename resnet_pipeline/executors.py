@@ -26,6 +26,7 @@ from typing import Any
 import dagster as dg
 
 EXECUTORS = ("default", "in_process", "multiprocess", "celery")
+CELERY_EXECUTOR = "celery"  # the name of the configured celery executor
 DEFAULT_VISIBILITY_TIMEOUT_S = 12 * 3600
 # dagster_celery.defaults.broker_transport_options: publish retries when the broker blips
 _DAGSTER_CELERY_TRANSPORT = {
@@ -111,8 +112,19 @@ def select_executor(env: Mapping[str, str] | None = None) -> dg.ExecutorDefiniti
                 "RESNET_EXECUTOR=celery needs dagster-celery: pip install -e '.[scale]' "
                 "(or RESNET_SCALE=1 bash scripts/setup.sh)"
             ) from None
-        return celery_executor.configured(celery_config(env), name="celery")
+        return celery_executor.configured(celery_config(env), name=CELERY_EXECUTOR)
     return None
+
+
+def executor_name(env: Mapping[str, str] | None = None) -> str:
+    """The name of the executor ``select_executor(env)`` gives every job (without importing
+    dagster-celery): what a step reads to know how its run executes steps."""
+    return {
+        "default": dg.multi_or_in_process_executor.name,
+        "in_process": dg.in_process_executor.name,
+        "multiprocess": dg.multiprocess_executor.name,
+        "celery": CELERY_EXECUTOR,
+    }[executor_kind(env)]
 
 
 def worker_yaml(env: Mapping[str, str] | None = None) -> str:

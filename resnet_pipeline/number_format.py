@@ -69,9 +69,14 @@ def signed(value: float | None, digits: int = DIGITS) -> str:
     return text if value is None or text.startswith("-") or text == MISSING else f"+{text}"
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN or infinite: nothing a person can read as a number."""
+    return value is None or (isinstance(value, float | np.floating) and not math.isfinite(value))
+
+
 def percent(share: float | None, digits: int = 3) -> str:
     """A share as a percentage, e.g. 0.1234 -> '12.3%'."""
-    return MISSING if share is None else f"{short(share * 100, digits)}%"
+    return MISSING if _missing(share) else f"{short(share * 100, digits)}%"
 
 
 def interval(low: float | None, high: float | None, digits: int = DIGITS) -> str:
@@ -79,3 +84,141 @@ def interval(low: float | None, high: float | None, digits: int = DIGITS) -> str
     if low is None or high is None:
         return "[no interval]"
     return f"[{short(low, digits)}, {short(high, digits)}]"
+
+
+def percent_interval(low: float | None, high: float | None, digits: int = 3) -> str:
+    """An interval of shares in percent, e.g. '[31.2%, 37.6%]' ('[no interval]' if open)."""
+    if low is None or high is None:
+        return interval(None, None)
+    return f"[{percent(low, digits)}, {percent(high, digits)}]"
+
+
+def signed_percent(share: float | None, digits: int = 3) -> str:
+    """A change as a percentage with its sign, e.g. -0.127 -> '-12.7%', 0.031 -> '+3.1%'."""
+    if _missing(share):
+        return MISSING
+    return "0%" if share == 0 else f"{signed(share * 100, digits)}%"
+
+
+def points(difference: float | None, digits: int = 3) -> str:
+    """A difference of two shares in percentage points, e.g. 0.012 -> '+1.2 points'."""
+    return MISSING if _missing(difference) else f"{signed(difference * 100, digits)} points"
+
+
+def money(amount: float | None, currency: str) -> str:
+    """An amount in a currency, e.g. '1,229 USDT', '-42.40 USDT' (4 significant digits, whole
+    from 1,000 on, thousands separated)."""
+    if _missing(amount):
+        return MISSING
+    amount = float(amount)
+    text = f"{amount:,.0f}" if abs(amount) >= 1000 else number(amount)
+    return f"{text} {currency}"
+
+
+def minutes(value: float | None) -> str:
+    """A duration in minutes, e.g. '1 min', '12.5 min', '720 min'."""
+    return MISSING if _missing(value) else f"{short(float(value))} min"
+
+
+def count(value: int | float | None, noun: str, plural: str | None = None) -> str:
+    """A count with its noun: '0 trades', '1 trade', '408 trades'."""
+    if _missing(value):
+        return MISSING
+    n = int(value)
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+# The unit every metric a person reads is shown in. Returns, drawdowns and shares (of
+# equity, bars, trades or predictions) are percentages with a % sign; their differences are
+# percentage points; scores (AUC, F1, log loss, Sharpe, Sortino, Calmar) and the statistical
+# tests' probabilities stay plain numbers.
+PERCENT, POINTS, MINUTES, MONEY, TRADES, DAYS, PLAIN = (
+    "%",
+    "points",
+    "min",
+    "money",
+    "trades",
+    "days",
+    "",
+)
+UNITS: dict[str, str] = {
+    "total_return": PERCENT,
+    "annualized_return": PERCENT,
+    "max_drawdown": PERCENT,
+    "win_rate": PERCENT,
+    "exposure": PERCENT,
+    "suggested_fraction": PERCENT,  # of equity
+    "best_val_acc": PERCENT,
+    "average_hold_minutes": MINUTES,
+    "fees_paid": MONEY,
+    "trades": TRADES,
+    "days": DAYS,
+    "period_days": DAYS,
+}
+SHARE_WORDS = ("accuracy", "precision", "recall", "return", "drawdown", "share")
+UNIT_NOTE = (
+    "Units: returns, drawdowns and shares (accuracy, precision, win rate, exposure, class mix, "
+    "costs as a share of the starting equity) are percentages; differences of shares are "
+    "percentage points; amounts are in the quote currency; scores (AUC, F1, log loss, "
+    "Sharpe, Sortino, Calmar) and the tests' probabilities and p-values are plain numbers."
+)
+
+
+def unit_of(name: str) -> str:
+    """The unit of a metric by its name: ``UNITS``, else a share by its last word
+    (``model_accuracy``, ``long_precision``), in points when it is a difference
+    (``model_minus_majority_accuracy``)."""
+    if name in UNITS:
+        return UNITS[name]
+    words = name.replace(" ", "_").split("_")
+    if any(word in SHARE_WORDS for word in words):
+        return POINTS if "minus" in words else PERCENT
+    return PLAIN
+
+
+def with_unit(value: Any, unit: str, currency: str = "") -> str:
+    """``value`` as a person reads it in ``unit`` (one of ``UNITS``' values)."""
+    if _missing(value) or isinstance(value, str):
+        return number(value)
+    if unit == PERCENT:
+        return percent(float(value))
+    if unit == POINTS:
+        return points(float(value))
+    if unit == MINUTES:
+        return minutes(value)
+    if unit == MONEY:
+        return money(value, currency or "quote currency")
+    if unit == TRADES:
+        return count(value, "trade")
+    if unit == DAYS:
+        return f"{short(float(value))} days"
+    return number(value)
+
+
+def metric(name: str, value: Any, currency: str = "") -> str:
+    """A metric's value with the unit its name carries (``unit_of``)."""
+    return with_unit(value, unit_of(name), currency)
+
+
+def p_value(p: float | None, resolution: float = 0.001) -> str:
+    """A p-value as a person reads it: one below what the test can resolve (1 / its
+    replications, or 0.001) reads '< 0.001', never '0'."""
+    if _missing(p):
+        return MISSING
+    if p < resolution:
+        return f"< {short(resolution, 3)}"
+    return short(p, 3)
+
+
+def age(minutes: float | None) -> str:
+    """A duration in the two largest units a person counts in: '859 d 22 h', '3 h 12 min',
+    '4.5 min' (never 1236560.4 minutes)."""
+    if _missing(minutes):
+        return MISSING
+    if minutes < 0:
+        return f"-{age(-minutes)}"
+    if minutes < 60:
+        return f"{short(minutes, 2)} min"
+    days, rest = divmod(int(minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return f"{days:,} d {hours} h" if days else f"{hours} h {mins} min"

@@ -7,9 +7,7 @@ calendar order (``registration.month_requests`` keeps that order, so a partition
 span of months).
 
 The months run from ``RESNET_FIRST_MONTH`` to the last month the configured source can
-have: the running month for Bybit and the synthetic market, the newest file's month for the
-files source (read from the file names' dates and the files index, never by reading a file:
-the definitions load reads only). A new month of files appears after the code location is
+have (``partition_months``). A new month of files appears after the code location is
 reloaded (UI: Deployment, Reload).
 """
 
@@ -21,10 +19,8 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.market.file_periods import named_period
-from resnet_pipeline.market.files import CandleFileError, FilesSource
-from resnet_pipeline.market.files_index import FileStamp
-from resnet_pipeline.settings import Settings, SettingsError
+from resnet_pipeline.partition_months import last_month
+from resnet_pipeline.settings import Settings
 
 MONTH_DIM = "month"
 SYMBOL_DIM = "symbol"
@@ -42,50 +38,6 @@ def fold_month_key(month: date) -> str:
     """A fold month's key, spelled as the data's month partitions spell it (``2024-02-01``),
     so the fold's month maps to the features' month by name."""
     return f"{month:%Y-%m-%d}"
-
-
-def _month(ns: int) -> date:
-    return pd.Timestamp(ns, tz="UTC").date().replace(day=1)
-
-
-def files_last_month(settings: Settings) -> date | None:
-    """The month of the newest candle any symbol's files hold, from dated names and the
-    index of undated files; None when it cannot be known without reading a file (an undated
-    file not indexed yet, no files, no directory)."""
-    try:
-        source = FilesSource(str(settings.files_dir), dict(settings.files_columns))
-    except (FileNotFoundError, CandleFileError):
-        return None
-    newest = None
-    for symbol in settings.symbols:
-        for path in source.files_for(symbol):
-            period = named_period(path.name)
-            if period is not None:
-                last = period[1].value - 1
-            else:
-                entry = source.index.get(path, FileStamp.of(path.stat()))
-                if entry is None or entry.last_ns is None:
-                    return None
-                last = entry.last_ns
-            newest = last if newest is None else max(newest, last)
-    return None if newest is None else _month(newest)
-
-
-def last_month(settings: Settings, today: date | None = None) -> tuple[date, str]:
-    """The last month partition and why it is the last."""
-    running = (today or datetime.now(UTC).date()).replace(day=1)
-    if settings.source != "files":
-        return running, f"the running month ({settings.source} source)"
-    newest = files_last_month(settings)
-    if newest is None or newest >= running:
-        return running, "the running month (the newest candle file's month is not known)"
-    if newest < settings.first_month:
-        raise SettingsError(
-            f"RESNET_FIRST_MONTH={settings.first_month:%Y-%m} is after the newest month of "
-            f"the candle files in RESNET_FILES_DIR ({newest:%Y-%m}): there would be no month "
-            f"partition. Set RESNET_FIRST_MONTH={newest:%Y-%m} or earlier, or add newer files"
-        )
-    return newest, f"the newest month of the candle files in {settings.files_dir}"
 
 
 def month_partitions(

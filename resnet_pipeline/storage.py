@@ -170,7 +170,9 @@ def read_partitions(
 ) -> pd.DataFrame:
     """Concatenate the stored months of one symbol, ordered by timestamp, with in-memory DuckDB.
 
-    Months without a file are skipped; the result may be empty (with no columns).
+    Months without a file are skipped; the result may be empty (with no columns). Columns are
+    matched by name, and a column some months lack (order flow, stored only where the source
+    has it) is null in those months' rows.
     """
     stored = [layout.partition(asset, symbol, m) for m in months]
     # object storage: DuckDB reads cached local copies (no httpfs extension or credentials)
@@ -181,8 +183,8 @@ def read_partitions(
     try:
         con.execute("SET TimeZone = 'UTC'")
         reader = con.sql(
-            f"select {columns} from read_parquet($files, hive_partitioning=false)"
-            " order by timestamp",
+            f"select {columns} from read_parquet($files, hive_partitioning=false,"
+            " union_by_name=true) order by timestamp",
             params={"files": files},
         ).arrow()
         table = reader if isinstance(reader, pa.Table) else reader.read_all()

@@ -1,13 +1,19 @@
 """Each variant-fold of an experiment logged to MLflow, where ML users compare runs (SPEC 14).
 
-One MLflow experiment per (experiment, symbol), named ``<experiment>/<symbol>``; one run per
-variant-fold, named ``<variant> <YYYY-MM>`` and tagged with experiment, variant, symbol, fold
-month and config hash. A run holds the variant's flattened configuration and the fold's
-identity as params, the fold's scores as metrics, each epoch of the training history as a
-metric step (curves in the UI), and the fold's files (its model) and PNG plots as artifacts,
-with the full configuration as ``config.json``. Logging a variant-fold again (a re-run with the
-same configuration) replaces its earlier runs: they are deleted the MLflow way, restorable until
-``mlflow gc``, and only after the new run is complete.
+One MLflow experiment per (experiment, symbol), named ``<experiment>/<symbol>``, described by
+the experiment file's ``description`` (the experiment's note in the UI); one run per
+variant-fold, named ``<variant> <YYYY-MM>``, that stands alone:
+- its start and end are the fold's own (training to written files), not the logging's;
+- tags to filter on: experiment, variant, symbol, fold_month, config_hash, and, once the
+  experiment's report has judged it (``tag_verdict``), verdict and best_trial;
+- params: the variant's flattened configuration and the fold's identity;
+- metrics: the fold's scores at full precision, the baselines' scores beside them
+  (``baseline_<name>_<metric>``, e.g. ``baseline_logistic_accuracy``), each epoch of the
+  training history as a metric step (curves in the UI); a note says the result in one line;
+- artifacts: the fold's files (its model), PNG plots and the configuration as ``config.json``.
+Logging a variant-fold again (a re-run with the same configuration) replaces its earlier runs:
+they are deleted the MLflow way, restorable until ``mlflow gc``, and only after the new run is
+complete.
 
 Where runs go (``tracking_store``, given ``Settings.mlflow_tracking_uri``):
 - ``MLFLOW_TRACKING_URI`` when set (MLflow's standard variable): a tracking server, a database,
@@ -21,10 +27,11 @@ Where runs go (``tracking_store``, given ``Settings.mlflow_tracking_uri``):
   file cannot live on object storage, and a store in a worker's temp directory would be lost
   with the worker; point ``MLFLOW_TRACKING_URI`` at a tracking server to log runs.
 
-Tracking never fails a fold: an unusable store (unreachable server, refused URI) gives an
-outcome with status ``failed`` and the reason, logged as a warning. An ``http(s)`` store is
-probed first (``/health``, a few seconds), since MLflow's client retries an unreachable server
-for minutes. Bad input (a config key that shadows an identity param) raises as usual.
+Tracking never fails a fold and never holds the machine: the caller logs after the training
+lock is released, and a failing server costs seconds (``tracking_server``: a probe, bounded
+requests; after the first failure the run's other folds are not tried). An unusable store gives
+an outcome with status ``failed`` and the reason, logged as a warning. Bad input (a config key
+that shadows an identity param) raises as usual.
 
 MLflow is imported inside the functions (seconds of import the definitions do not pay), and an
 explicit ``MlflowClient`` is used, so logging leaves no tracking URI or active run behind.
@@ -41,21 +48,22 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError
-from urllib.parse import urlsplit, urlunsplit
-from urllib.request import urlopen
 
 from resnet_pipeline.artifacts import is_local, local_copy, local_path
 from resnet_pipeline.layout import Layout
+from resnet_pipeline.number_format import short
 from resnet_pipeline.settings import TRACKING_URI_VARIABLE
+from resnet_pipeline.tracking_server import bounded_http, unreachable
 from resnet_pipeline.urls import redact_url
 
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_FOLDER = "artifacts"
-PROBE_TIMEOUT_S = 5.0
+BASELINE_PREFIX = "baseline_"
+NOTE_TAG = "mlflow.note.content"  # the description the MLflow UI shows (experiments and runs)
+VERDICT_TAG, BEST_TRIAL_TAG = "verdict", "best_trial"
 # MLflow's limits on one log_batch request.
 _PARAMS_PER_BATCH = 100
 _METRICS_PER_BATCH = 1000
@@ -119,9 +127,11 @@ class FoldScores:
 @dataclass(frozen=True)
 class VariantFold:
     """What one variant-fold logs. ``config``: the variant's resolved configuration (nested
-    mappings or a dataclass); ``history``: one record per epoch (``ml.training``'s history,
+    mappings or a dataclass); ``baselines``: baseline name -> its scores of the month (named as
+    ``FoldScores``' fields); ``history``: one record per epoch (``ml.training``'s history,
     ``epoch`` the step); ``files``: the fold's files (its model), local or on object storage;
-    ``plots``: name -> PNG bytes."""
+    ``plots``: name -> PNG bytes; ``started``/``ended``: the fold's own span (None: the
+    logging's); ``description``: the experiment's."""
 
     experiment: str
     variant: str
@@ -132,6 +142,10 @@ class VariantFold:
     history: Sequence[Mapping[str, Any]] = ()
     files: Sequence[str | os.PathLike[str]] = ()
     plots: Mapping[str, bytes] = field(default_factory=dict)
+    baselines: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+    started: datetime | None = None
+    ended: datetime | None = None
+    description: str = ""
 
     @property
     def config_dict(self) -> dict[str, Any]:
@@ -146,6 +160,15 @@ class VariantFold:
         """The params and tags that name the run (``_IDENTITY``'s keys)."""
         values = (self.experiment, self.variant, self.symbol, f"{self.month:%Y-%m}")
         return dict(zip(_IDENTITY, values, strict=True))
+
+    @property
+    def experiment_name(self) -> str:
+        return experiment_name(self.experiment, self.symbol)
+
+
+def experiment_name(experiment: str, symbol: str) -> str:
+    """The MLflow experiment of an experiment file's runs on one symbol."""
+    return f"{experiment}/{symbol}"
 
 
 @dataclass(frozen=True)
@@ -191,63 +214,78 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _unreachable(uri: str) -> str | None:
-    """Why an http(s) store cannot be reached, or None (any HTTP answer counts as reached)."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https"):
-        return None
-    health = parts._replace(
-        netloc=parts.netloc.rsplit("@", 1)[-1],  # credentials stay out of the probe
-        path=parts.path.rstrip("/") + "/health",
-        query="",
-        fragment="",
-    )
-    try:
-        with urlopen(urlunsplit(health), timeout=PROBE_TIMEOUT_S):
-            return None
-    except HTTPError:
-        return None
-    except (OSError, ValueError) as error:
-        return f"{type(error).__name__}: {error}"
+def _ms(moment: datetime | None) -> int:
+    return int((moment.timestamp() if moment else time.time()) * 1000)
 
 
-def _experiment_id(client, name: str, artifact_location: str | None) -> str:
+def _experiment_id(client, name: str, artifact_location: str | None, description: str) -> str:
+    """The experiment called ``name`` (created when missing), its note ``description``."""
     from mlflow.exceptions import MlflowException
 
     found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location)
-    except MlflowException:  # another process created it meanwhile
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            raise
-        return found.experiment_id
+    if found is None:
+        tags = {NOTE_TAG: description} if description else None
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location, tags=tags)
+        except MlflowException:  # another process created it meanwhile
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+    if description and found.tags.get(NOTE_TAG) != description:
+        client.set_experiment_tag(found.experiment_id, NOTE_TAG, description)
+    return found.experiment_id
 
 
-def _metrics(fold: VariantFold, now_ms: int) -> list:
+def _values(fold: VariantFold) -> dict[str, float]:
+    """The run's metrics of the month: the model's, then each baseline's with its prefix."""
+    values = {k: v for k, v in dataclasses.asdict(fold.scores).items() if v is not None}
+    for name, scores in fold.baselines.items():
+        values |= {f"{BASELINE_PREFIX}{name}_{k}": v for k, v in scores.items() if v is not None}
+    return {k: float(v) for k, v in values.items()}
+
+
+def _metrics(fold: VariantFold) -> list:
     from mlflow.entities import Metric
 
-    scores = dataclasses.asdict(fold.scores)
-    metrics = [Metric(k, float(v), now_ms, 0) for k, v in scores.items() if v is not None]
+    at = _ms(fold.ended)
+    metrics = [Metric(k, v, at, 0) for k, v in _values(fold).items()]
     for step, record in enumerate(fold.history):
         epoch = int(record.get("epoch", step + 1))
         for key, value in record.items():
             if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
-                metrics.append(Metric(key, float(value), now_ms, epoch))
+                metrics.append(Metric(key, float(value), at, epoch))
     return metrics
+
+
+def run_note(fold: VariantFold) -> str:
+    """The run's result in one line: the model's accuracy beside the baselines', the Sharpe
+    ratio after costs, the training."""
+    s = fold.scores
+    baselines = ", ".join(
+        f"{name} {short(scores.get('accuracy'))}" for name, scores in fold.baselines.items()
+    )
+    return (
+        f"{fold.variant} on {fold.symbol}, fold {fold.month:%Y-%m}: accuracy "
+        f"{short(s.accuracy)}" + (f" (baselines: {baselines})" if baselines else "") + "; "
+        f"Sharpe after costs {short(s.sharpe_after_costs)}; {s.epochs} epochs in "
+        f"{short(s.wall_s)} s"
+    )
 
 
 def _log_run(client, experiment_id: str, fold: VariantFold, params: dict, tags: dict) -> str:
     from mlflow.entities import Param, RunStatus
 
-    run = client.create_run(experiment_id, tags=tags, run_name=f"{fold.variant} {fold.month:%Y-%m}")
+    run = client.create_run(
+        experiment_id,
+        start_time=_ms(fold.started),
+        tags=tags | {NOTE_TAG: run_note(fold)},
+        run_name=f"{fold.variant} {fold.month:%Y-%m}",
+    )
     run_id = run.info.run_id
     try:
         for batch in _chunks([Param(k, v) for k, v in params.items()], _PARAMS_PER_BATCH):
             client.log_batch(run_id, params=batch)
-        for batch in _chunks(_metrics(fold, int(time.time() * 1000)), _METRICS_PER_BATCH):
+        for batch in _chunks(_metrics(fold), _METRICS_PER_BATCH):
             client.log_batch(run_id, metrics=batch)
         client.log_dict(run_id, fold.config_dict, "config.json")
         for file in fold.files:
@@ -260,49 +298,26 @@ def _log_run(client, experiment_id: str, fold: VariantFold, params: dict, tags: 
     except Exception:
         client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
         raise
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED), _ms(fold.ended))
     return run_id
 
 
-def log_variant_fold(fold: VariantFold, store: TrackingStore) -> TrackingOutcome:
-    """Log one variant-fold to ``store``; never raises for the store's sake (see the module)."""
-    config = fold.config_dict
-    params = flatten_config(config)
-    shadowed = sorted(set(params) & set(_IDENTITY))
-    if shadowed:
-        raise ValueError(
-            f"the variant's config has key(s) {shadowed}, which the MLflow run uses for the "
-            "fold's identity: rename them in the experiment file"
-        )
-    if store.uri is None:
-        logger.warning(store.note)
-        return TrackingOutcome("off", store.note)
-    digest = config_hash(config)
-    tags = fold.identity | {"config_hash": digest}
-    try:
-        reason = _unreachable(store.uri)
-        if reason:
-            raise ConnectionError(f"the tracking server does not answer ({reason})")
-        from mlflow import MlflowClient
-        from mlflow.entities import ViewType
+def _log_one(client, store: TrackingStore, fold: VariantFold, params: dict) -> TrackingOutcome:
+    from mlflow.entities import ViewType
 
-        client = MlflowClient(tracking_uri=store.uri)
-        experiment_id = _experiment_id(
-            client, f"{fold.experiment}/{fold.symbol}", store.artifact_location
-        )
-        earlier = client.search_runs(
-            [experiment_id],
-            f"tags.config_hash = '{digest}' and tags.fold_month = '{fold.month:%Y-%m}'",
-            run_view_type=ViewType.ACTIVE_ONLY,
-        )
-        run_id = _log_run(client, experiment_id, fold, fold.identity | params, tags)
-        for run in earlier:
-            client.delete_run(run.info.run_id)
-    except Exception as error:
-        message = str(error).replace(store.uri, redact_url(store.uri) or "")
-        note = f"MLflow logging failed at {store.note}: {type(error).__name__}: {message}"
-        logger.warning(note)
-        return TrackingOutcome("failed", note)
+    digest = config_hash(fold.config_dict)
+    experiment_id = _experiment_id(
+        client, fold.experiment_name, store.artifact_location, fold.description
+    )
+    earlier = client.search_runs(
+        [experiment_id],
+        f"tags.config_hash = '{digest}' and tags.fold_month = '{fold.month:%Y-%m}'",
+        run_view_type=ViewType.ACTIVE_ONLY,
+    )
+    tags = fold.identity | {"config_hash": digest}
+    run_id = _log_run(client, experiment_id, fold, fold.identity | params, tags)
+    for run in earlier:
+        client.delete_run(run.info.run_id)
     return TrackingOutcome(
         "logged",
         store.note,
@@ -310,3 +325,97 @@ def log_variant_fold(fold: VariantFold, store: TrackingStore) -> TrackingOutcome
         experiment_id=experiment_id,
         replaced=tuple(run.info.run_id for run in earlier),
     )
+
+
+def _params(fold: VariantFold) -> dict[str, str]:
+    params = flatten_config(fold.config_dict)
+    shadowed = sorted(set(params) & set(_IDENTITY))
+    if shadowed:
+        raise ValueError(
+            f"the variant's config has key(s) {shadowed}, which the MLflow run uses for the "
+            "fold's identity: rename them in the experiment file"
+        )
+    return params
+
+
+def _failure(store: TrackingStore, error: Exception) -> str:
+    message = str(error).replace(store.uri or "", redact_url(store.uri or "") or "")
+    return f"MLflow logging failed at {store.note}: {type(error).__name__}: {message}"
+
+
+def log_variant_folds(folds: Sequence[VariantFold], store: TrackingStore) -> list[TrackingOutcome]:
+    """Log each of a run's variant-folds to ``store``, one outcome each; never raises for the
+    store's sake (see the module). The first failure ends the run's logging: the folds after it
+    are not tried, so a broken server costs one bounded failure, not one per fold."""
+    params = [_params(fold) for fold in folds]  # bad input raises before anything is logged
+    if store.uri is None:
+        if folds:
+            logger.warning(store.note)
+        return [TrackingOutcome("off", store.note) for _ in folds]
+    outcomes: list[TrackingOutcome] = []
+    with bounded_http():
+        try:
+            reason = unreachable(store.uri)
+            if reason:
+                raise ConnectionError(f"the tracking server does not answer ({reason})")
+            from mlflow import MlflowClient
+
+            client = MlflowClient(tracking_uri=store.uri)
+            for fold, fold_params in zip(folds, params, strict=True):
+                outcomes.append(_log_one(client, store, fold, fold_params))
+        except Exception as error:
+            note = _failure(store, error)
+            logger.warning(note)
+            untried = len(folds) - len(outcomes) - 1
+            if untried:
+                logger.warning(f"{untried} more fold(s) of this run not logged to MLflow")
+            outcomes += [TrackingOutcome("failed", note)] * (len(folds) - len(outcomes))
+    return outcomes
+
+
+def log_variant_fold(fold: VariantFold, store: TrackingStore) -> TrackingOutcome:
+    """Log one variant-fold to ``store`` (``log_variant_folds``)."""
+    return log_variant_folds([fold], store)[0]
+
+
+def tag_verdict(
+    store: TrackingStore, experiment: str, symbol: str, edge: bool, best_config_hash: str | None
+) -> TrackingOutcome:
+    """The experiment report's verdict on every run of ``experiment`` on ``symbol``: tag
+    ``verdict`` (``edge`` / ``no edge``, also on the MLflow experiment) and ``best_trial``
+    (``yes`` on the runs of the trial the verdict rests on). Never raises for the store's sake;
+    an experiment with no run yet is left alone."""
+    if store.uri is None:
+        return TrackingOutcome("off", store.note)
+    verdict = "edge" if edge else "no edge"
+    with bounded_http():
+        try:
+            reason = unreachable(store.uri)
+            if reason:
+                raise ConnectionError(f"the tracking server does not answer ({reason})")
+            from mlflow import MlflowClient
+            from mlflow.entities import RunTag
+
+            client = MlflowClient(tracking_uri=store.uri)
+            found = client.get_experiment_by_name(experiment_name(experiment, symbol))
+            if found is None:
+                return TrackingOutcome("off", f"no MLflow run of {experiment} on {symbol} yet")
+            client.set_experiment_tag(found.experiment_id, VERDICT_TAG, verdict)
+            token = None
+            while True:
+                page = client.search_runs([found.experiment_id], page_token=token)
+                for run in page:
+                    best = run.data.tags.get("config_hash") == best_config_hash
+                    tags = [
+                        RunTag(VERDICT_TAG, verdict),
+                        RunTag(BEST_TRIAL_TAG, "yes" if best else "no"),
+                    ]
+                    client.log_batch(run.info.run_id, tags=tags)
+                token = page.token
+                if not token:
+                    break
+        except Exception as error:
+            note = _failure(store, error)
+            logger.warning(note)
+            return TrackingOutcome("failed", note)
+    return TrackingOutcome("logged", store.note, experiment_id=found.experiment_id)

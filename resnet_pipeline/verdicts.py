@@ -21,12 +21,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from resnet_pipeline.number_format import interval, rounded, short, signed
+from resnet_pipeline.number_format import interval, metric, rounded, short, signed
 
 MET = "met"
 NOT_MET = "not met"
 BASELINE_BETTER = "not met (baseline equal or better)"
 BASELINE_UNDEFINED = "not met (baseline undefined: no edge can be shown)"
+MET_BUT_LOST = "met, but the strategy lost"
 
 
 class Target(NamedTuple):
@@ -87,7 +88,7 @@ def compare_to_targets(
             {
                 "metric": name,
                 "value": value,
-                "target": f"{op} {threshold}",
+                "target": f"{op} {metric(name, threshold)}",
                 "baseline": best_name if best_name else ("none" if not wanted else "undefined"),
                 "baseline_value": best_value,
                 "met": met,
@@ -99,6 +100,20 @@ def compare_to_targets(
 
 def targets_met(rows: list[dict]) -> int:
     return sum(1 for row in rows if row["met"] is True)
+
+
+def lost_anyway(rows: list[dict]) -> list[dict]:
+    """``rows`` of a strategy that lost money: a target it met is no good news (a small
+    drawdown or a high win rate while losing), so its verdict says so; ``met`` stays."""
+    return [r | {"verdict": MET_BUT_LOST} if r["met"] is True else r for r in rows]
+
+
+def verdict_tone(row: dict) -> str:
+    """The colour class of a verdict by what it means: met (good), missed (bad), undefined
+    (said why), neutral (met, but the strategy lost)."""
+    if row.get("verdict") == MET_BUT_LOST:
+        return "neutral"
+    return {True: "met", False: "missed", None: "undefined"}[row.get("met")]
 
 
 # -- the headline: EDGE / NO EDGE, one line per condition ----------------------------------------

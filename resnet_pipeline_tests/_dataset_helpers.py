@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, PRICE_CHANNELS
 from resnet_pipeline.features.labels import compute_labels
 
 

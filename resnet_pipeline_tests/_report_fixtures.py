@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
@@ -104,4 +105,5 @@ def walk_forward_fixture(months: int = 3, days: int = 4, n_boot: int = 100) -> R
         evaluation.benchmark,
         strategy.to_dict(),
         drift_zscores(features, list(FEATURE_CHANNELS)),
+        evaluation.result.trades,
     )

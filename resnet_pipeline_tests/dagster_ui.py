@@ -51,6 +51,18 @@ def dagster_dev(
 
 
 @contextmanager
+def webserver(dagster_home: Path, env: dict[str, str], timeout: float = 120) -> Iterator[DagsterUI]:
+    """The webserver alone (no daemon: nothing runs in the background) on an instance a test
+    has already filled, against workspace.yaml."""
+    port = free_port()
+    command = [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
+    env = {**os.environ, **env, "DAGSTER_HOME": str(dagster_home)}
+    with _serving(command, env, dagster_home, port, timeout) as ui:
+        yield ui
+
+
+@contextmanager
 def ui_script(dagster_home: Path, env: dict[str, str], timeout: float = 120) -> Iterator[DagsterUI]:
     """`bash scripts/ui.sh` as a user runs it, on 127.0.0.1 and a free port, in the test's
     environment less its RESNET_* variables: only those ``env`` sets reach the script."""

@@ -40,7 +40,8 @@ from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.data.dataset_store import DatasetError
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.model.checkpoint import CheckpointError, load_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.session import load_state, save_state
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train

@@ -18,7 +18,7 @@ from resnet_pipeline.config_reference import (
     render,
     variables,
 )
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import TrainConfig
 
 
@@ -51,8 +51,16 @@ def test_a_default_is_shown_as_the_field_declares_it(rendered: str) -> None:
     model = rendered.split("### ModelConfig\n", 1)[1]
     assert "| `arch` | `resnet18` | `resnet18` \\| `resnet34` \\| `resnet50` |" in model
     training = rendered.split("### TrainConfig\n", 1)[1]
-    assert "| `class_weights` | `[1.2, 0.8, 1.2]` | list of float or null |" in training
-    assert "| `max_train_samples` | `null` | int or null |" in training
+    assert "| `class_weights` | `[1.2, 0.8, 1.2]` | list of float or null, above 0 |" in training
+    assert "| `max_train_samples` | `null` | int or null, at least 1 |" in training
+
+
+def test_each_knob_s_range_is_shown_where_it_is_declared(rendered: str) -> None:
+    training = rendered.split("### TrainConfig\n", 1)[1]
+    assert "| `lr` | `0.001` | float, above 0 |" in training
+    assert "| `num_threads` | `null` | int or null, in [0, 1024] |" in training
+    assert "| `n_boot` | `1000` | int, in [100, 100,000] |" in rendered
+    assert "| `fee_rate` | `0.001` | float, in [0, 1) |" in rendered
 
 
 def test_assets_that_train_take_every_training_field(definitions) -> None:

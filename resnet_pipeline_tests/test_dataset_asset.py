@@ -15,6 +15,7 @@ from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._figures import value_of
 from resnet_pipeline_tests._pipeline import asset
 
 dataset_splits = asset("dataset_splits")
@@ -61,11 +62,12 @@ def test_materializes_the_stored_months_into_a_dataset(tmp_path):
     result = _run(tmp_path, {"start_month": "2024-01", "end_month": "2024-02"})
     assert result.success
     meta = _metadata(result)
-    assert meta["months"] == "2024-01..2024-02" and meta["rows"] == 5000
-    assert meta["purged"] == {"train": 12, "val": 12}
-    assert meta["gap_excluded"] == 63  # windows across the jump from 2 Jan to 1 Feb
-    assert meta["warmup_excluded"] == 30
-    assert meta["train_samples"] > meta["val_samples"] > 0 and meta["test_samples"] > 0
+    assert meta["months"] == "2024-01..2024-02" and meta["rows"] == "5,000"
+    assert meta["purged"] == "train: 12 min, val: 12 min"
+    assert meta["gap_excluded"] == "63"  # windows across the jump from 2 Jan to 1 Feb
+    assert meta["warmup_excluded"] == "30"
+    samples = {name: value_of(meta[f"{name}_samples"]) for name in ("train", "val", "test")}
+    assert samples["train"] > samples["val"] > 0 and samples["test"] > 0
     assert meta["val_range"].startswith("2024-02-01") and "share_up" in meta["splits"]
     stored = DatasetSplits.load(meta["path"])
     assert stored.lineage["symbol"] == "BTCUSDT"
@@ -97,7 +99,7 @@ def test_config_fields_reach_the_split(tmp_path):
     )
     assert result.success
     meta = _metadata(result)
-    assert meta["months"] == "2024-01..2024-01" and meta["purged"] == {"train": 30, "val": 30}
+    assert meta["months"] == "2024-01..2024-01" and meta["purged"] == "train: 30 min, val: 30 min"
     stored = DatasetSplits.load(meta["path"])
     assert stored.config == SplitConfig(
         window=64,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, PRICE_CHANNELS
 from resnet_pipeline.ml.data.dataset import DatasetSplits, build_splits
 from resnet_pipeline.ml.data.normalization import Normalizer, covered_rows, relative_price_moments
 from resnet_pipeline.ml.data.splits import SplitConfig

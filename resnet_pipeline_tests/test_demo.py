@@ -9,7 +9,6 @@ import pytest
 
 from resnet_pipeline.cli.demo import (
     DEFAULT_MONTHS,
-    DEMO_WINDOW,
     EXPERIMENT,
     NOISE,
     PLANTED,
@@ -17,9 +16,9 @@ from resnet_pipeline.cli.demo import (
     demo_months,
     main,
     recorded_demo_settings,
-    training_run_config,
     write_demo_settings,
 )
+from resnet_pipeline.cli.demo_config import training_run_config
 from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
 from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
 from resnet_pipeline.settings import load_settings
@@ -37,17 +36,38 @@ def test_demo_months_cross_the_year():
         demo_months(date(2024, 1, 1), 1)
 
 
-def test_demo_run_config_is_valid_for_the_training_job():
-    config = training_run_config([date(2024, 1, 1), date(2024, 3, 1)], epochs=2, train_samples=500)
+def _demo_experiment():
+    env: dict[str, str] = {}
+    demo_environment(env)
+    settings = load_settings(env)
+    path = experiment_path(REPO / "experiments", EXPERIMENT)
+    return load_experiment(path, settings.symbols, settings.bybit_market)
+
+
+def test_the_demo_s_main_job_runs_on_its_experiment_s_settings():
+    variant = _demo_experiment().variants[0].config
+    config = training_run_config([date(2024, 1, 1), date(2024, 3, 1)], variant)
     job = pipeline_defs().resolve_job_def("training_job")
     dg.validate_run_config(job, config)  # raises on a field the assets do not have
     model = config["ops"]["trained_model"]["config"]
-    assert model["epochs"] == 2 and model["max_train_samples"] == 500
+    assert (model["epochs"], model["max_train_samples"], model["lr"], model["width"]) == (
+        variant.train.epochs,
+        variant.train.max_train_samples,
+        variant.train.lr,
+        variant.model.width,
+    )
     assert config["ops"]["dataset_splits"]["config"] == {
         "start_month": "2024-01",
         "end_month": "2024-03",
-        "window": DEMO_WINDOW,
+        "window": variant.folds.window,
     }
+    strategy = config["ops"]["backtest_report"]["config"]
+    assert strategy["threshold"] == variant.strategy.threshold
+    assert strategy["exit_confidence"] is variant.strategy.exit_confidence is None
+    assert strategy["max_hold_minutes"] == variant.strategy.max_hold_minutes
+    shorter = training_run_config([date(2024, 1, 1)], variant, epochs=2, train_samples=500)
+    model = shorter["ops"]["trained_model"]["config"]
+    assert (model["epochs"], model["patience"], model["max_train_samples"]) == (2, 2, 500)
 
 
 def test_the_summary_says_why_a_signal_is_not_actionable(capsys):
@@ -76,8 +96,21 @@ def test_the_summary_does_not_show_a_flat_curve_s_zero_drawdown_as_a_figure(caps
         print_summary(instance, ["BTCUSDT", "ETHUSDT"])
     btc, eth = capsys.readouterr().out.split("== ETHUSDT ==")
     assert "max drawdown               not defined (no trades)" in btc
-    assert "Sharpe                     not defined (no trades)" in btc
-    assert "max drawdown               0.1200" in eth and "not defined" not in eth
+    assert "Sharpe (annualized)        not defined (no trades)" in btc
+    assert "max drawdown               12%" in eth and "not defined" not in eth
+
+
+def test_the_summary_prints_the_figures_as_the_assets_show_them(capsys):
+    with dg.DagsterInstance.ephemeral() as instance:
+        metadata = {"trades": "0 trades", "total_return": "0%", "accuracy": "38.2%"}
+        for asset in ("backtest_report", "test_metrics"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset, partition="BTCUSDT", metadata=metadata)
+            )
+        print_summary(instance, ["BTCUSDT"])
+    out = capsys.readouterr().out
+    assert "accuracy                   38.2%" in out and "total return               0%" in out
+    assert "max drawdown               not defined (no trades)" in out
 
 
 def test_the_demo_runs_a_planted_and_a_noise_symbol_through_its_shipped_experiment():

@@ -15,10 +15,12 @@ from resnet_pipeline.executors import (
     DEFAULT_VISIBILITY_TIMEOUT_S,
     ExecutorSettingsError,
     celery_config,
+    executor_name,
     select_executor,
     worker_yaml,
 )
-from resnet_pipeline_tests._pipeline import SETTINGS
+from resnet_pipeline.run_liveness import bind_step, runs_steps_in_subprocesses
+from resnet_pipeline_tests._pipeline import SETTINGS, pipeline_defs
 
 BROKER = {"RESNET_EXECUTOR": "celery", "RESNET_CELERY_BROKER": "redis://127.0.0.1:6399/0"}
 HAS_CELERY = importlib.util.find_spec("dagster_celery") is not None
@@ -100,3 +102,26 @@ def test_definitions_keep_dagsters_default_unless_resnet_executor_says() -> None
     assert _executors_of_the_definitions({"RESNET_EXECUTOR": "in_process"}) == {"in_process"}
     if HAS_CELERY:  # what `-m resnet_pipeline.definitions` gives runs and workers alike
         assert _executors_of_the_definitions(BROKER) == {"celery"}
+
+
+def test_a_step_knows_the_executor_of_every_job_of_the_definitions() -> None:
+    """``executor_name`` (what a step's resource reads) is the executor each job of the
+    definitions gets: no job names its own."""
+    for env in ({}, {"RESNET_EXECUTOR": "in_process"}, {"RESNET_EXECUTOR": "multiprocess"}):
+        assert _executors_of_the_definitions(env) == {executor_name(env)}
+    every_job = {job.executor_def.name for job in pipeline_defs().resolve_all_job_defs()}
+    assert every_job == {executor_name({})}
+    if HAS_CELERY:
+        assert _executors_of_the_definitions(BROKER) == {executor_name(BROKER)}
+
+
+def test_which_runs_execute_their_steps_in_subprocesses() -> None:
+    default, in_process = dg.multi_or_in_process_executor.name, dg.in_process_executor.name
+    in_process_config = {"execution": {"config": {"in_process": {}}}}
+    assert runs_steps_in_subprocesses(default, {})
+    assert runs_steps_in_subprocesses(default, {"execution": {"config": {"multiprocess": {}}}})
+    assert not runs_steps_in_subprocesses(default, in_process_config)
+    assert runs_steps_in_subprocesses(dg.multiprocess_executor.name, {})
+    assert not runs_steps_in_subprocesses(in_process, {})
+    assert not runs_steps_in_subprocesses("celery", {})
+    assert bind_step(None, "multiprocess") is False  # a resource built outside a run (a sensor's)

@@ -26,6 +26,7 @@ from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, read_partitions
+from resnet_pipeline_tests._figures import value_of
 from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import REPO, run_cli
@@ -215,18 +216,31 @@ def test_the_report_and_the_ledger_are_written(experiment):
     root, _, _, report = experiment
     meta = _metadata(report, "experiment_report")
     assert list(meta)[0] == "verdict" and meta["verdict"].startswith("no edge after 2 trials")
-    assert meta["n_trials"] == meta["scored_trials"] == 2
+    assert meta["n_trials"] == meta["scored_trials"] == "2"  # text: trials are no time series
     files = Layout.at(root / "data").experiment("tiny", SYMBOL)
     summary = json.loads(files.report.summary.read_text())
     assert summary["n_trials"] == len(ledger(files)) == 2
     assert "None" not in files.report.html.read_text().split("<style>")[0]
     html = files.report.html.read_text()
     assert "Leaderboard" in html and "n/a" in html
+    best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
+    folds = [  # the training the best trial's result rests on, from its fold.json files
+        json.loads(files.trial(best["config_hash"]).fold(date(2024, m, 1)).info.read_text())
+        for m in (2, 3)
+    ]
+    epochs = sorted({f["epochs_run"] for f in folds})
+    assert best["run_settings"]["training"]["epochs"] == [f["epochs_run"] for f in folds]
+    first_screen = html.split("<h2>Plots</h2>")[0]
+    assert "Training: 2 models (one per month), each trained " + "-".join(map(str, epochs)) in (
+        first_screen
+    )
     for plot in EXPERIMENT_PLOTS:  # every plot in the page and as its own metadata entry
         assert f'data-plot="{plot}"' in html
         assert meta[plot].startswith("![") and "data:image/png;base64," in meta[plot]
     for record in ledger(files):
-        assert len(read_parquet(files.trial(record.config_hash).daily_returns)) == meta["days"]
+        assert len(read_parquet(files.trial(record.config_hash).daily_returns)) == value_of(
+            meta["days"]
+        )
 
 
 def test_the_cli_run_logged_each_variant_fold_to_mlflow(experiment):
@@ -251,7 +265,7 @@ def test_deleting_a_variant_never_lowers_n_and_editing_one_adds_a_trial(experime
     _materialize(root, instance, ["experiment_fold"], f"2024-02-01|{SPEC}")  # one of two months
     report = _materialize(root, instance, ["experiment_report"], "tiny:BTCUSDT", REPORT_CONFIG)
     meta = _metadata(report, "experiment_report")
-    assert meta["n_trials"] == 3 and meta["scored_trials"] == 2
+    assert meta["n_trials"] == "3" and meta["scored_trials"] == "2"
     assert meta["verdict"].startswith("no edge after 3 trials")
     summary = json.loads(
         Layout.at(root / "data").experiment("tiny", SYMBOL).report.summary.read_text()

@@ -24,7 +24,7 @@ from resnet_pipeline.experiments.verdict_report import (
     column_name,
 )
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
 
 MONTHS = ("2024-02", "2024-03")
 STEP = "20min"  # sparse bars: every scored minute is a bar, and the test stays fast

@@ -11,7 +11,8 @@ import torch
 
 from resnet_pipeline.ml.folds.fold_training import train_fold
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig, build_fold, eligible_samples
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import autocast_plan, cpu_bf16_flag, resolve_precision
 from resnet_pipeline.ml.training.inference import BF16_PROBA_TOLERANCE, predict_proba
 from resnet_pipeline.ml.training.train_config import TrainConfig

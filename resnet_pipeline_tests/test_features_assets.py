@@ -10,7 +10,8 @@ import pytest
 from resnet_pipeline.defs.features.features import feature_problems
 from resnet_pipeline.defs.features.labels import label_problems
 from resnet_pipeline.defs.monthly import check_stored
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.storage import read_parquet
 from resnet_pipeline_tests._pipeline import asset, asset_check

@@ -7,7 +7,8 @@ import ta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, WARMUP_ROWS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import WARMUP_ROWS, compute_features
 from resnet_pipeline.features.indicators import wilder_atr
 from resnet_pipeline_tests._features_helpers import random_candles, synthetic
 

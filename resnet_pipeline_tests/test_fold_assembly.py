@@ -25,7 +25,8 @@ from resnet_pipeline.ml.folds.monthly_folds import (
     month_start,
     training_months,
 )
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.storage import read_partitions
 from resnet_pipeline_tests._dataset_helpers import feature_frames
 from resnet_pipeline_tests._walk_forward_helpers import store_months

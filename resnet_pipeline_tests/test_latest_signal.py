@@ -3,6 +3,7 @@ NaN windows fail, sizing from the backtested config, and only with the current d
 model."""
 
 import json
+import re
 from dataclasses import asdict
 
 import dagster as dg
@@ -15,11 +16,13 @@ from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY
 from resnet_pipeline.ml.model.checkpoint import save_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import write_parquet_atomic
 from resnet_pipeline_tests._dataset_helpers import feature_frames
+from resnet_pipeline_tests._figures import minutes_of, value_of
 from resnet_pipeline_tests._pipeline import asset
 
 dataset_splits = asset("dataset_splits")
@@ -108,8 +111,10 @@ def test_a_fresh_window_is_sized_with_the_backtested_strategy(tmp_path):
     _prepare(tmp_path, _now())
     signal = _signal(tmp_path)
     assert signal["actionable"] is True and signal["signal"] == "LONG"
-    assert signal["p_up"] > 0.99 and signal["age_minutes"] < 2
-    assert signal["suggested_fraction"] == 0.25  # SPEC default: Kelly edge capped at 25%
+    assert value_of(signal["p_up"]) > 0.99 and minutes_of(signal["closed"]) < 2
+    assert signal["suggested_fraction"] == "25%"  # SPEC default: Kelly edge capped at 25%
+    assert signal["summary"].startswith("LONG: p_up ") and "25% of equity" in signal["summary"]
+    assert list(signal)[:2] == ["signal", "summary"]  # what the UI lists first
     assert signal["strategy_config"].startswith("SPEC defaults")
     stored = DatasetSplits.load(tmp_path / "datasets" / SYMBOL).fingerprint
     assert signal["dataset_fingerprint"] == stored
@@ -120,7 +125,7 @@ def test_a_fresh_window_is_sized_with_the_backtested_strategy(tmp_path):
         json.dumps({"config": {"sizing": "fixed", "threshold": 0.6}, "run_id": "run-7"})
     )
     signal = _signal(tmp_path)
-    assert signal["signal"] == "LONG" and signal["suggested_fraction"] == 0.10
+    assert signal["signal"] == "LONG" and signal["suggested_fraction"] == "10%"
     assert signal["sizing"] == "fixed" and "backtest_report run run-7" in signal["strategy_config"]
     report.write_text(json.dumps({"config": {"threshold": 2.0}}))  # not a strategy
     assert "backtest_metrics.json holds no usable strategy config" in _failure(tmp_path)
@@ -130,8 +135,9 @@ def test_a_stale_window_is_not_actionable(tmp_path):
     _prepare(tmp_path, _now() - pd.Timedelta(minutes=10))
     signal = _signal(tmp_path)
     assert signal["actionable"] is False and signal["signal"] == "NOT ACTIONABLE"
-    assert signal["suggested_fraction"] == 0.0 and "p_up" not in signal
-    assert 9 <= signal["age_minutes"] <= 12
+    assert signal["suggested_fraction"] == "0%" and "p_up" not in signal
+    assert 9 <= minutes_of(signal["closed"]) <= 12 and signal["closed"].endswith(" min ago")
+    assert re.search(r"closed \d+(\.\d)? min ago \(> max_age_minutes=5\)", signal["reason"])
     assert "max_age_minutes=5" in signal["reason"]
     assert "--select raw_candles,features,labels --partition" in signal["reason"]
     assert _signal(tmp_path, {"max_age_minutes": 15})["signal"] == "LONG"  # configurable

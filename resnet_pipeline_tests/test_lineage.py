@@ -21,7 +21,8 @@ from resnet_pipeline.ml.data.lineage import (
 )
 from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, write_parquet_atomic

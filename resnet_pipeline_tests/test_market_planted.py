@@ -15,7 +15,8 @@ from sklearn.metrics import roc_auc_score
 
 from resnet_pipeline.definitions import candle_source_for
 from resnet_pipeline.defs.ingestion.raw_candles import ASSET
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, PRICE_CHANNELS
+from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.labels import DOWN, UP, compute_labels
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.planted import DEFAULT_PATTERN, HOURS, PlantedPattern

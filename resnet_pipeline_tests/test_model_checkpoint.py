@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from resnet_pipeline.artifacts import file_sha256
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline_tests._processes import dead_pid
 
 CFG = ModelConfig(window=64)

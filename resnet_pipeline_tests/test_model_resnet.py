@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from resnet_pipeline.ml.model.blocks import Bottleneck, MultiScaleBlock, SEBasicBlock, conv1x1
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model, sinusoidal_encoding
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model, sinusoidal_encoding
 
 
 def conv(i, o, k):

@@ -8,7 +8,8 @@ import pytest
 
 from resnet_pipeline.market.files import FilesSource
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.partitions import last_month, month_partitions
+from resnet_pipeline.partition_months import last_month
+from resnet_pipeline.partitions import month_partitions
 from resnet_pipeline.settings import SettingsError, load_settings
 
 TODAY = date(2025, 6, 15)

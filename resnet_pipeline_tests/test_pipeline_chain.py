@@ -9,6 +9,7 @@ import pytest
 
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
+from resnet_pipeline_tests._figures import value_of
 from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._resources import CHAIN_ASSETS, pipeline_resources
 
@@ -82,22 +83,25 @@ def test_every_asset_materializes_with_readable_metadata(pipeline):
     _, _, result = pipeline
     assert result.success
     splits = _metadata(result, "dataset_splits")
-    assert splits["train_samples"] > splits["val_samples"] > 0 and splits["purged"]["train"] == 12
+    assert value_of(splits["train_samples"]) > value_of(splits["val_samples"]) > 0
+    assert splits["purged"] == "train: 12 min, val: 12 min"
     model = _metadata(result, "trained_model")
-    assert model["epochs_run"] == 2 and model["device"] == "cpu"
+    assert model["epochs_run"] == "2" and model["device"] == "cpu"
     assert model["curves"].startswith("![")  # a picture the UI shows
     metrics = _metadata(result, "test_metrics")
-    assert 0 <= metrics["accuracy"] <= 1 and "majority" in metrics["metrics"]
+    assert metrics["accuracy"].endswith("%") and 0 <= value_of(metrics["accuracy"]) <= 1
+    assert "majority" in metrics["metrics"]
     backtest = _metadata(result, "backtest_report")
     assert {"trades", "buy_and_hold_total_return"} <= set(backtest)
-    if backtest["trades"]:
+    if value_of(backtest["trades"]):
         assert {"sharpe", "max_drawdown"} <= set(backtest)
     else:  # undefined without a trade: left out of the numbers, the headline says why
         assert not {"sharpe", "max_drawdown"} & set(backtest)
         assert "0 trades" in backtest["headline"]
     signal = _metadata(result, "latest_signal")
     assert signal["signal"] in ("LONG", "SHORT", "NEUTRAL")
-    assert signal["p_down"] + signal["p_neutral"] + signal["p_up"] == pytest.approx(1, abs=1e-5)
+    probabilities = [value_of(signal[f"p_{side}"]) for side in ("down", "neutral", "up")]
+    assert sum(probabilities) == pytest.approx(1, abs=2e-4)  # each to 4 significant digits
 
 
 def test_files_are_written_where_the_readme_says(pipeline):
@@ -105,7 +109,16 @@ def test_files_are_written_where_the_readme_says(pipeline):
     report = (root / "reports" / "BTCUSDT" / "report.html").read_text()
     assert "data:image/png;base64," in report
     assert 'class="met"' in report or 'class="missed"' in report  # targets marked
-    assert "buy_and_hold" in report and "Fees 0.10% per fill" in report
+    assert "buy_and_hold" in report and "Fees 0.1% per fill" in report
+    first_screen = report.split("<h2>Plots</h2>")[0]  # the training the result rests on
+    ckpt = load_checkpoint(root / "models" / "BTCUSDT" / "model.pt")
+    epochs = len(ckpt.history)
+    assert f"Training: one model trained {epochs} epoch{'s' if epochs != 1 else ''}" in first_screen
+    assert "<h3>Trades by exit reason</h3>" in report
+    stored_backtest = json.loads(
+        (root / "reports" / "BTCUSDT" / "backtest_metrics.json").read_text()
+    )
+    assert stored_backtest["run_settings"]["training"]["epochs"] == [epochs]
     stored = json.loads((root / "reports" / "BTCUSDT" / "test_metrics.json").read_text())
     assert {t["metric"] for t in stored["targets"]} >= {"accuracy", "auc_roc_ovr"}
     assert (root / "reports" / "BTCUSDT" / "trades.parquet").exists()

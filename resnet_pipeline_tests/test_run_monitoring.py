@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.errors import DagsterUserCodeUnreachableError
+from dagster._grpc.client import DagsterGrpcClient
 
 from resnet_pipeline.training_lock import holder, lock_file
 from resnet_pipeline_tests._pool_processes import (
@@ -61,9 +63,16 @@ def _code_server(tmp_path: Path) -> tuple[list[str], Path]:
     return [*args, "-p", str(port)], workspace
 
 
-def _serving(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _answers(port: int) -> bool:
+    """The code server answers a gRPC ping, as Dagster's own wait for a server it starts
+    (``wait_for_grpc_server``) checks: its definitions are loaded and its API serves. An open
+    port is not enough, and a daemon that asks too early marks the location failed and asks
+    again only a minute later (``RELOAD_WORKSPACE_INTERVAL``)."""
+    try:
+        DagsterGrpcClient(port=port, host="127.0.0.1").ping("ready")
+    except DagsterUserCodeUnreachableError:
+        return False
+    return True
 
 
 def _launch(env: dict[str, str], workspace: Path, run_id: str, hold_seconds: float) -> None:
@@ -97,12 +106,12 @@ def test_a_killed_ui_training_does_not_block_the_next_run(tmp_path: Path) -> Non
     server, workspace = _code_server(tmp_path)
     daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
     log = tmp_path / "daemon.log"
-    with (
-        background(server, env, tmp_path / "server.log") as code_server,
-        background(daemon, env, log),
-        dg.DagsterInstance.from_config(str(home)) as instance,
-    ):
-        wait_for(lambda: _serving(int(server[-1])), timeout=60, what="the code server")
+    with ExitStack() as stack:
+        code_server = stack.enter_context(background(server, env, tmp_path / "server.log"))
+        # The daemon starts once the code server answers: it loads the workspace at start.
+        wait_for(lambda: _answers(int(server[-1])), timeout=60, what="the code server")
+        stack.enter_context(background(daemon, env, log))
+        instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
         lock = lock_file(instance)
         _launch(env, workspace, killed, hold_seconds=600)  # only the kill ends it
         _launch(env, workspace, next_run, hold_seconds=0.2)  # queued behind it, as from the UI

@@ -1,13 +1,16 @@
-"""Variant-folds logged to a real local MLflow store (SQLite) and read back with MlflowClient."""
+"""Variant-folds logged to a real local MLflow store (SQLite) and read back with MlflowClient;
+broken tracking servers (real HTTP servers on 127.0.0.1 answering 503) cost seconds."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 import socket
 import threading
-from datetime import date
+import time
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,14 +20,19 @@ from resnet_pipeline.layout import Layout
 from resnet_pipeline.reports.plots import training_curves
 from resnet_pipeline.tracking import (
     DATABASE_FILE,
+    NOTE_TAG,
     TRACKING_URI_VARIABLE,
     FoldScores,
     VariantFold,
     config_hash,
     flatten_config,
     log_variant_fold,
+    log_variant_folds,
+    tag_verdict,
     tracking_store,
 )
+from resnet_pipeline.tracking_server import HTTP_LIMITS, REQUEST_RETRIES, WORST_CASE_S
+from resnet_pipeline_tests._tracking_servers import RETRY_AFTER_S, unavailable_server
 
 HISTORY = [
     {"epoch": e, "train_loss": 1.2 - 0.1 * e, "train_acc": 0.4, "val_loss": 1.1 - 0.05 * e,
@@ -32,7 +40,7 @@ HISTORY = [
     for e in (1, 2, 3)
 ]  # fmt: skip
 SCORES = FoldScores(
-    accuracy=0.51,
+    accuracy=0.5123456789012345,  # a store keeps full precision
     macro_f1=0.42,
     auc_roc_ovr=None,
     log_loss=1.01,
@@ -43,6 +51,13 @@ SCORES = FoldScores(
     sharpe_after_costs=0.8,
 )
 CONFIG = {"labels": {"horizon": 12, "threshold": 0.002}, "model": {"blocks": [2, 2], "width": 32}}
+BASELINES = {
+    "majority": {"accuracy": 0.40, "log_loss": 1.09, "auc_roc_ovr": None},
+    "logistic": {"accuracy": 0.48, "log_loss": 1.05, "auc_roc_ovr": 0.55},
+}
+STARTED = datetime(2024, 4, 2, 10, 0, 0, tzinfo=UTC)
+ENDED = datetime(2024, 4, 2, 10, 0, 44, 500000, tzinfo=UTC)  # a 44.5 s fold
+DESCRIPTION = "Does a longer label horizon help? Three horizons on one symbol."
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +92,10 @@ def _fold(tmp_path: Path, variant: str = "wide", config: dict = CONFIG) -> Varia
         history=HISTORY,
         files=[model],
         plots={"training_curves": training_curves(HISTORY)},
+        baselines=BASELINES,
+        started=STARTED,
+        ended=ENDED,
+        description=DESCRIPTION,
     )
 
 
@@ -99,8 +118,11 @@ def test_a_logged_fold_reads_back_with_the_mlflow_client(tmp_path, layout):
     client = _client(store.uri)
     run = client.get_run(outcome.run_id)
     assert run.info.run_name == "wide 2024-03" and run.info.status == "FINISHED"
+    # the fold's own span, not the milliseconds of logging it
+    assert run.info.start_time == 1712052000000 and run.info.end_time == 1712052044500
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.name == "horizons/BTCUSDT"
+    assert experiment.tags[NOTE_TAG] == DESCRIPTION
     assert experiment.artifact_location.startswith((tmp_path / "data" / "mlruns").as_uri())
     assert run.data.params == {
         "experiment": "horizons",
@@ -113,7 +135,7 @@ def test_a_logged_fold_reads_back_with_the_mlflow_client(tmp_path, layout):
         "model.width": "32",
     }
     assert run.data.metrics == {
-        "accuracy": 0.51,
+        "accuracy": 0.5123456789012345,
         "macro_f1": 0.42,
         "log_loss": 1.01,
         "ece_before": 0.12,
@@ -126,6 +148,11 @@ def test_a_logged_fold_reads_back_with_the_mlflow_client(tmp_path, layout):
         "val_loss": pytest.approx(0.95),
         "val_acc": 0.45,
         "lr": 1e-3,
+        "baseline_majority_accuracy": 0.40,
+        "baseline_majority_log_loss": 1.09,
+        "baseline_logistic_accuracy": 0.48,
+        "baseline_logistic_log_loss": 1.05,
+        "baseline_logistic_auc_roc_ovr": 0.55,
     }
     curve = client.get_metric_history(outcome.run_id, "val_loss")
     assert [(m.step, m.value) for m in curve] == [
@@ -141,6 +168,16 @@ def test_a_logged_fold_reads_back_with_the_mlflow_client(tmp_path, layout):
         "fold_month": "2024-03",
     }
     assert tags["config_hash"] == config_hash(CONFIG)
+    assert tags[NOTE_TAG] == (
+        "wide on BTCUSDT, fold 2024-03: accuracy 0.512 (baselines: majority 0.4, logistic "
+        "0.48); Sharpe after costs 0.8; 3 epochs in 12.5 s"
+    )
+    found = client.search_runs(
+        [run.info.experiment_id],
+        "tags.experiment = 'horizons' and tags.variant = 'wide' and tags.symbol = 'BTCUSDT' "
+        "and tags.fold_month = '2024-03'",
+    )
+    assert [r.info.run_id for r in found] == [outcome.run_id]
     listed = {a.path for a in client.list_artifacts(outcome.run_id)}
     assert listed == {"model.pt", "config.json", "plots"}
     assert [a.path for a in client.list_artifacts(outcome.run_id, "plots")] == [
@@ -225,7 +262,7 @@ class _NotMlflow(BaseHTTPRequestHandler):
 
 
 def test_a_server_that_answers_is_left_to_mlflow(tmp_path):
-    """The reachability probe lets any HTTP answer through: here a server that is not MLflow
+    """The reachability probe lets a 4xx answer through: here a server that is not MLflow
     answers 404, and MLflow's own error (not the probe's) is the reason given."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _NotMlflow)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -240,6 +277,74 @@ def test_a_server_that_answers_is_left_to_mlflow(tmp_path):
     assert outcome.status == "failed"
     assert "does not answer" not in outcome.note
     assert "MlflowException" in outcome.note and "404" in outcome.note
+
+
+def test_a_server_answering_503_is_asked_once_for_a_whole_run(tmp_path):
+    """Behind a proxy answering 503 (Retry-After: 2 minutes), MLflow's own client would retry
+    each call for minutes; the probe counts a 5xx as unreachable, so three folds cost the
+    server one request and the run seconds."""
+    folds = [_fold(tmp_path, variant) for variant in ("wide", "narrow", "deep")]
+    with unavailable_server() as (uri, requests):
+        started = time.monotonic()
+        outcomes = log_variant_folds(folds, tracking_store(Layout.at(tmp_path / "data"), uri))
+        took = time.monotonic() - started
+    assert [o.status for o in outcomes] == ["failed"] * 3
+    assert "does not answer" in outcomes[0].note and "503" in outcomes[0].note
+    assert requests.seen == ["GET /health"]
+    assert took < WORST_CASE_S < RETRY_AFTER_S
+
+
+def test_a_server_whose_api_answers_503_costs_one_retry_not_minutes(tmp_path):
+    """A healthy /health and a failing API: the first call is tried twice (HTTP_LIMITS), and
+    its failure ends the run's tracking: the other folds are not tried."""
+    folds = [_fold(tmp_path, variant) for variant in ("wide", "narrow", "deep")]
+    with unavailable_server(healthy=True) as (uri, requests):
+        started = time.monotonic()
+        outcomes = log_variant_folds(folds, tracking_store(Layout.at(tmp_path / "data"), uri))
+        took = time.monotonic() - started
+    assert [o.status for o in outcomes] == ["failed"] * 3
+    assert "MlflowException" in outcomes[0].note and "503" in outcomes[0].note
+    api = [r for r in requests.seen if "/health" not in r]
+    assert requests.seen[0] == "GET /health" and len(api) == 1 + REQUEST_RETRIES, requests.seen
+    assert len({r for r in api}) == 1, "one call, retried: no later call was tried"
+    assert took < WORST_CASE_S < RETRY_AFTER_S
+
+
+def test_the_http_limits_hold_for_our_calls_only(tmp_path, monkeypatch):
+    """What the process had set before is what it has after a logging (set, or unset)."""
+    name, kept = sorted(HTTP_LIMITS)[0], sorted(HTTP_LIMITS)[1]
+    monkeypatch.setenv(name, "77")
+    monkeypatch.delenv(kept, raising=False)
+    with unavailable_server(healthy=True) as (uri, _):
+        log_variant_fold(_fold(tmp_path), tracking_store(Layout.at(tmp_path / "data"), uri))
+    assert os.environ[name] == "77" and kept not in os.environ
+
+
+def test_the_experiment_description_follows_the_file(tmp_path, layout):
+    store = tracking_store(layout, None)
+    first = log_variant_fold(_fold(tmp_path), store)
+    edited = dataclasses.replace(_fold(tmp_path, "narrow"), description="Horizons, edited.")
+    again = log_variant_fold(edited, store)
+    assert first.experiment_id == again.experiment_id
+    assert _client(store.uri).get_experiment(first.experiment_id).tags[NOTE_TAG] == (
+        "Horizons, edited."
+    )
+
+
+def test_the_report_s_verdict_tags_every_run_of_the_experiment(tmp_path, layout):
+    store = tracking_store(layout, None)
+    wide = log_variant_fold(_fold(tmp_path, "wide"), store)
+    narrow_config = {**CONFIG, "model": {"blocks": [1], "width": 8}}
+    narrow = log_variant_fold(_fold(tmp_path, "narrow", narrow_config), store)
+    outcome = tag_verdict(store, "horizons", "BTCUSDT", False, config_hash(narrow_config))
+    assert outcome.status == "logged", outcome.note
+    client = _client(store.uri)
+    assert client.get_experiment(wide.experiment_id).tags["verdict"] == "no edge"
+    best = client.search_runs([wide.experiment_id], "tags.best_trial = 'yes'")
+    assert [r.info.run_id for r in best] == [narrow.run_id]
+    judged = client.search_runs([wide.experiment_id], "tags.verdict = 'no edge'")
+    assert {r.info.run_id for r in judged} == {wide.run_id, narrow.run_id}
+    assert tag_verdict(store, "other", "BTCUSDT", True, None).status == "off"
 
 
 def test_a_config_key_that_shadows_the_identity_is_refused(tmp_path, layout):

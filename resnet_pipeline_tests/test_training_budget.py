@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import (
     FOLLOW_LOAD,
     cgroup_cpu_limit,

@@ -26,7 +26,7 @@ from resnet_pipeline.layout import Layout
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.session import IDENTITY_FREE_FIELDS
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.resources.io_manager import DataStore

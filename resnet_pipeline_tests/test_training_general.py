@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import autocast_plan, cpu_has_native_bf16
 from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.ml.training.session import TrainingError

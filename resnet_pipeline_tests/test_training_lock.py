@@ -1,9 +1,9 @@
 """The training lock and the step's bond to its run, on real processes (no Dagster run).
 
 The lock is what keeps trainings apart on one machine, so: racing processes hold it one at a
-time; a killed holder frees it at once, even while a child it forked lives on; and the next
-holder hears of the killed one. A step whose run process is already gone when it arms
-`die_with_run` dies there.
+time; waiters get it in the order they arrived, a killed waiter holding up no one; a killed
+holder frees it at once, even while a child it forked lives on; and the next holder hears of the
+killed one. A step whose run process is already gone when it arms `die_with_run` dies there.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from resnet_pipeline import training_lock
 from resnet_pipeline.run_liveness import die_with_run
-from resnet_pipeline.training_lock import holder
+from resnet_pipeline.training_lock import holder, waiting
 from resnet_pipeline_tests._pool_processes import gone
 from resnet_pipeline_tests._processes import wait_for
 
@@ -51,6 +51,33 @@ def test_racing_processes_hold_the_lock_one_at_a_time(tmp_path, monkeypatch) -> 
     for (_, end), (start, _) in zip(held, held[1:], strict=False):
         assert end <= start, f"two holders at once: {held}"
     assert holder(path) == {}, "a released lock keeps no holder record"
+
+
+def _wait_in_line(path: Path, index: int, order) -> None:
+    with training_lock.training_lock(path, f"waiter-{index}", LOG):
+        order.put(index)
+
+
+def test_waiters_get_the_lock_in_the_order_they_arrived(tmp_path, monkeypatch) -> None:
+    """Six waiters arrive one after another behind a holder; the third is killed while it
+    waits. When the holder lets go, the lock goes to the others in arrival order."""
+    monkeypatch.setattr(training_lock, "POLL_SECONDS", 0.01)  # every waiter polls eagerly
+    path = tmp_path / "locks" / "trainer.lock"
+    order = FORK.Queue()
+    waiters = []
+    with training_lock.training_lock(path, "holder", LOG):
+        for index in range(RACERS):
+            waiter = FORK.Process(target=_wait_in_line, args=(path, index, order))
+            waiter.start()
+            waiters.append(waiter)
+            wait_for(lambda n=index + 1: waiting(path) == n, 30, f"waiter {index} in line")
+        os.kill(waiters[2].pid, signal.SIGKILL)
+        wait_for(lambda: waiting(path) == RACERS - 1, 30, "the killed waiter to leave the line")
+    served = [order.get(timeout=60) for _ in range(RACERS - 1)]
+    for waiter in waiters:
+        waiter.join(timeout=60)
+    assert served == [0, 1, 3, 4, 5]
+    assert waiting(path) == 0 and holder(path) == {}
 
 
 def _hold_and_fork(path: Path, child_pid, ready) -> None:

@@ -1,5 +1,5 @@
 """A killed training never blocks the next one, a waiting one sleeps and stops when told, and a
-killed run's step never writes again (issue 21, items 1 and 2).
+killed run's steps, trainings or not, never write again (issue 21, items 1 and 2; issue 30.6).
 
 Real `dagster asset materialize` processes (no daemon) on a fresh instance prepared like the
 scripts prepare theirs, training the stand-in of _trainer_pool_defs under the product's lock.
@@ -10,6 +10,7 @@ runs: test_run_monitoring.py.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -20,6 +21,8 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline_tests._pool_processes import (
+    BIN,
+    EXECUTION,
     background,
     gone,
     group_cpu_seconds,
@@ -37,6 +40,7 @@ RECOVERY_SECONDS = 30
 START_SECONDS = 180  # a `dagster asset materialize` process getting to its step, on a busy CI
 WAITING = "to finish training"  # what a run waiting for the lock says in its log
 IDLE_SECONDS = 3.0
+WRITER_MODULE = "resnet_pipeline_tests._step_writer_defs"  # a step that is not a training
 
 
 def _killed(proc, sig: int = signal.SIGKILL, group: bool = False) -> None:
@@ -124,3 +128,24 @@ def test_a_waiting_training_sleeps_and_ends_on_sigterm_and_ctrl_c(tmp_path: Path
             with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
                 statuses = sorted(run.status.value for run in instance.get_runs())
             assert statuses == ["FAILURE", "FAILURE", "STARTED"], "the waiters' runs did not end"
+
+
+@pytest.mark.parametrize("execution", ["spawn", "forkserver"])
+def test_a_killed_run_s_other_steps_stop_with_it(tmp_path: Path, execution: str) -> None:
+    """Not only trainings: a step that only uses the `store` resource, as `wf_predictions` and
+    the reports do, dies with its run process and writes nothing after it."""
+    env = prepared_env(tmp_path)
+    probe = Path(env["POOL_PROBE_DIR"])
+    config = {
+        "ops": {"store_writer": {"config": {"hold_seconds": 600, "label": "writer"}}},
+        "execution": {"config": EXECUTION[execution]},
+    }
+    command = [
+        str(BIN / "dagster"), "asset", "materialize", "-m", WRITER_MODULE,
+        "--select", "store_writer", "--config-json", json.dumps(config),
+    ]  # fmt: skip
+    with background(command, env, tmp_path / "writer.log") as run:
+        step = wait_for(lambda: record(probe, "writer"), START_SECONDS, "the writer step")["pid"]
+        assert step != run.pid, "the step should run in a subprocess of the run"
+        _kill(run, "parent", step, probe / "writer.state")
+    assert not record(probe, "writer", "end")

@@ -127,7 +127,10 @@ def test_of_trials_without_two_defined_sharpes_is_undefined():
     values = np.zeros((100, 3))
     values[:, 0] = np.random.default_rng(4).normal(0.001, 0.01, 100)
     result = deflated_sharpe_of_trials(returns_matrix(values))
-    assert result.value is None and "1 of 3 have one" in result.reason
+    assert result.value is None and "only 1 of 3 trials has a Sharpe ratio" in result.reason
+    assert result.reason.startswith("variant_1 and variant_2 never traded")  # named, plainly
+    assert "variance" not in result.reason
     assert result.best_variant == "variant_0"
     nothing = deflated_sharpe_of_trials(returns_matrix(np.zeros((100, 3))))
     assert nothing.value is None and "none of the 3 trials" in nothing.reason
+    assert "variant_0, variant_1 and variant_2 never traded" in nothing.reason

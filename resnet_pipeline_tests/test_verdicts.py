@@ -105,8 +105,8 @@ def _report(evaluation):
     }
     view = split_view(frame, report, 0.6, n_boot=100)
     trading = {"sharpe": {"estimate": None, "low": None, "high": None}}
-    headline = backtest_headline(view, evaluation, trading, "0 trades")
-    return backtest_report_html("BTCUSDT", evaluation, report, view, headline, []).html
+    headline = backtest_headline(view, evaluation, trading, "0 trades", "USDT")
+    return backtest_report_html("BTCUSDT", evaluation, report, view, headline, [], None).html
 
 
 def test_no_trades_says_why_and_meets_nothing():

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.ml.data.normalization import PRICE_NORMS
 from resnet_pipeline.ml.evaluation.baselines import FoldBaselines, last_rows
 from resnet_pipeline.ml.folds.fold_training import predict_month
@@ -21,7 +21,8 @@ from resnet_pipeline.ml.folds.monthly_folds import (
     fold_ranges,
     training_months,
 )
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.inference import predict_proba
 from resnet_pipeline.trading.stitched import stitch
 from resnet_pipeline_tests._dataset_helpers import feature_frames

@@ -14,10 +14,10 @@ import torch
 from resnet_pipeline.artifacts import file_sha256
 from resnet_pipeline.ml.folds.fold_identity import PREDICTIONS_DIGEST_COLUMN
 from resnet_pipeline.ml.model.checkpoint import load_checkpoint
-from resnet_pipeline.number_format import rounded
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet
+from resnet_pipeline_tests._figures import value_of
 from resnet_pipeline_tests._pipeline import asset
 from resnet_pipeline_tests._report_fixtures import PLOTS
 from resnet_pipeline_tests._walk_forward_helpers import store_months
@@ -117,7 +117,7 @@ def test_report_gives_the_verdict_with_intervals(folds):
     root, runs = folds
     meta = _metadata(runs["report"], "wf_report")
     assert meta["verdict"].startswith("no edge detected at 95%")  # the synthetic market
-    assert meta["folds"] == 2
+    assert meta["folds"] == "2"
     summary = json.loads(
         (root / "reports" / "BTCUSDT" / "walk_forward" / "walk_forward.json").read_text()
     )
@@ -142,17 +142,22 @@ FLAT = (
 )
 
 
-def test_report_metadata_leads_with_the_headline_then_flat_numbers_and_named_plots(folds):
+def test_report_metadata_leads_with_the_headline_and_key_figure_then_figures_as_text(folds):
     _, runs = folds
     event = runs["report"].asset_materializations_for_node("wf_report")[0]
     assert next(iter(event.metadata)) == "headline"  # the first entry the UI lists
     headline = event.metadata["headline"].value
     assert headline.startswith(("**NO EDGE**", "**EDGE**"))
     assert "- accuracy over " in headline and "- Sharpe after costs over 0: " in headline
+    assert list(event.metadata)[1] == "key_figure"  # the equity curve, shown without a click
+    assert "data:image/svg+xml," in event.metadata["key_figure"].value
+    numbers = (dg.FloatMetadataValue, dg.IntMetadataValue)
+    assert not [k for k, v in event.metadata.items() if isinstance(v, numbers)]  # no Plots
     meta = {k: v.value for k, v in event.metadata.items()}
-    for key in FLAT:  # plain numbers: the Plots tab draws them across materializations
-        assert isinstance(meta[key], int | float) and not isinstance(meta[key], bool), key
-        assert meta[key] == rounded(meta[key]), key  # never 16 digits
+    for key in FLAT:  # text: a symbol's figures are no series; at most 4 significant digits
+        assert isinstance(meta[key], str), key
+        digits = re.sub(r"\D", "", meta[key].split("e")[0]).lstrip("0")
+        assert "." not in meta[key] or len(digits) <= 4, (key, meta[key])
     assert set(PLOTS) <= set(meta)
     for name in PLOTS:
         assert meta[name].startswith("![") and "(data:image/png;base64," in meta[name], name
@@ -166,8 +171,8 @@ def test_report_checks_warn_on_zero_trades_and_on_a_worse_verdict(folds):
     for check in checks.values():
         assert check.severity == dg.AssetCheckSeverity.WARN
         assert check.partition == "BTCUSDT"  # per symbol partition
-    assert checks["has_trades"].passed == (meta["trades"] > 0)
-    if not meta["trades"]:
+    assert checks["has_trades"].passed == (value_of(meta["trades"]) > 0)
+    if not value_of(meta["trades"]):
         assert checks["has_trades"].description.startswith("warning: 0 trades: ")
     worse = "worse (" in meta["headline"]
     assert checks["not_worse_than_baselines"].passed == (not worse)
@@ -352,5 +357,5 @@ def test_a_report_without_enough_resamples_is_refused_naming_the_range(folds, n_
     result = _run(root, ["wf_report"], "BTCUSDT", report={"n_boot": n_boot})
     assert not result.success
     text = _failure(result, "wf_report")
-    assert f"n_boot={n_boot}: use 100..100,000 bootstrap resamples" in text
+    assert f"n_boot={n_boot}: use a whole number in [100, 100,000]" in text
     assert "\n" not in text

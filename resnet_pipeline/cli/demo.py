@@ -3,9 +3,10 @@
 
 Two synthetic symbols: PLANTUSDT carries the planted, learnable pattern (``market.planted``),
 NOISEUSDT is the pattern-free market. The demo materializes the whole graph for both, from raw
-candles to the HTML backtest reports, through the same jobs a user launches from the UI, then
-runs ``experiments/demo.yaml`` (a few variants, monthly folds) and prints both verdicts: an
-edge on the planted symbol, none on the noise. Everything goes into the instance at
+candles to the HTML backtest reports, through the same jobs a user launches from the UI, on
+the settings of ``experiments/demo.yaml``'s first variant (known to learn the planted
+pattern), then runs that experiment (a few variants, monthly folds) and prints both verdicts:
+an edge on the planted symbol, none on the noise. Everything goes into the instance at
 DAGSTER_HOME, and the settings it ran with into DAGSTER_HOME/resnet_demo_settings.json, so
 that scripts/ui.sh afterwards opens the instance with the demo's symbols and months and shows
 every run.
@@ -103,39 +104,6 @@ def demo_months(first: date, count: int) -> list[date]:
     ]
 
 
-# Demo-sized model: 64-minute windows and a quarter of the seed's width (64) cost about 1/16
-# of the SPEC model per window; one thread, which on a shared 2-core machine ran several times
-# faster than two competing for the cores.
-DEMO_WINDOW, DEMO_WIDTH, DEMO_THREADS = 64, 32, 1
-
-
-def training_run_config(months: Sequence[date], epochs: int, train_samples: int) -> dict:
-    """Demo-sized configuration: the chosen months, a small model, a short training with a
-    sample budget."""
-    return {
-        "ops": {
-            "dataset_splits": {
-                "config": {
-                    "start_month": f"{months[0]:%Y-%m}",
-                    "end_month": f"{months[-1]:%Y-%m}",
-                    "window": DEMO_WINDOW,
-                }
-            },
-            "trained_model": {
-                "config": {
-                    "epochs": epochs,
-                    "max_train_samples": train_samples,
-                    "max_val_samples": max(train_samples // 2, 1024),
-                    "patience": epochs,
-                    "width": DEMO_WIDTH,
-                    "num_threads": DEMO_THREADS,
-                }
-            },
-        },
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-    }
-
-
 def _step(label: str, run: Callable[[], object]) -> None:
     started = time.perf_counter()
     print(f"-> {label} ...", flush=True)
@@ -146,10 +114,14 @@ def _step(label: str, run: Callable[[], object]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", type=int, default=DEFAULT_MONTHS, help="months of candles")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs per symbol")
     parser.add_argument(
-        "--train-samples", type=int, default=4_000, help="training windows drawn per epoch"
-    )
+        "--epochs", type=int, default=None,
+        help=f"training epochs per symbol (default: experiments/{EXPERIMENT}.yaml's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--train-samples", type=int, default=None,
+        help=f"training windows drawn per epoch (default: experiments/{EXPERIMENT}.yaml's)",
+    )  # fmt: skip
     parser.add_argument(
         "--experiment", action=argparse.BooleanOptionalAction, default=True,
         help=f"run experiments/{EXPERIMENT}.yaml after the main job",
@@ -169,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Celery workers) reads the same environment when it loads the definitions.
     import dagster as dg
 
+    from resnet_pipeline.cli.demo_config import training_run_config
     from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
     from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
     from resnet_pipeline.commands import month_key
@@ -212,7 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         run_config=quiet,
                     ),
                 )
-    config = training_run_config(months, args.epochs, args.train_samples)
+    experiment = load_experiment(
+        experiment_path(settings.experiments_dir, EXPERIMENT),
+        settings.symbols,
+        settings.bybit_market,
+    )
+    main_variant = experiment.variants[0]
+    config = training_run_config(months, main_variant.config, args.epochs, args.train_samples)
+    print(
+        f"   the training job uses {experiment.path}'s variant {main_variant.name!r} "
+        "(model, training budget, window and strategy)"
+    )
     for symbol in settings.symbols:
         _step(
             f"training_job {symbol}: dataset -> model -> metrics -> backtest -> signal",
@@ -221,16 +204,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
     if args.experiment:
-        experiment = load_experiment(
-            experiment_path(settings.experiments_dir, EXPERIMENT),
-            settings.symbols,
-            settings.bybit_market,
-        )
         print(f"-> experiment {experiment.path}: {len(experiment.variants)} variants ...")
         started = time.perf_counter()
         register_experiment(experiment, instance, defs)
         run_experiment(experiment, instance, defs, {"n_boot": 200})
         print(f"   done in {time.perf_counter() - started:.1f}s", flush=True)
+        # The experiment's reports link the main job's; the backtests again, to link back.
+        backtest = {"ops": {"backtest_report": config["ops"]["backtest_report"]}} | quiet
+        for symbol in settings.symbols:
+            _step(
+                f"backtest_report {symbol} again, linking the experiment's report",
+                lambda symbol=symbol: training.execute_in_process(
+                    partition_key=symbol,
+                    instance=instance,
+                    asset_selection=[dg.AssetKey("backtest_report")],
+                    run_config=backtest,
+                ),
+            )
     print(f"\nDemo finished in {time.perf_counter() - total:.0f}s.")
     print_summary(instance, settings.symbols)
     if args.experiment:

@@ -3,25 +3,28 @@ the experiment's verdicts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import dagster as dg
 
 from resnet_pipeline.experiments.trial_keys import report_key
+from resnet_pipeline.number_format import metric, number, percent
 
-# (asset, metadata label, shown as) — the figures a reader looks at first.
-KEY_FIGURES = [
-    ("test_metrics", "accuracy", "accuracy"),
-    ("test_metrics", "macro_f1", "macro F1"),
-    ("test_metrics", "auc_roc_ovr", "AUC-ROC (ovr)"),
-    ("test_metrics", "majority_accuracy", "majority-class accuracy"),
-    ("backtest_report", "sharpe", "Sharpe"),
-    ("backtest_report", "total_return", "total return"),
-    ("backtest_report", "max_drawdown", "max drawdown"),
-    ("backtest_report", "trades", "trades"),
-    ("backtest_report", "buy_and_hold_total_return", "buy-and-hold return"),
-    ("latest_signal", "signal", "latest signal"),
-    ("latest_signal", "reason", "why"),  # only when NOT ACTIONABLE (e.g. historical demo data)
+# (asset, metadata label, shown as, format) — the figures a reader looks at first; shares
+# as percentages, ratios as numbers (one convention with the reports).
+KEY_FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
+    ("test_metrics", "accuracy", "accuracy", percent),
+    ("test_metrics", "majority_accuracy", "majority-class accuracy", percent),
+    ("test_metrics", "macro_f1", "macro F1", number),
+    ("test_metrics", "auc_roc_ovr", "AUC-ROC (ovr)", number),
+    ("backtest_report", "sharpe", "Sharpe (annualized)", number),
+    ("backtest_report", "total_return", "total return", percent),
+    ("backtest_report", "buy_and_hold_total_return", "buy-and-hold return", percent),
+    ("backtest_report", "max_drawdown", "max drawdown", percent),
+    ("backtest_report", "trades", "trades", number),
+    ("latest_signal", "signal", "latest signal", str),
+    ("latest_signal", "reason", "why", str),  # only when NOT ACTIONABLE (e.g. historical data)
 ]
 PATHS = [("backtest_report", "report_path"), ("test_metrics", "metrics_path")]
 # With no trade the curve is flat: its 0 drawdown and missing ratios are no result, as the
@@ -43,21 +46,19 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) ->
 def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
     for symbol in symbols:
         print(f"\n== {symbol} ==")
-        meta = {asset: latest_metadata(instance, asset, symbol) for asset, _, _ in KEY_FIGURES}
+        meta = {asset: latest_metadata(instance, asset, symbol) for asset, *_ in KEY_FIGURES}
         for asset, label in PATHS:
             if label in meta.get(asset, {}):
                 print(f"  {asset}: {meta[asset][label]}")
-        no_trades = meta["backtest_report"].get("trades") == 0
-        for asset, label, shown in KEY_FIGURES:
+        trades = meta["backtest_report"].get("trades")
+        no_trades = trades == 0 or trades == metric("trades", 0)  # a number, or as shown
+        for asset, label, shown, shown_as in KEY_FIGURES:
             value = meta.get(asset, {}).get(label)
             if no_trades and asset == "backtest_report" and label in UNDEFINED_WITHOUT_TRADES:
                 print(f"  {shown:<26} not defined (no trades)")
             elif value is not None:
-                print(
-                    f"  {shown:<26} {value:.4f}"
-                    if isinstance(value, float)
-                    else f"  {shown:<26} {value}"
-                )
+                # a symbol's assets show their figures as text, already formatted
+                print(f"  {shown:<26} {value if isinstance(value, str) else shown_as(value)}")
 
 
 def print_verdicts(

@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 
 from resnet_pipeline.commands import month_key
-from resnet_pipeline.defs.experiments.experiment_fold import SKIPPED_FOLDS
+from resnet_pipeline.defs.experiments.experiment_fold import SKIPPED
 from resnet_pipeline.defs.experiments.experiment_partitions import (
     apply_requests,
     partition_requests,
@@ -54,7 +54,7 @@ def run_fold(
         partition_key=partition, instance=instance, run_config=QUIET
     )
     event = result.asset_materializations_for_node("experiment_fold")[0]
-    if event.metadata[SKIPPED_FOLDS].value:
+    if event.metadata[SKIPPED].value:
         print(f"   {skipped_line(trial, month)}", flush=True)
         return False
     return True

@@ -12,6 +12,11 @@ the folds and the reports. ``run`` registers, then materializes every fold not f
 (each trial's months oldest first, so warm starts find the previous month; a finished fold is
 skipped, saying so) and each report in this process, and prints the verdicts. The file must
 live in RESNET_EXPERIMENTS_DIR: the assets read it there.
+
+Each action refuses first what ``run`` would refuse later: the file (``experiment_file``), its
+months against the month partitions (``partition_months``, read without Dagster) and
+``--n-boot`` (the report's ``BootstrapConfig``). ``check`` imports neither Dagster nor torch,
+so it answers in a fraction of a second; ``register`` and ``run`` import them when they start.
 """
 
 from __future__ import annotations
@@ -32,9 +37,13 @@ from resnet_pipeline.experiments.experiment_file import (
     ExperimentError,
     experiment_path,
     load_experiment,
+    months_within,
 )
 from resnet_pipeline.experiments.trial_keys import report_key, trial_key
-from resnet_pipeline.settings import current_settings
+from resnet_pipeline.knobs import KnobError
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
+from resnet_pipeline.partition_months import month_span
+from resnet_pipeline.settings import Settings, SettingsError, current_settings
 
 
 def _locate(argument: str, directory: str) -> Path:
@@ -71,27 +80,36 @@ def _commands(experiment: Experiment) -> list[str]:
     ]
 
 
+def checked_experiment(argument: str, settings: Settings, n_boot: int) -> Experiment:
+    """The experiment ``argument`` names, refused (``ExperimentError``) where ``run`` would
+    fail on it: the file, its months against the month partitions, the report's ``n_boot``."""
+    try:
+        BootstrapConfig(n_boot=n_boot)
+    except KnobError as error:
+        raise ExperimentError(f"--n-boot {str(error).removeprefix('n_boot=')}") from None
+    path = _locate(argument, settings.experiments_dir)
+    experiment = load_experiment(path, settings.symbols, settings.bybit_market)
+    months_within(experiment, month_span(settings))
+    return experiment
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resnet_pipeline.cli.experiments")
     parser.add_argument("action", choices=("check", "register", "run"))
     parser.add_argument("file", help="experiments/<name>.yaml, or the name")
-    parser.add_argument("--n-boot", type=int, default=1000, help="report intervals' resamples")
+    parser.add_argument(
+        "--n-boot", type=int, default=BootstrapConfig().n_boot, help="report intervals' resamples"
+    )
     args = parser.parse_args(argv)
-    settings = current_settings()
     try:
-        path = _locate(args.file, settings.experiments_dir)
-        experiment = load_experiment(path, settings.symbols, settings.bybit_market)
-    except ExperimentError as error:
+        settings = current_settings()
+        experiment = checked_experiment(args.file, settings, args.n_boot)
+    except (ExperimentError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _print_plan(experiment)
     if args.action == "check":
         return 0
-    import dagster as dg
-
-    from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
-    from resnet_pipeline.definitions import build_definitions
-
     if not os.environ.get("DAGSTER_HOME"):
         print(
             "error: DAGSTER_HOME is not set: partitions are registered in the instance the UI "
@@ -99,13 +117,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    import dagster as dg
+
+    from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
+    from resnet_pipeline.definitions import build_definitions
+
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
     register_experiment(experiment, instance, defs)
     if args.action == "register":
         print("\nrun the folds (one trial's months in one run) and the reports:")
         print("\n".join(_commands(experiment)))
-        print(f"\nor everything in this process: {experiment_command('run', path)}")
+        print(
+            f"\nor everything in this process: {experiment_command('run', Path(experiment.path))}"
+        )
         return 0
     run_experiment(experiment, instance, defs, {"n_boot": args.n_boot})
     return 0

@@ -1,6 +1,7 @@
 """What the report assets (test_metrics, backtest_report, wf_report) share in the Dagster UI:
-the headline as the first metadata entry, flat numeric keys the Plots tab draws across
-materializations, the plots by name, and two warning checks per symbol partition."""
+the headline as the first metadata entry and the key figure beside it, the figures as text, the
+plots by name, and two warning checks per symbol partition (WARN: the UI marks a failed one
+with a yellow warning sign, never a red cross)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
-from resnet_pipeline.number_format import rounded
+from resnet_pipeline.defs.metadata import as_series, as_text
 from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.reports.page import Figure
 from resnet_pipeline.verdicts import Headline
 
 HEADLINE = "headline"
+KEY_FIGURE = "key_figure"
+
+
+def key_figure(markdown: str | None) -> dict[str, object]:
+    """A report's key figure (Markdown under the inline limit), when there is one to draw."""
+    return {KEY_FIGURE: dg.MetadataValue.md(markdown)} if markdown else {}
+
+
 HAS_TRADES = "has_trades"
 NOT_WORSE = "not_worse_than_baselines"
 CHECK_DESCRIPTIONS = {
@@ -68,19 +77,26 @@ def report_metadata(
     headline: Headline,
     numbers: Mapping[str, float | int | None],
     figures: list[Figure],
+    key_figures: Mapping[str, object] | None = None,
+    resolution: float = 0.001,
+    over_months: bool = False,
+    currency: str = "",
     **more: object,
 ) -> dict[str, object]:
-    """The headline first, then flat numbers (4 significant digits; undefined ones left out,
-    the headline says why), the plots, then ``more``."""
+    """The headline first and the key figures under it (Markdown under the UI's inline limit
+    or tables: shown without a click), then the figures as text (a symbol's report is no time
+    series: the Plots tab would join one symbol's value to another's), the plots by name,
+    then ``more``; undefined figures are left out (the headline says why). ``over_months``: the
+    partitions are months, so the figures stay numbers (a series on the Plots tab);
+    ``currency``: the quote currency amounts are in."""
     flat = {**headline.flat(), **numbers}
     shown = {
-        k: v if isinstance(v, int) and not isinstance(v, bool) else rounded(v)
-        for k, v in flat.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
+        k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
     }
     return {
         HEADLINE: dg.MetadataValue.md(headline.markdown()),
-        **{k: v for k, v in shown.items() if v is not None},
+        **as_text(key_figures or {}),
+        **(as_series(shown) if over_months else as_text(shown, resolution, currency)),
         **{f.name: dg.MetadataValue.md(f.markdown()) for f in figures},
-        **more,
+        **as_text(more, resolution),
     }

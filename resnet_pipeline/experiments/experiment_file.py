@@ -29,7 +29,11 @@ deep and ``MAX_NODES`` values, UTF-8, no aliases or anchors, no key twice; and a
 
 Names become Dagster partition keys (``trial_keys``): letters, digits and ``_ . = + -`` only,
 which keeps them clear of the characters Dagster reserves (``|``, ``,``, ``[``, ``]``, ``...``)
-and of ``:``, the key's own separator.
+and of ``:``, the key's own separator; and never ending in ``.``, which would run into the
+``...`` of a ``--partition-range first...last`` (``a.`` + ``...`` splits after ``a``).
+
+The fold months must be month partitions with a month before the first to train on
+(``months_within``: the command line checks them against the settings' partitions).
 """
 
 from __future__ import annotations
@@ -57,11 +61,17 @@ from resnet_pipeline.experiments.variant_config import (
     resolve_config,
     section_fields,
 )
+from resnet_pipeline.partition_months import MonthSpan
 
 TOP_LEVEL = ("name", "description", "months", "symbols", "base", "variants", "grid")
 SUFFIXES = (".yaml", ".yml")
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
+VARIANT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.=+-]{0,126}[A-Za-z0-9_=+-])?$")
+NAME_RULE = (
+    "letters, digits and _ . = + - (at most 128, starting with a letter or digit, not ending "
+    "with . and without ...): it becomes a Dagster partition key, and a --partition-range "
+    "first...last splits at the first ..."
+)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # Variants in one file, named and grid together: each is a trial with a fold per month, so a
 # thousand is already days of training; the grid's size is counted before it is expanded.
@@ -96,6 +106,12 @@ class Experiment:
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)
+
+
+def valid_variant_name(name: str) -> bool:
+    """Whether ``name`` can be a variant: a partition key that round-trips through a
+    ``--partition-range`` (``NAME_RULE``)."""
+    return bool(VARIANT_NAME.fullmatch(name)) and "..." not in name
 
 
 def experiment_path(directory: str | Path, name: str) -> Path:
@@ -272,12 +288,12 @@ def expand_grid(
             label = f"{section}.{field}" if field in repeated else field
             parts.append(f"{label}={_text(value)}")
         name = "+".join(parts)
-        if not VARIANT_NAME.fullmatch(name) or "..." in name:
+        if not valid_variant_name(name):
             raise _fail(
                 path,
                 f"grid variant {quoted(name)}",
-                "its values cannot name a variant (letters, digits and _ . = + - only): list "
-                "this combination under variants with a name of its own",
+                f"its values cannot name a variant ({NAME_RULE}): list this combination under "
+                "variants with a name of its own",
             )
         out.append((name, overrides))
     return out
@@ -299,12 +315,11 @@ def _named_variants(raw: Any, path: Path) -> list[tuple[str, dict[str, dict[str,
         name = entry["name"]
         if not isinstance(name, str) or not name.strip():
             raise _fail(path, f"variants[{index}], name", _not_text(name, "spec-default"))
-        if not VARIANT_NAME.fullmatch(name) or "..." in name:
+        if not valid_variant_name(name):
             raise _fail(
                 path,
                 f"variant {quoted(name)}",
-                "a name is letters, digits and _ . = + - (at most 128, starting with a letter "
-                "or digit): it becomes a Dagster partition key",
+                f"a name is {NAME_RULE}",
             )
         body = {k: v for k, v in entry.items() if k != "name"}
         out.append((name, _sections(body, path, f"variant {name!r}")))
@@ -398,3 +413,43 @@ def parse_experiment(
         variants=tuple(variants),
         description=str(raw.get("description") or ""),
     )
+
+
+def _add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def months_within(experiment: Experiment, span: MonthSpan) -> None:
+    """Refuse fold months that are no month partition, or a first fold with no earlier month
+    partition to train on: ``run`` would fail on them after registering."""
+    first, last = experiment.months[0], experiment.months[-1]
+    earliest = _add_months(span.first, 1)
+    partitions = (
+        f"the month partitions run from RESNET_FIRST_MONTH={span.first:%Y-%m} to "
+        f"{span.last:%Y-%m} ({span.last_reason})"
+    )
+    fix = (
+        f"choose months from {earliest:%Y-%m} to {span.last:%Y-%m} in the months field"
+        if earliest <= span.last
+        else "no month can be a fold yet (a fold trains on the months before it)"
+    )
+    path = Path(experiment.path)
+    if last > span.last:
+        raise _fail(
+            path,
+            "months",
+            f"{last:%Y-%m} is after the last month partition: {partitions}; {fix}",
+        )
+    if first < earliest:
+        problem = (
+            "is before the first month partition"
+            if first < span.first
+            else "has no month partition before it to train on"
+        )
+        raise _fail(
+            path,
+            "months",
+            f"{first:%Y-%m} {problem}: {partitions}; {fix}, or set RESNET_FIRST_MONTH="
+            f"{_add_months(first, -1):%Y-%m} (and ingest that month) for a fold in {first:%Y-%m}",
+        )

@@ -49,10 +49,10 @@ from resnet_pipeline.ml.data.lineage import FINGERPRINT_KEY, dataset_fingerprint
 from resnet_pipeline.ml.folds.fold_identity import (
     MODEL_DIGEST_KEY,
 )
-from resnet_pipeline.ml.folds.fold_training import WarmStart
 from resnet_pipeline.ml.folds.monthly_folds import Fold, FoldConfig, add_months
+from resnet_pipeline.ml.folds.warm_start import WarmStart
 from resnet_pipeline.ml.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.ml.training.trainer import progress_line
 

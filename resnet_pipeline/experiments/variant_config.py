@@ -24,6 +24,9 @@ configuration is the same trial and any change, a default changed in code includ
 
 from __future__ import annotations
 
+import functools
+import operator
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -31,12 +34,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig
-from resnet_pipeline.knobs import config_fields, knob
-from resnet_pipeline.ml.folds.fold_training import WarmStart
+from resnet_pipeline.knobs import KnobError, check, config_fields, knob, knob_of
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.folds.warm_start import WarmStart
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.tracking import config_hash
 from resnet_pipeline.trading.strategy import SPOT_BORROW_FEE_PER_DAY, StrategyConfig, short_rules
@@ -95,11 +98,12 @@ class VariantConfig:
             for section, classes in SECTIONS.items()
         }
 
-    @property
+    @functools.cached_property
     def config_hash(self) -> str:
         return config_hash(self.sections())
 
 
+@functools.cache
 def section_fields(section: str) -> dict[str, tuple[type, Any]]:
     """{field: (owning dataclass, type hint)} of a section, derived from its dataclasses."""
     out: dict[str, tuple[type, Any]] = {}
@@ -108,6 +112,23 @@ def section_fields(section: str) -> dict[str, tuple[type, Any]]:
         for spec in config_fields(cls):
             out[spec.name] = (cls, hints[spec.name])
     return out
+
+
+@functools.cache
+def _adapter(hint: Any) -> TypeAdapter:
+    """The validator of a field's values (built once: a grid checks the same fields often)."""
+    return TypeAdapter(_as_read(hint))
+
+
+def _as_read(hint: Any) -> Any:
+    """The type a YAML value of a field with this hint must have: tuples are read as lists.
+    Checked strictly, so ``yes`` (a bool) or ``2.5`` is no epoch count and ``"3"`` no number."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return list[typing.get_args(hint)[0]]
+    if origin in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, [_as_read(a) for a in typing.get_args(hint)])
+    return hint
 
 
 def _plain(value: Any) -> Any:
@@ -141,7 +162,7 @@ def _typed(section: str, values: Mapping[str, Any]) -> dict[type, dict[str, Any]
             )
         cls, hint = known[name]
         try:
-            checked = TypeAdapter(hint).validate_python(value)
+            checked = _adapter(hint).validate_python(value, strict=True)
         except ValidationError as error:
             problem = error.errors()[0]["msg"]
             raise VariantConfigError(
@@ -157,14 +178,34 @@ def _typed(section: str, values: Mapping[str, Any]) -> dict[type, dict[str, Any]
 def _build(section: str, cls: type, values: dict[str, Any], **data: Any) -> Any:
     try:
         return cls(**values, **data)
+    except KnobError as error:
+        raise VariantConfigError(section, error.field, f"{section}.{error}") from None
     except (ValueError, TypeError) as error:
         field = next((k for k in values if k in str(error)), None)
         raise VariantConfigError(section, field, f"{section}: {error}") from None
 
 
+def _training(values: dict[str, Any]) -> TrainConfig:
+    """The SPEC 8 training; class weights, when given, one per label class."""
+    train = _build("training", TrainConfig, values)
+    weights = train.class_weights
+    if weights is not None and len(weights) != len(CLASS_NAMES):
+        raise VariantConfigError(
+            "training",
+            "class_weights",
+            f"training.class_weights={list(weights)}: give one weight per class "
+            f"({', '.join(CLASS_NAMES)}), e.g. [1.2, 0.8, 1.2], or null for equal weights",
+        )
+    return train
+
+
 def _strategy(values: dict[str, Any], market: str) -> StrategyConfig:
     """The SPEC 9 rules; shorts and their borrowing cost follow ``market`` unless set."""
     borrow = values.pop("borrow_fee_per_day", SPOT_BORROW_FEE_PER_DAY)
+    try:
+        check(knob_of(StrategyConfig, "borrow_fee_per_day"), borrow)  # even where unused
+    except KnobError as error:
+        raise VariantConfigError("strategy", error.field, f"strategy.{error}") from None
     try:
         shorts = short_rules(market, values.pop("allow_short", None), borrow)
     except ValueError as error:
@@ -189,15 +230,17 @@ def resolve_config(
     data = {"in_channels": len(FEATURE_CHANNELS), "num_classes": len(CLASS_NAMES)}
     model_values = typed["model"][ModelConfig]
     try:
-        model = ModelConfig(**model_values, window=folds.window, **data)
-    except (ValueError, TypeError) as error:
-        field = "window" if "window" in str(error) else None
-        section = "folds" if field else "model"
-        raise VariantConfigError(section, field, f"{section}: {error}") from None
+        model = _build("model", ModelConfig, model_values, window=folds.window, **data)
+    except VariantConfigError as error:
+        if error.field != "window":
+            raise
+        raise VariantConfigError(
+            "folds", "window", f"folds.{str(error).split('.', 1)[1]}"
+        ) from None
     return VariantConfig(
         labels=labels,
         model=model,
-        train=_build("training", TrainConfig, typed["training"][TrainConfig]),
+        train=_training(typed["training"][TrainConfig]),
         run=_build("training", RunOptions, typed["training"][RunOptions]),
         folds=folds,
         warm=_build("folds", WarmStart, typed["folds"][WarmStart]),

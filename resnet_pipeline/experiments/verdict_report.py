@@ -40,9 +40,10 @@ from resnet_pipeline.experiments.variant_fold import (
     EXPERIMENT_COLUMNS,
     strategy_columns,
 )
-from resnet_pipeline.knobs import knob
+from resnet_pipeline.knobs import check_knobs, knob
 from resnet_pipeline.ml.evaluation.bootstrap import BLOCK_RULE, sharpe_intervals
-from resnet_pipeline.ml.evaluation.stitched_metrics import MIN_RESAMPLES, BootstrapConfig
+from resnet_pipeline.ml.evaluation.bootstrap_config import MIN_RESAMPLES, BootstrapConfig
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
 from resnet_pipeline.ml.trial_statistics.backtest_overfitting import DEFAULT_BLOCKS, MAX_BLOCKS
 from resnet_pipeline.ml.trial_statistics.returns_matrix import per_day_sharpe
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import DEFAULT_REPS
@@ -56,20 +57,21 @@ class TrialTests:
     """The verdict's own knobs (``BootstrapConfig`` sets the intervals' resamples and seed)."""
 
     pbo_blocks: int = knob(
-        DEFAULT_BLOCKS, f"S, the blocks of days of the PBO's CSCV (even, 2..{MAX_BLOCKS})"
+        DEFAULT_BLOCKS, "S, the blocks of days of the PBO's CSCV (even)", ge=2, le=MAX_BLOCKS
     )
-    spa_reps: int = knob(DEFAULT_REPS, "stationary-bootstrap replications of the SPA test")
+    spa_reps: int = knob(
+        DEFAULT_REPS,
+        "stationary-bootstrap replications of the SPA test",
+        ge=MIN_RESAMPLES,
+        note="fewer cannot bring the p-value below 0.05",
+    )
 
     def __post_init__(self) -> None:
-        if self.pbo_blocks < 2 or self.pbo_blocks % 2 or self.pbo_blocks > MAX_BLOCKS:
+        check_knobs(self)
+        if self.pbo_blocks % 2:
             raise ValueError(
                 f"pbo_blocks={self.pbo_blocks}: use an even number from 2 to {MAX_BLOCKS} "
                 f"(default {DEFAULT_BLOCKS}); a block needs at least 2 days"
-            )
-        if self.spa_reps < MIN_RESAMPLES:
-            raise ValueError(
-                f"spa_reps={self.spa_reps}: use at least {MIN_RESAMPLES} replications "
-                f"(default {DEFAULT_REPS}) so the p-value can fall below 0.05"
             )
 
 
@@ -88,6 +90,15 @@ class TrialInput:
     config: VariantConfig
     frame: pd.DataFrame | None  # None: not every month predicted yet
     months_done: list[date] = field(default_factory=list)
+    folds: list[dict] = field(default_factory=list)  # each month's fold.json (its training)
+
+    def training(self) -> TrainingBudget:
+        """The training its result rests on: each fold's epochs and training windows."""
+        return TrainingBudget.of_models(
+            [f.get("epochs_run", 0) for f in self.folds],
+            [f.get("train_samples", 0) for f in self.folds],
+            self.config.train.to_dict(),
+        )
 
 
 @dataclass
@@ -97,6 +108,7 @@ class ExperimentReport:
     verdict: TrialVerdict
     best_equity: pd.Series
     benchmark_equity: pd.Series
+    best_trades: pd.DataFrame  # the best trial's trade log on the common minutes
     # the best trial on the common minutes: p_down, p_neutral, p_up are the probabilities its
     # strategy reads; label, fold (the month): what the report's diagnostics draw
     best_predictions: pd.DataFrame
@@ -123,6 +135,7 @@ def _scored_lines(
     scored: list[TrialInput], candles: pd.DataFrame, minutes: pd.DatetimeIndex, cfg: ReportSettings
 ) -> tuple[list[dict], dict[str, pd.Series], dict[str, pd.Series], dict]:
     lines, returns, baseline_returns, evaluations = [], {}, {}, {}
+    period = f"{minutes[0]:%Y-%m-%d} to {minutes[-1]:%Y-%m-%d} (UTC)"
     for trial in scored:
         frame = on_minutes(trial.frame, minutes)
         used = strategy_columns(trial.config)
@@ -142,6 +155,9 @@ def _scored_lines(
         )["sharpe"]
         line["intervals"]["sharpe_after_costs"] = sharpe
         line["total_return"] = evaluation.metrics.get("total_return")
+        line["run_settings"] = RunSettings(
+            trial.config.strategy, trial.training() if trial.folds else None, period
+        ).to_dict()
         lines.append(line)
     return lines, returns, baseline_returns, evaluations
 
@@ -189,7 +205,7 @@ def build_experiment_report(
     for line in lines:
         line["per_day_sharpe"] = per_day[line["trial"]]
         line["best"] = line["trial"] == verdict.deflated_sharpe.best_variant
-    lines.sort(key=lambda line: -np.nan_to_num(line["per_day_sharpe"], nan=-np.inf))
+    lines.sort(key=leaderboard_order)
     best = verdict.deflated_sharpe.best_variant or lines[0]["trial"]
     ledger_rows = [
         {
@@ -243,9 +259,17 @@ def build_experiment_report(
         returns=returns_table,
         verdict=verdict,
         best_equity=evaluations[best].result.equity,
+        best_trades=evaluations[best].result.trades,
         benchmark_equity=base_run.benchmark,
         best_predictions=strategy_view(on_minutes(best_trial.frame, minutes), best_trial.config),
     )
+
+
+def leaderboard_order(line: dict) -> tuple[bool, float]:
+    """Trials that traded first, by per-day Sharpe ratio (highest first; undefined last),
+    then those that never traded: a missing Sharpe never ranks above a real one."""
+    sharpe = line["per_day_sharpe"]
+    return (not line["trades"], -sharpe if np.isfinite(sharpe) else np.inf)
 
 
 def strategy_view(frame: pd.DataFrame, config: VariantConfig) -> pd.DataFrame:

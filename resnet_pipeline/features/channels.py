@@ -15,26 +15,9 @@ import numpy as np
 import pandas as pd
 import ta
 
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.indicators import daily_vwap, rolling_mean_std, wilder_atr
 
-FEATURE_CHANNELS: tuple[str, ...] = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "log_return",
-    "hl_range",
-    "body_ratio",
-    "rsi_14",
-    "macd",
-    "bb_pctb",
-    "atr_14",
-    "volume_ratio",
-    "obv_direction",
-    "vwap_distance",
-)
-PRICE_CHANNELS: tuple[str, ...] = ("open", "high", "low", "close")
 WARMUP_ROWS = 400
 FEATURE_DTYPE = np.float32
 

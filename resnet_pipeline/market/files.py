@@ -17,6 +17,12 @@ for dates 2009..2099 being disjoint. CSVs are separated by commas, semicolons or
 a decimal point. Header-less CSVs in the Binance/Bybit export order (open time, open, high,
 low, close, volume, ...) are read too.
 
+Order flow (taker-buy base volume, number of trades) is read where a file has it: columns
+named as in ``ORDER_FLOW_ALIASES`` (Binance's ``taker_buy_volume``, ``count``, ...), a
+mapping (``trades=n``), or fields 9 and 10 of a header-less 12-field Binance kline export. A
+fetch returns those columns when any fetched row has them (rows of files without them hold
+NaN); empty values there are nulls, not errors.
+
 Duplicates: a minute present in several files (or twice in one) keeps the row of the file
 sorting last by path, and within one file the last row. Identical repeats are silent;
 repeats whose values differ (among the fetched minutes) raise a ``ConflictingCandlesWarning``
@@ -39,7 +45,12 @@ from resnet_pipeline.market.file_tables import PARQUET_SUFFIXES, is_parquet, rea
 from resnet_pipeline.market.files_index import FileRange, FilesIndex, FileStamp, default_index_path
 from resnet_pipeline.market.merge import merge_candles
 from resnet_pipeline.market.minute_ranges import MINUTE_NS, to_utc
-from resnet_pipeline.market.schema import TIMESTAMP_DTYPE, VALUE_COLUMNS, empty_candles
+from resnet_pipeline.market.schema import (
+    ORDER_FLOW_COLUMNS,
+    TIMESTAMP_DTYPE,
+    VALUE_COLUMNS,
+    empty_candles,
+)
 from resnet_pipeline.market.source import UnknownSymbolError
 
 SUFFIXES = (".csv", ".csv.gz", *PARQUET_SUFFIXES)
@@ -67,7 +78,19 @@ VALUE_ALIASES: dict[str, tuple[str, ...]] = {
     "close": ("close", "close_price", "c"),
     "volume": ("volume", "vol", "base_volume", "v"),
 }
-MAPPABLE = ("timestamp", *VALUE_COLUMNS)
+ORDER_FLOW_ALIASES: dict[str, tuple[str, ...]] = {
+    "taker_buy_volume": (
+        "taker_buy_volume",
+        "taker_buy_base_volume",
+        "taker_buy_base_asset_volume",
+        "taker_buy_base",
+    ),
+    "trades": ("trades", "number_of_trades", "num_trades", "trade_count", "count"),
+}
+# Every value a file row yields, in this order: the candle's values, then its order flow.
+FILE_VALUES = (*VALUE_COLUMNS, *ORDER_FLOW_COLUMNS)
+REQUIRED = ("timestamp", *VALUE_COLUMNS)
+MAPPABLE = (*REQUIRED, *ORDER_FLOW_COLUMNS)
 MAPPING_HINT = "timestamp=OpenTime,open=o,high=h,low=l,close=c,volume=v"
 # Epoch seconds of the first and after the last candle year: times 10**3k they bound s, ms,
 # us and ns.
@@ -198,7 +221,8 @@ def _read(path: Path) -> tuple[pa.Table, str]:
 
 
 def _columns(names: list[str], path: Path, mapping: Mapping[str, str]) -> dict[str, int]:
-    """{schema column: the file's column number}, from the mapping first, then known names."""
+    """{schema column: the file's column number}, from the mapping first, then known names;
+    order-flow columns only where the file has them."""
     by_norm: dict[str, int] = {}
     for number, name in enumerate(names):
         by_norm.setdefault(_norm(name), number)
@@ -214,11 +238,15 @@ def _columns(names: list[str], path: Path, mapping: Mapping[str, str]) -> dict[s
                 )
             found[key] = hit
             continue
-        aliases = TIME_COLUMNS if key == "timestamp" else VALUE_ALIASES[key]
+        aliases = (
+            TIME_COLUMNS
+            if key == "timestamp"
+            else VALUE_ALIASES.get(key) or ORDER_FLOW_ALIASES[key]
+        )
         hit = next((by_norm[n] for n in aliases if n in by_norm), None)
         if hit is not None:
             found[key] = hit
-    missing = [k for k in MAPPABLE if k not in found]
+    missing = [k for k in REQUIRED if k not in found]
     if missing:
         raise CandleFileError(
             f"{path}: no column for {', '.join(missing)} among {names}; the "
@@ -248,7 +276,10 @@ def _decimal_commas(column: pd.Series) -> pd.Series:
     return text.mask(both.fillna(False)).str.replace(",", ".", regex=False)
 
 
-def _numbers(column: pa.ChunkedArray, path: Path, name: str, sep: str) -> np.ndarray:
+def _numbers(
+    column: pa.ChunkedArray, path: Path, name: str, sep: str, nullable: bool = False
+) -> np.ndarray:
+    """The column as float64; an empty value is refused unless ``nullable`` (then NaN)."""
     if _plain(column):
         return column.to_numpy().astype("float64")
     given = column.to_pandas()
@@ -256,6 +287,8 @@ def _numbers(column: pa.ChunkedArray, path: Path, name: str, sep: str) -> np.nda
     readable = _decimal_commas(given) if decimal_commas else given
     values = pd.to_numeric(readable, errors="coerce").astype("float64")
     bad = values.isna().to_numpy()
+    if nullable:
+        bad = bad & given.astype("string").str.strip().fillna("").ne("").to_numpy(bool)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         value = given.iloc[first]
@@ -273,8 +306,9 @@ def _numbers(column: pa.ChunkedArray, path: Path, name: str, sep: str) -> np.nda
 def read_candle_arrays(
     path: Path, columns: Mapping[str, str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One file as (open times in epoch ns, rows of ``VALUE_COLUMNS``), sorted by time with
-    repeated minutes kept in file order: ``read_candle_file`` without building a frame."""
+    """One file as (open times in epoch ns, rows of ``FILE_VALUES``, order flow NaN where the
+    file has none), sorted by time with repeated minutes kept in file order:
+    ``read_candle_file`` without building a frame."""
     table, sep = _read(path)
     found = _columns(table.column_names, path, columns or {})
     ns = _time_ns(table.column(found["timestamp"]), str(path))
@@ -287,6 +321,12 @@ def read_candle_arrays(
         )
     values = np.column_stack(
         [_numbers(table.column(found[col]), path, col, sep) for col in VALUE_COLUMNS]
+        + [
+            _numbers(table.column(found[col]), path, col, sep, nullable=True)
+            if col in found
+            else np.full(len(ns), np.nan)
+            for col in ORDER_FLOW_COLUMNS
+        ]
     )
     if (np.diff(ns) < 0).any():
         order = np.argsort(ns, kind="stable")
@@ -295,9 +335,16 @@ def read_candle_arrays(
 
 
 def candle_frame(ns: np.ndarray, values: np.ndarray, **extra: np.ndarray) -> pd.DataFrame:
-    """Open times (epoch ns) and rows of ``VALUE_COLUMNS`` as a frame in the candle schema."""
+    """Open times (epoch ns) and rows of ``FILE_VALUES`` as a frame in the candle schema, with
+    each order-flow column that any row holds."""
     data: dict[str, object] = {"timestamp": _utc_times(ns)}
-    data.update({col: values[:, i] for i, col in enumerate(VALUE_COLUMNS)})
+    data.update(
+        {
+            col: values[:, i]
+            for i, col in enumerate(FILE_VALUES)
+            if col in VALUE_COLUMNS or not np.isnan(values[:, i]).all()
+        }
+    )
     return pd.DataFrame(data | extra)
 
 
@@ -313,7 +360,8 @@ def _conflicts_in(stacked: pd.DataFrame) -> pd.DataFrame:
     minutes = ns[order]
     starts = np.r_[True, minutes[1:] != minutes[:-1]]
     last_of_group = np.flatnonzero(np.r_[starts[1:], True])
-    values = stacked[list(VALUE_COLUMNS)].to_numpy(dtype="float64")[order]
+    compared = [c for c in FILE_VALUES if c in stacked.columns]
+    values = stacked[compared].to_numpy(dtype="float64")[order]
     kept = values[last_of_group[np.cumsum(starts) - 1]]
     same = np.isclose(values, kept, rtol=_SAME_VALUE_RTOL, atol=0.0, equal_nan=True).all(axis=1)
     return stacked.iloc[order[~same]]
@@ -449,7 +497,7 @@ class FilesSource:
         self, files: list[Path], span: Period
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Open times, values and file numbers of the rows in ``span``, in file order."""
-        times, rows, numbers = [np.empty(0, "int64")], [np.empty((0, len(VALUE_COLUMNS)))], []
+        times, rows, numbers = [np.empty(0, "int64")], [np.empty((0, len(FILE_VALUES)))], []
         for number, path in enumerate(files):
             held = self._holding(path, span)
             if held is not None:

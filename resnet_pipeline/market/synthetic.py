@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.market.minute_ranges import MINUTE_NS, clip_range, to_utc
-from resnet_pipeline.market.planted import DEFAULT_PATTERN, PlantedPattern
+from resnet_pipeline.market.planted import DEFAULT_PATTERN, Pattern
 from resnet_pipeline.market.schema import TIMESTAMP_DTYPE, empty_candles
 
 EPOCH = pd.Timestamp("2015-01-01", tz="UTC").as_unit("ns")
@@ -168,7 +168,7 @@ class SyntheticSource:
         seed: int = 0,
         listings: dict[str, pd.Timestamp] | None = None,
         planted_symbols: Iterable[str] = (),
-        pattern: PlantedPattern = DEFAULT_PATTERN,
+        pattern: Pattern = DEFAULT_PATTERN,
     ) -> None:
         self.seed = int(seed)
         self.listings = {k: to_utc(v) for k, v in (listings or {}).items()}

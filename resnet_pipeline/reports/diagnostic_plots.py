@@ -4,6 +4,7 @@ come from ``reports.diagnostics`` and ``ml.evaluation.stitched_metrics.monthly_t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -259,9 +260,17 @@ def drift_heatmap(zscores: pd.DataFrame) -> bytes:
     return png(fig)
 
 
-def interval_bars(names: list[str], intervals: list[dict], title: str, unit: str) -> bytes:
+def interval_bars(
+    names: list[str],
+    intervals: list[dict],
+    title: str,
+    unit: str,
+    missing: Sequence[str] = (),
+) -> bytes:
     """One horizontal bar per name from 0 to its estimate, with its 95% interval, coloured by
-    the word the interval earns against 0 (green above, red below, grey straddling)."""
+    the word the interval earns against 0 (green above, red below, grey straddling); a name
+    without an estimate gets its ``missing`` text (e.g. "0 trades") where its bar would be,
+    never a blank row."""
     values = np.array([_nan(i.get("estimate")) for i in intervals])
     low = np.array([_nan(i.get("low")) for i in intervals])
     high = np.array([_nan(i.get("high")) for i in intervals])
@@ -274,6 +283,10 @@ def interval_bars(names: list[str], intervals: list[dict], title: str, unit: str
     errors = np.vstack([np.clip(values - low, 0, None), np.clip(high - values, 0, None)])
     ax.errorbar(values, y, xerr=np.nan_to_num(errors), fmt="none", ecolor="black", capsize=4)
     ax.axvline(0, color="black", linewidth=0.8)
+    for k, value in enumerate(values):
+        if np.isnan(value):
+            text = missing[k] if k < len(missing) else "no estimate"
+            ax.text(0, y[k], f"  {text}", va="center", ha="left", color=NEUTRAL_COLOUR)
     ax.set_yticks(y)
     ax.set_yticklabels(names)
     ax.set_xlabel(unit)

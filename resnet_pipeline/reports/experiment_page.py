@@ -9,19 +9,35 @@ interval reads ``estimate [low, high]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings  # noqa: E402
 from resnet_pipeline.ml.trial_statistics.trial_verdict import (  # noqa: E402
     MAX_OVERFITTING,
     MIN_DEFLATED_SHARPE,
     SPA_ALPHA,
 )
-from resnet_pipeline.number_format import interval, number, short  # noqa: E402
+from resnet_pipeline.number_format import (  # noqa: E402
+    PERCENT,
+    PLAIN,
+    UNIT_NOTE,
+    count,
+    interval,
+    number,
+    p_value,
+    percent,
+    percent_interval,
+    short,
+    signed_percent,
+)
 from resnet_pipeline.reports import diagnostic_plots as draw  # noqa: E402
+from resnet_pipeline.reports.first_screen import OtherView, first_screen_html  # noqa: E402
 from resnet_pipeline.reports.html import table  # noqa: E402
 from resnet_pipeline.reports.page import Figure  # noqa: E402
 from resnet_pipeline.reports.plots import png  # noqa: E402
@@ -30,6 +46,8 @@ from resnet_pipeline.reports.research_page import (  # noqa: E402
     TrialView,
     research_page,
 )
+from resnet_pipeline.reports.trade_story import exit_reasons_html, why_line  # noqa: E402
+from resnet_pipeline.trading.trade_breakdown import quote_currency, trade_breakdown  # noqa: E402
 from resnet_pipeline.verdicts import (  # noqa: E402
     BETTER,
     NO_DIFFERENT,
@@ -54,10 +72,14 @@ EXPLAINED = [
 ]
 
 
-def with_interval(values: dict | None) -> str:
+def with_interval(values: dict | None, unit: str = PLAIN) -> str:
+    """``estimate [low, high]`` in ``unit`` (a share: percent)."""
     values = values or {}
     if values.get("estimate") is None:
         return number(None)
+    if unit == PERCENT:
+        bounds = percent_interval(values.get("low"), values.get("high"))
+        return f"{percent(values['estimate'])} {bounds}"
     return f"{number(values['estimate'])} {interval(values.get('low'), values.get('high'))}"
 
 
@@ -78,11 +100,19 @@ def calibration_plot(before: dict, after: dict) -> bytes:
     return png(fig)
 
 
-def _condition(subject: str, key: str, value, holds: bool | None, need: str, why: str | None):
+def _condition(
+    subject: str,
+    key: str,
+    value,
+    holds: bool | None,
+    need: str,
+    why: str | None,
+    shown: Callable[[float], str] = short,
+):
     if value is None:
         return Condition(subject, UNDEFINED, why or "not computed", key)
     word = BETTER if holds else NO_DIFFERENT
-    return Condition(subject, word, f"{short(value)}; an edge needs {need}", key, value)
+    return Condition(subject, word, f"{shown(value)}; an edge needs {need}", key, value)
 
 
 def verdict_headline(statistics: dict) -> Headline:
@@ -117,6 +147,7 @@ def verdict_headline(statistics: dict) -> Headline:
                 p is not None and p < SPA_ALPHA,
                 f"< {SPA_ALPHA:g}",
                 spa["reason"],
+                lambda p, reps=spa["reps"]: p_value(p, 1 / reps),
             )
         )
     rule = (
@@ -126,21 +157,44 @@ def verdict_headline(statistics: dict) -> Headline:
     return Headline(tuple(conditions), rule=rule)
 
 
+NEVER_TRADED = "never traded"
+
+
+def rank_label(rank: int, line: dict) -> str:
+    """'3', '1 (best)', '1 (best, lost 4.2%)' or 'never traded': a trial without trades has
+    no Sharpe ratio to rank by, and a best trial that lost money says so."""
+    if not line["trades"]:
+        return NEVER_TRADED
+    if not line["best"]:
+        return str(rank)
+    total = line.get("total_return")
+    if total is not None and total < 0:
+        return f"{rank} (best, lost {percent(-total)})"
+    return f"{rank} (best)"
+
+
+def _sharpe_cell(line: dict) -> str:
+    if not line["trades"]:
+        return "none: 0 trades"
+    return with_interval(line["intervals"]["sharpe_after_costs"])
+
+
 def _leaderboard(lines: list[dict]) -> str:
     rows = []
     for rank, line in enumerate(lines, 1):
         shown, won = line["intervals"], line["months_won"]
         rows.append(
             {
-                "rank": f"{rank} (best)" if line["best"] else str(rank),
+                "rank": rank_label(rank, line),
                 "trial": line["trial"],
                 "probabilities": line["probabilities"],
-                "accuracy": with_interval(shown["accuracy"]),
+                "accuracy": with_interval(shown["accuracy"], PERCENT),
                 "macro F1": with_interval(shown["macro_f1"]),
                 "AUC": with_interval(shown["auc_roc_ovr"]),
                 "log loss": with_interval(shown["log_loss"]),
-                "Sharpe after costs": with_interval(shown["sharpe_after_costs"]),
-                "trades": line["trades"],
+                "Sharpe after costs": _sharpe_cell(line),
+                "net return": signed_percent(line.get("total_return")),
+                "trades": count(line["trades"], "trade"),
                 "months won, accuracy / AUC (majority; logistic; trees)": "; ".join(
                     f"{won[f'accuracy_vs_{b}']} / {won[f'auc_roc_ovr_vs_{b}']}" for b in BASELINES
                 )
@@ -176,7 +230,7 @@ def _baselines(lines: list[dict]) -> str:
         {
             "trial": line["trial"],
             "baseline": base,
-            "accuracy": line[base]["accuracy"],
+            "accuracy": percent(line[base]["accuracy"]),
             "macro F1": line[base]["macro_f1"],
             "AUC": line[base]["auc_roc_ovr"],
             "log loss": line[base]["log_loss"],
@@ -187,14 +241,41 @@ def _baselines(lines: list[dict]) -> str:
     return table(rows, ["trial", "baseline", "accuracy", "macro F1", "AUC", "log loss"])
 
 
+def drawn_trial(summary: dict) -> tuple[dict, str]:
+    """The trial the page draws and how to call it: the best one, or, when no trial traded,
+    the first on the leaderboard, said so."""
+    lines = summary["leaderboard"]
+    line = next(line for line in lines if line["trial"] == summary["best_trial"])
+    if line["best"]:
+        lost = (line.get("total_return") or 0) < 0
+        return line, f"the best trial ({line['trial']}{', which lost money' if lost else ''})"
+    return line, f"{line['trial']} (no trial traded: the first on the leaderboard)"
+
+
+def _sharpe_caption(lines: list[dict]) -> str:
+    idle = [line["trial"] for line in lines if not line["trades"]]
+    caption = "Each trial taken alone, best first; the verdict above is what counts every trial."
+    if idle:
+        caption += f" 0 trades (no Sharpe ratio, listed last): {', '.join(idle)}."
+    return caption
+
+
 def experiment_page(
     summary: dict,
     best_equity: pd.Series,
     benchmark_equity: pd.Series,
     best_predictions: pd.DataFrame,
+    best_trades: pd.DataFrame,
+    other_views: Sequence[OtherView] = (),
 ) -> ResearchPage:
+    """``summary``: ``build_experiment_report``'s; the rest: the drawn trial's equity,
+    buy-and-hold's, its predictions and trades; ``other_views``: other reports of the same
+    question (e.g. the main job's backtest) and why its result differs."""
     lines = summary["leaderboard"]
-    best = next(line for line in lines if line["trial"] == summary["best_trial"])
+    best, drawn = drawn_trial(summary)
+    settings = RunSettings.from_dict(best["run_settings"])
+    currency = quote_currency(summary["symbol"])
+    breakdown = trade_breakdown(best_trades, settings.strategy.initial_equity)
     leading = [
         Figure(
             "plot_trial_sharpes",
@@ -204,12 +285,13 @@ def experiment_page(
                 [line["intervals"]["sharpe_after_costs"] for line in lines],
                 "Sharpe ratio after costs, annualized",
                 "Sharpe ratio (annualized, daily returns after costs)",
+                [count(line["trades"], "trade") for line in lines],
             ),
-            "Each trial taken alone, best first; the verdict above is what counts every trial.",
+            _sharpe_caption(lines),
         ),
         Figure(
             "plot_calibration",
-            f"Calibration of the best trial ({best['trial']})",
+            f"Calibration of {drawn}",
             calibration_plot(best["calibration"]["before"], best["calibration"]["after"]),
             "Accuracy against the top-class probability, raw and temperature-scaled, over "
             "the common minutes of every month.",
@@ -220,7 +302,8 @@ def experiment_page(
         summary["ledger"], ["trial", "variant", "standing", "months_done", "scored", "created"]
     )
     tables = [
-        ("Leaderboard (best first)", _leaderboard(lines)),
+        ("Leaderboard (best first; trials that never traded last)", _leaderboard(lines)),
+        (f"Trades by exit reason: {drawn}", exit_reasons_html(breakdown, currency)),
         ("The verdict's statistics", _statistics(summary["statistics"])),
         ("Baselines, refitted on each fold's training rows", _baselines(lines)),
         ("The trial ledger (N counts every row)", ledger),
@@ -237,13 +320,18 @@ def experiment_page(
         "probabilities: the ones each trial's strategy reads (calibrated: temperature-scaled "
         "on the fold's validation split; model: the raw softmax)"
     ]
+    conventions.append(UNIT_NOTE)
+    verdict = verdict_headline(summary["statistics"])
+    why = f"{drawn[0].upper()}{drawn[1:]}: {why_line(breakdown, currency)}"
+    headline = Headline(verdict.conditions, (why, *verdict.notes), verdict.rule)
     return research_page(
         f"Experiment {summary['experiment']} / {summary['symbol']}",
         summary["verdict"],
-        verdict_headline(summary["statistics"]),
+        headline,
         view,
         tables,
         notes,
         [("What the tests mean", EXPLAINED), ("Conventions", conventions)],
         leading,
+        first_screen_html(settings, other_views),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 from resnet_pipeline.number_format import number
+from resnet_pipeline.verdicts import verdict_tone
 
 
 def _cell(value: object) -> str:
@@ -20,7 +21,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
         for c in columns:
             value = row.get(c)
             if c == "verdict":  # met / not met (why) / not defined (why): never blank
-                css = {True: "met", False: "missed", None: "undefined"}[row.get("met")]
+                css = verdict_tone(row)
                 cells.append(f'<td class="{css}">{html.escape(str(value))}</td>')
             else:
                 cells.append(f"<td>{_cell(value)}</td>")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from resnet_pipeline.reports.first_screen import STYLE as FIRST_SCREEN_STYLE
 from resnet_pipeline.reports.plots import data_uri, png_markdown
 from resnet_pipeline.verdicts import BETTER, NO_DIFFERENT, UNDEFINED, WORSE, Headline
 
@@ -20,6 +21,7 @@ th { background: #f3f3f3; }
 .met, .better { color: #11772d; font-weight: 600; }
 .missed, .worse { color: #b3261e; font-weight: 600; }
 .undefined, .nodiff { color: #6b5900; font-weight: 600; }
+.neutral { color: #666; font-weight: 600; }
 .note { background: #f5f5f5; padding: 0.6rem 1rem; border-left: 4px solid #888; }
 .headline { border: 2px solid #b3261e; border-radius: 6px; padding: 0.8rem 1.2rem; margin: 1rem 0; }
 .headline.edge { border-color: #11772d; }
@@ -85,13 +87,16 @@ def page(
     tables: list[tuple[str, str]],
     notes: list[str],
     closing: list[tuple[str, list[str]]] = (),
+    rests_on: str = "",
 ) -> str:
     """``tables``: (title, table HTML) pairs; ``closing``: (title, lines) sections at the end
-    (conventions, how the numbers are made)."""
+    (conventions, how the numbers are made); ``rests_on``: the box under the headline
+    (``first_screen``: the settings the result rests on, the other view)."""
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(lead)}</p>",
         headline_html(headline),
+        rests_on,
         f'<div class="note">{items(notes)}</div>' if notes else "",
         "<h2>Plots</h2>",
         *(figure_html(f) for f in figures),
@@ -101,5 +106,5 @@ def page(
     ]
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+        f"<style>{STYLE}{FIRST_SCREEN_STYLE}</style></head><body>{''.join(parts)}</body></html>"
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.number_format import interval, number, percent, short
+from resnet_pipeline.ml.evaluation.run_settings import strategy_phrases
+from resnet_pipeline.number_format import count, interval, metric, percent, short
 from resnet_pipeline.reports.html import table
+from resnet_pipeline.trading.strategy import StrategyConfig
 
 FOLD_COLUMNS = {
     "month": "month",
@@ -49,9 +51,9 @@ def monthly_html(rows: list[dict], majority: str) -> str:
             {
                 "month": r["month"],
                 "minutes": r["samples"],
-                "model accuracy": r["model_accuracy"],
-                f"{majority} accuracy": r["majority_accuracy"],
-                "logistic accuracy": r["logistic_accuracy"],
+                "model accuracy": percent(r["model_accuracy"]),
+                f"{majority} accuracy": percent(r["majority_accuracy"]),
+                "logistic accuracy": percent(r["logistic_accuracy"]),
                 "accuracy minus majority (points)": accuracy,
                 "accuracy difference, 95% interval": accuracy_interval,
                 "model AUC": r["model_auc_roc_ovr"],
@@ -67,7 +69,8 @@ def monthly_html(rows: list[dict], majority: str) -> str:
 
 def pooled_html(pooled: Mapping[str, Mapping], metrics: tuple[str, ...]) -> str:
     rows = [
-        {"metric": m, **{name: values.get(m) for name, values in pooled.items()}} for m in metrics
+        {"metric": m, **{name: metric(m, values.get(m)) for name, values in pooled.items()}}
+        for m in metrics
     ]
     return table(rows, ["metric", *pooled])
 
@@ -76,7 +79,7 @@ def intervals_html(intervals: Mapping[str, Mapping]) -> str:
     rows = [
         {
             "quantity": name.replace("_", " "),
-            **{k: value.get(k) for k in ("estimate", "low", "high")},
+            **{k: metric(name, value.get(k)) for k in ("estimate", "low", "high")},
         }
         for name, value in intervals.items()
         if isinstance(value, Mapping) and "estimate" in value
@@ -96,19 +99,59 @@ def folds_html(folds: list[dict]) -> str:
     return table(rows, list(FOLD_COLUMNS.values()))
 
 
-def settings_html(settings: Mapping[str, object]) -> str:
-    """The strategy settings a backtest ran with, one per row."""
-    rows = [{"setting": k, "value": number(v)} for k, v in settings.items()]
-    return table(rows, ["setting", "value"])
+def settings_html(cfg: StrategyConfig) -> str:
+    """The strategy's rules a backtest ran with, one per row, with the config fields each
+    reads (every field of ``StrategyConfig``)."""
+    rows = [
+        {"rule": phrase, "config fields": ", ".join(names)}
+        for names, phrase in strategy_phrases(cfg).items()
+    ]
+    return table(rows, ["rule", "config fields"])
 
 
 def sweep_html(sweep: pd.DataFrame) -> str:
-    return table(sweep.to_dict("records"), list(sweep.columns))
-
-
-def trading_html(strategy: Mapping, buy_and_hold: Mapping, keys: tuple[str, ...]) -> str:
+    """Per threshold: minutes signalled and the signals' precision (a share)."""
     rows = [
-        {"metric": k, "strategy": strategy.get(k), "buy and hold": buy_and_hold.get(k)}
+        {c: count(v, "minute") if c.endswith("_minutes") else metric(c, v) for c, v in row.items()}
+        for row in sweep.to_dict("records")
+    ]
+    return table(rows, list(sweep.columns))
+
+
+SHORT_PERIOD_FLAG = " (short period: see warning)"
+
+
+def trading_html(
+    strategy: Mapping,
+    buy_and_hold: Mapping,
+    keys: Sequence[str],
+    currency: str,
+    flagged: Sequence[str] = (),
+) -> str:
+    """The strategy's metrics beside buy-and-hold's, each in its unit (``number_format``);
+    ``flagged``: annualized metrics of a period too short to annualize."""
+    rows = [
+        {
+            "metric": k.replace("_", " ") + (SHORT_PERIOD_FLAG if k in flagged else ""),
+            "strategy": metric(k, strategy.get(k), currency),
+            "buy and hold": metric(k, buy_and_hold.get(k), currency)
+            if buy_and_hold.get(k) is not None
+            else "-",
+        }
         for k in keys
     ]
     return table(rows, ["metric", "strategy", "buy and hold"])
+
+
+def targets_html(rows: list[dict], currency: str = "") -> str:
+    """Target rows (``verdicts.compare_to_targets``) with values in their units."""
+    shown = [
+        row
+        | {
+            "metric": row["metric"],
+            "value": metric(row["metric"], row.get("value"), currency),
+            "baseline_value": metric(row["metric"], row.get("baseline_value"), currency),
+        }
+        for row in rows
+    ]
+    return table(shown, ["metric", "value", "target", "baseline", "baseline_value", "verdict"])

@@ -78,8 +78,10 @@ def research_page(
     notes: list[str],
     closing: list[tuple[str, list[str]]],
     leading: Sequence[Figure] = (),
+    rests_on: str = "",
 ) -> ResearchPage:
-    """The page: headline, ``leading`` figures then the trial's, tables, notes, ``closing``."""
+    """The page: headline, what it rests on (``first_screen``), ``leading`` figures then the
+    trial's, tables, notes, ``closing``."""
     figures = [*leading, *trial_figures(view)]
-    html = page(title, lead, headline, figures, tables, notes, closing)
+    html = page(title, lead, headline, figures, tables, notes, closing, rests_on)
     return ResearchPage(html, headline, figures)

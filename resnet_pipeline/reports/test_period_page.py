@@ -5,12 +5,14 @@ model, so its months stand where the walk-forward's folds do."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.evaluation.classification import metrics_table
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import (
     classification_conditions,
     monthly_table,
@@ -18,8 +20,16 @@ from resnet_pipeline.ml.evaluation.stitched_metrics import (
     sharpe_condition,
     split_intervals,
 )
-from resnet_pipeline.number_format import percent
+from resnet_pipeline.number_format import (
+    UNIT_NOTE,
+    count,
+    metric,
+    percent,
+    short,
+    signed_percent,
+)
 from resnet_pipeline.reports import diagnostics
+from resnet_pipeline.reports.first_screen import OtherView, first_screen_html
 from resnet_pipeline.reports.html import table
 from resnet_pipeline.reports.page import Figure, page
 from resnet_pipeline.reports.report_figures import (
@@ -32,10 +42,14 @@ from resnet_pipeline.reports.report_tables import (
     monthly_html,
     settings_html,
     sweep_html,
+    targets_html,
+    trading_html,
 )
+from resnet_pipeline.reports.trade_story import exit_reasons_html, why_line
 from resnet_pipeline.trading.performance import CONVENTIONS, SHORT_PERIOD_DAYS
 from resnet_pipeline.trading.strategy_evaluation import StrategyEvaluation
-from resnet_pipeline.verdicts import Headline, majority_name
+from resnet_pipeline.trading.trade_breakdown import quote_currency, trade_breakdown
+from resnet_pipeline.verdicts import MET_BUT_LOST, Headline, majority_name
 
 CLASSIFICATION_RULE = "EDGE needs both conditions better: their 95% lower bounds above 0"
 BACKTEST_RULE = "EDGE needs all three conditions better: their 95% lower bounds above 0"
@@ -70,6 +84,7 @@ def split_view(
 
 
 TRADING_SHOWN = ("total_return", "annualized_return", "sharpe", "sortino", "max_drawdown", "calmar")
+PREDICTORS = ("resnet", "majority", "logistic")
 STRATEGY_ONLY = (
     "win_rate",
     "profit_factor",
@@ -80,27 +95,56 @@ STRATEGY_ONLY = (
 )
 
 
+ANNUALIZED = ("annualized_return", "sharpe", "sortino", "calmar")
+
+
+def short_period(metrics: dict) -> tuple[str, ...]:
+    """The annualized metrics to flag: all of them when the period is under 30 days."""
+    return ANNUALIZED if metrics["period_days"] < SHORT_PERIOD_DAYS else ()
+
+
 @dataclass(frozen=True)
 class PeriodPage:
     html: str
     headline: Headline
     figures: list[Figure]
+    settings: RunSettings  # what the result rests on (``run_settings.settings_difference``)
+
+
+def targets_note(targets: list[dict]) -> str:
+    """How many SPEC 10 targets were met, naming those met by a strategy that lost."""
+    met = [t for t in targets if t["met"] is True]
+    hollow = [t["metric"] for t in met if t["verdict"] == MET_BUT_LOST]
+    but = f" ({', '.join(hollow)}: {MET_BUT_LOST})" if hollow else ""
+    return f"SPEC 10 trading targets met: {len(met)} of {len(targets)}{but}"
 
 
 def backtest_headline(
-    view: SplitView, evaluation: StrategyEvaluation, trading: dict, why_no_sharpe: str
+    view: SplitView,
+    evaluation: StrategyEvaluation,
+    trading: dict,
+    why_no_sharpe: str,
+    currency: str,
 ) -> Headline:
-    """The walk-forward verdict's three conditions on the test period, then the trades and
-    returns beside buy-and-hold and the targets met."""
-    m, b = evaluation.metrics, evaluation.benchmark_metrics
-    met = sum(1 for t in evaluation.targets if t["met"] is True)
+    """The walk-forward verdict's three conditions on the test period, then why the strategy
+    made what it made (``trade_story.why_line``), buy-and-hold and the targets met."""
+    b = evaluation.benchmark_metrics
+    result = evaluation.result
+    breakdown = trade_breakdown(result.trades, result.config.initial_equity)
     notes = (
-        f"{m['trades']:,} trades: total return after costs {percent(m['total_return'])}, "
-        f"buy-and-hold {percent(b['total_return'])} over the same bars",
-        f"SPEC 10 trading targets met: {met} of {len(evaluation.targets)}",
+        why_line(breakdown, currency, why_no_sharpe if not breakdown.trades else ""),
+        f"Buy-and-hold over the same bars: {signed_percent(b['total_return'])}",
+        targets_note(evaluation.targets),
     )
     conditions = (*view.headline.conditions, sharpe_condition(trading, why_no_sharpe))
     return Headline(conditions, notes, BACKTEST_RULE)
+
+
+def period_settings(evaluation: StrategyEvaluation, training: TrainingBudget | None) -> RunSettings:
+    """What a test period's result rests on: the strategy, the training and the period."""
+    start, end = evaluation.result.equity.index[0], evaluation.result.equity.index[-1]
+    period = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC)"
+    return RunSettings(evaluation.result.config, training, period)
 
 
 def backtest_report_html(
@@ -110,27 +154,21 @@ def backtest_report_html(
     view: SplitView,
     headline: Headline,
     history: list[dict],
+    training: TrainingBudget | None,
+    other_views: Sequence[OtherView] = (),
 ) -> PeriodPage:
-    """The report of one symbol's test period: headline, plots (per-month differences,
-    equity, class mix, confusion, reliability, histograms, threshold sweep, training
-    curves), then the tables with targets and verdicts, then the conventions."""
+    """The report of one symbol's test period: headline, what it rests on (the strategy's
+    rules, the training, the other view when given), plots (per-month differences, equity,
+    class mix, confusion, reliability, histograms, threshold sweep, training curves), then
+    the tables with targets and verdicts, then the conventions."""
     m, b = evaluation.metrics, evaluation.benchmark_metrics
-    short = m["period_days"] < SHORT_PERIOD_DAYS
-    annualized = ("annualized_return", "sharpe", "sortino", "calmar")
-    trading = {
-        f"{k} (short period: see warning)" if short and k in annualized else k: k
-        for k in TRADING_SHOWN
-    }
-    trading_rows = [
-        {"metric": label, "strategy": m.get(k), "buy_and_hold": b.get(k)}
-        for label, k in trading.items()
-    ] + [{"metric": k, "strategy": m.get(k), "buy_and_hold": None} for k in STRATEGY_ONLY]
     cfg = evaluation.result.config
+    currency = quote_currency(symbol)
     notes = [
-        f"Fees {cfg.fee_rate:.2%} per fill and slippage {cfg.slippage_bps:g} bps per fill are "
-        "included; decisions at a bar's close fill at the next bar's open.",
+        f"Fees {percent(cfg.fee_rate)} per fill and slippage {short(cfg.slippage_bps)} bps per "
+        "fill are included; decisions at a bar's close fill at the next bar's open.",
         f"{evaluation.bars:,} one-minute bars, {evaluation.bars_with_prediction:,} with a "
-        f"model prediction; {m['trades']} trades. Sharpe and Sortino use daily returns "
+        f"model prediction; {count(m['trades'], 'trade')}. Sharpe and Sortino use daily returns "
         "annualized with 365 days (see Conventions).",
         "Baselines stand beside the model: a target is met only when the model also beats its "
         "baseline.",
@@ -142,35 +180,38 @@ def backtest_report_html(
         *view.figures[1:],
         *([training_figure(history)] if history else []),
     ]
+    breakdown = trade_breakdown(evaluation.result.trades, cfg.initial_equity)
     tables = [
+        ("Trading targets (SPEC 10)", targets_html(evaluation.targets, currency)),
         (
-            "Trading targets (SPEC 10)",
-            table(
-                evaluation.targets,
-                ["metric", "value", "target", "baseline", "baseline_value", "verdict"],
-            ),
+            "Strategy vs. buy-and-hold",
+            trading_html(m, b, (*TRADING_SHOWN, *STRATEGY_ONLY), currency, short_period(m)),
         ),
-        ("Strategy vs. buy-and-hold", table(trading_rows, ["metric", "strategy", "buy_and_hold"])),
+        ("Trades by exit reason", exit_reasons_html(breakdown, currency)),
         (
             "Classification on the test split, with baselines",
             table(
-                metrics_table(metrics_report),
-                ["metric", "resnet", "majority", "logistic", "target", "verdict"],
+                [
+                    row | {k: metric(row["metric"], row[k]) for k in PREDICTORS}
+                    for row in metrics_table(metrics_report)
+                ],
+                ["metric", *PREDICTORS, "target", "verdict"],
             ),
         ),
         ("Per month", monthly_html(view.rows, view.majority)),
         ("95% intervals (test split)", intervals_html(view.intervals)),
-        ("Strategy settings used", settings_html(cfg.to_dict())),
+        ("Strategy settings used", settings_html(cfg)),
         ("Threshold sweep", sweep_html(diagnostics.threshold_sweep(view.frame))),
     ]
-    start, end = evaluation.result.equity.index[0], evaluation.result.equity.index[-1]
+    settings = period_settings(evaluation, training)
     html = page(
         f"{symbol}: ResNet direction classifier, test period report",
-        f"Test period {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC).",
+        f"Test period {settings.period}.",
         headline,
         figures,
         tables,
         notes,
-        [("Conventions", list(CONVENTIONS))],
+        [("Conventions", [*CONVENTIONS, UNIT_NOTE])],
+        first_screen_html(settings, other_views),
     )
-    return PeriodPage(html, headline, figures)
+    return PeriodPage(html, headline, figures, settings)

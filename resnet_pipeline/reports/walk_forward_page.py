@@ -5,11 +5,16 @@ fold, drift), then the tables."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudget
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN
 from resnet_pipeline.ml.evaluation.stitched_metrics import summary_headline
+from resnet_pipeline.number_format import UNIT_NOTE
 from resnet_pipeline.reports import diagnostics
+from resnet_pipeline.reports.first_screen import OtherView, first_screen_html
 from resnet_pipeline.reports.report_tables import (
     folds_html,
     intervals_html,
@@ -20,7 +25,10 @@ from resnet_pipeline.reports.report_tables import (
     trading_html,
 )
 from resnet_pipeline.reports.research_page import ResearchPage, TrialView, research_page
+from resnet_pipeline.reports.trade_story import exit_reasons_html, why_line
 from resnet_pipeline.trading.performance import CONVENTIONS
+from resnet_pipeline.trading.strategy import StrategyConfig
+from resnet_pipeline.trading.trade_breakdown import quote_currency, trade_breakdown
 
 TRADING_SHOWN = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "trades", "days")
 
@@ -34,11 +42,22 @@ def walk_forward_page(
     benchmark: pd.Series,
     strategy_settings: dict,
     drift: pd.DataFrame,
+    trades: pd.DataFrame,
+    other_views: Sequence[OtherView] = (),
 ) -> ResearchPage:
     """``summary``: ``walk_forward_summary`` with the stitched backtest's ``strategy`` and
     ``buy_and_hold`` metrics; ``folds``: each fold's fold.json with ``predicted`` (its
-    minutes in the stitched series) and ``history``; ``drift``: ``drift_zscores``."""
+    minutes in the stitched series), ``epochs_run``, ``train_samples`` and ``history``;
+    ``drift``: ``drift_zscores``; ``trades``: the stitched backtest's trade log."""
     rows = summary["monthly"]
+    cfg = StrategyConfig(**strategy_settings)
+    currency = quote_currency(symbol)
+    breakdown = trade_breakdown(trades, cfg.initial_equity)
+    why = why_line(breakdown, currency, summary["why_no_sharpe"])
+    training = TrainingBudget.of_models(
+        [f.get("epochs_run", 0) for f in folds], [f.get("train_samples", 0) for f in folds], None
+    )
+    period = f"{summary['period'][0][:16]} to {summary['period'][1][:16]} (UTC)"
     view = TrialView(
         stitched,
         float(strategy_settings["threshold"]),
@@ -56,10 +75,11 @@ def walk_forward_page(
         ("95% intervals of the Sharpe", intervals_html(summary["intervals"]["trading"])),
         (
             "Stitched backtest vs. buy-and-hold",
-            trading_html(summary["strategy"], summary["buy_and_hold"], TRADING_SHOWN),
+            trading_html(summary["strategy"], summary["buy_and_hold"], TRADING_SHOWN, currency),
         ),
+        ("Trades by exit reason", exit_reasons_html(breakdown, currency)),
         ("Folds: windows (UTC), sizes and training", folds_html(folds)),
-        ("Strategy settings used", settings_html(strategy_settings)),
+        ("Strategy settings used", settings_html(cfg)),
         ("Threshold sweep", sweep_html(diagnostics.threshold_sweep(stitched))),
     ]
     how = [
@@ -72,17 +92,16 @@ def walk_forward_page(
         "majority class, AUC over the logistic regression, Sharpe after costs).",
         "Probabilistic Sharpe ratio: P(true Sharpe > 0) given the days, skew and kurtosis.",
         *CONVENTIONS,
+        UNIT_NOTE,
     ]
-    lead = (
-        f"{summary['folds']} monthly folds, {summary['samples']:,} predicted minutes, "
-        f"{summary['period'][0][:16]} to {summary['period'][1][:16]} (UTC)."
-    )
+    lead = f"{summary['folds']} monthly folds, {summary['samples']:,} predicted minutes, {period}."
     return research_page(
         f"{symbol}: walk-forward out-of-sample report",
         lead,
-        summary_headline(summary),
+        summary_headline(summary, why),
         view,
         tables,
         [],
         [("How the numbers are made", how)],
+        rests_on=first_screen_html(RunSettings(cfg, training, period), other_views),
     )

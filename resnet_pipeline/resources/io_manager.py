@@ -9,8 +9,10 @@ import pandas as pd
 from upath import UPath
 
 from resnet_pipeline.artifacts import as_path
+from resnet_pipeline.executors import executor_name
 from resnet_pipeline.layout import Layout, partition_name
 from resnet_pipeline.partitions import MONTH_DIM, split_key
+from resnet_pipeline.run_liveness import bind_step
 from resnet_pipeline.settings import require_writable_root
 from resnet_pipeline.storage import (
     read_parquet,
@@ -72,11 +74,12 @@ class MonthlyParquetIOManager(dg.UPathIOManager):
 class DataStore(dg.ConfigurableResource):
     """The data root, for assets that read ranges with DuckDB or write models and reports.
     A local root is created and checked for writing when a run starts (not when the
-    definitions load)."""
+    definitions load). A step that uses it is bound to its run first (``run_liveness``)."""
 
     root: str
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        bind_step(context.dagster_run, executor_name())
         require_writable_root(self.root)
 
     @property

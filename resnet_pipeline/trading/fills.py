@@ -26,6 +26,7 @@ class Position:
     qty: float
     notional: float
     entry_fee: float
+    entry_slippage: float  # what the entry's slippage cost, in the quote currency
     equity_before: float
     stop0: float  # the stop level at entry
     trail: float  # trailing distance (0 unless the stop is trailing)
@@ -37,7 +38,8 @@ def open_position(bars: Bars, t: int, equity: float, halved: bool, cfg: Strategy
     throughout: the same values as numpy scalars, several times cheaper per operation."""
     side = int(bars.side[t])
     confidence = float(bars.p_long[t] if side > 0 else bars.p_short[t])
-    price = float(bars.open[t + 1]) * (1 + side * cfg.slippage_bps / 1e4)
+    raw_price = float(bars.open[t + 1])
+    price = raw_price * (1 + side * cfg.slippage_bps / 1e4)
     fraction = size_fraction(confidence, cfg) * (0.5 if halved else 1.0)
     notional = equity * fraction
     atr = float(bars.atr[t])
@@ -58,6 +60,7 @@ def open_position(bars: Bars, t: int, equity: float, halved: bool, cfg: Strategy
         qty=notional / price,
         notional=notional,
         entry_fee=notional * cfg.fee_rate,
+        entry_slippage=notional / price * abs(price - raw_price),
         equity_before=equity,
         stop0=stop0,
         trail=trail,
@@ -119,6 +122,7 @@ def close_position(
     gross = pos.side * pos.qty * (price - pos.entry_price)
     borrow = borrow_cost(pos, bars.times[exit_bar] - bars.times[pos.entry_bar], cfg)
     pnl = gross - pos.entry_fee - exit_fee - borrow
+    slippage = pos.entry_slippage + pos.qty * abs(float(raw_price) - price)
     return {
         "side": pos.side,
         "decision_bar": pos.decision_bar,
@@ -131,6 +135,7 @@ def close_position(
         "entry_fee": pos.entry_fee,
         "fees": pos.entry_fee + exit_fee + borrow,
         "borrow_fee": borrow,
+        "slippage": slippage,  # already in the prices: pnl + fees + slippage is the gross
         "pnl": pnl,
         "return": pnl / pos.notional if pos.notional else 0.0,
         "reason": reason,

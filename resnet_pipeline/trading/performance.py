@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from resnet_pipeline.trading.strategy import StrategyConfig
-from resnet_pipeline.verdicts import Target, compare_to_targets
+from resnet_pipeline.verdicts import Target, compare_to_targets, lost_anyway
 
 DAYS_PER_YEAR = 365
 SHORT_PERIOD_DAYS = 30  # below this, annualized figures are flagged as extrapolations
@@ -159,7 +159,8 @@ def buy_and_hold(
 
 def trading_verdicts(metrics: dict, benchmark: dict) -> list[dict]:
     """SPEC 10 targets of the strategy, the curve's ratios also against buy-and-hold; with no
-    trade every target is "not defined (no trades)" (a flat curve's 0% drawdown is no merit)."""
+    trade every target is "not defined (no trades)" (a flat curve's 0% drawdown is no merit);
+    a target met by a strategy that lost money reads "met, but the strategy lost"."""
     if not metrics.get("trades"):
         why = {t.metric: "no trades" for t in TRADING_TARGETS}
     else:
@@ -170,4 +171,6 @@ def trading_verdicts(metrics: dict, benchmark: dict) -> list[dict]:
             "profit_factor": "no losing trade",
         }
         why = {k: v for k, v in reasons.items() if metrics.get(k) is None}
-    return compare_to_targets(metrics, TRADING_TARGETS, {BUY_AND_HOLD: benchmark}, why)
+    rows = compare_to_targets(metrics, TRADING_TARGETS, {BUY_AND_HOLD: benchmark}, why)
+    lost = (metrics.get("total_return") or 0.0) < 0
+    return lost_anyway(rows) if lost else rows

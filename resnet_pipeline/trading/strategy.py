@@ -7,13 +7,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from resnet_pipeline.knobs import knob
+from resnet_pipeline.knobs import check_knobs, knob
 from resnet_pipeline.market.source import MARKETS
 
 STOPS = ("fixed", "atr", "trailing")
 SIZINGS = ("kelly", "fixed")
 # assumed (~7%/year of the short's notional); set your account's rate
 SPOT_BORROW_FEE_PER_DAY = 0.0002
+SHARE_OF_EQUITY = "a share of equity, e.g. fixed_fraction=1.0 for all-in"
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,12 @@ class ShortRules:
         SPOT_BORROW_FEE_PER_DAY,
         "spot shorts: borrow cost per day held, as a share of the short's notional (assumed "
         "~7%/year; set your account's rate)",
+        ge=0,
+        lt=1,
     )
+
+    def __post_init__(self) -> None:
+        check_knobs(self)
 
     def on(self, market: str) -> dict[str, bool | float]:
         """StrategyConfig's ``allow_short`` and ``borrow_fee_per_day`` on ``market``."""
@@ -44,16 +50,22 @@ class StrategyConfig:
     """The SPEC 9 rules of one backtest, shorts resolved for its market (``ShortRules``)."""
 
     threshold: float = knob(
-        0.6, "LONG if p_up > threshold, SHORT if p_down > threshold (in [0.5, 1))"
+        0.6, "LONG if p_up > threshold, SHORT if p_down > threshold", ge=0.5, lt=1
     )
     sizing: str = knob(
         "kelly",
         "kelly: the share of equity is clip(confidence - 0.5, 0, kelly_cap); fixed: fixed_fraction",
         choices=SIZINGS,
     )
-    kelly_cap: float = knob(0.25, "kelly sizing: the largest share of equity, in (0, 1]")
+    kelly_cap: float = knob(
+        0.25, "kelly sizing: the largest share of equity", gt=0, le=1, note=SHARE_OF_EQUITY
+    )
     fixed_fraction: float = knob(
-        0.10, "fixed sizing: the share of equity per trade, in (0, 1] (1.0: all-in)"
+        0.10,
+        "fixed sizing: the share of equity per trade (1.0: all-in)",
+        gt=0,
+        le=1,
+        note=SHARE_OF_EQUITY,
     )
     stop: str = knob(
         "fixed",
@@ -61,26 +73,28 @@ class StrategyConfig:
         "-/+ trail_atr_mult x ATR at entry",
         choices=STOPS,
     )
-    stop_pct: float = knob(0.02, "fixed stop: the loss from entry that closes the position")
-    atr_mult: float = knob(2.0, "atr stop: ATRs (at entry) from entry to the stop")
-    trail_atr_mult: float = knob(
-        1.5, "trailing stop: ATRs (at entry) the stop follows behind the best price"
+    stop_pct: float = knob(
+        0.02, "fixed stop: the loss from entry that closes the position", gt=0, lt=1
     )
-    take_profit: float | None = knob(0.03, "the gain from entry that closes; null disables")
+    atr_mult: float = knob(2.0, "atr stop: ATRs (at entry) from entry to the stop", gt=0)
+    trail_atr_mult: float = knob(
+        1.5, "trailing stop: ATRs (at entry) the stop follows behind the best price", gt=0
+    )
+    take_profit: float | None = knob(0.03, "the gain from entry that closes; null disables", gt=0)
     exit_on_reversal: bool = knob(True, "the opposite signal closes the position")
     exit_confidence: float | None = knob(
-        0.5, "exit when the held side's probability drops below this; null disables"
+        0.5, "exit when the held side's probability drops below this; null disables", ge=0, le=1
     )
-    max_hold_minutes: int = knob(720, "close a position held this long")
+    max_hold_minutes: int = knob(720, "close a position held this long", ge=1)
     daily_drawdown_halve: float = knob(
-        0.03, "halve new sizes for the rest of the UTC day after this drawdown"
+        0.03, "halve new sizes for the rest of the UTC day after this drawdown", gt=0, le=1
     )
     weekly_drawdown_stop: float = knob(
-        0.10, "no new trades for the rest of the ISO week after this drawdown"
+        0.10, "no new trades for the rest of the ISO week after this drawdown", gt=0, le=1
     )
-    fee_rate: float = knob(0.001, "per fill on notional (Bybit spot taker 0.1%)")
-    slippage_bps: float = knob(2.0, "per fill, against us, in basis points")
-    initial_equity: float = knob(10_000.0, "equity at the start of the backtest")
+    fee_rate: float = knob(0.001, "per fill on notional (Bybit spot taker 0.1%)", ge=0, lt=1)
+    slippage_bps: float = knob(2.0, "per fill, against us, in basis points", ge=0, lt=10_000)
+    initial_equity: float = knob(10_000.0, "equity at the start of the backtest", gt=0)
     allow_short: bool = knob(
         True, "shorts are taken (assets: set by ShortRules on the market)", resolved_by=ShortRules
     )
@@ -89,24 +103,12 @@ class StrategyConfig:
         "shorts pay this share of their notional per day held (assets: set by ShortRules on "
         "the market)",
         resolved_by=ShortRules,
+        ge=0,
+        lt=1,
     )
 
     def __post_init__(self) -> None:
-        if self.stop not in STOPS:
-            raise ValueError(f"stop={self.stop!r}: use one of {STOPS}")
-        if self.sizing not in SIZINGS:
-            raise ValueError(f"sizing={self.sizing!r}: use one of {SIZINGS}")
-        if not 0.5 <= self.threshold < 1:
-            raise ValueError(f"threshold={self.threshold}: must be in [0.5, 1)")
-        if self.fee_rate < 0 or self.slippage_bps < 0 or self.borrow_fee_per_day < 0:
-            raise ValueError("fee_rate, slippage_bps and borrow_fee_per_day must be >= 0")
-        if not 0 < self.fixed_fraction <= 1 or not 0 < self.kelly_cap <= 1:
-            raise ValueError(
-                f"fixed_fraction={self.fixed_fraction}, kelly_cap={self.kelly_cap}: both are "
-                "shares of equity in (0, 1], e.g. fixed_fraction=1.0 for all-in"
-            )
-        if self.max_hold_minutes < 1:
-            raise ValueError("max_hold_minutes must be at least 1")
+        check_knobs(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -7,10 +7,12 @@ from resnet_pipeline.artifacts import exists, read_json, write_json_atomic, writ
 from resnet_pipeline.commands import materialize
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
-from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain, readable
+from resnet_pipeline.defs.key_figure import equity_markdown
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, bullets, link, plain, without_met
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
+    key_figure,
     report_check_specs,
     report_metadata,
     trades_check,
@@ -18,11 +20,14 @@ from resnet_pipeline.defs.report_checks import (
 )
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import sharpe_intervals
+from resnet_pipeline.ml.evaluation.run_settings import TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE
 from resnet_pipeline.partitions import Partitions
+from resnet_pipeline.reports.other_views import experiment_views
 from resnet_pipeline.reports.test_period_page import (
     backtest_headline,
     backtest_report_html,
+    period_settings,
     split_view,
 )
 from resnet_pipeline.resources.io_manager import DataStore
@@ -31,6 +36,7 @@ from resnet_pipeline.storage import candles_around, read_parquet, write_parquet_
 from resnet_pipeline.trading.performance import CONVENTIONS, daily_returns
 from resnet_pipeline.trading.strategy import ShortRules, StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 from resnet_pipeline.verdicts import targets_met, zero_trades_reason
 
 REPORT_COLUMNS = [c for columns in PROBA_COLUMNS.values() for c in columns] + ["label"]
@@ -102,10 +108,27 @@ def backtest_report(
         daily_returns(evaluation.benchmark).to_numpy(),
     )
     headline = backtest_headline(
-        view, evaluation, trading, no_trades if not m["trades"] else NO_SHARPE
+        view,
+        evaluation,
+        trading,
+        no_trades if not m["trades"] else NO_SHARPE,
+        quote_currency(symbol),
+    )
+    training = TrainingBudget.of_models(
+        [len(checkpoint.history)], [len(splits.train_ends)], checkpoint.train_config
+    )
+    experiments = experiment_views(
+        store.layout, symbol, period_settings(evaluation, training), files.backtest_html
     )
     report = backtest_report_html(
-        symbol, evaluation, metrics_report, view, headline, checkpoint.history
+        symbol,
+        evaluation,
+        metrics_report,
+        view,
+        headline,
+        checkpoint.history,
+        training,
+        experiments,
     )
     write_parquet_atomic(evaluation.result.trades, files.trades)
     write_parquet_atomic(
@@ -132,6 +155,7 @@ def backtest_report(
                 "market": venue.market,
                 "config": config.model_dump(),
                 "strategy_config": strategy.to_dict(),
+                "run_settings": report.settings.to_dict(),
                 "run_id": context.run.run_id,
             }
         ),
@@ -147,10 +171,14 @@ def backtest_report(
             headline,
             numbers,
             report.figures,
-            targets=dg.MetadataValue.md(readable(evaluation.targets)),
+            key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
+            targets=dg.MetadataValue.md(
+                bullets([without_met(row) for row in evaluation.targets], "metric")
+            ),
             notes=dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "-"),
+            currency=quote_currency(symbol),
             allow_short=strategy.allow_short,
-            report_path=dg.MetadataValue.path(str(files.backtest_html)),
+            report_path=link(files.backtest_html),
             trades_path=dg.MetadataValue.path(str(files.trades)),
         ),
         check_results=[trades_check(int(m["trades"]), no_trades), worse_check(headline)],

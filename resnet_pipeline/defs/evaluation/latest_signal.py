@@ -11,7 +11,7 @@ from upath import UPath
 
 from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
-from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, as_text, when
 from resnet_pipeline.experiments.fold_files import read_fold_record
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.dataset_store import DatasetError
@@ -25,6 +25,8 @@ from resnet_pipeline.ml.data.live_window import NotActionable, minutes_since_clo
 from resnet_pipeline.ml.folds.fold_identity import check_fold_info
 from resnet_pipeline.ml.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_pipeline.ml.training.inference import predict_proba
+from resnet_pipeline.number_format import age as duration
+from resnet_pipeline.number_format import percent, short
 from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.io_manager import DataStore
 from resnet_pipeline.resources.venue import TradingVenue
@@ -41,6 +43,11 @@ FOLLOW_NEW_FEATURES = dg.AutomationCondition.eager().without(
 
 
 MODEL_CHOICES = ("auto", "walk_forward", "trained_model")
+
+
+def closed(minutes: float) -> str:
+    """How long ago the newest candle closed, in days and hours: '858 d 17 h ago'."""
+    return f"{duration(minutes)} ago"
 
 
 class SignalConfig(dg.Config):
@@ -147,14 +154,24 @@ def _model_for(
 
 def _not_actionable(reason: str, **metadata) -> dg.MaterializeResult:
     return dg.MaterializeResult(
-        metadata={
-            "actionable": False,
-            "reason": reason,
-            "signal": "NOT ACTIONABLE",
-            "suggested_fraction": 0.0,
-            **metadata,
-        }
+        metadata=as_text(
+            {
+                "signal": "NOT ACTIONABLE",
+                "reason": reason,
+                "actionable": False,
+                "suggested_fraction": 0.0,
+                **metadata,
+            }
+        )
     )
+
+
+def _summary(signal: str, proba: np.ndarray, strategy: StrategyConfig, size: float) -> str:
+    """The signal in one line: which probability crossed the threshold, and the size."""
+    p_down, _, p_up = (float(p) for p in proba)
+    side = f"p_up {short(p_up)}" if p_up >= p_down else f"p_down {short(p_down)}"
+    size_text = f"; suggested size {percent(size)} of equity" if size else ""
+    return f"{signal}: {side} against threshold {short(strategy.threshold)}{size_text}"
 
 
 def latest_signal(
@@ -178,44 +195,50 @@ def latest_signal(
             checkpoint.feature_names,
         )
     except NotActionable as error:
-        newest = plain(features["timestamp"].max())
         return _not_actionable(
-            f"{error}; ingest more candles first", as_of=newest, model=model_source
+            f"{error}; ingest more candles first",
+            as_of=features["timestamp"].max(),
+            model=model_source,
         )
     except ValueError as error:
         raise dg.Failure(f"{symbol}: {error}") from error
-    as_of = rows["timestamp"].iloc[-1]
+    as_of = pd.Timestamp(rows["timestamp"].iloc[-1])
     age = minutes_since_close(rows, now)
     if config.max_age_minutes is not None and age > config.max_age_minutes:
         return _not_actionable(
-            f"the newest candle ({as_of}) closed {age:.1f} minutes ago (> max_age_minutes="
+            f"the newest candle ({when(as_of)}) closed {closed(age)} (> max_age_minutes="
             f"{config.max_age_minutes:g}): ingest the running month first: "
             f"{ingest_month(symbol, now.date().replace(day=1))}",
-            as_of=plain(as_of),
-            age_minutes=round(age, 1),
+            as_of=as_of,
+            closed=closed(age),
             model=model_source,
         )
     x = checkpoint.normalizer.window(rows[list(checkpoint.feature_names)].to_numpy(np.float64))
     proba = predict_proba(checkpoint.model, x[None])[0]
     decision = decide(proba, strategy)
     return dg.MaterializeResult(
-        metadata={
-            "actionable": True,
-            "as_of": plain(as_of),
-            "age_minutes": round(age, 1),
-            "signal": decision.signal,
-            "confidence": plain(decision.confidence),
-            "suggested_fraction": plain(decision.size_fraction),
-            "p_down": plain(proba[0]),
-            "p_neutral": plain(proba[1]),
-            "p_up": plain(proba[2]),
-            "model": model_source,
-            "strategy_config": strategy_source,
-            "sizing": strategy.sizing,
-            "dataset_fingerprint": checkpoint.lineage.get(FINGERPRINT_KEY, ""),
-            "model_trained": checkpoint.lineage.get("created", ""),
-            "computed_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+        metadata=as_text(
+            {
+                "signal": decision.signal,
+                "summary": _summary(decision.signal, proba, strategy, decision.size_fraction),
+                "actionable": True,
+                "as_of": as_of,
+                "closed": closed(age),
+                "confidence": decision.confidence,
+                "suggested_fraction": decision.size_fraction,
+                "p_down": proba[0],
+                "p_neutral": proba[1],
+                "p_up": proba[2],
+                "model": model_source,
+                "strategy_config": strategy_source,
+                "sizing": strategy.sizing,
+                "dataset_fingerprint": checkpoint.lineage.get(FINGERPRINT_KEY, ""),
+                "model_trained": pd.Timestamp(checkpoint.lineage["created"])
+                if checkpoint.lineage.get("created")
+                else None,
+                "computed_at": now,
+            }
+        )
     )
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 
 from resnet_pipeline.artifacts import write_json_atomic
 from resnet_pipeline.defs.evaluation.checked_model import load_checked_model
-from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, plain, readable
+from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, bullets, link, plain, without_met
 from resnet_pipeline.defs.report_checks import (
     NOT_WORSE,
     report_check_specs,
@@ -64,8 +64,12 @@ def metrics_on_test_split(
             view.headline,
             numbers,
             view.figures,
-            metrics=dg.MetadataValue.md(readable(metrics_table(report))),
-            metrics_path=dg.MetadataValue.path(str(path)),
+            {
+                "metrics": dg.MetadataValue.md(
+                    bullets([without_met(row) for row in metrics_table(report)], "metric")
+                )
+            },
+            metrics_path=link(path),
         ),
         check_results=[worse_check(view.headline)],
     )

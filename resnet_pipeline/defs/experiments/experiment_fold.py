@@ -6,8 +6,8 @@ variant asks), fits its temperature on the validation split, fits the three base
 fold's training rows and predicts every eligible minute of M, with labels of the variant's rule
 computed from the stored candles (``experiments.fold_inputs``). Files go under the trial's
 folder, keyed by the configuration's hash (``Layout.experiment(E, S).trial(hash).fold(M)``):
-model.pt, fold.json, predictions.parquet; then the trial enters the ledger and the fold is
-logged to MLflow.
+model.pt, fold.json, predictions.parquet; then the trial enters the ledger. The run's folds
+are logged to MLflow once the training lock is released (``fold_tracking``).
 
 Runs in the ``trainer`` pool under ``one_training_at_a_time``: one training at a time on one
 machine; on Celery workers sharing a Postgres instance, folds run in parallel up to the pool's
@@ -22,13 +22,14 @@ one fold train it once.
 
 import contextlib
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pandas as pd
 
 from resnet_pipeline.commands import ingest_month, month_key
-from resnet_pipeline.defs.experiments.fold_tracking import track_fold
+from resnet_pipeline.defs.experiments.fold_metadata import variant_fold_metadata
+from resnet_pipeline.defs.experiments.fold_tracking import FoldToTrack, fold_to_track, track_folds
 from resnet_pipeline.defs.experiments.trial_folds import (
     FOLD_CODE_VERSION,
     finished,
@@ -77,8 +78,7 @@ def _same_month() -> dg.MultiPartitionMapping:
     )
 
 
-SKIPPED = "skipped"  # a fold found complete: not trained again
-SKIPPED_FOLDS = "skipped_folds"  # the run's metadata: how many of its folds were skipped
+SKIPPED = "skipped"  # a fold found finished: not trained again (in its partition's metadata)
 _TABLE = ("trial", "month", "start", "train_samples", "epochs_run", "wall_s", "temperature")
 
 
@@ -117,9 +117,10 @@ def _enter_ledger(layout: Layout, trial: ResolvedTrial) -> None:
 
 
 def _fold_one(
-    context, store, series: FoldSeries, trial, history: FoldHistory, mlflow, month
-) -> dict:
+    context, store, series: FoldSeries, trial, history: FoldHistory, month
+) -> tuple[dict, FoldToTrack]:
     key, layout = str(trial.key), store.layout
+    started = datetime.now(UTC)
     clock = Stopwatch()
     label = f"{key} {month:%Y-%m}"
     with clock("data"):  # the fold's rows and normalizer (the months were read for the run)
@@ -136,8 +137,7 @@ def _fold_one(
     with clock("write"):
         write_fold_predictions(files, run.predictions, trained.model_sha256)
         _enter_ledger(layout, trial)
-    with clock("mlflow"):
-        outcome = track_fold(layout, trial, run, mlflow, context.log)
+    to_track = fold_to_track(layout, trial, run, started, datetime.now(UTC))
     seconds = {k: round(v, 2) for k, v in (clock.seconds | run.seconds).items()}
     info = trained.record | {
         "trial": key,
@@ -153,14 +153,16 @@ def _fold_one(
         f"{key} {month:%Y-%m}: {run.trained.start}, {run.trained.epochs_run} epochs, T = "
         f"{run.calibration.temperature:.3g}; seconds {seconds}"
     )
-    return info | outcome.metadata()
+    return info, to_track
 
 
-def _trial_folds(context, store, mlflow, trial: ResolvedTrial, months: list[date]) -> list[dict]:
-    """The trial's folds of ``months``, oldest first: each finished one skipped (checked when
-    its turn comes, so a fold after one trained again sees the new warm start), the others
-    trained from the months read once."""
-    series, history, folds = _series(context, store, trial), None, []
+def _trial_folds(
+    context, store, trial: ResolvedTrial, months: list[date]
+) -> tuple[list[dict], list[FoldToTrack]]:
+    """The trial's folds of ``months``, oldest first, and what to track of those trained: each
+    finished one skipped (checked when its turn comes, so a fold after one trained again sees
+    the new warm start), the others trained from the months read once."""
+    series, history, folds, to_track = _series(context, store, trial), None, [], []
     for month in months:
         record = finished(store.layout, series, month)
         if record is not None:
@@ -180,8 +182,10 @@ def _trial_folds(context, store, mlflow, trial: ResolvedTrial, months: list[date
                 )
             except FoldInputError as error:
                 raise dg.Failure(f"{trial.key}: {error}") from error
-        folds.append(_fold_one(context, store, series, trial, history, mlflow, month))
-    return folds
+        info, pending = _fold_one(context, store, series, trial, history, month)
+        folds.append(info | {SKIPPED: False})
+        to_track.append(pending)
+    return folds, to_track
 
 
 def experiment_fold(
@@ -201,36 +205,32 @@ def experiment_fold(
     to_train = any(
         finished(layout, trial_series(layout, t), m) is None for t, months in trials for m in months
     )
+    folds, to_track = [], []
     # Only a run with a fold to train takes the lock; once it holds it, each fold is checked
     # again: another run may have trained it meanwhile (it is then skipped, not trained twice).
     with one_training_at_a_time(context) if to_train else contextlib.nullcontext():
-        folds = [
-            f
-            for trial, months in trials
-            for f in _trial_folds(context, store, mlflow, trial, months)
-        ]
+        for trial, months in trials:
+            done, pending = _trial_folds(context, store, trial, months)
+            folds += done
+            to_track += pending
+    # Outside the lock: a slow tracking server never keeps the next training waiting.
+    outcomes = iter(track_folds(store.layout, to_track, mlflow, context.log))
+    folds = [f if f[SKIPPED] else f | next(outcomes).metadata() for f in folds]
     keys = {month_key(f["trial"], date.fromisoformat(f"{f['month']}-01")): f for f in folds}
-    for partition, fold in keys.items():
-        context.add_asset_metadata(
-            {
-                MODEL_DIGEST_KEY: fold[MODEL_DIGEST_KEY],
-                "config_hash": fold["config_hash"],
-                "temperature": fold["temperature"],
-                **{k: v for k, v in plain(fold["scores"]).items() if isinstance(v, int | float)},
-            },
-            partition_key=partition,
-        )
-    rows = [{k: f[k] for k in _TABLE} | {SKIPPED: f.get(SKIPPED, False)} for f in folds]
-    trained = [f for f in folds if not f.get(SKIPPED)]
+    rows = [{k: f[k] for k in _TABLE} | {SKIPPED: f[SKIPPED]} for f in folds]
+    trained = [f for f in folds if not f[SKIPPED]]
+    run = {
+        "folds_in_run": len(folds),
+        "folds_trained": len(trained),
+        "folds_skipped": len(folds) - len(trained),
+        "fold_table": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows))),
+        "wall_time_s": sum(f["wall_s"] for f in trained),
+        "mlflow": ", ".join(sorted({f["mlflow_status"] for f in folds})),
+    }
+    for partition, fold in keys.items():  # each partition's own line first, then the run's
+        metadata = variant_fold_metadata(fold, run) | {SKIPPED: fold[SKIPPED]}
+        context.add_asset_metadata(metadata, partition_key=partition)
     return dg.MaterializeResult(
-        metadata={
-            "folds": len(folds),
-            "trained_folds": len(trained),
-            SKIPPED_FOLDS: len(folds) - len(trained),
-            "fold_table": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows))),
-            "wall_time_s": round(sum(f["wall_s"] for f in trained), 1),
-            "mlflow": ", ".join(sorted({f["mlflow_status"] for f in folds})),
-        },
         data_version=dg.DataVersion(
             run_data_version((k, f[MODEL_DIGEST_KEY]) for k, f in keys.items())
         ),

@@ -7,16 +7,17 @@ model (``fold_step.current_fold``, as in the walk-forward's report)."""
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.artifacts import write_json_atomic, write_text_atomic
-from resnet_pipeline.commands import experiment_command, materialize_trial_months
+from resnet_pipeline.artifacts import exists, read_json, write_json_atomic, write_text_atomic
+from resnet_pipeline.commands import experiment_command, materialize, materialize_trial_months
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.experiments.trials import load_experiment_or_fail
-from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, markdown_table, plain
-from resnet_pipeline.defs.report_checks import report_metadata
+from resnet_pipeline.defs.key_figure import equity_markdown
+from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, bullets, link, plain
+from resnet_pipeline.defs.report_checks import key_figure, report_metadata
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
 from resnet_pipeline.experiments.ledger import predicted_months, read_ledger, repair_command
-from resnet_pipeline.experiments.trial_keys import split_report_key, trial_key
+from resnet_pipeline.experiments.trial_keys import report_key, split_report_key, trial_key
 from resnet_pipeline.experiments.variant_config import resolve_config
 from resnet_pipeline.experiments.verdict_report import (
     ReportSettings,
@@ -27,14 +28,19 @@ from resnet_pipeline.experiments.verdict_report import (
     trial_returns,
 )
 from resnet_pipeline.layout import ExperimentFiles
-from resnet_pipeline.ml.evaluation.stitched_metrics import BootstrapConfig
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
+from resnet_pipeline.ml.evaluation.run_settings import RunSettings
 from resnet_pipeline.partitions import EXPERIMENT_REPORTS
-from resnet_pipeline.reports.experiment_page import experiment_page
+from resnet_pipeline.reports.experiment_page import drawn_trial, experiment_page
+from resnet_pipeline.reports.other_views import main_job_view
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
+from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import candles_around, write_parquet_atomic
+from resnet_pipeline.tracking import tag_verdict
 from resnet_pipeline.trading.stitched import stitch
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 
 ExperimentReportConfig = dagster_config(
     "ExperimentReportConfig",
@@ -48,10 +54,11 @@ ExperimentReportConfig = dagster_config(
 def _trial_input(files: ExperimentFiles, record, experiment: Experiment, market: str):
     trial = files.trial(record.config_hash)
     done = predicted_months(trial, experiment.months)
-    frames = {}
+    frames, folds = {}, []
     for month in done if len(done) == len(experiment.months) else []:
         try:
-            frames[f"{month:%Y-%m}"], _ = current_fold(trial.fold(month), month)
+            frames[f"{month:%Y-%m}"], fold = current_fold(trial.fold(month), month)
+            folds.append(fold)
         except StaleFold as error:
             key = trial_key(record.experiment, record.symbol, record.variant)
             raise dg.Failure(
@@ -60,7 +67,7 @@ def _trial_input(files: ExperimentFiles, record, experiment: Experiment, market:
                 f"that fold again: {materialize_trial_months(key, month, month)}"
             ) from error
     config = resolve_config(record.config, market)
-    return TrialInput(record, config, stitch(frames) if frames else None, done)
+    return TrialInput(record, config, stitch(frames) if frames else None, done, folds)
 
 
 def _incomplete_note(trials: list[TrialInput], experiment: Experiment) -> list[str]:
@@ -94,6 +101,7 @@ def experiment_report(
     store: DataStore,
     experiments: ExperimentDirectory,
     venue: TradingVenue,
+    mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
     try:
         name, symbol = split_report_key(context.partition_key)
@@ -140,10 +148,21 @@ def experiment_report(
     for column, series in trial_returns(report).items():
         frame = series.rename("daily_return").rename_axis("day").reset_index()
         write_parquet_atomic(frame, files.trial(by_name[column].config_hash).daily_returns)
+    drawn, _ = drawn_trial(summary)
+    job = main_job_view(
+        store.layout, symbol, RunSettings.from_dict(drawn["run_settings"]), out.html
+    )
     page = experiment_page(
-        summary, report.best_equity, report.benchmark_equity, report.best_predictions
+        summary,
+        report.best_equity,
+        report.benchmark_equity,
+        report.best_predictions,
+        report.best_trades,
+        [job] if job else [],
     )
     write_text_atomic(out.html, page.html)
+    best_hash = by_name[summary["best_trial"]].config_hash
+    tag_verdict(mlflow.store(store.layout), name, symbol, summary["edge"], best_hash)
     context.log.info(f"{name}/{symbol}: {summary['verdict']}")
     best = next(line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"])
     numbers = {
@@ -163,6 +182,7 @@ def experiment_report(
         }
         for line in summary["leaderboard"]
     ]
+    resolution = 1 / settings.tests.spa_reps
     return dg.MaterializeResult(
         metadata={
             "verdict": summary["verdict"],
@@ -170,13 +190,54 @@ def experiment_report(
                 page.headline,
                 numbers,
                 page.figures,
+                {
+                    "symbols": dg.MetadataValue.md(
+                        bullets(_across_symbols(store, experiment), "symbol")
+                    ),
+                    **key_figure(equity_markdown(report.best_equity, report.benchmark_equity)),
+                },
+                resolution,
+                currency=quote_currency(symbol),
                 edge=summary["edge"],
                 best_trial=summary["best_trial"],
-                leaderboard=dg.MetadataValue.md(markdown_table(pd.DataFrame(table))),
-                report_path=dg.MetadataValue.path(str(out.html)),
+                leaderboard=dg.MetadataValue.md(bullets(table, "trial", resolution)),
+                report_path=link(out.html),
             ),
         }
     )
+
+
+def _across_symbols(store: DataStore, experiment: Experiment) -> list[dict[str, object]]:
+    """Every symbol of the experiment in one table, from each symbol's stored summary (the UI
+    shows one partition's materialization: without this, only the latest symbol's)."""
+    rows = []
+    for symbol in experiment.symbols:
+        out = store.layout.experiment(experiment.name, symbol).report
+        if not exists(out.summary):
+            key = report_key(experiment.name, symbol)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "verdict": f"no report yet: {materialize('experiment_report', key)}",
+                }
+            )
+            continue
+        summary = read_json(out.summary)
+        best = next(
+            (line for line in summary["leaderboard"] if line["trial"] == summary["best_trial"]),
+            {},
+        )
+        sharpe = best.get("intervals", {}).get("sharpe_after_costs", {}).get("estimate")
+        rows.append(
+            {
+                "symbol": symbol,
+                "verdict": summary["verdict"].split(":")[0],  # the rest is on its own page
+                "best_trial": summary["best_trial"],
+                "best_sharpe": sharpe,
+                "trials": summary["n_trials"],
+            }
+        )
+    return rows
 
 
 experiment_report_job = dg.define_asset_job(

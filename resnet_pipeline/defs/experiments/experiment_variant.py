@@ -9,7 +9,7 @@ import json
 import dagster as dg
 
 from resnet_pipeline.defs.experiments.trials import resolve_trial
-from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS
+from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, settings_list
 from resnet_pipeline.partitions import EXPERIMENT_TRIALS
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.io_manager import DataStore
@@ -41,7 +41,12 @@ def experiment_variant(
             CONFIG_HASH: trial.config.config_hash,
             "source": trial.source,
             "file": trial.experiment.path,
-            "overrides": dg.MetadataValue.json(variant.overrides if variant else {}),
+            "overrides": dg.MetadataValue.md(
+                "\n".join(
+                    f"- {line}" for line in settings_list(variant.overrides if variant else {})
+                )
+                or "none: the base settings"
+            ),
             "config": dg.MetadataValue.md(
                 "```json\n" + json.dumps(trial.config.sections(), indent=1) + "\n```"
             ),

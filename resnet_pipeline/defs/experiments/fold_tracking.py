@@ -1,13 +1,21 @@
-"""``experiment_fold``'s MLflow run of a variant-fold: its configuration, scores, curves,
-reliability plot and model (the fold itself is the one fold step, ``experiments.fold_step``)."""
+"""``experiment_fold``'s MLflow runs of its variant-folds: configuration, scores beside the
+baselines', curves, reliability plot and model (the fold itself is the one fold step,
+``experiments.fold_step``).
+
+Two halves, so that tracking never holds the machine: ``fold_to_track`` takes what a run needs
+while the fold is trained (no drawing, no I/O), and ``track_folds`` draws and logs once the
+training lock is released."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from resnet_pipeline.defs.experiments.trials import ResolvedTrial
-from resnet_pipeline.experiments.variant_fold import FoldRun
+from resnet_pipeline.experiments.variant_fold import BASELINES, SCORED, FoldRun
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.reports.experiment_page import calibration_plot
 from resnet_pipeline.reports.plots import training_curves
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
-from resnet_pipeline.tracking import FoldScores, TrackingOutcome, VariantFold, log_variant_fold
+from resnet_pipeline.tracking import FoldScores, TrackingOutcome, VariantFold, log_variant_folds
 
 
 def fold_scores(run: FoldRun) -> FoldScores:
@@ -25,16 +33,24 @@ def fold_scores(run: FoldRun) -> FoldScores:
     )
 
 
-def track_fold(
-    layout: Layout, trial: ResolvedTrial, run: FoldRun, mlflow: MlflowTracking, log
-) -> TrackingOutcome:
-    """The variant-fold in MLflow: its configuration, scores, curves, plots and model."""
-    store = mlflow.store(layout)
-    history = run.trained.history
-    plots = {}
-    if store.uri is not None:  # drawn only for a store that keeps them
-        plots = {"training_curves": training_curves(history)} if history else {}
-        plots["reliability"] = calibration_plot(*run.reliability())
+def baseline_scores(run: FoldRun) -> dict[str, dict[str, float | None]]:
+    """Each baseline's scores of the month, named as the model's (``month_scores``)."""
+    return {name: {k: run.scores.get(f"{name}_{k}") for k in SCORED} for name in BASELINES}
+
+
+@dataclass(frozen=True)
+class FoldToTrack:
+    """A variant-fold's run without its plots, and the reliability bins to draw one from."""
+
+    fold: VariantFold
+    reliability: tuple[dict, dict]
+
+
+def fold_to_track(
+    layout: Layout, trial: ResolvedTrial, run: FoldRun, started: datetime, ended: datetime
+) -> FoldToTrack:
+    """What the fold's MLflow run needs, taken from ``run`` (``started``/``ended``: the fold's
+    span, from its training to its written files)."""
     files = layout.experiment(trial.experiment.name, trial.key.symbol)
     fold = VariantFold(
         experiment=trial.experiment.name,
@@ -43,11 +59,33 @@ def track_fold(
         month=run.fold.month,
         config=trial.config.sections(),
         scores=fold_scores(run),
-        history=history,
+        history=run.trained.history,
         files=[files.trial(trial.config.config_hash).fold(run.fold.month).model],
-        plots=plots,
+        baselines=baseline_scores(run),
+        started=started,
+        ended=ended,
+        description=trial.experiment.description,
     )
-    outcome = log_variant_fold(fold, store)
-    if outcome.status != "logged":
-        log.warning(outcome.note)
-    return outcome
+    return FoldToTrack(fold, run.reliability())
+
+
+def _with_plots(pending: FoldToTrack) -> VariantFold:
+    history = pending.fold.history
+    plots = {"training_curves": training_curves(history)} if history else {}
+    plots["reliability"] = calibration_plot(*pending.reliability)
+    return replace(pending.fold, plots=plots)
+
+
+def track_folds(
+    layout: Layout, pending: list[FoldToTrack], mlflow: MlflowTracking, log
+) -> list[TrackingOutcome]:
+    """The variant-folds in MLflow, one outcome each; a store that failed is said once."""
+    store = mlflow.store(layout)
+    if store.uri is None:  # plots drawn only for a store that keeps them
+        folds = [p.fold for p in pending]
+    else:
+        folds = [_with_plots(p) for p in pending]
+    outcomes = log_variant_folds(folds, store)
+    for note in dict.fromkeys(o.note for o in outcomes if o.status != "logged"):
+        log.warning(note)
+    return outcomes

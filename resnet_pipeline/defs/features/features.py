@@ -4,14 +4,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.defs.metadata import FEATURES, OWNERS, markdown_table, plain
+from resnet_pipeline.defs.metadata import FEATURES, OWNERS, as_series, markdown_table
 from resnet_pipeline.defs.monthly import (
     RECENT,
     months_mapping,
     raw_by_month,
     stored_partition_check,
 )
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, FEATURE_DTYPE, compute_features
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channels import FEATURE_DTYPE, compute_features
 from resnet_pipeline.partitions import Partitions
 
 # New candles refresh features (the daily ingestion leaves the ingestion side fresh); unlike
@@ -41,12 +42,14 @@ def _feature_metadata(frame: pd.DataFrame) -> dict[str, object]:
             "nan": channels.isna().sum().to_numpy(),
         }
     )
-    return {
-        "dagster/row_count": len(frame),
-        "warmup_rows": plain(frame["warmup"].sum()),
-        "gap_rows": plain((frame["gap_minutes"] > 1).sum()),
-        "channels": dg.MetadataValue.md(markdown_table(summary)),
-    }
+    return as_series(
+        {
+            "dagster/row_count": len(frame),
+            "warmup_rows": frame["warmup"].sum(),
+            "gap_rows": (frame["gap_minutes"] > 1).sum(),
+            "channels": dg.MetadataValue.md(markdown_table(summary)),
+        }
+    )
 
 
 def feature_problems(frame: pd.DataFrame) -> list[str]:

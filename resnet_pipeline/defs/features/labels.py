@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.defs.metadata import FEATURES, OWNERS, plain
+from resnet_pipeline.defs.metadata import FEATURES, OWNERS, as_series, plain
 from resnet_pipeline.defs.monthly import (
     RECENT,
     months_mapping,
@@ -38,15 +38,17 @@ def labels(
     known = int(counts.sum())
     return dg.Output(
         frame,
-        metadata={
-            "dagster/row_count": len(frame),
-            "missing_labels": plain(frame["label"].isna().sum()),
-            "next_month_available": bool(following),
-            **{
-                f"share_{name.lower()}": round(int(counts[i]) / known, 6) if known else None
-                for i, name in enumerate(CLASS_NAMES)
-            },
-        },
+        metadata=as_series(
+            {
+                "dagster/row_count": len(frame),
+                "missing_labels": plain(frame["label"].isna().sum()),
+                "next_month_available": bool(following),
+                **{
+                    f"share_{name.lower()}": round(int(counts[i]) / known, 6) if known else None
+                    for i, name in enumerate(CLASS_NAMES)
+                },
+            }
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from resnet_pipeline.defs.ingestion.ingestion_failures import (
     permanent_failure,
     read_stored,
 )
-from resnet_pipeline.defs.metadata import INGESTION, OWNERS, markdown_table, plain
+from resnet_pipeline.defs.metadata import INGESTION, OWNERS, as_series, markdown_table, plain
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.market.ingest import IngestResult
 from resnet_pipeline.market.minute_ranges import MINUTE, GapSummary, gap_summary, month_bounds
@@ -53,30 +53,34 @@ def _preview(df: pd.DataFrame, n: int = 5) -> str:
 
 def _metadata(result: IngestResult, source: str, path: object) -> dict[str, object]:
     candles, summary = result.candles, result.summary
-    return {
-        "dagster/row_count": len(candles),
-        "first_timestamp": plain(candles["timestamp"].iloc[0]) if len(candles) else None,
-        "last_timestamp": plain(candles["timestamp"].iloc[-1]) if len(candles) else None,
-        "expected_minutes": summary.expected_minutes,
-        "present_minutes": summary.present_minutes,
-        "missing_minutes": summary.missing_minutes,
-        "share_present": round(summary.share_present, 6),
-        "gaps": summary.gaps,
-        "gap_minutes": summary.gap_minutes,
-        "longest_gap_minutes": summary.longest_gap_minutes,
-        "gap_list": dg.MetadataValue.md(gap_table(summary)),
-        "minutes_before_first_candle": summary.before_first_minutes,
-        "minutes_after_last_candle": summary.after_last_minutes,
-        "new_rows": result.new_rows,
-        "month_closed": result.closed,
-        "source": source,
-        "requests": result.requests,
-        "fetched_ranges": [f"{a.isoformat()} .. {b.isoformat()}" for a, b in result.fetched[:20]]
-        + ([f"... {len(result.fetched) - 20} more"] if len(result.fetched) > 20 else []),
-        "notes": dg.MetadataValue.text("\n".join(result.notes) or "-"),
-        "path": dg.MetadataValue.path(str(path)),
-        "preview": dg.MetadataValue.md(_preview(candles)),
-    }
+    return as_series(
+        {
+            "dagster/row_count": len(candles),
+            "first_timestamp": plain(candles["timestamp"].iloc[0]) if len(candles) else None,
+            "last_timestamp": plain(candles["timestamp"].iloc[-1]) if len(candles) else None,
+            "expected_minutes": summary.expected_minutes,
+            "present_minutes": summary.present_minutes,
+            "missing_minutes": summary.missing_minutes,
+            "share_present": round(summary.share_present, 6),
+            "gaps": summary.gaps,
+            "gap_minutes": summary.gap_minutes,
+            "longest_gap_minutes": summary.longest_gap_minutes,
+            "gap_list": dg.MetadataValue.md(gap_table(summary)),
+            "minutes_before_first_candle": summary.before_first_minutes,
+            "minutes_after_last_candle": summary.after_last_minutes,
+            "new_rows": result.new_rows,
+            "month_closed": result.closed,
+            "source": source,
+            "requests": result.requests,
+            "fetched_ranges": [
+                f"{a.isoformat()} .. {b.isoformat()}" for a, b in result.fetched[:20]
+            ]
+            + ([f"... {len(result.fetched) - 20} more"] if len(result.fetched) > 20 else []),
+            "notes": dg.MetadataValue.text("\n".join(result.notes) or "-"),
+            "path": dg.MetadataValue.path(str(path)),
+            "preview": dg.MetadataValue.md(_preview(candles)),
+        }
+    )
 
 
 GAPS_SHOWN = 20

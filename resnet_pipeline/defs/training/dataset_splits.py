@@ -9,8 +9,8 @@ from pydantic import Field
 from resnet_pipeline.artifacts import exists, file_sha256
 from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
-from resnet_pipeline.defs.metadata import MODELING, OWNERS, markdown_table, plain
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.defs.metadata import MODELING, OWNERS, as_text, markdown_table
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
@@ -139,29 +139,31 @@ def dataset_splits(
     )
     return dg.MaterializeResult(
         data_version=dg.DataVersion(fingerprint),  # the UI marks models on other data stale
-        metadata={
-            "months": span,
-            "fingerprint": fingerprint,
-            "rows": stats.rows,
-            **{f"{name}_samples": summary[name]["samples"] for name in summary},
-            **{f"{name}_range": f"{v['first']} .. {v['last']}" for name, v in summary.items()},
-            "purged": plain(stats.purged),
-            "warmup_excluded": stats.warmup_excluded,
-            "gap_excluded": stats.gap_excluded,
-            "nonfinite_excluded": stats.nonfinite_excluded,
-            "price_norm": split_config.price_norm,
-            "splits": dg.MetadataValue.md(
-                markdown_table(pd.DataFrame([{"split": k, **v} for k, v in summary.items()]))
-            ),
-            "normalization": dg.MetadataValue.md(
-                markdown_table(
-                    pd.DataFrame(
-                        {"channel": norm.channel_names, "mean": norm.mean, "std": norm.std}
+        metadata=as_text(
+            {
+                "months": span,
+                "fingerprint": fingerprint,
+                "rows": stats.rows,
+                **{f"{name}_samples": summary[name]["samples"] for name in summary},
+                **{f"{name}_range": f"{v['first']} .. {v['last']}" for name, v in summary.items()},
+                "purged": {k: f"{v} min" for k, v in stats.purged.items()},
+                "warmup_excluded": stats.warmup_excluded,
+                "gap_excluded": stats.gap_excluded,
+                "nonfinite_excluded": stats.nonfinite_excluded,
+                "price_norm": split_config.price_norm,
+                "splits": dg.MetadataValue.md(
+                    markdown_table(pd.DataFrame([{"split": k, **v} for k, v in summary.items()]))
+                ),
+                "normalization": dg.MetadataValue.md(
+                    markdown_table(
+                        pd.DataFrame(
+                            {"channel": norm.channel_names, "mean": norm.mean, "std": norm.std}
+                        )
                     )
-                )
-            ),
-            "path": dg.MetadataValue.path(str(path)),
-        },
+                ),
+                "path": dg.MetadataValue.path(str(path)),
+            }
+        ),
     )
 
 

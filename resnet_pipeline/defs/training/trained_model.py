@@ -7,7 +7,7 @@ import torch
 
 from resnet_pipeline.artifacts import remove
 from resnet_pipeline.commands import materialize
-from resnet_pipeline.defs.metadata import MODELING, OWNERS, plain
+from resnet_pipeline.defs.metadata import MODELING, OWNERS, as_text
 from resnet_pipeline.defs.training.training_config import (
     TrainingConfig,
     runs_in_progress,
@@ -102,23 +102,25 @@ def _train_symbol(
     )
     remove(state_path)  # finished: the next materialization starts afresh
     return dg.MaterializeResult(
-        metadata={
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "stop_reason": result.stop_reason,
-            "best_val_loss": plain(result.best_val_loss),
-            "best_val_acc": plain(best["val_acc"]),
-            "device": result.device,
-            "wall_time_s": round(time.perf_counter() - started, 1),
-            "train_samples_per_s": round(result.train_samples_per_s, 1),
-            "optimizer_steps": result.steps,
-            "threads": result.threads,
-            "notes": "\n".join(result.notes + result.warnings) or "none",
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "arch": f"{model_cfg.arch}/{model_cfg.block_name}",
-            "curves": dg.MetadataValue.md(png_markdown(training_curves(result.history))),
-            "checkpoint_path": dg.MetadataValue.path(str(path)),
-        }
+        metadata=as_text(
+            {
+                "epochs_run": result.epochs_run,
+                "best_epoch": result.best_epoch,
+                "stop_reason": result.stop_reason,
+                "best_val_loss": result.best_val_loss,
+                "best_val_acc": best["val_acc"],
+                "device": result.device,
+                "wall_time_s": round(time.perf_counter() - started, 1),
+                "train_samples_per_s": round(result.train_samples_per_s, 1),
+                "optimizer_steps": result.steps,
+                "threads": result.threads,
+                "notes": "\n".join(result.notes + result.warnings) or "none",
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "arch": f"{model_cfg.arch}/{model_cfg.block_name}",
+                "curves": dg.MetadataValue.md(png_markdown(training_curves(result.history))),
+                "checkpoint_path": dg.MetadataValue.path(str(path)),
+            }
+        )
     )
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.data.augment import AugmentConfig
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.device import run_threads
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 

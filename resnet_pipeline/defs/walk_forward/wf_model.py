@@ -34,11 +34,11 @@ from resnet_pipeline.experiments.fold_step import (
     walk_forward_variant,
 )
 from resnet_pipeline.experiments.variant_config import VariantConfig
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.ml.folds.fold_identity import MODEL_DIGEST_KEY, run_data_version
-from resnet_pipeline.ml.folds.fold_training import WarmStart
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
-from resnet_pipeline.ml.model.resnet import ModelConfig
+from resnet_pipeline.ml.folds.warm_start import WarmStart
+from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import RunOptions, TrainConfig
 from resnet_pipeline.number_format import rounded
 from resnet_pipeline.partitions import MONTH_DIM, SYMBOL_DIM, Partitions

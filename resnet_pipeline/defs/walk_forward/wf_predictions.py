@@ -18,7 +18,7 @@ from resnet_pipeline.defs.report_checks import report_metadata
 from resnet_pipeline.experiments.fold_files import write_fold_predictions
 from resnet_pipeline.experiments.fold_inputs import FoldInputError, input_digests, read_months
 from resnet_pipeline.experiments.variant_fold import predict_variant_fold
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import CLASS_NAMES
 from resnet_pipeline.ml.data.lineage import LineageError, check_fold_lineage
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS, FoldBaselines
@@ -135,7 +135,7 @@ def month_metadata(month: str, frame: pd.DataFrame) -> dict[str, object]:
         )
         for key in ("predicted", "label")
     }
-    return report_metadata(headline, numbers, [], **mix)
+    return report_metadata(headline, numbers, [], over_months=True, **mix)
 
 
 def wf_predictions(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:

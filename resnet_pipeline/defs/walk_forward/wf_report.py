@@ -21,22 +21,21 @@ from resnet_pipeline.artifacts import (
 from resnet_pipeline.commands import ingest_month, materialize_month, materialize_months
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.evaluation.backtest_report import BacktestConfig, strategy_for
-from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, plain
+from resnet_pipeline.defs.key_figure import equity_markdown
+from resnet_pipeline.defs.metadata import OWNERS, WALK_FORWARD, link, plain
 from resnet_pipeline.defs.report_checks import (
     HAS_TRADES,
     NOT_WORSE,
+    key_figure,
     report_check_specs,
     report_metadata,
     trades_check,
     worse_check,
 )
 from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.ml.evaluation.stitched_metrics import (
-    NO_SHARPE,
-    BootstrapConfig,
-    walk_forward_summary,
-)
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
+from resnet_pipeline.ml.evaluation.stitched_metrics import NO_SHARPE, walk_forward_summary
 from resnet_pipeline.ml.folds.fold_identity import FoldMismatchError
 from resnet_pipeline.partitions import SYMBOL_DIM, Partitions
 from resnet_pipeline.reports.diagnostics import drift_zscores
@@ -50,6 +49,7 @@ from resnet_pipeline.storage import (
 )
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
+from resnet_pipeline.trading.trade_breakdown import quote_currency
 from resnet_pipeline.verdicts import zero_trades_reason
 
 FOLD_ASSETS = ("wf_model", "wf_predictions")
@@ -178,6 +178,7 @@ def wf_report(
         evaluation.benchmark,
         strategy.to_dict(),
         _drift(store, symbol, sorted(frames)),
+        evaluation.result.trades,
     )
     out = store.layout.reports(symbol).walk_forward
     write_parquet_atomic(stitched, out.stitched_predictions)
@@ -199,9 +200,11 @@ def wf_report(
             report.headline,
             numbers,
             report.figures,
+            key_figure(equity_markdown(evaluation.result.equity, evaluation.benchmark)),
+            currency=quote_currency(symbol),
             verdict=summary["verdict"],
             edge=summary["edge"],
-            report_path=dg.MetadataValue.path(str(out.html)),
+            report_path=link(out.html),
         ),
         check_results=[trades_check(trades, no_trades), worse_check(report.headline)],
     )

@@ -19,7 +19,7 @@ import pandas as pd
 from upath import UPath
 
 from resnet_pipeline.artifacts import as_path
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.ml.data import dataset_store
 from resnet_pipeline.ml.data.lineage import FINGERPRINT_KEY, dataset_fingerprint
 from resnet_pipeline.ml.data.normalization import Normalizer, fit_normalizer

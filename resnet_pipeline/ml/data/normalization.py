@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS, PRICE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, PRICE_CHANNELS
 
 PRICE_NORMS = ("window_relative", "zscore")
 _MIN_STD = 1e-8

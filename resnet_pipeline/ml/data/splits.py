@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.labels import LabelConfig
-from resnet_pipeline.knobs import knob
+from resnet_pipeline.knobs import check_knobs, knob
 from resnet_pipeline.ml.data.normalization import PRICE_NORMS
 
 SPLITS = ("train", "val", "test")
@@ -27,20 +27,24 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class SplitConfig:
-    window: int = knob(256, "rows (minutes) per sample window")
-    train_ratio: float = knob(0.70, "share of samples, oldest first")
-    val_ratio: float = knob(0.15, "share of samples after training")
-    test_ratio: float = knob(0.15, "share of samples, newest last")
+    window: int = knob(256, "rows (minutes) per sample window", ge=8)
+    train_ratio: float = knob(0.70, "share of samples, oldest first", gt=0)
+    val_ratio: float = knob(0.15, "share of samples after training", gt=0)
+    test_ratio: float = knob(0.15, "share of samples, newest last", gt=0)
     forward_window: int = knob(
-        LabelConfig().forward_window, "the label horizon in minutes", from_data=True
+        LabelConfig().forward_window, "the label horizon in minutes", from_data=True, ge=1
     )
     purge_minutes: int | None = knob(
         None,
         "drop samples whose label horizon (t + this many minutes) reaches the next part; "
         "default and minimum: the label's forward window (12); more is an embargo",
+        ge=1,
     )
     max_gap_minutes: float = knob(
-        5.0, "exclude windows with a longer gap between consecutive candles (minutes)"
+        5.0,
+        "exclude windows with a longer gap between consecutive candles (minutes)",
+        ge=1,
+        note="1 allows no missing candle, 5 tolerates up to 4 missing minutes",
     )
     price_norm: str = knob(
         "window_relative",
@@ -50,27 +54,17 @@ class SplitConfig:
     )
 
     def __post_init__(self) -> None:
+        check_knobs(self)
         ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
         if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
             raise ValueError(
                 f"split ratios {ratios} must be positive and sum to 1 (e.g. 0.7, 0.15, 0.15)"
             )
-        if self.window < 8:
-            raise ValueError(f"window={self.window}: use at least 8 rows (the default is 256)")
-        if self.forward_window < 1:
-            raise ValueError(f"forward_window={self.forward_window}: must be >= 1 minute")
         if self.purge_minutes is not None and self.purge_minutes < self.forward_window:
             raise ValueError(
                 f"purge_minutes={self.purge_minutes} is shorter than the label horizon "
                 f"({self.forward_window} min): training labels would see validation prices. "
                 f"Use at least {self.forward_window} (or leave it unset)"
-            )
-        if self.price_norm not in PRICE_NORMS:
-            raise ValueError(f"price_norm={self.price_norm!r}: use one of {PRICE_NORMS}")
-        if not self.max_gap_minutes >= 1:
-            raise ValueError(
-                f"max_gap_minutes={self.max_gap_minutes}: must be >= 1 (1 allows no missing "
-                "candle, 5 tolerates up to 4 missing minutes)"
             )
 
     @property

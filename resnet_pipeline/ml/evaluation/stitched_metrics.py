@@ -23,7 +23,6 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from resnet_pipeline.features.labels import CLASS_NAMES
-from resnet_pipeline.knobs import knob
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap import (
     BLOCK_RULE,
@@ -32,7 +31,7 @@ from resnet_pipeline.ml.evaluation.bootstrap import (
     sharpe_intervals,
 )
 from resnet_pipeline.ml.evaluation.shown_metrics import SHOWN, macro_auc, normalized, shown_metrics
-from resnet_pipeline.number_format import percent, short
+from resnet_pipeline.number_format import percent, short, signed_percent
 from resnet_pipeline.verdicts import (
     BETTER,
     Condition,
@@ -48,25 +47,6 @@ AUC_RULE = (
     "counts: a predictor constant within every month scores 0.5"
 )
 NO_SHARPE = "fewer than 3 days, or daily returns without variation"
-# A 95% percentile interval needs draws in both 2.5% tails; every resample recomputes the
-# metrics over all predicted minutes, so the cost grows linearly with n_boot.
-MIN_RESAMPLES, MAX_RESAMPLES = 100, 100_000
-
-
-@dataclass(frozen=True)
-class BootstrapConfig:
-    n_boot: int = knob(
-        1000, f"bootstrap resamples for the 95% intervals ({MIN_RESAMPLES}..{MAX_RESAMPLES})"
-    )
-    bootstrap_seed: int = knob(0, "seed of the resampling")
-
-    def __post_init__(self) -> None:
-        if not MIN_RESAMPLES <= self.n_boot <= MAX_RESAMPLES:
-            raise ValueError(
-                f"n_boot={self.n_boot}: use {MIN_RESAMPLES}..{MAX_RESAMPLES:,} bootstrap "
-                "resamples (default 1,000); fewer cannot place the 2.5% and 97.5% percentiles "
-                "of the 95% intervals, more take hours and gigabytes of memory"
-            )
 
 
 @dataclass
@@ -255,10 +235,11 @@ def walk_forward_summary(
     }
 
 
-def summary_headline(summary: dict) -> Headline:
+def summary_headline(summary: dict, why: str = "") -> Headline:
     """The headline of a stored summary (recomputed from its intervals, so an older report
-    reads by today's words): the verdict's conditions, then trades and returns, the
-    probabilistic Sharpe ratio and the months won."""
+    reads by today's words): the verdict's conditions, then trades and returns (``why``:
+    the report's account of them, ``reports.trade_story.why_line``), the probabilistic
+    Sharpe ratio and the months won."""
     intervals = summary["intervals"]
     decided = verdict(
         intervals["classification"],
@@ -268,7 +249,12 @@ def summary_headline(summary: dict) -> Headline:
     )
     notes = []
     strategy, hold = summary.get("strategy") or {}, summary.get("buy_and_hold") or {}
-    if strategy:
+    if why:
+        notes += [
+            why,
+            f"buy-and-hold over the same minutes: {signed_percent(hold.get('total_return'))}",
+        ]
+    elif strategy:
         notes.append(
             f"{strategy.get('trades', 0):,} trades: total return after costs "
             f"{percent(strategy.get('total_return'))}, buy-and-hold "

@@ -23,7 +23,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from resnet_pipeline.knobs import knob
 from resnet_pipeline.ml.data.augment import AugmentConfig
 from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.data.windows import WindowDataset, make_loader
@@ -35,27 +34,13 @@ from resnet_pipeline.ml.folds.monthly_folds import (
     take_rows,
     with_normalizer,
 )
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.folds.warm_start import WarmStart
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import configure_threads, pick_device
 from resnet_pipeline.ml.training.inference import INFERENCE_BATCH, predict_proba
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train
-
-
-@dataclass(frozen=True)
-class WarmStart:
-    """Whether a fold starts from the previous month's fold model, and for how long."""
-
-    warm_start: bool = knob(
-        False,
-        "fine-tune month M-1's fold model for warm_start_epochs instead of training from "
-        "scratch (cold when M-1 has no model or another architecture)",
-    )
-    warm_start_epochs: int = knob(3, "epochs of a warm-started fold")
-
-    def __post_init__(self) -> None:
-        if self.warm_start_epochs < 1:
-            raise ValueError(f"warm_start_epochs={self.warm_start_epochs}: use at least 1")
 
 
 @dataclass

@@ -20,8 +20,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.features.channels import FEATURE_CHANNELS
-from resnet_pipeline.knobs import knob, same_as
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.knobs import check_knobs, knob, same_as
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.normalization import Normalizer, fit_normalizer
 from resnet_pipeline.ml.data.splits import SplitConfig, iso_utc, sample_rows
@@ -30,22 +30,17 @@ from resnet_pipeline.ml.data.splits import SplitConfig, iso_utc, sample_rows
 @dataclass(frozen=True)
 class FoldConfig:
     window: int = same_as(SplitConfig, "window")
-    val_ratio: float = knob(0.15, "the newest share of the training range validates")
+    val_ratio: float = knob(0.15, "the newest share of the training range validates", gt=0, lt=1)
     rolling_months: int | None = knob(
-        None, "train on the last N months before M (null: every earlier month, expanding)"
+        None, "train on the last N months before M (null: every earlier month, expanding)", ge=1
     )
     purge_minutes: int | None = same_as(SplitConfig, "purge_minutes")
     max_gap_minutes: float = same_as(SplitConfig, "max_gap_minutes")
     price_norm: str = same_as(SplitConfig, "price_norm")
-    min_train_samples: int = knob(64, "a fold with fewer training samples is refused")
+    min_train_samples: int = knob(64, "a fold with fewer training samples is refused", ge=1)
 
     def __post_init__(self) -> None:
-        if not 0 < self.val_ratio < 1:
-            raise ValueError(f"val_ratio={self.val_ratio}: use a share in (0, 1), e.g. 0.15")
-        if self.rolling_months is not None and self.rolling_months < 1:
-            raise ValueError(
-                f"rolling_months={self.rolling_months}: use at least 1 (or null: expanding)"
-            )
+        check_knobs(self)
         self.split_config()  # validates window, purge, gap and price_norm the dataset's way
 
     def split_config(self, forward_window: int = SplitConfig.forward_window) -> SplitConfig:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from resnet_pipeline.ml.model.model_config import BLOCK_NAMES
+
 NormLayer = Callable[[int], nn.Module]  # channels -> norm module, e.g. nn.BatchNorm1d
 
 
@@ -181,9 +183,6 @@ class MultiScaleBlock(nn.Module):
         return self.relu(fused + identity)
 
 
-BLOCKS: dict[str, type[nn.Module]] = {
-    "basic": BasicBlock,
-    "bottleneck": Bottleneck,
-    "se": SEBasicBlock,
-    "multiscale": MultiScaleBlock,
-}
+BLOCKS: dict[str, type[nn.Module]] = dict(
+    zip(BLOCK_NAMES, (BasicBlock, Bottleneck, SEBasicBlock, MultiScaleBlock), strict=True)
+)

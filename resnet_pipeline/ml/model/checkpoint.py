@@ -31,7 +31,8 @@ from resnet_pipeline.ml.data.lineage import (
     relative_paths,
 )
 from resnet_pipeline.ml.data.normalization import Normalizer
-from resnet_pipeline.ml.model.resnet import ModelConfig, build_model
+from resnet_pipeline.ml.model.model_config import ModelConfig
+from resnet_pipeline.ml.model.resnet import build_model
 
 FORMAT_VERSION = 1
 REQUIRED = (

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from resnet_pipeline.knobs import knob
 from resnet_pipeline.ml.model.blocks import BLOCKS, NormLayer, conv1x1, conv_k
-
-ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
-    "resnet18": ("basic", (2, 2, 2, 2)),
-    "resnet34": ("basic", (3, 4, 6, 3)),
-    "resnet50": ("bottleneck", (3, 4, 6, 3)),
-}
-STAGE_WIDTHS = (64, 128, 256, 512)  # the seed's stages; ModelConfig.width scales them
-_TOTAL_STRIDE = 32  # stem conv 2 x max-pool 2 x three stride-2 stages
+from resnet_pipeline.ml.model.model_config import ARCHS, NORM_NAMES, ModelConfig
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -26,60 +17,7 @@ def group_norm(channels: int) -> nn.GroupNorm:
 
 
 # A name per norm layer keeps the choice serialisable in a checkpoint's model_config.
-NORMS: dict[str, NormLayer] = {"batch": nn.BatchNorm1d, "group": group_norm}
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    arch: str = knob("resnet18", "depth and block family", choices=tuple(ARCHS))
-    block: str | None = knob(
-        None, "residual block (null: the architecture's own)", choices=(None, *BLOCKS)
-    )
-    in_channels: int = knob(15, "input channels: the dataset's feature channels", from_data=True)
-    num_classes: int = knob(3, "output classes: the label's classes", from_data=True)
-    window: int = knob(256, "input length in rows: the dataset's window", from_data=True)
-    width: int = knob(
-        STAGE_WIDTHS[0],
-        "channels of the stem and the first stage; each later stage doubles them (64: the "
-        "seed's 64-128-256-512; smaller widths cost about width^2 less)",
-    )
-    dropout: float = knob(0.3, "dropout before the linear head")
-    positional_encoding: bool = knob(False, "add a sinusoidal time encoding to the input")
-    norm: str = knob(
-        "batch", "normalization layer of the stem, every block and projection", choices=tuple(NORMS)
-    )
-    zero_init_residual: bool = knob(
-        False, "start each residual branch's last norm at 0, so each block starts as identity"
-    )
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch={self.arch!r}: use one of {sorted(ARCHS)}")
-        if self.block is not None and self.block not in BLOCKS:
-            raise ValueError(f"block={self.block!r}: use one of {sorted(BLOCKS)}")
-        if self.norm not in NORMS:
-            raise ValueError(f"norm={self.norm!r}: use one of {sorted(NORMS)}")
-        if self.window < _TOTAL_STRIDE:
-            raise ValueError(
-                f"window={self.window} is shorter than the network's total stride "
-                f"{_TOTAL_STRIDE}: use a window of at least {_TOTAL_STRIDE} rows"
-            )
-        if self.width < 4:
-            raise ValueError(f"width={self.width}: use at least 4 channels (the seed's is 64)")
-        if self.in_channels < 1 or self.num_classes < 2 or not 0 <= self.dropout < 1:
-            raise ValueError("need in_channels >= 1, num_classes >= 2 and 0 <= dropout < 1")
-
-    @property
-    def block_name(self) -> str:
-        return self.block or ARCHS[self.arch][0]
-
-    @property
-    def stage_widths(self) -> tuple[int, ...]:
-        """The stages' channels: ``STAGE_WIDTHS`` scaled to ``width``."""
-        return tuple(w * self.width // STAGE_WIDTHS[0] for w in STAGE_WIDTHS)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+NORMS: dict[str, NormLayer] = dict(zip(NORM_NAMES, (nn.BatchNorm1d, group_norm), strict=True))
 
 
 def sinusoidal_encoding(length: int, channels: int) -> torch.Tensor:
@@ -170,5 +108,5 @@ class ResNet1D(nn.Module):
         return self.head(self.dropout(x))  # [B, num_classes] logits
 
 
-def build_model(cfg: ModelConfig = ModelConfig(), norm_layer: NormLayer | None = None) -> ResNet1D:
-    return ResNet1D(cfg, norm_layer)
+def build_model(cfg: ModelConfig | None = None, norm_layer: NormLayer | None = None) -> ResNet1D:
+    return ResNet1D(cfg or ModelConfig(), norm_layer)

@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 
 from resnet_pipeline.ml.training.cpu_load import measure_others_busy, threads_beside
+from resnet_pipeline.ml.training.train_config import FOLLOW_LOAD
 
-FOLLOW_LOAD = 0  # num_threads: follow the machine's load (an opt-in: results then move with it)
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max ..."
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("weighted_ce", "focal")
+from resnet_pipeline.ml.training.train_config import LOSSES
 
 
 class FocalLoss(nn.Module):

@@ -2,40 +2,49 @@
 (``RunOptions``): each knob declared once, with its default, its check and its description.
 
 Both assets that train (``trained_model``, ``wf_model``) derive their Dagster config from these
-dataclasses, so every field here is settable from the Launchpad and ``--config-json``.
+dataclasses, so every field here is settable from the Launchpad and ``--config-json``. This
+module imports no torch: an experiment file is checked against it in a light process.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 
-from resnet_pipeline.knobs import knob
-from resnet_pipeline.ml.training.device import FOLLOW_LOAD
-from resnet_pipeline.ml.training.losses import LOSSES, make_loss
+from resnet_pipeline.knobs import check_knobs, knob
 
 MIN_EPOCH_SAMPLES = 8192  # below this many windows an epoch is the whole training set
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LOSSES = ("weighted_ce", "focal")
+FOLLOW_LOAD = 0  # num_threads: follow the machine's load (an opt-in: results then move with it)
+DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,2})?)$")
+MAX_THREADS = 1024
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = knob(100, "at most this many epochs")
-    batch_size: int = knob(64, "windows per optimizer step")
-    lr: float = knob(1e-3, "AdamW learning rate")
-    weight_decay: float = knob(1e-4, "AdamW weight decay")
-    eta_min: float = knob(1e-6, "the cosine annealing's final learning rate")
-    patience: int = knob(15, "early stopping: epochs without a better validation loss")
-    min_delta: float = knob(1e-4, "early stopping: the least decrease that counts as better")
-    min_steps: int = knob(500, "early stopping waits for this many optimizer steps (small data)")
+    epochs: int = knob(100, "at most this many epochs", ge=1)
+    batch_size: int = knob(64, "windows per optimizer step", ge=1, le=2**20)
+    lr: float = knob(1e-3, "AdamW learning rate", gt=0)
+    weight_decay: float = knob(1e-4, "AdamW weight decay", ge=0)
+    eta_min: float = knob(1e-6, "the cosine annealing's final learning rate", ge=0)
+    patience: int = knob(15, "early stopping: epochs without a better validation loss", ge=1)
+    min_delta: float = knob(1e-4, "early stopping: the least decrease that counts as better", ge=0)
+    min_steps: int = knob(
+        500, "early stopping waits for this many optimizer steps (small data)", ge=0
+    )
     loss: str = knob("weighted_ce", "training loss", choices=LOSSES)
     class_weights: tuple[float, ...] | None = knob(
-        (1.2, 0.8, 1.2), "weighted_ce: one weight per class (Down, Neutral, Up); null: equal"
+        (1.2, 0.8, 1.2),
+        "weighted_ce: one weight per class (Down, Neutral, Up); null: equal",
+        gt=0,
     )
-    focal_alpha: float = knob(0.25, "focal loss alpha")
-    focal_gamma: float = knob(2.0, "focal loss gamma")
-    seed: int = knob(0, "initial weights, epoch draws, dropout and augmentation")
-    device: str = knob("auto", "auto (a GPU when present) | cpu | cuda")
+    focal_alpha: float = knob(0.25, "focal loss alpha", gt=0, le=1)
+    focal_gamma: float = knob(2.0, "focal loss gamma", ge=0)
+    seed: int = knob(0, "initial weights, epoch draws, dropout and augmentation", ge=0, le=MAX_SEED)
+    device: str = knob("auto", "auto (a GPU when present) | cpu | cuda | cuda:N | mps")
     precision: str = knob(
         "auto",
         "auto: bf16 where the device computes it natively (CPU AVX512-BF16/AMX, a GPU with "
@@ -46,17 +55,20 @@ class TrainConfig:
         0.1,
         "share of the training windows drawn afresh each epoch (at least 8192 or all of them); "
         "1 = every window each epoch",
+        gt=0,
+        le=1,
     )
     max_train_samples: int | None = knob(
-        None, "at most this many training windows per epoch (quick runs)"
+        None, "at most this many training windows per epoch (quick runs)", ge=1
     )
     max_val_samples: int | None = knob(
         4096,
         "validate on this many evenly spaced windows of the validation range (null: all of "
         "them; an expanding walk-forward range and a symbol-year hold tens of thousands)",
+        ge=1,
     )
     time_budget_minutes: float | None = knob(
-        None, "stop after the epoch that crosses this many minutes"
+        None, "stop after the epoch that crosses this many minutes", gt=0
     )
     num_threads: int | None = knob(
         None,
@@ -66,40 +78,38 @@ class TrainConfig:
         "processes leave free, re-checked after each epoch; busy_threads while other runs are "
         "in progress): faster beside busy neighbours, but the numbers then change with the "
         "load (the thread count changes the order of floating-point sums)",
+        ge=0,
+        le=MAX_THREADS,
+        note=f"{FOLLOW_LOAD} (follow the machine's load) or null (the fixed default)",
     )
     progress_every_seconds: float = knob(
-        30.0, "a progress line at least this often inside an epoch"
+        30.0, "a progress line at least this often inside an epoch", ge=0
     )
     bn_refresh_batches: int = knob(
         0,
         "recompute BatchNorm statistics of the best weights on this many training batches "
         "before the final validation (kept only if validation loss is not worse)",
+        ge=0,
     )
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
-        if self.lr <= 0 or self.patience < 1 or self.min_steps < 0:
-            raise ValueError("lr must be > 0, patience >= 1 and min_steps >= 0")
-        if not 0 < self.epoch_fraction <= 1:
-            raise ValueError(
-                f"epoch_fraction={self.epoch_fraction}: use a share in (0, 1] "
-                "(1 = every training window each epoch)"
-            )
+        check_knobs(self)
         if self.class_weights is not None:
             object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
-        make_loss(self.loss, self.class_weights, self.focal_alpha, self.focal_gamma)
-        if self.precision not in PRECISIONS:
+            if len(self.class_weights) < 2:
+                raise ValueError(
+                    f"class_weights={list(self.class_weights)}: give one positive weight per class"
+                )
+        if not DEVICES.match(self.device):
             raise ValueError(
-                f"precision={self.precision!r}: use 'auto', 'fp32', 'bf16' or 'fp16' (CUDA only)"
+                f"device={self.device[:40]!r}: use auto (a GPU when present), cpu, cuda, "
+                "cuda:N or mps"
             )
-        if self.num_threads is not None and self.num_threads < 0:
+        if self.precision == "fp16" and not self.device.startswith(("auto", "cuda")):
             raise ValueError(
-                f"num_threads={self.num_threads}: use a count >= 1, null (the fixed default) or "
-                f"{FOLLOW_LOAD} (follow the machine's load)"
+                f"precision='fp16' needs a CUDA GPU (device={self.device!r}): use precision "
+                "'bf16' or 'fp32', or device cuda"
             )
-        if self.bn_refresh_batches < 0 or self.progress_every_seconds < 0:
-            raise ValueError("bn_refresh_batches and progress_every_seconds must be >= 0")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,8 +143,9 @@ class RunOptions:
         1,
         f"num_threads {FOLLOW_LOAD} (following the load): CPU threads while other runs are "
         "in progress",
+        ge=1,
+        le=MAX_THREADS,
     )
 
     def __post_init__(self) -> None:
-        if self.busy_threads < 1:
-            raise ValueError(f"busy_threads={self.busy_threads}: use at least 1")
+        check_knobs(self)

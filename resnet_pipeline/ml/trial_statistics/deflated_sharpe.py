@@ -146,18 +146,40 @@ def deflated_sharpe_of_trials(matrix: ReturnsMatrix, n_trials: int | None = None
     n, with_sharpe = _trial_count(matrix, n_trials), int(defined.sum())
     empty = DeflatedSharpe(None, None, n, matrix.n_days, trials_without_sharpe=n - with_sharpe)
     if not with_sharpe:
-        reason = f"none of the {n} trials has a defined Sharpe ratio (returns never vary)"
+        reason = f"none of the {n} trials has a Sharpe ratio: {_without_sharpe(matrix, defined)}"
         return replace(empty, reason=reason)
     best = int(np.nanargmax(sharpes))
     named = {"best_variant": matrix.names[best], "trials_without_sharpe": n - with_sharpe}
     if n > 1 and with_sharpe < 2:
         reason = (
-            f"the variance of the trial Sharpe ratios needs 2 trials with a defined Sharpe "
-            f"ratio; {with_sharpe} of {n} have one (the others' returns never vary)"
+            f"{_without_sharpe(matrix, defined)}, so only {with_sharpe} of {n} trials has a "
+            "Sharpe ratio; the deflated Sharpe needs the spread of at least 2"
         )
         return replace(empty, reason=reason, **named)
     variance = float(np.var(sharpes[defined], ddof=1)) if n > 1 else None
     return replace(deflated_sharpe_ratio(matrix.values[:, best], n, variance), **named)
+
+
+NAMED = 5  # trials named in a reason; the rest are counted
+
+
+def _names(names: list[str]) -> str:
+    shown = names[:NAMED] + ([f"{len(names) - NAMED} more"] if len(names) > NAMED else [])
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _without_sharpe(matrix: ReturnsMatrix, defined: np.ndarray) -> str:
+    """Which trials have no Sharpe ratio and why, in words: 'window-48 never traded (daily
+    returns all 0)'; trials in N without returns (not scored) are counted."""
+    idle = [k for k in range(matrix.n_variants) if not defined[k]]
+    zero = [matrix.names[k] for k in idle if not np.any(matrix.values[:, k])]
+    flat = [matrix.names[k] for k in idle if np.any(matrix.values[:, k])]
+    parts = []
+    if zero:
+        parts.append(f"{_names(zero)} never traded (daily returns all 0)")
+    if flat:
+        parts.append(f"the daily returns of {_names(flat)} never vary")
+    return "; ".join(parts)
 
 
 def _trial_count(matrix: ReturnsMatrix, n_trials: int | None) -> int:
