@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline.definitions import resources_on
-from resnet_pipeline.partitions import EXPERIMENT_TRIALS
+from resnet_pipeline.partitions import EXPERIMENT_MONTHS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -52,6 +52,7 @@ def root(tmp_path_factory) -> Path:
 
 def _fold(root: Path, instance, month: str, tracking: MlflowTracking) -> dict:
     instance.add_dynamic_partitions(EXPERIMENT_TRIALS.name, [TRIAL])
+    instance.add_dynamic_partitions(EXPERIMENT_MONTHS.name, [month])
     result = dg.materialize(
         [asset("experiment_fold")],
         partition_key=f"{month}|{TRIAL}",

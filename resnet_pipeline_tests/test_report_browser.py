@@ -26,7 +26,12 @@ from resnet_pipeline.defs.metadata import INLINE_MARKDOWN
 from resnet_pipeline.defs.report_checks import HEADLINE, KEY_FIGURE
 from resnet_pipeline.layout import Layout
 from resnet_pipeline.number_format import rounded
-from resnet_pipeline.partitions import EXPERIMENT_REPORTS, EXPERIMENT_TRIALS, MONTH_DIM
+from resnet_pipeline.partitions import (
+    EXPERIMENT_MONTHS,
+    EXPERIMENT_REPORTS,
+    EXPERIMENT_TRIALS,
+    MONTH_DIM,
+)
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -213,6 +218,7 @@ def filled(tmp_path_factory) -> Filled:
     (lab / "experiments" / "tiny.yaml").write_text(TINY)
     instance.add_dynamic_partitions(EXPERIMENT_TRIALS.name, [SPEC, SHORT])
     instance.add_dynamic_partitions(EXPERIMENT_REPORTS.name, ["tiny:BTCUSDT"])
+    instance.add_dynamic_partitions(EXPERIMENT_MONTHS.name, ["2024-02-01", "2024-03-01"])
     resources = resources_on(
         str(lab / "data"),
         SyntheticCandles(),
