@@ -360,6 +360,8 @@ def test_each_ui_asset_page_answers_in_its_first_screen(filled, browser):
         for asset, (first, word) in PAGES.items():
             with browser.open(f"{ui.url}/assets/{asset}") as page:
                 page.wait_for(_drawn(first, word), timeout=90)
+                if asset == "backtest_report":  # its checks' panel may draw a moment later
+                    page.wait_for("document.body.innerText.includes('Latest check results')")
                 probe = page.evaluate(PAGE_PROBE)
             rows = {r["key"]: r for r in probe["rows"]}
             shown = rows[first]
