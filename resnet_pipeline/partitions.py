@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pandas as pd
 
-from resnet_pipeline.partition_months import last_month
+from resnet_pipeline.partition_months import MonthSpan, last_month, month_span
 from resnet_pipeline.settings import Settings
 
 MONTH_DIM = "month"
@@ -71,17 +71,14 @@ class Partitions:
 
     symbol_month: dg.MultiPartitionsDefinition
     symbol: dg.StaticPartitionsDefinition
-    last_month: date
-    last_month_reason: str
+    months: MonthSpan
 
     @classmethod
     def of(cls, settings: Settings, today: date | None = None) -> Partitions:
-        last, reason = last_month(settings, today)
         return cls(
             symbol_month=symbol_month_partitions(settings),
             symbol=symbol_partitions(settings),
-            last_month=last,
-            last_month_reason=reason,
+            months=month_span(settings, today),
         )
 
 

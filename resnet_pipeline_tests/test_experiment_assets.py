@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 
 from resnet_pipeline.definitions import resources_on
-from resnet_pipeline.defs.experiments.experiment_partitions import experiment_partitions
+from resnet_pipeline.defs.experiments import experiment_partitions as partitions_sensor
 from resnet_pipeline.experiments.ledger import ledger
 from resnet_pipeline.features.labels import LabelConfig, compute_labels
 from resnet_pipeline.layout import Layout
@@ -27,7 +27,7 @@ from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, read_partitions
 from resnet_pipeline_tests._figures import value_of
-from resnet_pipeline_tests._pipeline import asset
+from resnet_pipeline_tests._pipeline import PARTITIONS, asset
 from resnet_pipeline_tests._walk_forward_helpers import store_months
 from resnet_pipeline_tests.conftest import REPO, run_cli
 
@@ -122,7 +122,7 @@ def _sensor(root: Path, instance: dg.DagsterInstance) -> dg.SensorResult:
         instance=instance,
         resources={"experiments": resources["experiments"], "venue": resources["venue"]},
     )
-    return experiment_partitions(context)
+    return partitions_sensor.build(PARTITIONS.months)(context)
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from resnet_pipeline.defs.experiments.experiment_partitions import experiment_partitions
+from resnet_pipeline.defs.experiments import experiment_partitions as partitions_sensor
 from resnet_pipeline.partitions import EXPERIMENT_MONTHS, EXPERIMENT_REPORTS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline_tests._pipeline import PARTITIONS
 
 GOOD = """
 months: [2024-02, 2024-03]
@@ -23,6 +24,8 @@ HOSTILE = {
     "bomb.yaml": b'a: &a ["x","x"]\nb: &b [*a,*a]\nc: &c [*b,*b]\nmonths: [*c,*c]\n',
     "twice.yaml": b"months: [2024-02]\nmonths: [2024-03]\nvariants:\n  - name: spec\n",
     "nameless.yaml": b"months: [2024-02]\nvariants:\n  - name:\n",
+    "future.yaml": b"months: [2030-01, 2030-02]\nvariants:\n  - name: later\n",
+    "no-history.yaml": b"months: [2024-01]\nvariants:\n  - name: first\n",
 }
 
 
@@ -39,7 +42,7 @@ def test_one_bad_file_is_named_and_skipped_and_the_others_register(tmp_path: Pat
             "venue": TradingVenue(),
         },
     )
-    result = experiment_partitions(context)
+    result = partitions_sensor.build(PARTITIONS.months)(context)
     added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
     assert added == {
         EXPERIMENT_TRIALS.name: ["good:BTCUSDT:spec"],
@@ -50,3 +53,5 @@ def test_one_bad_file_is_named_and_skipped_and_the_others_register(tmp_path: Pat
     warned = capfd.readouterr().err  # the tick's log (Dagster's console logger)
     for name in HOSTILE:
         assert str(directory / name) in warned, name
+    assert "2030-02 is after the last month partition" in warned
+    assert "has no month partition before it to train on" in warned

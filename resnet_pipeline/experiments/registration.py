@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from resnet_pipeline.experiments.experiment_file import Experiment, ExperimentError, load_experiment
+from resnet_pipeline.experiments.experiment_file import (
+    Experiment,
+    ExperimentError,
+    load_experiment,
+    months_within,
+)
 from resnet_pipeline.experiments.trial_keys import report_key, trial_key
+from resnet_pipeline.partition_months import MonthSpan
 
 
 @dataclass
@@ -35,13 +41,18 @@ class Registration:
         self.months.update(experiment.months)
 
 
-def registration(paths: Sequence[Path], symbols: Sequence[str], market: str) -> Registration:
-    """The keys of every readable file in ``paths``; an unreadable one is named in
-    ``problems`` and registers nothing (its keys, if any, stay as they were)."""
+def registration(
+    paths: Sequence[Path], symbols: Sequence[str], market: str, span: MonthSpan
+) -> Registration:
+    """The keys of every readable file in ``paths`` whose months are fold months of ``span``;
+    any other is named in ``problems`` and registers nothing (its keys, if any, stay as they
+    were)."""
     out = Registration()
     for path in paths:
         try:
-            out.add(load_experiment(path, symbols, market))
+            experiment = load_experiment(path, symbols, market)
+            months_within(experiment, span)
+            out.add(experiment)
         except ExperimentError as error:
             out.problems.append(str(error))
     return out

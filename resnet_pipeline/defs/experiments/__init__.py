@@ -20,6 +20,6 @@ def build_defs(settings: Settings, partitions: Partitions) -> dg.Definitions:
         experiment_report.defs,
         dg.Definitions(
             jobs=[experiment_partitions.experiment_variant_job],
-            sensors=[experiment_partitions.experiment_partitions],
+            sensors=[experiment_partitions.build(partitions.months)],
         ),
     )

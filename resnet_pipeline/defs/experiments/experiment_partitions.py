@@ -2,14 +2,16 @@
 Dagster partitions they call for (``SensorResult(dynamic_partitions_requests=...)``: trials,
 fold months in calendar order, reports), and asks
 for an ``experiment_variant`` run wherever a variant's configuration hash differs from the one
-last materialized, so the UI marks that variant's folds stale. A file that cannot be read is
-named in the tick's log and registers nothing."""
+last materialized, so the UI marks that variant's folds stale. A file that cannot be read, or
+whose months are no fold months of the build's month partitions, is named in the tick's log
+and registers nothing."""
 
 import dagster as dg
 
 from resnet_pipeline.defs.experiments.experiment_variant import CONFIG_HASH
 from resnet_pipeline.experiments.experiment_file import experiment_files
 from resnet_pipeline.experiments.registration import Registration, month_requests, registration
+from resnet_pipeline.partition_months import MonthSpan
 from resnet_pipeline.partitions import (
     EXPERIMENT_MONTHS,
     EXPERIMENT_REPORTS,
@@ -89,27 +91,34 @@ def stale_variants(instance: dg.DagsterInstance, plan: Registration) -> dict[str
     return out
 
 
-@dg.sensor(
-    job=experiment_variant_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Adds the partitions of every experiment file (RESNET_EXPERIMENTS_DIR) and "
-    "re-resolves variants whose configuration changed.",
-)
-def experiment_partitions(
-    context: dg.SensorEvaluationContext, experiments: ExperimentDirectory, venue: TradingVenue
-) -> dg.SensorResult:
-    paths = experiment_files(experiments.directory)
-    if not paths:
-        return dg.SensorResult(skip_reason=f"no experiment files in {experiments.directory}")
-    plan = registration(paths, experiments.symbols, venue.market)
-    for problem in plan.problems:
-        context.log.warning(problem)
-    runs = [
-        dg.RunRequest(partition_key=key, run_key=f"{key}@{recorded}->{plan.configs[key]}")
-        for key, recorded in stale_variants(context.instance, plan).items()
-    ]
-    return dg.SensorResult(
-        run_requests=runs,
-        dynamic_partitions_requests=partition_requests(context.instance, plan),
+def build(span: MonthSpan) -> dg.SensorDefinition:
+    """The sensor for this build's month partitions: a file whose months are not fold months
+    of ``span`` is refused like an unreadable one (``run`` would fail on them)."""
+
+    @dg.sensor(
+        name="experiment_partitions",
+        job=experiment_variant_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        description="Adds the partitions of every experiment file (RESNET_EXPERIMENTS_DIR) and "
+        "re-resolves variants whose configuration changed.",
     )
+    def experiment_partitions(
+        context: dg.SensorEvaluationContext, experiments: ExperimentDirectory, venue: TradingVenue
+    ) -> dg.SensorResult:
+        paths = experiment_files(experiments.directory)
+        if not paths:
+            return dg.SensorResult(skip_reason=f"no experiment files in {experiments.directory}")
+        plan = registration(paths, experiments.symbols, venue.market, span)
+        for problem in plan.problems:
+            context.log.warning(problem)
+        runs = [
+            dg.RunRequest(partition_key=key, run_key=f"{key}@{recorded}->{plan.configs[key]}")
+            for key, recorded in stale_variants(context.instance, plan).items()
+        ]
+        return dg.SensorResult(
+            run_requests=runs,
+            dynamic_partitions_requests=partition_requests(context.instance, plan),
+        )
+
+    return experiment_partitions

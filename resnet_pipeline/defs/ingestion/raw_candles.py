@@ -245,7 +245,7 @@ def build(partitions: Partitions) -> dg.Definitions:
         code_version="1",
         description="Closed 1-minute OHLCV candles of one symbol for one UTC month (SPEC 3). "
         "Incremental: only missing minutes are fetched; the forming candle is never stored. "
-        f"Months end at {partitions.last_month:%Y-%m}: {partitions.last_month_reason}.",
+        f"Months end at {partitions.months.last:%Y-%m}: {partitions.months.last_reason}.",
         # Two runs of one month (a slow backfill, the schedule) may overlap: the IO manager merges
         # with what is stored at write time under the file's lock, so no stored candle is lost.
         metadata={MERGE_ON_WRITE: "timestamp"},
