@@ -19,6 +19,7 @@ from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.evaluation.baselines import TreesBaseline, last_rows
 from resnet_pipeline.ml.evaluation.permutation_importance import (
     COLUMNS,
+    METRICS,
     ImportanceConfig,
     family_groups,
     importance_records,
@@ -70,6 +71,19 @@ class NewestValueOf(nn.Module):
         return -self.scale * (v - torch.arange(3, dtype=x.dtype)) ** 2
 
 
+class MoveOrNotFrom(nn.Module):
+    """Reads one channel as "how likely no move": Up and Down always get the same probability."""
+
+    def __init__(self, channel: int) -> None:
+        super().__init__()
+        self.channel = channel
+        self.scale = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, L] -> [B, 3]
+        v = x[:, self.channel, -1]
+        return self.scale * torch.stack([-v, v, -v], dim=1)
+
+
 def _of(frame: pd.DataFrame, kind: str, metric: str) -> pd.Series:
     chosen = frame[(frame["kind"] == kind) & (frame["metric"] == metric)]
     return chosen.set_index("name")["mean"]
@@ -80,7 +94,7 @@ def test_the_channel_read_ranks_first_and_every_ignored_channel_drops_exactly_ze
     model = NewestValueOf(FEATURE_CHANNELS.index("volume"))
     frame = window_importance(model, splits, splits.test_ends, precision="fp32")
     assert list(frame.columns) == list(COLUMNS)
-    for metric in ("log_loss", "auc_roc_ovr"):
+    for metric in METRICS:
         channels = _of(frame, "channel", metric)
         assert channels.idxmax() == "volume" and channels["volume"] > 0.1
         ignored = channels.drop("volume")
@@ -97,7 +111,7 @@ def test_a_family_of_one_channel_scores_exactly_as_that_channel():
     model = NewestValueOf(ONE_CALENDAR.index("minute_of_day_sin"))
     frame = window_importance(model, splits, splits.test_ends, precision="fp32")
     assert family_groups(ONE_CALENDAR) == {"spec": tuple(range(15)), "calendar": (15,)}
-    for metric in ("log_loss", "auc_roc_ovr"):
+    for metric in METRICS:
         channel = frame[(frame["name"] == "minute_of_day_sin") & (frame["metric"] == metric)]
         family = frame[(frame["name"] == "calendar") & (frame["metric"] == metric)]
         assert channel[["mean", "std"]].to_numpy().tolist() == (
@@ -105,6 +119,19 @@ def test_a_family_of_one_channel_scores_exactly_as_that_channel():
         )
         assert channel["mean"].item() > 0
         assert _of(frame, "family", metric)["spec"] == 0.0
+
+
+def test_a_channel_that_tells_a_move_but_not_its_direction_adds_no_direction_auc():
+    splits = _splits(FEATURE_CHANNELS, "atr_14")
+    neutral = splits.labels == 1
+    atr = FEATURE_CHANNELS.index("atr_14")
+    splits.matrix[:, atr] = neutral + np.random.default_rng(4).normal(0, 0.3, len(neutral))
+    frame = window_importance(MoveOrNotFrom(atr), splits, splits.test_ends, precision="fp32")
+    atr_rows = frame[(frame["name"] == "atr_14") & (frame["kind"] == "channel")]
+    drop = atr_rows.set_index("metric")["mean"]
+    assert drop["log_loss"] > 0.05 and drop["auc_roc_ovr"] > 0.05
+    assert drop["direction_auc"] == 0.0
+    assert (atr_rows.set_index("metric")["before"]["direction_auc"]) == 0.5
 
 
 def test_the_same_seed_gives_the_same_figures_and_another_seed_other_shuffles():
@@ -130,7 +157,7 @@ def test_the_trees_importances_come_from_scikit_learn_and_find_their_channel():
     again = trees_importance(trees, splits, splits.test_ends, config, seed=2)
     pd.testing.assert_frame_equal(frame, again)
     assert set(frame["predictor"]) == {"trees"}
-    for metric in ("log_loss", "auc_roc_ovr"):
+    for metric in METRICS:
         channels = _of(frame, "channel", metric)
         assert channels.idxmax() == "macd"
         assert channels["macd"] > 10 * channels.drop("macd").abs().max()

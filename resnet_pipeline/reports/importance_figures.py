@@ -29,6 +29,7 @@ from resnet_pipeline.reports.plots import png
 UNITS = {
     "log_loss": "log loss added by shuffling (higher: relied on more)",
     "auc_roc_ovr": "AUC lost by shuffling (higher: relied on more)",
+    "direction_auc": "Up-vs-Down AUC lost by shuffling (higher: relied on more)",
 }
 RELIED, HELPS, NOT_APART, NO_INTERVAL = (
     "relied on",
