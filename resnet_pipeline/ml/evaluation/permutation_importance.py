@@ -63,7 +63,7 @@ class ImportanceConfig:
         3, "seeded shuffles per channel and family; their drops are averaged", ge=1, le=100
     )
     importance_windows: int | None = knob(
-        3_000,
+        2_000,
         "the month's windows the importances are measured on: a seeded sample of at most "
         "this many (null: all)",
         ge=100,
