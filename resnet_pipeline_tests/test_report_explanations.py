@@ -22,9 +22,7 @@ from resnet_pipeline.experiments.verdict_report import (
 )
 from resnet_pipeline.knobs import config_fields, knob
 from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
-from resnet_pipeline.ml.evaluation.classification import classification_verdicts
 from resnet_pipeline.ml.evaluation.run_settings import (
     RunSettings,
     TrainingBudget,
@@ -45,11 +43,6 @@ from resnet_pipeline.number_format import (
 from resnet_pipeline.reports.experiment_page import experiment_page, verdict_headline
 from resnet_pipeline.reports.first_screen import OtherView
 from resnet_pipeline.reports.html import table
-from resnet_pipeline.reports.test_period_page import (
-    backtest_headline,
-    backtest_report_html,
-    split_view,
-)
 from resnet_pipeline.trading.fills import EXIT_REASONS
 from resnet_pipeline.trading.performance import trading_verdicts
 from resnet_pipeline.trading.strategy import StrategyConfig
@@ -57,6 +50,7 @@ from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline.trading.trade_breakdown import EXIT_NAMES, quote_currency, trade_breakdown
 from resnet_pipeline.verdicts import MET, MET_BUT_LOST
 from resnet_pipeline_tests._features_helpers import synthetic
+from resnet_pipeline_tests._report_fixtures import period_report_page
 from resnet_pipeline_tests.test_experiment_verdict_report import STEP, _noise_frame
 
 EXPERIMENT_LINK = OtherView(
@@ -93,25 +87,7 @@ def flicker():
 
 
 def _backtest_page(evaluation, training=None, others=()):
-    stamps = evaluation.result.equity.index
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"timestamp": stamps, "label": rng.integers(0, 3, len(stamps))})
-    for columns in PROBA_COLUMNS.values():
-        frame[list(columns)] = rng.dirichlet([1, 1, 1], len(stamps))
-    model = {"accuracy": 0.38, "auc_roc_ovr": 0.55, "log_loss": 1.0}
-    baselines = {"majority": {"accuracy": 0.368}, "logistic_last_row": {"auc_roc_ovr": 0.5}}
-    report = {
-        "model": model,
-        "baselines": baselines,
-        "targets": classification_verdicts(model, baselines),
-    }
-    view = split_view(frame, report, 0.6, n_boot=50)
-    trading = {"sharpe": {"estimate": None, "low": None, "high": None}}
-    headline = backtest_headline(view, evaluation, trading, "0 trades", "USDT")
-    page = backtest_report_html(
-        "PLANTUSDT", evaluation, report, view, headline, [], training, others
-    )
-    return headline, page
+    return period_report_page(evaluation, "PLANTUSDT", (0.38, 0.368), 50, training, others)
 
 
 def test_net_is_gross_minus_fees_and_slippage_read_off_the_trades(flicker):
