@@ -21,7 +21,6 @@ from resnet_pipeline.experiments.verdict_report import (
     leaderboard_order,
 )
 from resnet_pipeline.knobs import config_fields, knob
-from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
 from resnet_pipeline.ml.evaluation.run_settings import (
     RunSettings,
@@ -51,7 +50,7 @@ from resnet_pipeline.trading.trade_breakdown import EXIT_NAMES, quote_currency, 
 from resnet_pipeline.verdicts import MET, MET_BUT_LOST
 from resnet_pipeline_tests._features_helpers import synthetic
 from resnet_pipeline_tests._report_fixtures import period_report_page
-from resnet_pipeline_tests.test_experiment_verdict_report import STEP, _noise_frame
+from resnet_pipeline_tests.test_experiment_verdict_report import STEP, _noise_frame, step_candles
 
 EXPERIMENT_LINK = OtherView(
     "../experiments/planted/PLANTUSDT/report.html",
@@ -277,10 +276,7 @@ def idle_trial():
         ["BTCUSDT"],
     )
     times = pd.date_range("2024-02-01", "2024-03-31 23:40", freq=STEP, tz="UTC")
-    candles = SyntheticSource().fetch("BTCUSDT", times[0] - pd.Timedelta("1D"), times[-1])
-    candles = candles.set_index("timestamp").resample(STEP).agg(
-        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
-    ).reset_index()  # fmt: skip
+    candles = step_candles(times)
     trials = []
     for index, variant in enumerate(experiment.variants):
         digest = variant.config.config_hash
