@@ -50,7 +50,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_pipeline.artifacts import is_local, local_copy, local_path
 from resnet_pipeline.layout import Layout
@@ -58,6 +58,9 @@ from resnet_pipeline.number_format import short
 from resnet_pipeline.settings import TRACKING_URI_VARIABLE
 from resnet_pipeline.tracking_server import bounded_http, unreachable
 from resnet_pipeline.urls import redact_url
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_FOLDER = "artifacts"
@@ -343,6 +346,17 @@ def _failure(store: TrackingStore, error: Exception) -> str:
     return f"MLflow logging failed at {store.note}: {type(error).__name__}: {message}"
 
 
+def _answering_client(uri: str) -> MlflowClient:
+    """A client of ``uri`` once its server answers its health probe (``ConnectionError`` when
+    not: a broken server costs one bounded probe, not an MLflow retry loop)."""
+    reason = unreachable(uri)
+    if reason:
+        raise ConnectionError(f"the tracking server does not answer ({reason})")
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
 def log_variant_folds(folds: Sequence[VariantFold], store: TrackingStore) -> list[TrackingOutcome]:
     """Log each of a run's variant-folds to ``store``, one outcome each; never raises for the
     store's sake (see the module). The first failure ends the run's logging: the folds after it
@@ -355,12 +369,7 @@ def log_variant_folds(folds: Sequence[VariantFold], store: TrackingStore) -> lis
     outcomes: list[TrackingOutcome] = []
     with bounded_http():
         try:
-            reason = unreachable(store.uri)
-            if reason:
-                raise ConnectionError(f"the tracking server does not answer ({reason})")
-            from mlflow import MlflowClient
-
-            client = MlflowClient(tracking_uri=store.uri)
+            client = _answering_client(store.uri)
             for fold, fold_params in zip(folds, params, strict=True):
                 outcomes.append(_log_one(client, store, fold, fold_params))
         except Exception as error:
@@ -390,13 +399,9 @@ def tag_verdict(
     verdict = "edge" if edge else "no edge"
     with bounded_http():
         try:
-            reason = unreachable(store.uri)
-            if reason:
-                raise ConnectionError(f"the tracking server does not answer ({reason})")
-            from mlflow import MlflowClient
             from mlflow.entities import RunTag
 
-            client = MlflowClient(tracking_uri=store.uri)
+            client = _answering_client(store.uri)
             found = client.get_experiment_by_name(experiment_name(experiment, symbol))
             if found is None:
                 return TrackingOutcome("off", f"no MLflow run of {experiment} on {symbol} yet")

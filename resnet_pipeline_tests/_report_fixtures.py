@@ -1,6 +1,7 @@
-"""A walk-forward report built end to end from the synthetic market, without training: each
+"""Reports built from the synthetic market without training. A walk-forward report: each
 month's 'model' is a noisy view of the label (so the plots have something to show), the
-baselines are a per-month constant and a weaker noisy view, as the fold assets store them."""
+baselines are a per-month constant and a weaker noisy view, as the fold assets store them. A
+test-period report: a backtest beside random test predictions over the same minutes."""
 
 from __future__ import annotations
 
@@ -12,13 +13,24 @@ from resnet_pipeline.features.channels import compute_features
 from resnet_pipeline.features.labels import compute_labels
 from resnet_pipeline.market.synthetic import SyntheticSource
 from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
+from resnet_pipeline.ml.evaluation.classification import classification_verdicts
+from resnet_pipeline.ml.evaluation.run_settings import TrainingBudget
 from resnet_pipeline.ml.evaluation.stitched_metrics import walk_forward_summary
 from resnet_pipeline.reports.diagnostics import drift_zscores
+from resnet_pipeline.reports.first_screen import OtherView
 from resnet_pipeline.reports.research_page import ResearchPage
+from resnet_pipeline.reports.test_period_page import (
+    PeriodPage,
+    backtest_headline,
+    backtest_report_html,
+    split_view,
+)
 from resnet_pipeline.reports.walk_forward_page import walk_forward_page
 from resnet_pipeline.trading.performance import daily_returns
 from resnet_pipeline.trading.stitched import stitch, stitched_backtest
 from resnet_pipeline.trading.strategy import StrategyConfig
+from resnet_pipeline.trading.strategy_evaluation import StrategyEvaluation
+from resnet_pipeline.verdicts import Headline
 
 # The named plots every walk-forward report shows (metadata keys and HTML images alike).
 PLOTS = [
@@ -107,3 +119,33 @@ def walk_forward_fixture(months: int = 3, days: int = 4, n_boot: int = 100) -> R
         drift_zscores(features, list(FEATURE_CHANNELS)),
         evaluation.result.trades,
     )
+
+
+def period_report_page(
+    evaluation: StrategyEvaluation,
+    symbol: str,
+    accuracy: tuple[float, float],
+    n_boot: int,
+    training: TrainingBudget | None = None,
+    others: list[OtherView] | tuple = (),
+) -> tuple[Headline, PeriodPage]:
+    """The test-period page of ``evaluation`` beside a classification view of random test
+    predictions over the same minutes (labels and the three predictors); ``accuracy``: the
+    model's and the majority baseline's stored accuracy."""
+    stamps = evaluation.result.equity.index
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"timestamp": stamps, "label": rng.integers(0, 3, len(stamps))})
+    for columns in PROBA_COLUMNS.values():
+        frame[list(columns)] = rng.dirichlet([1, 1, 1], len(stamps))
+    model = {"accuracy": accuracy[0], "auc_roc_ovr": 0.55, "log_loss": 1.0}
+    baselines = {"majority": {"accuracy": accuracy[1]}, "logistic_last_row": {"auc_roc_ovr": 0.5}}
+    report = {
+        "model": model,
+        "baselines": baselines,
+        "targets": classification_verdicts(model, baselines),
+    }
+    view = split_view(frame, report, 0.6, n_boot=n_boot)
+    trading = {"sharpe": {"estimate": None, "low": None, "high": None}}
+    headline = backtest_headline(view, evaluation, trading, "0 trades", "USDT")
+    page = backtest_report_html(symbol, evaluation, report, view, headline, [], training, others)
+    return headline, page

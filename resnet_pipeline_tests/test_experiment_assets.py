@@ -5,7 +5,6 @@ MLflow; then the file edited: a deleted variant and an edited one never lower N.
 
 import dataclasses
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
 from resnet_pipeline.storage import read_parquet, read_partitions
+from resnet_pipeline_tests._experiment_cli import REPORT_CONFIG, experiment_env
 from resnet_pipeline_tests._figures import value_of
 from resnet_pipeline_tests._pipeline import PARTITIONS, asset
 from resnet_pipeline_tests._walk_forward_helpers import store_months
@@ -70,19 +70,10 @@ EXPERIMENT_PLOTS = [
     "plot_probability_histograms",
     "plot_threshold_sweep",
 ]
-REPORT_CONFIG = {"n_boot": 100, "pbo_blocks": 2, "spa_reps": 100}
 
 
 def _env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESNET_", "MLFLOW_"))}
-    return env | {
-        "DAGSTER_HOME": str(root / "home"),
-        "RESNET_SOURCE": "synthetic",
-        "RESNET_DATA_DIR": str(root / "data"),
-        "RESNET_SYMBOLS": SYMBOL,
-        "RESNET_FIRST_MONTH": "2024-01",
-        "RESNET_EXPERIMENTS_DIR": str(root / "experiments"),
-    }
+    return experiment_env(root, SYMBOL)
 
 
 def _resources(root: Path, mlflow: bool = False) -> dict:

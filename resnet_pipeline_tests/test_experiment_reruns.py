@@ -6,7 +6,6 @@ other trials' report; a stale fold names the experiment fold and its command (pa
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from resnet_pipeline.partitions import EXPERIMENT_FOLDS, EXPERIMENT_MONTHS, EXPE
 from resnet_pipeline.settings import load_settings
 from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 from resnet_pipeline.training_lock import lock_file, training_lock
+from resnet_pipeline_tests._experiment_cli import REPORT_CONFIG, experiment_env
 from resnet_pipeline_tests._pipeline import pipeline_defs
 from resnet_pipeline_tests._walk_forward_helpers import month_frames, store_months
 from resnet_pipeline_tests.conftest import REPO
@@ -54,19 +54,10 @@ variants:
   - name: a
 """
 TWO = ONE + "  - name: b\n    model: {dropout: 0.2}\n"
-REPORT = {"n_boot": 100, "pbo_blocks": 2, "spa_reps": 100}
 
 
 def _env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESNET_", "MLFLOW_"))}
-    return env | {
-        "DAGSTER_HOME": str(root / "home"),
-        "RESNET_SOURCE": "synthetic",
-        "RESNET_DATA_DIR": str(root / "data"),
-        "RESNET_SYMBOLS": SYMBOL,
-        "RESNET_FIRST_MONTH": "2024-01",
-        "RESNET_EXPERIMENTS_DIR": str(root / "experiments"),
-    }
+    return experiment_env(root, SYMBOL)
 
 
 def _run_file(root: Path) -> str:
@@ -270,7 +261,7 @@ def _report(defs, instance) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("experiment_report_job").execute_in_process(
         partition_key=f"r:{SYMBOL}",
         instance=instance,
-        run_config={"ops": {"experiment_report": {"config": REPORT}}},
+        run_config={"ops": {"experiment_report": {"config": REPORT_CONFIG}}},
         raise_on_error=False,
     )
 

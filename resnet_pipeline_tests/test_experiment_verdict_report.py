@@ -31,6 +31,14 @@ STEP = "20min"  # sparse bars: every scored minute is a bar, and the test stays 
 SETTINGS = ReportSettings(BootstrapConfig(n_boot=100), TrialTests(pbo_blocks=8, spa_reps=200))
 
 
+def step_candles(times: pd.DatetimeIndex) -> pd.DataFrame:
+    """The synthetic market's candles over ``times`` (and the day before) in STEP bars."""
+    candles = SyntheticSource().fetch("BTCUSDT", times[0] - pd.Timedelta("1D"), times[-1])
+    return candles.set_index("timestamp").resample(STEP).agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    ).reset_index()  # fmt: skip
+
+
 def _noise_frame(times: pd.DatetimeIndex, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"timestamp": times, "label": rng.integers(0, 3, len(times))})
@@ -56,10 +64,7 @@ def noise():
         ["BTCUSDT"],
     )
     times = pd.date_range("2024-02-01", "2024-03-31 23:40", freq=STEP, tz="UTC")
-    candles = SyntheticSource().fetch("BTCUSDT", times[0] - pd.Timedelta("1D"), times[-1])
-    candles = candles.set_index("timestamp").resample(STEP).agg(
-        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
-    ).reset_index()  # fmt: skip
+    candles = step_candles(times)
     trials = []
     for index, variant in enumerate(experiment.variants):
         digest = variant.config.config_hash

@@ -36,6 +36,7 @@ from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
 from resnet_pipeline.resources.venue import TradingVenue
+from resnet_pipeline_tests._experiment_cli import REPORT_CONFIG
 from resnet_pipeline_tests._pipeline import pipeline_graph
 from resnet_pipeline_tests._report_fixtures import PLOTS, walk_forward_fixture
 from resnet_pipeline_tests._resources import pipeline_resources
@@ -45,7 +46,6 @@ from resnet_pipeline_tests.headless_chromium import BROWSER, WIDTH, chromium
 from resnet_pipeline_tests.test_experiment_assets import ASSETS as EXPERIMENT_ASSETS
 from resnet_pipeline_tests.test_experiment_assets import (
     MONTHS,
-    REPORT_CONFIG,
     SHORT,
     SPEC,
     SYMBOL,

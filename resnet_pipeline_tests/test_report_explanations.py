@@ -21,10 +21,7 @@ from resnet_pipeline.experiments.verdict_report import (
     leaderboard_order,
 )
 from resnet_pipeline.knobs import config_fields, knob
-from resnet_pipeline.market.synthetic import SyntheticSource
-from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
-from resnet_pipeline.ml.evaluation.classification import classification_verdicts
 from resnet_pipeline.ml.evaluation.run_settings import (
     RunSettings,
     TrainingBudget,
@@ -45,11 +42,6 @@ from resnet_pipeline.number_format import (
 from resnet_pipeline.reports.experiment_page import experiment_page, verdict_headline
 from resnet_pipeline.reports.first_screen import OtherView
 from resnet_pipeline.reports.html import table
-from resnet_pipeline.reports.test_period_page import (
-    backtest_headline,
-    backtest_report_html,
-    split_view,
-)
 from resnet_pipeline.trading.fills import EXIT_REASONS
 from resnet_pipeline.trading.performance import trading_verdicts
 from resnet_pipeline.trading.strategy import StrategyConfig
@@ -57,7 +49,8 @@ from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline.trading.trade_breakdown import EXIT_NAMES, quote_currency, trade_breakdown
 from resnet_pipeline.verdicts import MET, MET_BUT_LOST
 from resnet_pipeline_tests._features_helpers import synthetic
-from resnet_pipeline_tests.test_experiment_verdict_report import STEP, _noise_frame
+from resnet_pipeline_tests._report_fixtures import period_report_page
+from resnet_pipeline_tests.test_experiment_verdict_report import STEP, _noise_frame, step_candles
 
 EXPERIMENT_LINK = OtherView(
     "../experiments/planted/PLANTUSDT/report.html",
@@ -93,25 +86,7 @@ def flicker():
 
 
 def _backtest_page(evaluation, training=None, others=()):
-    stamps = evaluation.result.equity.index
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"timestamp": stamps, "label": rng.integers(0, 3, len(stamps))})
-    for columns in PROBA_COLUMNS.values():
-        frame[list(columns)] = rng.dirichlet([1, 1, 1], len(stamps))
-    model = {"accuracy": 0.38, "auc_roc_ovr": 0.55, "log_loss": 1.0}
-    baselines = {"majority": {"accuracy": 0.368}, "logistic_last_row": {"auc_roc_ovr": 0.5}}
-    report = {
-        "model": model,
-        "baselines": baselines,
-        "targets": classification_verdicts(model, baselines),
-    }
-    view = split_view(frame, report, 0.6, n_boot=50)
-    trading = {"sharpe": {"estimate": None, "low": None, "high": None}}
-    headline = backtest_headline(view, evaluation, trading, "0 trades", "USDT")
-    page = backtest_report_html(
-        "PLANTUSDT", evaluation, report, view, headline, [], training, others
-    )
-    return headline, page
+    return period_report_page(evaluation, "PLANTUSDT", (0.38, 0.368), 50, training, others)
 
 
 def test_net_is_gross_minus_fees_and_slippage_read_off_the_trades(flicker):
@@ -301,10 +276,7 @@ def idle_trial():
         ["BTCUSDT"],
     )
     times = pd.date_range("2024-02-01", "2024-03-31 23:40", freq=STEP, tz="UTC")
-    candles = SyntheticSource().fetch("BTCUSDT", times[0] - pd.Timedelta("1D"), times[-1])
-    candles = candles.set_index("timestamp").resample(STEP).agg(
-        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
-    ).reset_index()  # fmt: skip
+    candles = step_candles(times)
     trials = []
     for index, variant in enumerate(experiment.variants):
         digest = variant.config.config_hash

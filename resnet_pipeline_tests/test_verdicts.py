@@ -4,24 +4,17 @@ too, every verdict says met / not met / not defined (why), and a report explains
 import re
 from html import escape
 
-import numpy as np
-import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS
 from resnet_pipeline.ml.evaluation.classification import classification_verdicts
-from resnet_pipeline.reports.test_period_page import (
-    backtest_headline,
-    backtest_report_html,
-    split_view,
-)
 from resnet_pipeline.trading.performance import CONVENTIONS, trading_verdicts
 from resnet_pipeline.trading.strategy import StrategyConfig
 from resnet_pipeline.trading.strategy_evaluation import evaluate_strategy
 from resnet_pipeline.verdicts import BASELINE_BETTER, Target, compare_to_targets
 from resnet_pipeline_tests._backtest_helpers import ramped_predictions
 from resnet_pipeline_tests._features_helpers import synthetic
+from resnet_pipeline_tests._report_fixtures import period_report_page
 
 TARGETS = (
     Target("up", ">", 0.5, ("a", "b")),
@@ -89,24 +82,7 @@ def test_trading_ratios_must_beat_buy_and_hold():
 
 
 def _report(evaluation):
-    """The test-period page of ``evaluation`` beside a classification view of random test
-    predictions over the same minutes (labels and the three predictors)."""
-    stamps = evaluation.result.equity.index
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"timestamp": stamps, "label": rng.integers(0, 3, len(stamps))})
-    for columns in PROBA_COLUMNS.values():
-        frame[list(columns)] = rng.dirichlet([1, 1, 1], len(stamps))
-    model = {"accuracy": 0.5, "auc_roc_ovr": 0.55, "log_loss": 1.0}
-    baselines = {"majority": {"accuracy": 0.5}, "logistic_last_row": {"auc_roc_ovr": 0.5}}
-    report = {
-        "model": model,
-        "baselines": baselines,
-        "targets": classification_verdicts(model, baselines),
-    }
-    view = split_view(frame, report, 0.6, n_boot=100)
-    trading = {"sharpe": {"estimate": None, "low": None, "high": None}}
-    headline = backtest_headline(view, evaluation, trading, "0 trades", "USDT")
-    return backtest_report_html("BTCUSDT", evaluation, report, view, headline, [], None).html
+    return period_report_page(evaluation, "BTCUSDT", (0.5, 0.5), 100)[1].html
 
 
 def test_no_trades_says_why_and_meets_nothing():

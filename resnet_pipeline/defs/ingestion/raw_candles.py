@@ -51,6 +51,20 @@ def _preview(df: pd.DataFrame, n: int = 5) -> str:
     return markdown_table(df.head(n)) + "\n\n…\n\n" + markdown_table(df.tail(n))
 
 
+def _gap_metadata(summary: GapSummary) -> dict[str, object]:
+    """How complete a month's candles are: the asset's and its completeness check's figures."""
+    return {
+        "missing_minutes": summary.missing_minutes,
+        "share_present": round(summary.share_present, 6),
+        "gaps": summary.gaps,
+        "gap_minutes": summary.gap_minutes,
+        "longest_gap_minutes": summary.longest_gap_minutes,
+        "gap_list": dg.MetadataValue.md(gap_table(summary)),
+        "minutes_before_first_candle": summary.before_first_minutes,
+        "minutes_after_last_candle": summary.after_last_minutes,
+    }
+
+
 def _metadata(result: IngestResult, source: str, path: object) -> dict[str, object]:
     candles, summary = result.candles, result.summary
     return as_series(
@@ -60,14 +74,7 @@ def _metadata(result: IngestResult, source: str, path: object) -> dict[str, obje
             "last_timestamp": plain(candles["timestamp"].iloc[-1]) if len(candles) else None,
             "expected_minutes": summary.expected_minutes,
             "present_minutes": summary.present_minutes,
-            "missing_minutes": summary.missing_minutes,
-            "share_present": round(summary.share_present, 6),
-            "gaps": summary.gaps,
-            "gap_minutes": summary.gap_minutes,
-            "longest_gap_minutes": summary.longest_gap_minutes,
-            "gap_list": dg.MetadataValue.md(gap_table(summary)),
-            "minutes_before_first_candle": summary.before_first_minutes,
-            "minutes_after_last_candle": summary.after_last_minutes,
+            **_gap_metadata(summary),
             "new_rows": result.new_rows,
             "month_closed": result.closed,
             "source": source,
@@ -163,16 +170,7 @@ def _completeness(df: pd.DataFrame | None, month: date, now: pd.Timestamp) -> dg
             if missing
             else f"{month:%Y-%m} complete: all {summary.expected_minutes:,} minutes present"
         ),
-        metadata={
-            "share_present": round(summary.share_present, 6),
-            "missing_minutes": missing,
-            "gaps": summary.gaps,
-            "gap_minutes": summary.gap_minutes,
-            "longest_gap_minutes": summary.longest_gap_minutes,
-            "gap_list": dg.MetadataValue.md(gap_table(summary)),
-            "minutes_before_first_candle": summary.before_first_minutes,
-            "minutes_after_last_candle": summary.after_last_minutes,
-        },
+        metadata=_gap_metadata(summary),
     )
 
 
