@@ -25,6 +25,7 @@ from typing import Any
 from resnet_pipeline import executors, knobs, settings
 from resnet_pipeline.experiments.variant_config import SECTIONS, CalibrationConfig
 from resnet_pipeline.experiments.verdict_report import TrialTests
+from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
@@ -40,6 +41,7 @@ CONFIG_CLASSES: tuple[type, ...] = (
     TrainConfig,
     RunOptions,
     SplitConfig,
+    FeatureConfig,
     FoldConfig,
     WarmStart,
     LabelConfig,

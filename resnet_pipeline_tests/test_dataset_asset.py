@@ -143,3 +143,20 @@ def test_bad_config_and_too_little_data_fail_clearly(tmp_path):
     assert "invalid dataset config" in message and "sum to 1" in message
     message = _failure(_run(tmp_path, {"window": 4000}))
     assert "2024-01..2024-01" in message and "less than one window of 4000" in message
+
+
+def test_selected_channels_are_computed_from_the_stored_candles(tmp_path):
+    from resnet_pipeline_tests._walk_forward_helpers import store_months
+
+    store_months(tmp_path, "BTCUSDT", list(MONTHS), hours=24)
+    chosen = {"channels": ["calendar", "multi_timeframe"], "price_norm": "zscore", "window": 32}
+    result = _run(tmp_path, chosen)
+    assert result.success
+    splits = DatasetSplits.load(Layout.at(tmp_path).dataset("BTCUSDT"))
+    assert splits.channel_names[:2] == ("log_return_5m", "range_5m")
+    assert splits.matrix.shape[1] == 13 == len(splits.normalizer.channel_names)
+    assert "raw_candles" in splits.lineage["partitions"]["2024-02"]
+    itself = _run(tmp_path, {"channels": ["calendar", "cross_asset"], "cross_symbol": "BTCUSDT"})
+    assert "cross_symbol 'BTCUSDT' is the traded symbol itself" in _failure(itself)
+    absent = _run(tmp_path, {"channels": ["calendar", "cross_asset"], "cross_symbol": "ETHUSDT"})
+    assert "of ETHUSDT are not stored" in _failure(absent) and "raw_candles" in _failure(absent)

@@ -247,6 +247,11 @@ def _in_rule(spec: dataclasses.Field) -> st.SearchStrategy:
     if options:
         return st.sampled_from(options)
     kind = str(spec.type)
+    if kind.startswith("tuple[str"):  # channels: families and single channels, close kept
+        names = ("spec", "calendar", "multi_timeframe", "volume", "rsi_14")
+        return st.lists(st.sampled_from(names), min_size=1, max_size=3).map(lambda n: [*n, "close"])
+    if kind.startswith("str"):  # the cross symbol, with no cross_asset channel chosen
+        return st.none()
     if kind.startswith("bool"):
         return st.booleans() | st.none() if "None" in kind else st.booleans()
     rule = bounds(spec)

@@ -88,7 +88,7 @@ def checked_experiment(argument: str, settings: Settings, n_boot: int) -> Experi
     except KnobError as error:
         raise ExperimentError(f"--n-boot {str(error).removeprefix('n_boot=')}") from None
     path = _locate(argument, settings.experiments_dir)
-    experiment = load_experiment(path, settings.symbols, settings.bybit_market)
+    experiment = load_experiment(path, settings.symbols, settings.bybit_market, settings.source)
     months_within(experiment, month_span(settings))
     return experiment
 

@@ -34,12 +34,17 @@ and of ``:``, the key's own separator; and never ending in ``.``, which would ru
 
 The fold months must be month partitions with a month before the first to train on
 (``months_within``: the command line checks them against the settings' partitions).
+
+A variant's ``features`` must fit each symbol of the file and the data (``features_fit``): no
+cross symbol equal to the traded one, no family needing more history than the month before
+the first fold holds, and, where the source is known, no order flow from a source without it.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from calendar import monthrange
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -61,6 +66,8 @@ from resnet_pipeline.experiments.variant_config import (
     resolve_config,
     section_fields,
 )
+from resnet_pipeline.features.feature_config import FeatureConfig
+from resnet_pipeline.market.schema import has_order_flow
 from resnet_pipeline.partition_months import MonthSpan
 
 TOP_LEVEL = ("name", "description", "months", "symbols", "base", "variants", "grid")
@@ -131,9 +138,12 @@ def experiment_files(directory: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
 
 
-def load_experiment(path: str | Path, symbols: Sequence[str], market: str = "spot") -> Experiment:
+def load_experiment(
+    path: str | Path, symbols: Sequence[str], market: str = "spot", source: str | None = None
+) -> Experiment:
     """Read and check ``path``; ``symbols``: the configured ones (RESNET_SYMBOLS), the default
-    and the allowed; ``market``: the venue's, which sets whether the strategy shorts."""
+    and the allowed; ``market``: the venue's, which sets whether the strategy shorts;
+    ``source``: RESNET_SOURCE, whose candles may lack order flow (None: not checked)."""
     path = Path(path)
     if not path.is_file():
         raise ExperimentError(
@@ -144,7 +154,7 @@ def load_experiment(path: str | Path, symbols: Sequence[str], market: str = "spo
         raw = read_yaml(path)
     except YamlRefused as error:
         raise ExperimentError(f"{path}: {error}") from None
-    return parse_experiment(raw, path, symbols, market)
+    return parse_experiment(raw, path, symbols, market, source)
 
 
 def _fail(path: Path, where: str, problem: str) -> ExperimentError:
@@ -342,8 +352,53 @@ def _not_text(value: Any, example: str) -> str:
     )
 
 
+def history_fits(families: Sequence[str], history_minutes: int, first_fold: date) -> str | None:
+    """Why ``families`` needing ``history_minutes`` of candles before a row cannot train the
+    fold of ``first_fold`` (the month before it, the least a fold trains on, would be warm-up
+    only); None when they can."""
+    before = _add_months(first_fold, -1)
+    minutes = monthrange(before.year, before.month)[1] * 1440
+    if history_minutes < minutes:
+        return None
+    return (
+        f"the families {list(families)} need {history_minutes:,} minutes of candles before a "
+        f"row, more than {before:%Y-%m} (the month before the first fold, {minutes:,} minutes) "
+        "holds, so its first fold would train on warm-up only: start the months later or drop "
+        "the family with the longest history"
+    )
+
+
+def features_fit(
+    features: FeatureConfig, symbols: Sequence[str], first_fold: date, source: str | None
+) -> tuple[str, str] | None:
+    """(field, problem) when the variant's channels cannot be computed for ``symbols`` from
+    the stored data: a cross symbol equal to a traded one, a family whose history is longer
+    than the month before ``first_fold`` (the least a fold trains on), order flow from a
+    ``source`` without it; None when they fit."""
+    for symbol in symbols:
+        try:
+            features.selection(symbol)
+        except ValueError as error:
+            return "cross_symbol", f"for symbol {symbol}: {error}"
+    selection = features.selection("")
+    problem = history_fits(selection.families, selection.history_minutes, first_fold)
+    if problem:
+        return "channels", problem
+    if source is not None and selection.needs_order_flow and not has_order_flow(source):
+        return "channels", (
+            f"the order_flow channels need taker-buy volume and trade counts, which candles of "
+            f"RESNET_SOURCE={source} do not carry: drop order_flow from channels, or ingest from "
+            "a source with order flow (RESNET_SOURCE=files with Binance daily exports)"
+        )
+    return None
+
+
 def parse_experiment(
-    raw: Any, path: str | Path, symbols: Sequence[str], market: str = "spot"
+    raw: Any,
+    path: str | Path,
+    symbols: Sequence[str],
+    market: str = "spot",
+    source: str | None = None,
 ) -> Experiment:
     """The experiment a file's parsed YAML describes (``load_experiment`` without the read)."""
     path = Path(path)
@@ -391,6 +446,9 @@ def parse_experiment(
             config = resolve_config(overrides, market)
         except VariantConfigError as error:
             raise _fail(path, f"variant {variant!r}", _forwarded(error)) from None
+        unfit = features_fit(config.features, chosen, months[0], source)
+        if unfit:
+            raise _fail(path, f"variant {variant!r}, features.{unfit[0]}", unfit[1])
         twin = by_hash.setdefault(config.config_hash, variant)
         if twin != variant:
             raise _fail(

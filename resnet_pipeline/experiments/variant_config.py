@@ -5,6 +5,7 @@ set per variant and none is listed twice:
 
 | section | dataclasses | what |
 |---|---|---|
+| ``features`` | ``FeatureConfig`` | the channels the model sees (SPEC 4, channel families) |
 | ``labels`` | ``LabelConfig`` | horizon, fixed or volatility-scaled threshold (SPEC 5, 14) |
 | ``model`` | ``ModelConfig`` | architecture (the window comes from ``folds``) |
 | ``training`` | ``TrainConfig``, ``RunOptions`` | SPEC 8 training and the run's switches |
@@ -14,8 +15,9 @@ set per variant and none is listed twice:
 
 A value is checked against the field's type hint (pydantic), then the dataclass runs its own
 checks. Fields the data sets (``knobs`` ``from_data``: the model's channels and classes)
-are not settable. Shorts follow the market unless a variant says otherwise: spot long-only,
-a linear perpetual shorts (``trading.strategy.short_rules``, as ``backtest_report``).
+are not settable; the model's input width is the ``features`` section's channel count.
+Shorts follow the market unless a variant says otherwise: spot long-only, a linear perpetual
+shorts (``trading.strategy.short_rules``, as ``backtest_report``).
 
 The resolved configuration, section by section with every field (defaults included), is the
 variant's identity: its ``config_hash`` (``tracking.config_hash``) names its trial, so the same
@@ -34,9 +36,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig
 from resnet_pipeline.knobs import KnobError, check, config_fields, knob, knob_of
+from resnet_pipeline.ml.data.normalization import price_channels_problem
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
 from resnet_pipeline.ml.folds.warm_start import WarmStart
 from resnet_pipeline.ml.model.model_config import ModelConfig
@@ -55,6 +58,7 @@ class CalibrationConfig:
 
 
 SECTIONS: dict[str, tuple[type, ...]] = {
+    "features": (FeatureConfig,),
     "labels": (LabelConfig,),
     "model": (ModelConfig,),
     "training": (TrainConfig, RunOptions),
@@ -77,6 +81,7 @@ class VariantConfigError(ValueError):
 class VariantConfig:
     """Every part of one variant, resolved: what a walk-forward of it trains and trades with."""
 
+    features: FeatureConfig
     labels: LabelConfig
     model: ModelConfig
     train: TrainConfig
@@ -227,7 +232,11 @@ def resolve_config(
         folds.split_config(labels.forward_window)  # the purge covers this variant's horizon
     except ValueError as error:
         raise VariantConfigError("folds", "purge_minutes", f"folds: {error}") from None
-    data = {"in_channels": len(FEATURE_CHANNELS), "num_classes": len(CLASS_NAMES)}
+    features = _build("features", FeatureConfig, typed["features"][FeatureConfig])
+    unnormalized = price_channels_problem(features.channels, folds.price_norm)
+    if unnormalized:
+        raise VariantConfigError("features", "channels", f"features.channels: {unnormalized}")
+    data = {"in_channels": len(features.channels), "num_classes": len(CLASS_NAMES)}
     model_values = typed["model"][ModelConfig]
     try:
         model = _build("model", ModelConfig, model_values, window=folds.window, **data)
@@ -238,6 +247,7 @@ def resolve_config(
             "folds", "window", f"folds.{str(error).split('.', 1)[1]}"
         ) from None
     return VariantConfig(
+        features=features,
         labels=labels,
         model=model,
         train=_training(typed["training"][TrainConfig]),

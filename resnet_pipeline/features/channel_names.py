@@ -3,6 +3,9 @@ configs and dataset code use them without the indicator libraries ``channels`` c
 
 from __future__ import annotations
 
+import numpy as np
+
+FEATURE_DTYPE = np.float32  # every channel, stored and computed
 FEATURE_CHANNELS: tuple[str, ...] = (
     "open",
     "high",

@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 import ta
 
-from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, FEATURE_DTYPE
 from resnet_pipeline.features.indicators import daily_vwap, rolling_mean_std, wilder_atr
 
 WARMUP_ROWS = 400
-FEATURE_DTYPE = np.float32
 
 
 def warmup_history(history: pd.DataFrame | None, first: pd.Timestamp) -> pd.DataFrame | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from resnet_pipeline.features.channels import FEATURE_DTYPE
+from resnet_pipeline.features.channel_names import FEATURE_DTYPE
 from resnet_pipeline.features.minute_grid import MINUTE_NS, epoch_ns
 
 # (candles, history or None, the other symbol's candles or None) -> the family's channels

@@ -179,6 +179,7 @@ def _trial_folds(
                     trial.config.folds,
                     labels=trial.config.labels,
                     predicted=True,
+                    features=trial.config.features,
                 )
             except FoldInputError as error:
                 raise dg.Failure(f"{trial.key}: {error}") from error

@@ -54,7 +54,9 @@ def finished(layout: Layout, series: FoldSeries, month: date) -> dict | None:
     """The fold's ``fold.json`` when the fold of ``month`` is complete and made from the same
     configuration, inputs and warm start as a run would use now; None when it must train."""
     config = series.config
-    digests = fold_digests(layout, series.symbol, month, config.folds, config.labels)
+    digests = fold_digests(
+        layout, series.symbol, month, config.folds, config.labels, config.features
+    )
     return finished_fold(series, month, digests)
 
 

@@ -1,4 +1,10 @@
-"""`dataset_splits` (symbol): a range of months of features + labels -> leak-free splits."""
+"""`dataset_splits` (symbol): a range of months of features + labels -> leak-free splits.
+
+The channels are the stored features, or those the config selects (``FeatureConfig``, the
+``features`` section of an experiment file): then computed from the stored raw candles as an
+experiment's fold computes them (``fold_inputs.read_variant_channels``), so a variant found in
+an experiment runs as the main model; ``trained_model`` takes its input width from the splits.
+"""
 
 from datetime import date
 
@@ -10,7 +16,9 @@ from resnet_pipeline.artifacts import exists, file_sha256
 from resnet_pipeline.commands import ingest_month
 from resnet_pipeline.defs.dagster_config import dagster_config, part_of
 from resnet_pipeline.defs.metadata import MODELING, OWNERS, as_text, markdown_table
+from resnet_pipeline.experiments.fold_inputs import FoldInputError, read_variant_channels
 from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import build_splits
 from resnet_pipeline.ml.data.splits import SplitConfig
@@ -38,9 +46,10 @@ class DatasetMonths(dg.Config):
 DatasetConfig = dagster_config(
     "DatasetConfig",
     __name__,
-    "The months to read and every field of the split (SplitConfig), flat; the label horizon "
-    "comes from the labels.",
+    "The months to read, every field of the split (SplitConfig) and the channels "
+    "(FeatureConfig), flat; the label horizon comes from the labels.",
     SplitConfig,
+    FeatureConfig,
     base=DatasetMonths,
 )
 
@@ -77,8 +86,23 @@ def _content_hashes(store: DataStore, symbol: str, months: list[date]) -> dict[s
     return hashes
 
 
+def _variant_features(
+    store: DataStore, symbol: str, months: list[date], features: FeatureConfig, hashes: dict
+) -> pd.DataFrame:
+    """The selected channels computed from raw candles; their files' digests join ``hashes``."""
+    try:
+        features.selection(symbol)
+        frame, digests = read_variant_channels(store.layout, symbol, months, features)
+    except (FoldInputError, ValueError) as error:
+        raise dg.Failure(f"channels={list(features.channels)}: {error}") from error
+    for key, digest in digests.items():
+        asset, month = key.split("/")
+        hashes.setdefault(month, {})[asset] = digest
+    return frame
+
+
 def _load(
-    store: DataStore, symbol: str, config: DatasetConfig
+    store: DataStore, symbol: str, config: DatasetConfig, features: FeatureConfig
 ) -> tuple[list[date], pd.DataFrame, pd.DataFrame, dict[str, dict]]:
     available = stored_months(store.layout, "features", symbol)
     months = select_months(available, config.start_month, config.end_month)
@@ -91,9 +115,13 @@ def _load(
             f"Materialize them first, e.g. {_ingest_hint(symbol, example)}"
         )
     hashes = _content_hashes(store, symbol, months)
-    features = read_partitions(store.layout, "features", symbol, months)
+    before = {month: dict(files) for month, files in hashes.items()}
+    if features.stored:
+        rows = read_partitions(store.layout, "features", symbol, months)
+    else:
+        rows = _variant_features(store, symbol, months, features, hashes)
     labels = read_partitions(store.layout, "labels", symbol, months)
-    if _content_hashes(store, symbol, months) != hashes:
+    if _content_hashes(store, symbol, months) != before:
         raise dg.Failure(
             f"features/labels of {symbol} changed while dataset_splits read them (another run "
             "is writing them): materialize dataset_splits again once that run has finished"
@@ -103,7 +131,7 @@ def _load(
             f"no stored labels for {symbol} in {months[0]:%Y-%m}..{months[-1]:%Y-%m}. "
             f"Materialize them first, e.g. {_ingest_hint(symbol, months[-1])}"
         )
-    return months, features, labels, hashes
+    return months, rows, labels, hashes
 
 
 def dataset_splits(
@@ -112,12 +140,13 @@ def dataset_splits(
     symbol = context.partition_key
     try:
         split_config = part_of(SplitConfig, config, forward_window=LabelConfig().forward_window)
+        selected = part_of(FeatureConfig, config)
     except ValueError as error:
         raise dg.Failure(f"invalid dataset config: {error}") from error
-    months, features, labels, hashes = _load(store, symbol, config)
+    months, features, labels, hashes = _load(store, symbol, config, selected)
     span = f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}"
     try:
-        splits = build_splits(features, labels, split_config)
+        splits = build_splits(features, labels, split_config, selected.channels)
     except ValueError as error:
         raise dg.Failure(f"{symbol} {span}: {error}") from error
     del features, labels

@@ -158,21 +158,24 @@ class DatasetSplits:
 
 
 def build_splits(
-    features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig = DEFAULT_SPLIT_CONFIG
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    config: SplitConfig = DEFAULT_SPLIT_CONFIG,
+    channels: tuple[str, ...] = FEATURE_CHANNELS,
 ) -> DatasetSplits:
     """Samples, the chronological split with purge, and train-fitted normalization.
 
-    ``features``: timestamp, the FEATURE_CHANNELS, ``warmup``; ``labels``: timestamp, label.
+    ``features``: timestamp, the ``channels``, ``warmup``; ``labels``: timestamp, label.
     Memory: one float32 [N, C] copy of the channels (normalized in place) plus O(N) flags.
     """
-    require_feature_columns(features)
+    require_feature_columns(features, channels)
     window = config.window
     if len(features) < window:
         raise ValueError(
             f"{len(features)} feature rows is less than one window of {window}: select a longer "
             "month range (or materialize more months of features)"
         )
-    rows = sample_rows(features, labels, config)
+    rows = sample_rows(features, labels, config, channels)
     samples = rows.eligible_ends
     stats = rows.stats()
     if not stats.labelled:
@@ -190,7 +193,7 @@ def build_splits(
         )
     (train, val, test), stats.purged = split_and_purge(samples, rows.times, config)
 
-    normalizer = fit_normalizer(rows.rows, train, window, config.price_norm, FEATURE_CHANNELS)
+    normalizer = fit_normalizer(rows.rows, train, window, config.price_norm, rows.channels)
     return DatasetSplits(
         matrix=normalizer.transform_rows_(rows.rows),
         labels=rows.labels,
@@ -200,5 +203,6 @@ def build_splits(
         test_ends=test,
         normalizer=normalizer,
         config=config,
+        channel_names=rows.channels,
         stats=stats,
     )

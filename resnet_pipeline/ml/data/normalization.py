@@ -10,6 +10,9 @@ training window, computed exactly (windowed prefix sums, no sampling);
 The per-window part cannot be stored (a row belongs to ``window`` windows), so the stored
 matrix keeps raw prices and ``finish`` applies the window-relative step to gathered windows.
 ``Normalizer.window`` runs the same two steps on fresh raw rows, bit for bit.
+
+A feature variant may see any subset of the channels: the price channels it keeps are
+normalized as above (window-relative needs ``close``, the reference), the others per row.
 """
 
 from __future__ import annotations
@@ -23,6 +26,19 @@ from resnet_pipeline.features.channel_names import FEATURE_CHANNELS, PRICE_CHANN
 PRICE_NORMS = ("window_relative", "zscore")
 _MIN_STD = 1e-8
 _CHUNK = 16_384  # windows per prefix-sum block when fitting the relative-price statistics
+
+
+def price_channels_problem(channels: tuple[str, ...], price_norm: str) -> str | None:
+    """Why ``channels`` cannot be normalized with ``price_norm`` (None: they can): a
+    window-relative price needs the window's last close."""
+    prices = [c for c in PRICE_CHANNELS if c in channels]
+    if price_norm == "window_relative" and prices and "close" not in channels:
+        return (
+            f"the price channels {prices} are normalized relative to the window's last close "
+            "(price_norm=window_relative), but close is not selected: add close to the "
+            "channels, or set folds.price_norm to zscore"
+        )
+    return None
 
 
 @dataclass
@@ -45,11 +61,12 @@ class Normalizer:
                 f"normalizer statistics have shapes {self.mean.shape}/{self.std.shape} for "
                 f"{len(self.channel_names)} channels"
             )
-        missing = [c for c in PRICE_CHANNELS if c not in self.channel_names]
-        if missing:
-            raise ValueError(f"normalizer channels lack the price channels {missing}")
-        self.price_idx = np.array([self.channel_names.index(c) for c in PRICE_CHANNELS])
-        self.close_idx = self.channel_names.index("close")
+        problem = price_channels_problem(self.channel_names, self.price_norm)
+        if problem:
+            raise ValueError(problem)
+        prices = [c for c in PRICE_CHANNELS if c in self.channel_names]
+        self.price_idx = np.array([self.channel_names.index(c) for c in prices], np.int64)
+        self.close_idx = self.channel_names.index("close") if "close" in prices else -1
 
     @property
     def relative(self) -> bool:
@@ -74,7 +91,7 @@ class Normalizer:
 
     def finish(self, windows: np.ndarray) -> np.ndarray:
         """[B, C, L] float32 windows of the stored matrix -> model input, in place."""
-        if self.relative:
+        if self.relative and len(self.price_idx):
             prices = windows[:, self.price_idx, :].astype(np.float64)  # [B, 4, L]
             last_close = windows[:, self.close_idx, -1].astype(np.float64)[:, None, None]
             mean = self.mean[self.price_idx][None, :, None]
@@ -177,7 +194,7 @@ def fit_normalizer(
         bad = [channel_names[i] for i in np.flatnonzero(~np.isfinite(mean + std))]
         raise ValueError(f"training rows hold NaN/inf in {bad}: exclude them before fitting")
     norm = Normalizer(mean=mean, std=std, price_norm=price_norm, channel_names=channel_names)
-    if norm.relative:
+    if norm.relative and len(norm.price_idx):
         price_mean, price_std = relative_price_moments(
             rows, norm.price_idx, norm.close_idx, train_ends, window
         )

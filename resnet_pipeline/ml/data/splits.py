@@ -96,6 +96,7 @@ class SampleRows:
     has_warmup: np.ndarray
     has_nonfinite: np.ndarray
     has_gap: np.ndarray
+    channels: tuple[str, ...] = FEATURE_CHANNELS  # the columns of ``rows``, in order
 
     @property
     def eligible_ends(self) -> np.ndarray:
@@ -116,19 +117,27 @@ class SampleRows:
         )
 
 
-def require_feature_columns(features: pd.DataFrame) -> None:
-    missing = [c for c in ("timestamp", *FEATURE_CHANNELS, "warmup") if c not in features]
+def require_feature_columns(
+    features: pd.DataFrame, channels: tuple[str, ...] = FEATURE_CHANNELS
+) -> None:
+    missing = [c for c in ("timestamp", *channels, "warmup") if c not in features]
     if missing:
         raise ValueError(f"features lack columns {missing}: re-materialize the features asset")
 
 
-def sample_rows(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig) -> SampleRows:
+def sample_rows(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    config: SplitConfig,
+    channels: tuple[str, ...] = FEATURE_CHANNELS,
+) -> SampleRows:
     """Assemble the feature rows (sorted by time) with their labels and eligibility flags.
 
-    ``features``: timestamp, the FEATURE_CHANNELS, ``warmup``; ``labels``: timestamp, label.
+    ``features``: timestamp, the ``channels`` (the stored FEATURE_CHANNELS, or a feature
+    variant's computed ones), ``warmup``; ``labels``: timestamp, label.
     Memory: one float32 [N, C] copy of the channels plus O(N) flags.
     """
-    require_feature_columns(features)
+    require_feature_columns(features, channels)
     times = utc_ns(features["timestamp"], "features")
     if not (np.diff(times) > np.timedelta64(0)).all():
         order = np.argsort(times, kind="stable")
@@ -137,9 +146,9 @@ def sample_rows(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfi
             raise ValueError("features have duplicate timestamps: re-materialize features")
     n, window = len(times), config.window
     label = aligned_labels(labels, times)
-    rows = np.empty((n, len(FEATURE_CHANNELS)), np.float32)
+    rows = np.empty((n, len(channels)), np.float32)
     nonfinite = np.zeros(n, bool)
-    for i, name in enumerate(FEATURE_CHANNELS):
+    for i, name in enumerate(channels):
         rows[:, i] = features[name].to_numpy(np.float32, na_value=np.nan)
         nonfinite |= ~np.isfinite(rows[:, i])
     warmup = features["warmup"].to_numpy(bool)
@@ -154,6 +163,7 @@ def sample_rows(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfi
         has_warmup=flags_in_window(warmup, window) > 0,
         has_nonfinite=flags_in_window(nonfinite, window) > 0,
         has_gap=flags_in_window(gap, window - 1) > 0,  # rows t-window+2..t: gaps inside it
+        channels=tuple(channels),
     )
 
 

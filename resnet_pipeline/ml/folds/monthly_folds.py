@@ -64,6 +64,7 @@ class Samples:
     times: np.ndarray  # [N] datetime64[ns] UTC
     eligible: np.ndarray  # int64 row indices that can be samples
     config: SplitConfig
+    channels: tuple[str, ...] = FEATURE_CHANNELS  # the columns of ``rows``
 
 
 @dataclass
@@ -82,10 +83,15 @@ def add_months(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def eligible_samples(features: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig) -> Samples:
+def eligible_samples(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    config: SplitConfig,
+    channels: tuple[str, ...] = FEATURE_CHANNELS,
+) -> Samples:
     """The rows usable as samples, by ``build_splits``' rules (``ml.data.splits.sample_rows``)."""
-    rows = sample_rows(features, labels, config)
-    return Samples(rows.rows, rows.labels, rows.times, rows.eligible_ends, config)
+    rows = sample_rows(features, labels, config, channels)
+    return Samples(rows.rows, rows.labels, rows.times, rows.eligible_ends, config, rows.channels)
 
 
 def take_rows(samples: Samples, lo: int, hi: int) -> Samples:
@@ -99,6 +105,7 @@ def take_rows(samples: Samples, lo: int, hi: int) -> Samples:
         times=samples.times[lo:hi],
         eligible=inside - lo,
         config=samples.config,
+        channels=samples.channels,
     )
 
 
@@ -145,7 +152,7 @@ def build_fold(samples: Samples, month: date, cfg: FoldConfig) -> Fold:
     ends = fold_ranges(samples, month, cfg)
     window = samples.config.window
     normalizer = fit_normalizer(
-        samples.rows, ends["train"], window, samples.config.price_norm, FEATURE_CHANNELS
+        samples.rows, ends["train"], window, samples.config.price_norm, samples.channels
     )
     splits = with_normalizer(samples, normalizer, ends["train"], ends["val"], ends["predict"])
     t = samples.times
@@ -183,6 +190,7 @@ def with_normalizer(
         test_ends=np.asarray(predict, np.int64),
         normalizer=normalizer,
         config=samples.config,
+        channel_names=normalizer.channel_names,
     )
 
 
