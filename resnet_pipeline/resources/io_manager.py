@@ -79,7 +79,7 @@ class DataStore(dg.ConfigurableResource):
     root: str
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        bind_step(context.dagster_run, executor_name())
+        bind_step(context.run, executor_name())
         require_writable_root(self.root)
 
     @property
