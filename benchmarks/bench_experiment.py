@@ -9,12 +9,14 @@ and the report. Device: a GPU when present (``training.device: auto``), else the
     python benchmarks/bench_experiment.py                  # 4 x 6 folds (many minutes on CPU)
     python benchmarks/bench_experiment.py --quick          # a few hours per month: proves it works
     python benchmarks/bench_experiment.py --window 64 --epochs 4 --max-train-samples 4096
+    python benchmarks/bench_experiment.py --features       # 3 feature variants x 6 folds
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -50,7 +52,7 @@ from resnet_pipeline.resources.mlflow_tracking import MlflowTracking  # noqa: E4
 from resnet_pipeline.storage import write_parquet_atomic  # noqa: E402
 
 SYMBOL = "BTCUSDT"
-OUTSIDE = ("data", "calibration", "predict", "trees", "scores", "write", "mlflow")
+OUTSIDE = ("read", "data", "calibration", "predict", "trees", "scores", "write", "mlflow")
 
 
 def store_year(root: Path, first: date, months: int, hours: float | None) -> None:
@@ -71,8 +73,26 @@ def store_year(root: Path, first: date, months: int, hours: float | None) -> Non
             write_parquet_atomic(frame, layout.partition(asset, SYMBOL, month))
 
 
+# ``--features``: three feature variants; SPEC reads the stored features asset, the others
+# compute their channels inside each fold from the stored raw candles.
+FEATURE_VARIANTS = """
+variants:
+  - name: spec
+  - name: multi-timeframe
+    features: {channels: [spec, multi_timeframe]}
+  - name: calendar
+    features: {channels: [spec, calendar]}
+"""
+GRID = """
+grid:
+  labels: {forward_window: [6, 12]}
+  strategy: {threshold: [0.55, 0.6]}
+"""
+
+
 def experiment_text(args: argparse.Namespace, months: list[date]) -> str:
     listed = ", ".join(f"{m:%Y-%m}" for m in months)
+    variants = FEATURE_VARIANTS if args.features else GRID
     return f"""
 months: [{listed}]
 symbols: [{SYMBOL}]
@@ -81,10 +101,7 @@ base:
           min_train_samples: 16}}
   training: {{epochs: {args.epochs}, max_train_samples: {args.max_train_samples},
              max_val_samples: {args.max_val_samples}, patience: {args.epochs}}}
-grid:
-  labels: {{forward_window: [6, 12]}}
-  strategy: {{threshold: [0.55, 0.6]}}
-"""
+{variants}"""
 
 
 def main() -> None:
@@ -97,6 +114,12 @@ def main() -> None:
     parser.add_argument("--max-val-samples", type=int, default=2048)
     parser.add_argument("--mlflow", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--quick", action="store_true", help="6 hours per month, window 32")
+    parser.add_argument(
+        "--features",
+        action="store_true",
+        help="3 feature variants (stored SPEC features, and two computed in each fold): where "
+        "should the extra channels be computed?",
+    )
     args = parser.parse_args()
     hours = 6 if args.quick else None
     if args.quick:
@@ -162,6 +185,26 @@ def main() -> None:
     print(f"outside training: {share:.0%} of the wall time")
     for name, seconds in spent.items():
         print(f"  {name:<12} {seconds:7.1f} s  {seconds / wall:6.1%}")
+    if args.features:
+        feature_placement(frame)
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def feature_placement(frame: pd.DataFrame) -> None:
+    """What computing channels inside each fold costs beside reading stored ones: the data
+    phase of the computed variants against the SPEC variant's (which reads the stored
+    ``features`` asset, as a stored asset of extra channels would be read)."""
+    frame = frame.assign(data=frame["read"].fillna(0) + frame["data"])  # months read + cut
+    data = frame.groupby("variant", sort=False)[["data", "wall_s"]].mean()
+    stored = data.loc["spec", "data"]
+    print("\nwhere the channels are computed (data phase per fold, mean):")
+    for variant, row in data.iterrows():
+        extra = row["data"] - stored
+        print(
+            f"  {variant:<16} data {row['data']:5.2f} s of a {row['wall_s']:5.1f} s fold; "
+            f"beyond reading stored features {extra:+5.2f} s ({extra / row['wall_s']:+.1%}): "
+            "the most a stored asset could save per fold"
+        )
 
 
 if __name__ == "__main__":

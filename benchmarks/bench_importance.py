@@ -3,16 +3,17 @@
 Cost (the default): the demo's first variant (experiments/demo.yaml: width 32, window 48, 10
 epochs of 6,000 windows) trains its June 2024 fold on PLANTUSDT through the experiment's own
 fold code (``variant_fold.train_variant_fold`` then ``predict_and_score``: training,
-calibration, trees, the month's predictions, scores), then measures the importances of the
-month with the defaults (``ImportanceConfig``: 3 shuffles of 15 channels and their family),
-for the model and for the trees baseline, and prints each against the fold's wall time. The
-target: at most 20% of a fold. ``--windows`` measures other sample sizes of the month.
+calibration, trees, the month's predictions, scores and the importances with the variant's
+``ImportanceConfig``: 3 shuffles of 15 channels and their family, for the model and the trees)
+and prints the importance phase against the fold's wall time. The target: at most 20% of a
+fold. ``--windows`` measures other sample sizes of the month.
 
 Known answer (``--known-answer``): folds of the planted and of the noise symbol (the demo's
 months and warm start unless ``--months`` says otherwise), each fold's importances on its
-month, pooled over folds with their t-intervals. Read on the direction AUC (``ANSWER_METRIC``):
-on PLANTUSDT a volume channel (volume, or volume_ratio: the volume over its 20-minute mean,
-whose sequence shows the motif's order too) must rank first with its interval above 0 and
+month, pooled over folds with their t-intervals, judged by
+``trial_importance.known_answer_failures`` on the direction AUC: on PLANTUSDT a volume
+channel (volume, or volume_ratio: the volume over its 20-minute mean, whose sequence shows the
+motif's order too) must rank first with its interval above 0 and
 every price and indicator channel stay below ``NEAR_ZERO_SHARE`` of its importance; on
 NOISEUSDT no channel's interval may lie above 0. Prints the rankings and exits 1 when the
 known answer fails.
@@ -25,6 +26,7 @@ known answer fails.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -36,25 +38,22 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet_pipeline.experiments.experiment_file import load_experiment  # noqa: E402
+from resnet_pipeline.experiments.trial_importance import (  # noqa: E402
+    READ_ON,
+    known_answer_failures,
+)
 from resnet_pipeline.experiments.variant_config import VariantConfig  # noqa: E402
 from resnet_pipeline.experiments.variant_fold import (  # noqa: E402
     TrainedFold,
     predict_and_score,
     train_variant_fold,
 )
-from resnet_pipeline.features.channel_names import PRICE_CHANNELS  # noqa: E402
 from resnet_pipeline.features.channels import compute_features  # noqa: E402
 from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.features.spec_family import SPEC  # noqa: E402
 from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.data.augment import AugmentConfig  # noqa: E402
-from resnet_pipeline.ml.evaluation.baselines import fit_fold_trees  # noqa: E402
 from resnet_pipeline.ml.evaluation.importance_pooling import pooled_importance  # noqa: E402
-from resnet_pipeline.ml.evaluation.permutation_importance import (  # noqa: E402
-    ImportanceConfig,
-    trees_importance,
-    window_importance,
-)
 from resnet_pipeline.ml.folds.monthly_folds import (  # noqa: E402
     Samples,
     add_months,
@@ -67,13 +66,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "experiments" / "demo.yaml"
 PLANTED, NOISE = "PLANTUSDT", "NOISEUSDT"
 TARGET_SHARE = 0.20  # importances may cost at most this share of a fold's wall time
-# The planted answer: every price or indicator channel below this share of volume's importance.
-NEAR_ZERO_SHARE = 0.2
-VOLUME_CHANNELS = ("volume", "volume_ratio")  # the motif's order shows in both
-# The known answer is read on the direction: how volatile a window was tells a move from no
-# move on any market with volatility clustering (the noise symbol's too), so log loss and the
-# one-vs-rest AUC credit atr_14 and hl_range everywhere; they are printed beside it.
-ANSWER_METRIC = "direction_auc"
 SHOWN = (
     ("model", "direction_auc"),
     ("model", "log_loss"),
@@ -123,75 +115,51 @@ def train_fold(
 
 
 def measure_cost(args: argparse.Namespace) -> None:
-    config = demo_variant()
+    """The fold's importance phase (``FoldRun.seconds['importance']``) against the whole fold,
+    at the variant's ``ImportanceConfig`` and at each ``--windows``."""
+    base = demo_variant()
     month = date(2024, 6, 1)
     months = [add_months(month, -2), add_months(month, -1), month]
     source = SyntheticSource(0, planted_symbols=[PLANTED])
     started = time.perf_counter()
-    samples, candles = month_data(source, PLANTED, months, config)
+    samples, candles = month_data(source, PLANTED, months, base)
     data_s = time.perf_counter() - started
-    done, rows = train_fold(config, samples, month, None)
-    run = predict_and_score(done, rows, config, candles[month])
-    fold_s = sum(run.seconds.values())
-    splits, ends = run.fold.splits, run.fold.splits.test_ends
-    phases = ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items())
-    print(f"{PLANTED} fold {month:%Y-%m}: data {data_s:.1f} s (not counted); fold {fold_s:.1f} s")
-    print(f"  phases: {phases}; {len(ends):,} windows in the month")
-    trees = fit_fold_trees(splits, config.train.seed)
-    for windows in args.windows or [ImportanceConfig().importance_windows]:
-        importance = replace(ImportanceConfig(), importance_windows=windows)
-        clock = time.perf_counter()
-        model = window_importance(
-            run.trained.model, splits, ends, importance, config.train.seed, config.train.precision
-        )
-        model_s = time.perf_counter() - clock
-        clock = time.perf_counter()
-        trees_importance(trees, splits, ends, importance, config.train.seed)
-        trees_s = time.perf_counter() - clock
-        share = (model_s + trees_s) / fold_s
-        measured = int(model["windows"].iloc[0])
+    done, rows = train_fold(base, samples, month, None)
+    print(f"{PLANTED} fold {month:%Y-%m}: data {data_s:.1f} s (not counted); load {load()}")
+    for windows in args.windows or [base.importance.importance_windows]:
+        config = replace(base, importance=replace(base.importance, importance_windows=windows))
+        run = predict_and_score(done, rows, config, candles[month])
+        fold_s = sum(run.seconds.values())
+        share = run.seconds["importance"] / fold_s
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items())
+        measured = int(run.importance["windows"].iloc[0])
         print(
-            f"  importances of {measured:,} windows x {importance.importance_shuffles} shuffles x "
-            f"{model['name'].nunique()} channels+families: model {model_s:.1f} s, trees "
-            f"{trees_s:.1f} s, {share:.1%} of the fold (target <= {TARGET_SHARE:.0%}: "
-            f"{'met' if share <= TARGET_SHARE else 'NOT met'})"
+            f"  {measured:,} of {len(run.fold.splits.test_ends):,} windows x "
+            f"{config.importance.importance_shuffles} shuffles: {phases}; importances "
+            f"{share:.1%} of the fold {fold_s:.1f} s (target <= {TARGET_SHARE:.0%}: "
+            f"{'met' if share <= TARGET_SHARE else 'NOT met'}); load {load()}"
         )
 
 
 def symbol_importances(symbol: str, months: list[date], config: VariantConfig) -> pd.DataFrame:
-    """Each fold's importances (model and trees) on its month, pooled over the folds."""
+    """Each fold's importances (model and trees, measured by the fold itself), pooled."""
     first = add_months(months[0], -2)
     read = [add_months(first, i) for i in range(len(months) + 2)]
-    samples, _ = month_data(SyntheticSource(0, planted_symbols=[PLANTED]), symbol, read, config)
+    samples, candles = month_data(
+        SyntheticSource(0, planted_symbols=[PLANTED]), symbol, read, config
+    )
     per_fold, warm = {}, None
     for month in months:
-        started = time.perf_counter()
         warm, rows = train_fold(config, samples, month, warm)
-        trained_s = time.perf_counter() - started
-        splits, ends, seed = warm.fold.splits, warm.fold.splits.test_ends, config.train.seed
-        model = window_importance(
-            warm.trained.model, splits, ends, seed=seed, precision=config.train.precision
-        )
-        trees = trees_importance(fit_fold_trees(splits, seed), splits, ends, seed=seed)
-        per_fold[f"{month:%Y-%m}"] = pd.concat([model, trees], ignore_index=True)
-        print(
-            f"  {symbol} {month:%Y-%m}: {warm.trained.start}, trained {trained_s:.0f} s, "
-            f"importances {time.perf_counter() - started - trained_s:.0f} s"
-        )
+        run = predict_and_score(warm, rows, config, candles[month])
+        per_fold[f"{month:%Y-%m}"] = run.importance
+        seconds = ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
+        print(f"  {symbol} {month:%Y-%m}: {warm.trained.start}; {seconds}; load {load()}")
     return pooled_importance(per_fold)
 
 
-def ranking(pooled: pd.DataFrame, predictor: str, metric: str) -> pd.DataFrame:
-    chosen = pooled[
-        (pooled["predictor"] == predictor)
-        & (pooled["kind"] == "channel")
-        & (pooled["metric"] == metric)
-    ]
-    return chosen.set_index("name")[["rank", "mean", "low", "high", "folds"]]
-
-
-def above_zero(table: pd.DataFrame) -> pd.Series:
-    return table["low"].notna() & (table["low"].astype(float) > 0)
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def known_answer(args: argparse.Namespace) -> int:
@@ -202,28 +170,16 @@ def known_answer(args: argparse.Namespace) -> int:
         pooled = symbol_importances(symbol, months, config)
         for predictor, metric in SHOWN:
             print(f"\n{symbol} {predictor}, {metric} drop, pooled over {len(months)} folds:")
-            print(ranking(pooled, predictor, metric).to_string(float_format="{:.4f}".format))
-        table = ranking(pooled, "model", ANSWER_METRIC)
-        if symbol == PLANTED:
-            top = table.index[table["rank"] == 1][0]
-            if top not in VOLUME_CHANNELS or not above_zero(table)[top]:
-                failures.append(
-                    f"{symbol}: {top} ranks first (interval {table.loc[top, 'low']:.4f} .. "
-                    f"{table.loc[top, 'high']:.4f}), not a volume channel above 0"
+            table = pooled[(pooled["predictor"] == predictor) & (pooled["kind"] == "channel")]
+            table = table[table["metric"] == metric].set_index("name")
+            print(
+                table[["rank", "mean", "low", "high", "folds"]].to_string(
+                    float_format="{:.4f}".format
                 )
-            others = table.drop(list(VOLUME_CHANNELS))
-            loud = others[others["mean"] > NEAR_ZERO_SHARE * table.loc[top, "mean"]]
-            if len(loud):
-                failures.append(
-                    f"{symbol}: {list(loud.index)} above {NEAR_ZERO_SHARE:.0%} of {top}'s "
-                    f"importance (price channels: {list(PRICE_CHANNELS)})"
-                )
-        else:
-            found = table[above_zero(table)]
-            if len(found):
-                failures.append(f"{symbol}: {list(found.index)} have intervals above 0")
+            )
+        failures += [f"{symbol}: {f}" for f in known_answer_failures(pooled, symbol == PLANTED)]
     print(
-        f"\nknown answer ({ANSWER_METRIC} of the model):",
+        f"\nknown answer ({READ_ON} of the model):",
         "met" if not failures else "FAILED: " + "; ".join(failures),
     )
     return 1 if failures else 0

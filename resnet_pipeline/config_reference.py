@@ -29,6 +29,7 @@ from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.evaluation.bootstrap_config import BootstrapConfig
+from resnet_pipeline.ml.evaluation.importance_config import ImportanceConfig
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
 from resnet_pipeline.ml.folds.warm_start import WarmStart
 from resnet_pipeline.ml.model.model_config import ModelConfig
@@ -48,6 +49,7 @@ CONFIG_CLASSES: tuple[type, ...] = (
     StrategyConfig,
     ShortRules,
     CalibrationConfig,
+    ImportanceConfig,
     BootstrapConfig,
     TrialTests,
 )

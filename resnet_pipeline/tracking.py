@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_FOLDER = "artifacts"
 BASELINE_PREFIX = "baseline_"
+IMPORTANCE_PREFIX = "importance"
 NOTE_TAG = "mlflow.note.content"  # the description the MLflow UI shows (experiments and runs)
 VERDICT_TAG, BEST_TRIAL_TAG = "verdict", "best_trial"
 # MLflow's limits on one log_batch request.
@@ -134,7 +135,9 @@ class VariantFold:
     ``FoldScores``' fields); ``history``: one record per epoch (``ml.training``'s history,
     ``epoch`` the step); ``files``: the fold's files (its model), local or on object storage;
     ``plots``: name -> PNG bytes; ``started``/``ended``: the fold's own span (None: the
-    logging's); ``description``: the experiment's."""
+    logging's); ``description``: the experiment's; ``importance``: the fold's permutation
+    importances (``permutation_importance.importance_records``), logged as metrics
+    ``importance/<predictor>/<kind>/<name>/<metric>`` and the table ``importance.json``."""
 
     experiment: str
     variant: str
@@ -149,6 +152,7 @@ class VariantFold:
     started: datetime | None = None
     ended: datetime | None = None
     description: str = ""
+    importance: Sequence[Mapping[str, Any]] = ()
 
     @property
     def config_dict(self) -> dict[str, Any]:
@@ -244,6 +248,10 @@ def _values(fold: VariantFold) -> dict[str, float]:
     values = {k: v for k, v in dataclasses.asdict(fold.scores).items() if v is not None}
     for name, scores in fold.baselines.items():
         values |= {f"{BASELINE_PREFIX}{name}_{k}": v for k, v in scores.items() if v is not None}
+    for row in fold.importance:
+        if row["mean"] is not None:
+            key = f"{IMPORTANCE_PREFIX}/{row['predictor']}/{row['kind']}/{row['name']}"
+            values[f"{key}/{row['metric']}"] = row["mean"]
     return {k: float(v) for k, v in values.items()}
 
 
@@ -291,6 +299,9 @@ def _log_run(client, experiment_id: str, fold: VariantFold, params: dict, tags: 
         for batch in _chunks(_metrics(fold), _METRICS_PER_BATCH):
             client.log_batch(run_id, metrics=batch)
         client.log_dict(run_id, fold.config_dict, "config.json")
+        if fold.importance:
+            columns = {key: [row[key] for row in fold.importance] for key in fold.importance[0]}
+            client.log_table(run_id, columns, "importance.json")
         for file in fold.files:
             client.log_artifact(run_id, str(local_copy(file)))
         with tempfile.TemporaryDirectory(prefix="resnet-plots-") as folder:

@@ -18,6 +18,7 @@ from resnet_pipeline.config_reference import (
     render,
     variables,
 )
+from resnet_pipeline.experiments.variant_config import SECTIONS
 from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.training.train_config import TrainConfig
 
@@ -93,3 +94,10 @@ def test_every_candle_source_is_listed_with_its_fields(rendered: str) -> None:
     for source in ("BybitCandles", "SyntheticCandles", "FilesCandles"):
         assert f"### `candle_source`: {source}\n" in rendered
     assert "| `request_deadline_seconds` | `30.0` | float |" in rendered
+
+
+def test_every_experiment_file_section_is_in_the_reference() -> None:
+    missing = {c.__name__ for classes in SECTIONS.values() for c in classes} - {
+        c.__name__ for c in CONFIG_CLASSES
+    }
+    assert not missing, f"add {sorted(missing)} to config_reference.CONFIG_CLASSES"

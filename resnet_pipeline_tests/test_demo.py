@@ -7,6 +7,7 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from resnet_pipeline.artifacts import write_json_atomic
 from resnet_pipeline.cli.demo import (
     DEFAULT_MONTHS,
     EXPERIMENT,
@@ -21,6 +22,7 @@ from resnet_pipeline.cli.demo import (
 from resnet_pipeline.cli.demo_config import training_run_config
 from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
 from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.settings import load_settings
 from resnet_pipeline_tests._pipeline import pipeline_defs
 from resnet_pipeline_tests.conftest import REPO
@@ -172,16 +174,36 @@ def test_print_env_gives_export_lines_bash_evals(tmp_path, monkeypatch, capsys):
     assert echoed.stdout == "A,B|/d $x 'q'|2024-02\n"
 
 
-def test_the_summary_prints_each_symbol_s_verdict_and_its_market(capsys):
+def _pooled(top: str, low: float) -> list[dict]:
+    """The model's channels on the direction AUC, ``top`` first with the interval from
+    ``low``, as an experiment report's summary stores them."""
+    rows = [(top, 0.17, low), ("volume", 0.01, -0.02), ("close", 0.001, -0.01)]
+    return [
+        {"predictor": "model", "kind": "channel", "name": name, "metric": "direction_auc",
+         "mean": mean, "low": lo, "high": mean + 0.1, "folds": 2, "rank": rank}
+        for rank, (name, mean, lo) in enumerate(rows, start=1)
+    ]  # fmt: skip
+
+
+def test_the_summary_prints_each_symbol_s_verdict_its_market_and_the_known_answer(capsys, tmp_path):
+    layout = Layout.at(tmp_path)
+    answers = {PLANTED: ("volume_ratio", 0.07), NOISE: ("atr_14", 0.002)}
     with dg.DagsterInstance.ephemeral() as instance:
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                "experiment_report",
-                partition=f"{EXPERIMENT}:{PLANTED}",
-                metadata={"verdict": "edge after 2 trials at 95%", "report_path": "r.html"},
+        for symbol, (top, low) in answers.items():
+            line = f"window-48's model looks at {top} first"
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    "experiment_report",
+                    partition=f"{EXPERIMENT}:{symbol}",
+                    metadata={"verdict": "edge after 2 trials at 95%", "looks_at": line},
+                )
             )
-        )
-        print_verdicts(instance, EXPERIMENT, [PLANTED, NOISE], [PLANTED])
+            summary = {"importance": {"pooled": _pooled(top, low)}}
+            write_json_atomic(layout.experiment(EXPERIMENT, symbol).report.summary, summary)
+        print_verdicts(instance, layout, EXPERIMENT, [PLANTED, NOISE, "OTHER"], [PLANTED])
     out = capsys.readouterr().out
     assert f"{PLANTED} (planted pattern): edge after 2 trials at 95%" in out
-    assert f"{NOISE} (pure noise): no report" in out
+    assert "window-48's model looks at volume_ratio first" in out
+    assert "known answer (a volume channel first, its interval above 0): met" in out
+    assert "known answer (no channel above 0): ['atr_14'] have intervals above 0" in out
+    assert "OTHER (pure noise): no report" in out

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from html import escape
 from pathlib import Path
 
 import dagster as dg
@@ -69,6 +70,9 @@ EXPERIMENT_PLOTS = [
     "plot_reliability",
     "plot_probability_histograms",
     "plot_threshold_sweep",
+    "plot_importance_model_channels",
+    "plot_importance_model_families",
+    "plot_importance_model_folds",
 ]
 
 
@@ -225,6 +229,11 @@ def test_the_report_and_the_ledger_are_written(experiment):
     assert "Training: 2 models (one per month), each trained " + "-".join(map(str, epochs)) in (
         first_screen
     )
+    importance = summary["importance"]  # what the best trial looks at, over its folds
+    assert importance["trial"] == summary["best_trial"]
+    assert list(importance["folds"]) == ["2024-02", "2024-03"]
+    assert escape(f"{summary['best_trial']}'s model looks at ") in first_screen
+    assert "Permutation importance per channel on log_loss" in html
     for plot in EXPERIMENT_PLOTS:  # every plot in the page and as its own metadata entry
         assert f'data-plot="{plot}"' in html
         assert meta[plot].startswith("![") and "data:image/png;base64," in meta[plot]

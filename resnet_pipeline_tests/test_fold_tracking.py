@@ -10,9 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
+from resnet_pipeline.artifacts import read_json
 from resnet_pipeline.definitions import resources_on
+from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.partitions import EXPERIMENT_MONTHS, EXPERIMENT_TRIALS
 from resnet_pipeline.resources.candle_source import SyntheticCandles
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory
@@ -85,6 +89,16 @@ def test_a_fold_run_in_mlflow_stands_alone(root: Path, tmp_path: Path) -> None:
         assert f"baseline_{baseline}_accuracy" in run.data.metrics
     assert run.data.tags["variant"] == "spec" and run.data.tags["symbol"] == SYMBOL
     assert run.data.tags[NOTE_TAG].startswith("spec on BTCUSDT, fold 2024-02: accuracy ")
+    for channel in FEATURE_CHANNELS:
+        for predictor in ("model", "trees"):
+            assert f"importance/{predictor}/channel/{channel}/direction_auc" in run.data.metrics
+    assert "importance/model/family/spec/log_loss" in run.data.metrics
+    table = client.download_artifacts(run.info.run_id, "importance.json", str(tmp_path))
+    logged = pd.read_json(table, orient="split")
+    trial = Layout.at(root / "data").experiment("tiny", SYMBOL).trial(meta["config_hash"])
+    fold = read_json(trial.fold(date(2024, 2, 1)).info)
+    assert len(logged) == len(fold["importance"]) == 2 * (len(FEATURE_CHANNELS) + 1) * 3
+    assert set(logged["name"]) == {*FEATURE_CHANNELS, "spec"}
 
 
 def test_a_broken_tracking_server_is_asked_after_the_lock_is_released(

@@ -17,10 +17,10 @@ from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.ml.evaluation.baselines import TreesBaseline, last_rows
+from resnet_pipeline.ml.evaluation.importance_config import ImportanceConfig
 from resnet_pipeline.ml.evaluation.permutation_importance import (
     COLUMNS,
     METRICS,
-    ImportanceConfig,
     family_groups,
     importance_records,
     trees_importance,

@@ -147,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from resnet_pipeline.commands import month_key
     from resnet_pipeline.definitions import build_definitions
     from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
+    from resnet_pipeline.layout import Layout
     from resnet_pipeline.settings import current_settings
 
     settings = current_settings()
@@ -224,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nDemo finished in {time.perf_counter() - total:.0f}s.")
     print_summary(instance, settings.symbols)
     if args.experiment:
-        print_verdicts(instance, EXPERIMENT, settings.symbols, settings.planted_symbols)
+        layout = Layout.at(settings.data_dir)
+        print_verdicts(instance, layout, EXPERIMENT, settings.symbols, settings.planted_symbols)
     print(f"\nSee every run in the UI: DAGSTER_HOME={instance.root_directory} bash scripts/ui.sh")
     return 0
 

@@ -7,8 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
+from resnet_pipeline.artifacts import read_json
+from resnet_pipeline.experiments.trial_importance import known_answer_failures
 from resnet_pipeline.experiments.trial_keys import report_key
+from resnet_pipeline.layout import Layout
 from resnet_pipeline.number_format import metric, number, percent
 
 # (asset, metadata label, shown as, format) — the figures a reader looks at first; shares
@@ -61,18 +65,34 @@ def print_summary(instance: dg.DagsterInstance, symbols: Sequence[str]) -> None:
                 print(f"  {shown:<26} {value if isinstance(value, str) else shown_as(value)}")
 
 
+def known_answer_line(summary: dict, planted: bool) -> str:
+    """Whether the best trial's importances give the synthetic market's known answer."""
+    importance = summary.get("importance")
+    if not importance:
+        return "no importances measured (importance.measure_importance is false)"
+    failures = known_answer_failures(pd.DataFrame(importance["pooled"]), planted)
+    expected = "a volume channel first, its interval above 0" if planted else "no channel above 0"
+    return f"known answer ({expected}): " + ("met" if not failures else "; ".join(failures))
+
+
 def print_verdicts(
     instance: dg.DagsterInstance,
+    layout: Layout,
     experiment: str,
     symbols: Sequence[str],
     planted: Sequence[str],
 ) -> None:
-    """Each symbol's experiment verdict, and what the market holds: an edge should be found
-    where the pattern was planted and none on pure noise."""
+    """Each symbol's experiment verdict and what its best trial's model looks at, beside what
+    the market holds: an edge where the pattern was planted, in the order of volume, and none
+    on pure noise."""
     print(f"\n== experiment {experiment}: the verdicts ==")
     for symbol in symbols:
         meta = latest_metadata(instance, "experiment_report", report_key(experiment, symbol))
         market = "planted pattern" if symbol in planted else "pure noise"
         print(f"  {symbol} ({market}): {meta.get('verdict', 'no report')}")
+        if "looks_at" in meta:
+            summary = read_json(layout.experiment(experiment, symbol).report.summary)
+            print(f"    {meta['looks_at']}")
+            print(f"    {known_answer_line(summary, symbol in planted)}")
         if "report_path" in meta:
             print(f"    report: {meta['report_path']}")

@@ -20,6 +20,10 @@ from resnet_pipeline.ml.folds.fold_identity import (
 )
 from resnet_pipeline.storage import read_parquet, write_parquet_atomic
 
+# The key of ``fold.json`` holding the fold's permutation importances (a list of records with
+# ``permutation_importance.COLUMNS``; empty when the variant does not measure them).
+IMPORTANCE = "importance"
+
 
 def write_fold_predictions(files: FoldFiles, frame: pd.DataFrame, model_sha256: str) -> None:
     """The month's predictions, each row naming the model that made it (``fold_identity``)."""

@@ -12,6 +12,7 @@ set per variant and none is listed twice:
 | ``folds`` | ``FoldConfig``, ``WarmStart`` | the walk-forward's data and warm start (SPEC 13) |
 | ``strategy`` | ``StrategyConfig`` | the SPEC 9 rules of the backtest |
 | ``calibration`` | ``CalibrationConfig`` | whether the strategy reads calibrated probabilities |
+| ``importance`` | ``ImportanceConfig`` | each fold's permutation importances |
 
 A value is checked against the field's type hint (pydantic), then the dataclass runs its own
 checks. Fields the data sets (``knobs`` ``from_data``: the model's channels and classes)
@@ -40,6 +41,7 @@ from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.features.labels import CLASS_NAMES, LabelConfig
 from resnet_pipeline.knobs import KnobError, check, config_fields, knob, knob_of
 from resnet_pipeline.ml.data.normalization import price_channels_problem
+from resnet_pipeline.ml.evaluation.importance_config import ImportanceConfig
 from resnet_pipeline.ml.folds.monthly_folds import FoldConfig
 from resnet_pipeline.ml.folds.warm_start import WarmStart
 from resnet_pipeline.ml.model.model_config import ModelConfig
@@ -65,6 +67,7 @@ SECTIONS: dict[str, tuple[type, ...]] = {
     "folds": (FoldConfig, WarmStart),
     "strategy": (StrategyConfig,),
     "calibration": (CalibrationConfig,),
+    "importance": (ImportanceConfig,),
 }
 
 
@@ -90,6 +93,7 @@ class VariantConfig:
     warm: WarmStart
     strategy: StrategyConfig
     calibration: CalibrationConfig
+    importance: ImportanceConfig
 
     def sections(self) -> dict[str, dict[str, Any]]:
         """{section: {field: value}} with every settable field: the recorded configuration."""
@@ -258,6 +262,7 @@ def resolve_config(
         calibration=_build(
             "calibration", CalibrationConfig, typed["calibration"][CalibrationConfig]
         ),
+        importance=_build("importance", ImportanceConfig, typed["importance"][ImportanceConfig]),
     )
 
 

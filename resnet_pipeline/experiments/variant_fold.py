@@ -9,8 +9,11 @@ variant's walk-forward fold for month M (``fold_step`` reads, names and writes a
   probabilities.
 - **Prediction**: every eligible minute of M from the model, the stored baselines and the
   temperature (``predict_variant_fold``: what ``wf_predictions`` runs from a stored fold); an
-  experiment's fold adds the gradient-boosted trees (``baselines.fold_trees``, refitted on the
+  experiment's fold adds the gradient-boosted trees (``baselines.fit_fold_trees``, refitted on the
   fold's training rows with the logistic regression's inputs).
+- **Importances** (``ml.evaluation.permutation_importance``): per channel and family, the drop in
+  log loss, AUC and direction AUC when the channel is shuffled across the month's windows, for
+  the model and for the trees (``FoldRun.importance``; the variant's ``ImportanceConfig``).
 - **Scores** of the month for the fold's record and MLflow: classification metrics of the
   probabilities the strategy reads, ECE before and after calibration, and the SPEC 9 strategy
   over the month's candles (Sharpe after costs).
@@ -32,7 +35,13 @@ from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.ml.data.augment import AugmentConfig
 from resnet_pipeline.ml.data.normalization import Normalizer
 from resnet_pipeline.ml.data.windows import WindowDataset
-from resnet_pipeline.ml.evaluation.baselines import PROBA_COLUMNS, FoldBaselines, fold_trees
+from resnet_pipeline.ml.evaluation.baselines import (
+    PROBA_COLUMNS,
+    FoldBaselines,
+    TreesBaseline,
+    fit_fold_trees,
+    last_rows,
+)
 from resnet_pipeline.ml.evaluation.calibration import (
     TemperatureScaling,
     calibrate_probabilities,
@@ -41,6 +50,10 @@ from resnet_pipeline.ml.evaluation.calibration import (
     logits_from_probabilities,
 )
 from resnet_pipeline.ml.evaluation.classification import classification_metrics
+from resnet_pipeline.ml.evaluation.permutation_importance import (
+    trees_importance,
+    window_importance,
+)
 from resnet_pipeline.ml.folds.fold_training import FoldModel, predict_month, train_fold
 from resnet_pipeline.ml.folds.monthly_folds import Fold, Samples
 from resnet_pipeline.ml.training.inference import predict_proba
@@ -118,6 +131,7 @@ class FoldRun:
     predictions: pd.DataFrame
     scores: dict
     seconds: dict[str, float]  # wall time per phase (``Stopwatch``)
+    importance: pd.DataFrame | None  # ``permutation_importance.COLUMNS``; None: not measured
 
     def reliability(self) -> tuple[dict, dict]:
         """The month's ECE and its bins, of the raw and of the calibrated probabilities."""
@@ -201,7 +215,7 @@ def predict_variant_fold(
 ) -> pd.DataFrame:
     """Every eligible minute of ``month`` (``fold_training.predict_month``: the model, the
     stored baselines, the label), with the temperature-scaled probabilities and, when given,
-    the trees' (``baselines.fold_trees``: they need the fold's training rows)."""
+    the trees' (``baselines.fit_fold_trees``: they need the fold's training rows)."""
     frame = predict_month(model, normalizer, baselines, samples, month)
     calibrated = calibrate_probabilities(proba(frame, "model"), temperature)
     added = {"trees": trees, "calibrated": calibrated}
@@ -213,15 +227,27 @@ def predict_variant_fold(
     return frame
 
 
+def fold_importance(
+    model: nn.Module, trees: TreesBaseline, fold: Fold, config: VariantConfig
+) -> pd.DataFrame:
+    """The model's and the trees' permutation importances on the fold's month (the same
+    seeded sample of its windows for both)."""
+    splits, ends, seed = fold.splits, fold.splits.test_ends, config.train.seed
+    window = window_importance(model, splits, ends, config.importance, seed, config.train.precision)
+    tree = trees_importance(trees, splits, ends, config.importance, seed)
+    return pd.concat([window, tree], ignore_index=True)
+
+
 def predict_and_score(
     done: TrainedFold, samples: Samples, config: VariantConfig, candles: pd.DataFrame
 ) -> FoldRun:
-    """The month's predictions of a trained fold (the trees refitted on its training rows)
-    and their scores."""
+    """The month's predictions of a trained fold (the trees refitted on its training rows),
+    their scores and, when the variant measures them, the importances."""
     clock = Stopwatch()
     fold, trained = done.fold, done.trained
     with clock("trees"):
-        trees = fold_trees(fold.splits, fold.splits.test_ends, config.train.seed)
+        trees = fit_fold_trees(fold.splits, config.train.seed)
+        trees_proba = trees.predict_proba(last_rows(fold.splits, fold.splits.test_ends))
     with clock("predict"):
         frame = predict_variant_fold(
             trained.model,
@@ -230,9 +256,13 @@ def predict_and_score(
             done.calibration.temperature,
             samples,
             fold.month,
-            trees,
+            trees_proba,
         )
     with clock("scores"):
         scores = month_scores(frame, candles, config) if len(frame) else {"samples": 0}
+    importance = None
+    if config.importance.measure_importance and len(frame):
+        with clock("importance"):
+            importance = fold_importance(trained.model, trees, fold, config)
     seconds = done.seconds | clock.seconds
-    return FoldRun(fold, trained, done.calibration, frame, scores, seconds)
+    return FoldRun(fold, trained, done.calibration, frame, scores, seconds, importance)

@@ -14,6 +14,8 @@ the verdict that counts them all.
   return.
 - **Verdict**: ``ml.trial_statistics.trial_verdict`` over the scored trials' daily returns with
   N = the ledger's size.
+- **What the best trial looks at**: its folds' permutation importances pooled over folds
+  (``trial_importance``), when its variant measured them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from resnet_pipeline.experiments.strategy_returns import (
     daily,
     mean_return,
 )
+from resnet_pipeline.experiments.trial_importance import importance_summary
 from resnet_pipeline.experiments.variant_config import VariantConfig
 from resnet_pipeline.experiments.variant_fold import (
     BASELINES,
@@ -251,6 +254,9 @@ def build_experiment_report(
         },
     }
     best_trial = next(t for t in scored if column_name(t.record) == best)
+    importance = importance_summary(best, best_trial.folds)
+    if importance is not None:
+        summary["importance"] = importance
     returns_table = matrix.assign(
         **{BUY_AND_HOLD: buy_and_hold, BEST_BASELINE: baseline_returns[best_baseline]}
     )

@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from resnet_pipeline.ml.evaluation.importance_pooling import pooled_importance  # noqa: E402
+from resnet_pipeline.ml.evaluation.permutation_importance import CHANNEL  # noqa: E402
 from resnet_pipeline.ml.evaluation.run_settings import RunSettings  # noqa: E402
 from resnet_pipeline.ml.trial_statistics.trial_verdict import (  # noqa: E402
     MAX_OVERFITTING,
@@ -39,6 +41,10 @@ from resnet_pipeline.number_format import (  # noqa: E402
 from resnet_pipeline.reports import diagnostic_plots as draw  # noqa: E402
 from resnet_pipeline.reports.first_screen import OtherView, first_screen_html  # noqa: E402
 from resnet_pipeline.reports.html import table  # noqa: E402
+from resnet_pipeline.reports.importance_figures import (  # noqa: E402
+    importance_figures,
+    importance_html,
+)
 from resnet_pipeline.reports.page import Figure  # noqa: E402
 from resnet_pipeline.reports.plots import png  # noqa: E402
 from resnet_pipeline.reports.research_page import (  # noqa: E402
@@ -260,6 +266,23 @@ def _sharpe_caption(lines: list[dict]) -> str:
     return caption
 
 
+def importance_section(importance: dict) -> tuple[list[Figure], list[tuple[str, str]]]:
+    """The best trial's importances: its model's figures and tables on the metric the summary
+    reads them on, then the model on log loss and the trees, as tables."""
+    per_fold = {m: pd.DataFrame(records) for m, records in importance["folds"].items()}
+    trial, metric = importance["trial"], importance["read_on"]
+    figures, tables = importance_figures(per_fold, trial, "model", metric)
+    pooled = pooled_importance(per_fold)
+    for predictor, other in (("model", "log_loss"), ("trees", metric)):
+        tables.append(
+            (
+                f"Permutation importance per channel on {other}: {trial} ({predictor})",
+                importance_html(pooled, predictor, CHANNEL, other),
+            )
+        )
+    return figures, tables
+
+
 def experiment_page(
     summary: dict,
     best_equity: pd.Series,
@@ -321,9 +344,15 @@ def experiment_page(
         "on the fold's validation split; model: the raw softmax)"
     ]
     conventions.append(UNIT_NOTE)
+    importance = summary.get("importance")
+    if importance:
+        figures, shown = importance_section(importance)
+        leading += figures
+        tables[1:1] = shown
     verdict = verdict_headline(summary["statistics"])
     why = f"{drawn[0].upper()}{drawn[1:]}: {why_line(breakdown, currency)}"
-    headline = Headline(verdict.conditions, (why, *verdict.notes), verdict.rule)
+    looks_at = (importance["line"],) if importance else ()
+    headline = Headline(verdict.conditions, (why, *looks_at, *verdict.notes), verdict.rule)
     return research_page(
         f"Experiment {summary['experiment']} / {summary['symbol']}",
         summary["verdict"],

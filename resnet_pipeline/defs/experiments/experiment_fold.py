@@ -44,7 +44,11 @@ from resnet_pipeline.defs.fold_run import fold_of_run, train_in_run
 from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, markdown_table, plain
 from resnet_pipeline.defs.monthly import sorted_folds
 from resnet_pipeline.defs.training.training_config import plan_of, runs_in_progress
-from resnet_pipeline.experiments.fold_files import write_fold_predictions, write_fold_record
+from resnet_pipeline.experiments.fold_files import (
+    IMPORTANCE,
+    write_fold_predictions,
+    write_fold_record,
+)
 from resnet_pipeline.experiments.fold_inputs import FoldHistory, FoldInputError, read_history
 from resnet_pipeline.experiments.fold_step import FoldSeries
 from resnet_pipeline.experiments.ledger import new_record, record_trial
@@ -117,11 +121,12 @@ def _enter_ledger(layout: Layout, trial: ResolvedTrial) -> None:
 
 
 def _fold_one(
-    context, store, series: FoldSeries, trial, history: FoldHistory, month
+    context, store, series: FoldSeries, trial, history: FoldHistory, month, clock: Stopwatch
 ) -> tuple[dict, FoldToTrack]:
+    """Train, predict and write one fold; ``clock`` holds what the run spent for it before
+    (the months read, on the run's first fold)."""
     key, layout = str(trial.key), store.layout
     started = datetime.now(UTC)
-    clock = Stopwatch()
     label = f"{key} {month:%Y-%m}"
     with clock("data"):  # the fold's rows and normalizer (the months were read for the run)
         data = fold_of_run(history, month, label)
@@ -147,6 +152,7 @@ def _fold_one(
         "config_hash": series.config.config_hash,
         "scores": run.scores,
         "seconds": seconds,
+        IMPORTANCE: to_track.fold.importance,
     }
     write_fold_record(files, plain(info))
     context.log.info(
@@ -164,6 +170,7 @@ def _trial_folds(
     the new warm start), the others trained from the months read once."""
     series, history, folds, to_track = _series(context, store, trial), None, [], []
     for month in months:
+        clock = Stopwatch()
         record = finished(store.layout, series, month)
         if record is not None:
             context.log.info(skipped_line(trial, month))
@@ -172,18 +179,19 @@ def _trial_folds(
             continue
         if history is None:
             try:
-                history = read_history(
-                    store.layout,
-                    series.symbol,
-                    [m for m in months if m >= month],
-                    trial.config.folds,
-                    labels=trial.config.labels,
-                    predicted=True,
-                    features=trial.config.features,
-                )
+                with clock("read"):  # the months every fold of the run reads, channels computed
+                    history = read_history(
+                        store.layout,
+                        series.symbol,
+                        [m for m in months if m >= month],
+                        trial.config.folds,
+                        labels=trial.config.labels,
+                        predicted=True,
+                        features=trial.config.features,
+                    )
             except FoldInputError as error:
                 raise dg.Failure(f"{trial.key}: {error}") from error
-        info, pending = _fold_one(context, store, series, trial, history, month)
+        info, pending = _fold_one(context, store, series, trial, history, month, clock)
         folds.append(info | {SKIPPED: False})
         to_track.append(pending)
     return folds, to_track

@@ -200,6 +200,7 @@ def experiment_report(
                 currency=quote_currency(symbol),
                 edge=summary["edge"],
                 best_trial=summary["best_trial"],
+                **({"looks_at": summary["importance"]["line"]} if "importance" in summary else {}),
                 leaderboard=dg.MetadataValue.md(bullets(table, "trial", resolution)),
                 report_path=link(out.html),
             ),

@@ -12,6 +12,7 @@ from datetime import datetime
 from resnet_pipeline.defs.experiments.trials import ResolvedTrial
 from resnet_pipeline.experiments.variant_fold import BASELINES, SCORED, FoldRun
 from resnet_pipeline.layout import Layout
+from resnet_pipeline.ml.evaluation.permutation_importance import importance_records
 from resnet_pipeline.reports.experiment_page import calibration_plot
 from resnet_pipeline.reports.plots import training_curves
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -36,6 +37,11 @@ def fold_scores(run: FoldRun) -> FoldScores:
 def baseline_scores(run: FoldRun) -> dict[str, dict[str, float | None]]:
     """Each baseline's scores of the month, named as the model's (``month_scores``)."""
     return {name: {k: run.scores.get(f"{name}_{k}") for k in SCORED} for name in BASELINES}
+
+
+def fold_importance_records(run: FoldRun) -> list[dict]:
+    """The fold's importances as plain records (none when the variant does not measure them)."""
+    return [] if run.importance is None else importance_records(run.importance)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ def fold_to_track(
         started=started,
         ended=ended,
         description=trial.experiment.description,
+        importance=fold_importance_records(run),
     )
     return FoldToTrack(fold, run.reliability())
 

@@ -275,10 +275,3 @@ def fit_fold_trees(splits: DatasetSplits, seed: int = 0, max_rows: int = MAX_ROW
     sample and inputs): what a fold predicts with and measures the importances of."""
     x, y = _training_rows(splits, seed, max_rows)
     return TreesBaseline(seed, TreeSettings(max_rows=max_rows)).fit(x, y)
-
-
-def fold_trees(
-    splits: DatasetSplits, predict_ends: np.ndarray, seed: int = 0, max_rows: int = MAX_ROWS
-) -> np.ndarray:
-    """``fit_fold_trees`` applied to the windows ending at ``predict_ends``: [N, 3]."""
-    return fit_fold_trees(splits, seed, max_rows).predict_proba(last_rows(splits, predict_ends))

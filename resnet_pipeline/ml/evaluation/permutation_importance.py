@@ -33,7 +33,6 @@ the sample per shuffle of each channel and family: ``benchmarks/bench_importance
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,34 +43,18 @@ from torch import nn
 
 from resnet_pipeline.features.families import FAMILY_OF_CHANNEL
 from resnet_pipeline.features.labels import DOWN, UP
-from resnet_pipeline.knobs import check_knobs, knob
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.evaluation.baselines import TreesBaseline, last_rows
 from resnet_pipeline.ml.evaluation.calibration import log_loss_at, logits_from_probabilities
 from resnet_pipeline.ml.evaluation.classification import auc_ovr
+from resnet_pipeline.ml.evaluation.importance_config import ImportanceConfig
 from resnet_pipeline.ml.training.inference import INFERENCE_BATCH, predict_proba
 
 METRICS = ("log_loss", "auc_roc_ovr", "direction_auc")
 LOWER_IS_BETTER = ("log_loss",)
 CHANNEL, FAMILY = "channel", "family"
+DEFAULT_IMPORTANCE = ImportanceConfig()
 COLUMNS = ("predictor", "kind", "name", "metric", "mean", "std", "before", "shuffles", "windows")
-
-
-@dataclass(frozen=True)
-class ImportanceConfig:
-    importance_shuffles: int = knob(
-        3, "seeded shuffles per channel and family; their drops are averaged", ge=1, le=100
-    )
-    importance_windows: int | None = knob(
-        2_000,
-        "the month's windows the importances are measured on: a seeded sample of at most "
-        "this many (null: all)",
-        ge=100,
-        note="the cost is one prediction of these windows per shuffle of each channel and family",
-    )
-
-    def __post_init__(self) -> None:
-        check_knobs(self)
 
 
 def family_groups(channels: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -207,7 +190,7 @@ def window_importance(
     model: nn.Module,
     splits: DatasetSplits,
     ends: np.ndarray,
-    config: ImportanceConfig = ImportanceConfig(),
+    config: ImportanceConfig = DEFAULT_IMPORTANCE,
     seed: int = 0,
     precision: str = "auto",
 ) -> pd.DataFrame:
@@ -242,7 +225,7 @@ def trees_importance(
     trees: TreesBaseline,
     splits: DatasetSplits,
     ends: np.ndarray,
-    config: ImportanceConfig = ImportanceConfig(),
+    config: ImportanceConfig = DEFAULT_IMPORTANCE,
     seed: int = 0,
 ) -> pd.DataFrame:
     """The trees baseline's importances on the newest rows of the same windows as
