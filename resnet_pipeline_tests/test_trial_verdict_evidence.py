@@ -8,6 +8,7 @@ import pytest
 from resnet_pipeline.ml.trial_statistics.returns_matrix import TrialReturnsError, returns_matrix
 from resnet_pipeline.ml.trial_statistics.trade_evidence import trade_evidence
 from resnet_pipeline.ml.trial_statistics.trial_verdict import trial_verdict
+from resnet_pipeline.reports.experiment_page import verdict_headline
 
 SPARSE = pd.date_range("2024-01-01", periods=61, freq="D", tz="UTC")
 YEAR = pd.date_range("2024-01-01", periods=365, freq="D", tz="UTC")
@@ -102,3 +103,21 @@ def test_the_best_trial_outside_stepms_set_is_not_called_an_edge():
         "by StepM (it keeps follower) (steady: 365 trades on 365 days)"
     )
     assert verdict.to_dict()["stepwise"][0]["better"] == ["follower"]
+
+
+def test_the_headline_says_which_trials_stepm_keeps():
+    frame, benchmarks, trades = _best_not_among_the_winners()
+    headline = verdict_headline(trial_verdict(frame, benchmarks, trades).to_dict())
+    lines = {c.subject: c.line for c in headline.conditions}
+    assert lines["StepM vs buy-and-hold"] == (
+        "StepM vs buy-and-hold: no different (steady is not among the trials that beat it at "
+        "5%; StepM keeps follower)"
+    )
+    assert lines["StepM vs best baseline"].startswith(
+        "StepM vs best baseline: better (steady is among the trials that beat it at 5%: "
+    )
+    assert not headline.edge
+    frame, benchmarks, trades = _five_winning_days()
+    floored = verdict_headline(trial_verdict(frame, benchmarks, trades).to_dict())
+    assert not floored.edge  # every statistic passes; the trades do not
+    assert [c.word for c in floored.conditions if c.word != "better"] == ["too few trades to judge"]

@@ -165,14 +165,17 @@ def verdict_headline(statistics: dict) -> Headline:
                 lambda p, reps=spa["reps"]: shown_p(p, reps),
             )
         )
-    judged = statistics["evidence"]["trial"]
-    conditions += [_stepwise(judged, step) for step in statistics["stepwise"]]
     evidence = statistics["evidence"]
+    conditions += [  # where the SPA fails or is undefined, its own line says enough
+        _stepwise(evidence["trial"], step)
+        for step, spa in zip(statistics["stepwise"], statistics["predictive_ability"], strict=True)
+        if spa["consistent"] is not None and spa["consistent"] < SPA_ALPHA
+    ]
     rule = (
-        f"EDGE after N trials only when the best trial made at least {evidence['min_trades']} "
-        f"trades on at least {evidence['min_active_days']} days, the deflated Sharpe >= "
-        f"{MIN_DEFLATED_SHARPE:g}, the PBO < {MAX_OVERFITTING:g}, the SPA p-values < "
-        f"{SPA_ALPHA:g} and StepM counts the best trial among those that beat each benchmark"
+        f"EDGE after N trials only when the best trial has >= {evidence['min_trades']} trades "
+        f"on >= {evidence['min_active_days']} days, DSR >= {MIN_DEFLATED_SHARPE:g}, PBO < "
+        f"{MAX_OVERFITTING:g}, SPA p < {SPA_ALPHA:g} and it is among StepM's winners against "
+        "each benchmark"
     )
     return Headline(tuple(conditions), rule=rule)
 
