@@ -166,10 +166,15 @@ def verdict_headline(statistics: dict) -> Headline:
             )
         )
     evidence = statistics["evidence"]
-    conditions += [  # where the SPA fails or is undefined, its own line says enough
-        _stepwise(evidence["trial"], step)
-        for step, spa in zip(statistics["stepwise"], statistics["predictive_ability"], strict=True)
+    passed = {  # where the SPA fails or is undefined, its own line says enough
+        spa["benchmark"]
+        for spa in statistics["predictive_ability"]
         if spa["consistent"] is not None and spa["consistent"] < SPA_ALPHA
+    }
+    conditions += [
+        _stepwise(evidence["trial"], step)
+        for step in statistics["stepwise"]
+        if step["benchmark"] in passed
     ]
     rule = (
         f"EDGE after N trials only when the best trial has >= {evidence['min_trades']} trades "
