@@ -200,14 +200,41 @@ def metric(name: str, value: Any, currency: str = "") -> str:
     return with_unit(value, unit_of(name), currency)
 
 
-def p_value(p: float | None, resolution: float = 0.001) -> str:
+MOST_DIGITS = 8  # beyond these, a value beside a threshold reads '< 0.5' or '> 0.95'
+
+
+def _side(value: float, threshold: float) -> int:
+    return (value > threshold) - (value < threshold)
+
+
+def beside(value: float | None, *thresholds: float, digits: int = 3) -> str:
+    """``value`` printed beside the thresholds it is judged by: ``digits`` significant digits,
+    more where fewer would put the printed number on the other side of a threshold, or on it
+    (PBO 6434/12870 = 0.49992 reads '0.49992' beside '< 0.5', DSR 0.94996 '0.94996' beside
+    '>= 0.95', a DSR of 0.99999 not '1'). One that needs more than ``MOST_DIGITS`` reads as
+    the bound it lies beside: '< 0.5', '> 0.95'."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    for places in range(digits, MOST_DIGITS + 1):
+        text = short(value, places)
+        printed = float(text.replace(",", ""))
+        crossed = [t for t in thresholds if _side(printed, t) != _side(value, t)]
+        if not crossed:
+            return text
+    nearest = min(crossed, key=lambda t: abs(value - t))
+    return f"{'<' if value < nearest else '>'} {nearest:g}"
+
+
+def p_value(p: float | None, resolution: float = 0.001, *thresholds: float) -> str:
     """A p-value as a person reads it: one below what the test can resolve (1 / its
-    replications, or 0.001) reads '< 0.001', never '0'."""
+    replications, or 0.001) reads '< 0.001', never '0'; the rest with the digits that keep it
+    on its side of ``thresholds`` (``beside``)."""
     if _missing(p):
         return MISSING
     if p < resolution:
         return f"< {short(resolution, 3)}"
-    return short(p, 3)
+    return beside(p, *thresholds)
 
 
 def age(minutes: float | None) -> str:

@@ -8,8 +8,9 @@ The headline, the answer at a glance: EDGE / NO EDGE, then one plain line per co
 
 A condition compares the model with a reference through the 95% interval of the difference:
 an interval wholly above 0 reads "better", wholly below "worse", one that straddles 0 "no
-different", a missing one "undefined" with the reason. EDGE only when every condition reads
-"better". The walk-forward, test, backtest and experiment reports build their headlines
+different", a missing one "undefined" with the reason; the trades a verdict rests on read
+"enough" or "too few trades to judge". EDGE only when every condition reads "better" or
+"enough". The walk-forward, test, backtest and experiment reports build their headlines
 from these pieces, so one wording covers them all.
 """
 
@@ -119,6 +120,8 @@ def verdict_tone(row: dict) -> str:
 # -- the headline: EDGE / NO EDGE, one line per condition ----------------------------------------
 
 BETTER, NO_DIFFERENT, WORSE, UNDEFINED = "better", "no different", "worse", "undefined"
+ENOUGH, TOO_FEW = "enough", "too few trades to judge"  # the evidence behind a verdict
+PASSING = (BETTER, ENOUGH)
 EDGE, NO_EDGE = "EDGE", "NO EDGE"
 
 
@@ -208,7 +211,7 @@ class Headline:
 
     @property
     def edge(self) -> bool:
-        return bool(self.conditions) and all(c.word == BETTER for c in self.conditions)
+        return bool(self.conditions) and all(c.word in PASSING for c in self.conditions)
 
     @property
     def title(self) -> str:

@@ -210,7 +210,8 @@ def test_each_trial_s_folds_train_before_their_month_and_warm_start(experiment):
 def test_the_report_and_the_ledger_are_written(experiment):
     root, _, _, report = experiment
     meta = _metadata(report, "experiment_report")
-    assert list(meta)[0] == "verdict" and meta["verdict"].startswith("no edge after 2 trials")
+    assert list(meta)[0] == "verdict"
+    assert meta["verdict"].startswith("too few trades to judge (0 trades on 0 days) after 2 trials")
     assert meta["n_trials"] == meta["scored_trials"] == "2"  # text: trials are no time series
     files = Layout.at(root / "data").experiment("tiny", SYMBOL)
     summary = json.loads(files.report.summary.read_text())
@@ -266,7 +267,7 @@ def test_deleting_a_variant_never_lowers_n_and_editing_one_adds_a_trial(experime
     report = _materialize(root, instance, ["experiment_report"], "tiny:BTCUSDT", REPORT_CONFIG)
     meta = _metadata(report, "experiment_report")
     assert meta["n_trials"] == "3" and meta["scored_trials"] == "2"
-    assert meta["verdict"].startswith("no edge after 3 trials")
+    assert meta["verdict"].startswith("too few trades to judge (0 trades on 0 days) after 3 trials")
     summary = json.loads(
         Layout.at(root / "data").experiment("tiny", SYMBOL).report.summary.read_text()
     )

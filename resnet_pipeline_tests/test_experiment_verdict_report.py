@@ -127,3 +127,19 @@ def test_the_leaderboard_gives_every_metric_with_an_interval(noise):
     assert set(line["months_won"]) == {
         f"{m}_vs_{b}" for b in BASELINES for m in ("accuracy", "auc_roc_ovr")
     }
+
+
+def test_the_verdict_names_its_trades_and_the_leaderboard_what_each_trial_beats(noise):
+    report = noise[3]
+    statistics, lines = report.summary["statistics"], report.summary["leaderboard"]
+    best = next(line for line in lines if line["best"])
+    evidence = statistics["evidence"]
+    assert evidence["trial"] == best["trial"] == report.summary["best_trial"]
+    assert evidence["trades"] == best["trades"]
+    assert evidence["active_days"] == int((report.returns[best["trial"]] != 0).sum())
+    stated = f"{evidence['trades']:,} trades on {evidence['active_days']:,} days"
+    assert stated in report.summary["verdict"]
+    assert [s["benchmark"] for s in statistics["stepwise"]] == [BUY_AND_HOLD, BEST_BASELINE]
+    for line in lines:
+        expected = [s["benchmark"] for s in statistics["stepwise"] if line["trial"] in s["better"]]
+        assert line["beats"] == expected

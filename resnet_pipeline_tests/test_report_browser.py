@@ -301,7 +301,8 @@ def test_every_materialization_reads_as_a_person_would(filled):
 def test_experiment_report_lists_every_symbol_and_its_key_figure(filled):
     meta = _latest(filled.instance, dg.AssetKey("experiment_report")).metadata
     assert list(meta)[:2] == ["verdict", HEADLINE]
-    assert meta["symbols"].value.startswith(f"- **{SYMBOL}**: verdict no edge after 2 trials")
+    verdict = "too few trades to judge (0 trades on 0 days) after 2 trials"
+    assert meta["symbols"].value.startswith(f"- **{SYMBOL}**: verdict {verdict}")
     assert (
         meta[KEY_FIGURE].value.startswith("![") and "data:image/svg+xml," in meta[KEY_FIGURE].value
     )

@@ -350,3 +350,20 @@ def test_a_p_value_below_the_spa_resolution_reads_as_a_bound(idle_trial):
     zero = statistics | {"predictive_ability": [spa | {"consistent": 0.0, "reps": 200}]}
     line = next(c for c in verdict_headline(zero).conditions if c.key.startswith("spa_p_"))
     assert line.detail.startswith("< 0.005; an edge needs < 0.05")
+
+
+def test_the_experiment_page_marks_stepms_winners_and_states_the_trades(idle_trial):
+    report, page = idle_trial
+    statistics = report.summary["statistics"]
+    rows = page.html.split("<h3>Leaderboard")[1].split("</table>")[0]
+    assert "<th>beats at 5% (StepM)</th>" in rows
+    for line in report.summary["leaderboard"]:
+        assert f"<td>{', '.join(line['beats']) or 'none'}</td>" in rows
+    evidence = statistics["evidence"]
+    stated = f"{evidence['trades']:,} trades on {evidence['active_days']:,} days"
+    first = _first_screen(page.html)
+    assert f"trades of the best trial ({evidence['trial']}): " in first and stated in first
+    spa = {s["benchmark"]: s["consistent"] for s in statistics["predictive_ability"]}
+    assert ("StepM vs buy-and-hold: " in first) == (spa["buy-and-hold"] < 0.05)
+    table = page.html.split("<h3>The verdict&#x27;s statistics")[1].split("</table>")[0]
+    assert "StepM: trials that beat buy-and-hold at 5%" in table

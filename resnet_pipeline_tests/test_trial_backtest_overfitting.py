@@ -95,7 +95,7 @@ def test_flat_variants_rank_without_nan():
 
 
 def test_too_few_days_or_variants_is_undefined_with_the_reason():
-    short = probability_of_backtest_overfitting(np.zeros((20, 3)) + np.arange(3))
+    short = probability_of_backtest_overfitting(np.random.default_rng(1).normal(0, 1, (20, 3)))
     assert short.pbo is None
     assert short.reason.startswith("20 days, need at least S = 16 blocks of 2 days")
     alone = probability_of_backtest_overfitting(np.random.default_rng(0).normal(0, 1, (64, 1)))

@@ -13,7 +13,9 @@ the verdict that counts them all.
   baselines, each traded with that trial's strategy rules, the one with the highest mean daily
   return.
 - **Verdict**: ``ml.trial_statistics.trial_verdict`` over the scored trials' daily returns with
-  N = the ledger's size.
+  N = the ledger's size and each trial's trades on the common minutes (the floor on evidence:
+  ``TrialTests.min_trades`` and ``min_active_days``). Each leaderboard line lists the
+  benchmarks Romano-Wolf's StepM finds that trial better than at 5% (``beats``).
 - **What the best trial looks at**: its folds' permutation importances pooled over folds
   (``trial_importance``), when its variant measured them.
 """
@@ -50,6 +52,7 @@ from resnet_pipeline.ml.evaluation.run_settings import RunSettings, TrainingBudg
 from resnet_pipeline.ml.trial_statistics.backtest_overfitting import DEFAULT_BLOCKS, MAX_BLOCKS
 from resnet_pipeline.ml.trial_statistics.returns_matrix import per_day_sharpe
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import DEFAULT_REPS
+from resnet_pipeline.ml.trial_statistics.trade_evidence import MIN_ACTIVE_DAYS, MIN_TRADES
 from resnet_pipeline.ml.trial_statistics.trial_verdict import TrialVerdict, trial_verdict
 
 BUY_AND_HOLD, BEST_BASELINE = "buy-and-hold", "best baseline"
@@ -67,6 +70,15 @@ class TrialTests:
         "stationary-bootstrap replications of the SPA test",
         ge=MIN_RESAMPLES,
         note="fewer cannot bring the p-value below 0.05",
+    )
+    min_trades: int = knob(
+        MIN_TRADES, "trades the best trial needs before the verdict may say edge", ge=1
+    )
+    min_active_days: int = knob(
+        MIN_ACTIVE_DAYS,
+        "days with a non-zero return (in the market or paying a fee) the best trial needs "
+        "before the verdict may say edge",
+        ge=1,
     )
 
     def __post_init__(self) -> None:
@@ -199,15 +211,19 @@ def build_experiment_report(
     verdict = trial_verdict(
         matrix,
         {BUY_AND_HOLD: buy_and_hold, BEST_BASELINE: baseline_returns[best_baseline]},
+        {line["trial"]: line["trades"] for line in lines},
         blocks=cfg.tests.pbo_blocks,
         reps=cfg.tests.spa_reps,
         seed=cfg.bootstrap.bootstrap_seed,
         n_trials=len(trials) + unreadable,
+        min_trades=cfg.tests.min_trades,
+        min_active_days=cfg.tests.min_active_days,
     )
     per_day = dict(zip(matrix.columns, per_day_sharpe(matrix.to_numpy()), strict=True))
     for line in lines:
         line["per_day_sharpe"] = per_day[line["trial"]]
         line["best"] = line["trial"] == verdict.deflated_sharpe.best_variant
+        line["beats"] = [s.benchmark for s in verdict.stepwise if line["trial"] in s.better]
     lines.sort(key=leaderboard_order)
     best = verdict.deflated_sharpe.best_variant or lines[0]["trial"]
     ledger_rows = [
@@ -251,6 +267,10 @@ def build_experiment_report(
             "pbo": f"CSCV over S = {cfg.tests.pbo_blocks} blocks of days",
             "spa": f"Hansen's consistent p-value, stationary bootstrap, {cfg.tests.spa_reps} "
             f"replications, seed {cfg.bootstrap.bootstrap_seed}",
+            "stepm": "Romano-Wolf's stepwise test at 5% family-wise error, on the SPA's "
+            "studentized leads, bootstrap and seed",
+            "evidence": f"an edge needs at least {cfg.tests.min_trades} trades on at least "
+            f"{cfg.tests.min_active_days} days with a non-zero return from the best trial",
         },
     }
     best_trial = next(t for t in scored if column_name(t.record) == best)

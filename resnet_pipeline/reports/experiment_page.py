@@ -24,6 +24,10 @@ from resnet_pipeline.ml.trial_statistics.trial_verdict import (  # noqa: E402
     MAX_OVERFITTING,
     MIN_DEFLATED_SHARPE,
     SPA_ALPHA,
+    kept,
+    shown_deflated_sharpe,
+    shown_overfitting,
+    shown_p,
 )
 from resnet_pipeline.number_format import (  # noqa: E402
     PERCENT,
@@ -32,7 +36,6 @@ from resnet_pipeline.number_format import (  # noqa: E402
     count,
     interval,
     number,
-    p_value,
     percent,
     percent_interval,
     short,
@@ -56,7 +59,9 @@ from resnet_pipeline.reports.trade_story import exit_reasons_html, why_line  # n
 from resnet_pipeline.trading.trade_breakdown import quote_currency, trade_breakdown  # noqa: E402
 from resnet_pipeline.verdicts import (  # noqa: E402
     BETTER,
+    ENOUGH,
     NO_DIFFERENT,
+    TOO_FEW,
     UNDEFINED,
     Condition,
     Headline,
@@ -75,6 +80,13 @@ EXPLAINED = [
     "the trials beats a benchmark's daily returns, with a p-value that accounts for having "
     f"tried them all. An edge needs p < {SPA_ALPHA:g} against buy-and-hold and against the "
     "best baseline.",
+    "Stepwise test (StepM): SPA says whether some trial beats a benchmark; Romano and Wolf's "
+    "stepwise test (2005, through arch) says which, keeping the chance of naming any trial "
+    f"that is in truth no better at {SPA_ALPHA:.0%}. An edge needs the best trial among them "
+    "against each benchmark; the leaderboard's 'beats' column lists them.",
+    "Evidence: the best trial's trades and its days with a non-zero return. Below the floor "
+    "the verdict says 'too few trades to judge': the deflated Sharpe's normal approximation "
+    "and the resampling tests do not hold on a handful of winning days.",
 ]
 
 
@@ -126,6 +138,7 @@ def verdict_headline(statistics: dict) -> Headline:
     dsr, pbo = statistics["deflated_sharpe"], statistics["overfitting"]
     n = statistics["n_trials"]
     conditions = [
+        _evidence(statistics["evidence"]),
         _condition(
             f"deflated Sharpe of the best of {n} trials",
             "dsr",
@@ -133,6 +146,7 @@ def verdict_headline(statistics: dict) -> Headline:
             dsr["value"] is not None and dsr["value"] >= MIN_DEFLATED_SHARPE,
             f">= {MIN_DEFLATED_SHARPE:g}",
             dsr["reason"],
+            shown_deflated_sharpe,
         ),
         _condition(
             "probability of backtest overfitting",
@@ -141,6 +155,7 @@ def verdict_headline(statistics: dict) -> Headline:
             pbo["pbo"] is not None and pbo["pbo"] < MAX_OVERFITTING,
             f"< {MAX_OVERFITTING:g}",
             pbo["reason"],
+            shown_overfitting,
         ),
     ]
     for spa in statistics["predictive_ability"]:
@@ -153,14 +168,55 @@ def verdict_headline(statistics: dict) -> Headline:
                 p is not None and p < SPA_ALPHA,
                 f"< {SPA_ALPHA:g}",
                 spa["reason"],
-                lambda p, reps=spa["reps"]: p_value(p, 1 / reps),
+                lambda p, reps=spa["reps"]: shown_p(p, reps),
             )
         )
+    evidence = statistics["evidence"]
+    passed = {  # where the SPA fails or is undefined, its own line says enough
+        spa["benchmark"]
+        for spa in statistics["predictive_ability"]
+        if spa["consistent"] is not None and spa["consistent"] < SPA_ALPHA
+    }
+    conditions += [
+        _stepwise(evidence["trial"], step)
+        for step in statistics["stepwise"]
+        if step["benchmark"] in passed
+    ]
     rule = (
-        f"EDGE after N trials only when the deflated Sharpe >= {MIN_DEFLATED_SHARPE:g}, the PBO "
-        f"< {MAX_OVERFITTING:g} and the SPA p-values < {SPA_ALPHA:g}"
+        f"EDGE after N trials only when the best trial has >= {evidence['min_trades']} trades "
+        f"on >= {evidence['min_active_days']} days, DSR >= {MIN_DEFLATED_SHARPE:g}, PBO < "
+        f"{MAX_OVERFITTING:g}, SPA p < {SPA_ALPHA:g} and it is among StepM's winners against "
+        "each benchmark"
     )
     return Headline(tuple(conditions), rule=rule)
+
+
+def _evidence(evidence: dict) -> Condition:
+    """The trades and active days the verdict rests on, against the floor."""
+    trades, days = count(evidence["trades"], "trade"), count(evidence["active_days"], "day")
+    need = (
+        f"an edge needs at least {count(evidence['min_trades'], 'trade')} on at least "
+        f"{count(evidence['min_active_days'], 'day')}"
+    )
+    word = ENOUGH if evidence["enough"] else TOO_FEW
+    subject = f"trades of the best trial ({evidence['trial']})"
+    return Condition(
+        subject, word, f"{trades} on {days}; {need}", "best_trial_trades", evidence["trades"]
+    )
+
+
+def _stepwise(judged: str, step: dict) -> Condition:
+    """Whether StepM counts ``judged`` among the trials that beat the benchmark."""
+    subject = f"StepM vs {step['benchmark']}"
+    if step["reason"]:
+        return Condition(subject, UNDEFINED, step["reason"], "stepm")
+    among = f"the trials that beat it at {step['size']:.0%}"
+    if judged in step["better"]:
+        return Condition(
+            subject, BETTER, f"{judged} is among {among}: {kept(step['better'])}", "stepm"
+        )
+    detail = f"{judged} is not among {among}; StepM keeps {kept(step['better'])}"
+    return Condition(subject, NO_DIFFERENT, detail, "stepm")
 
 
 NEVER_TRADED = "never traded"
@@ -201,6 +257,7 @@ def _leaderboard(lines: list[dict]) -> str:
                 "Sharpe after costs": _sharpe_cell(line),
                 "net return": signed_percent(line.get("total_return")),
                 "trades": count(line["trades"], "trade"),
+                "beats at 5% (StepM)": ", ".join(line["beats"]) or "none",
                 "months won, accuracy / AUC (majority; logistic; trees)": "; ".join(
                     f"{won[f'accuracy_vs_{b}']} / {won[f'auc_roc_ovr_vs_{b}']}" for b in BASELINES
                 )
@@ -216,18 +273,23 @@ def _statistics(statistics: dict) -> str:
     dsr, pbo = statistics["deflated_sharpe"], statistics["overfitting"]
     rows = [
         {"quantity": "N (trials in the ledger)", "value": statistics["n_trials"]},
-        {"quantity": "DSR of the best trial", "value": dsr["value"]},
+        {"quantity": "DSR of the best trial", "value": shown_deflated_sharpe(dsr["value"])},
         {"quantity": "best trial's Sharpe, per day", "value": dsr["sharpe"]},
         {"quantity": "SR0: the best of N by luck, per day", "value": dsr["expected_max_sharpe"]},
         {"quantity": "variance of the trials' Sharpe", "value": dsr["trial_sharpe_variance"]},
         {"quantity": "days T", "value": dsr["days"]},
-        {"quantity": "PBO", "value": pbo["pbo"]},
+        {"quantity": "PBO", "value": shown_overfitting(pbo["pbo"])},
         {"quantity": "PBO blocks S x days", "value": f"{pbo['blocks']} x {pbo['block_days']}"},
     ]
     for spa in statistics["predictive_ability"]:
-        rows.append(
-            {"quantity": f"SPA consistent p vs {spa['benchmark']}", "value": spa["consistent"]}
-        )
+        p = shown_p(spa["consistent"], spa["reps"])
+        rows.append({"quantity": f"SPA consistent p vs {spa['benchmark']}", "value": p})
+    for step in statistics["stepwise"]:
+        quantity = f"StepM: trials that beat {step['benchmark']} at {step['size']:.0%}"
+        rows.append({"quantity": quantity, "value": step["reason"] or kept(step["better"])})
+    evidence = statistics["evidence"]
+    trades = f"{count(evidence['trades'], 'trade')} on {count(evidence['active_days'], 'day')}"
+    rows.append({"quantity": f"trades of the best trial ({evidence['trial']})", "value": trades})
     return table(rows, ["quantity", "value"])
 
 

@@ -22,8 +22,12 @@ Edge cases, each with a stated result:
 - Var[SR_n] undefined (N >= 2 but fewer than 2 trials with a defined Sharpe ratio): DSR None.
 - T < 3 days, or the best variant's returns never vary (Sharpe undefined): DSR None.
 - 1 - g3 * SR + (g4 - 1) / 4 * SR^2 <= 0 (possible only for two-valued returns): DSR None.
-A trial whose daily returns never vary (no trades) counts in N but has no Sharpe ratio, so it
-is left out of Var[SR_n]; the result says how many were left out.
+A trial that never traded (daily returns all 0) counts in N but has no Sharpe ratio, so it is
+left out of Var[SR_n]; the result says how many were left out. (A column of one non-zero value
+every day never gets here: ``returns_matrix`` refuses it.)
+
+Phi(z) < 1 for every finite z, but a float rounds Phi(9) to 1; the DSR keeps the largest float
+below 1 there, so it never reads as certainty.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from resnet_pipeline.ml.trial_statistics.returns_matrix import (
 )
 
 MIN_DAYS = 3
+BELOW_ONE = math.nextafter(1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def deflated_sharpe_from_moments(
         )
         return replace(result, reason=reason)
     z = (sharpe - sr0) * math.sqrt(days - 1) / math.sqrt(spread)
-    return replace(result, value=float(stats.norm.cdf(z)))
+    return replace(result, value=min(float(stats.norm.cdf(z)), BELOW_ONE))
 
 
 def deflated_sharpe_ratio(
@@ -141,9 +146,12 @@ def deflated_sharpe_of_trials(matrix: ReturnsMatrix, n_trials: int | None = None
     """The DSR of the variant with the highest per-day Sharpe ratio; N = ``n_trials`` (every
     trial made, when some have no returns to compare, e.g. abandoned before their last fold),
     else every column."""
+    n = _trial_count(matrix, n_trials)
+    if matrix.n_days < MIN_DAYS:
+        return DeflatedSharpe(None, _too_few_days(matrix.n_days), n, matrix.n_days)
     sharpes = per_day_sharpe(matrix.values)
     defined = np.isfinite(sharpes)
-    n, with_sharpe = _trial_count(matrix, n_trials), int(defined.sum())
+    with_sharpe = int(defined.sum())
     empty = DeflatedSharpe(None, None, n, matrix.n_days, trials_without_sharpe=n - with_sharpe)
     if not with_sharpe:
         reason = f"none of the {n} trials has a Sharpe ratio: {_without_sharpe(matrix, defined)}"
@@ -169,17 +177,10 @@ def _names(names: list[str]) -> str:
 
 
 def _without_sharpe(matrix: ReturnsMatrix, defined: np.ndarray) -> str:
-    """Which trials have no Sharpe ratio and why, in words: 'window-48 never traded (daily
-    returns all 0)'; trials in N without returns (not scored) are counted."""
-    idle = [k for k in range(matrix.n_variants) if not defined[k]]
-    zero = [matrix.names[k] for k in idle if not np.any(matrix.values[:, k])]
-    flat = [matrix.names[k] for k in idle if np.any(matrix.values[:, k])]
-    parts = []
-    if zero:
-        parts.append(f"{_names(zero)} never traded (daily returns all 0)")
-    if flat:
-        parts.append(f"the daily returns of {_names(flat)} never vary")
-    return "; ".join(parts)
+    """Which trials have no Sharpe ratio, in words: 'window-48 never traded (daily returns all
+    0)' (``returns_matrix`` refuses every other column without one)."""
+    idle = [matrix.names[k] for k in range(matrix.n_variants) if not defined[k]]
+    return f"{_names(idle)} never traded (daily returns all 0)"
 
 
 def _trial_count(matrix: ReturnsMatrix, n_trials: int | None) -> int:

@@ -1,5 +1,12 @@
 """Daily returns of every trial, checked once: one row per day, one column per variant, the
-same days for every variant and every benchmark, no missing values."""
+same days for every variant and every benchmark, no missing values, and no variant whose
+return is the same non-zero value every day.
+
+That last column is refused here, once, because every statistic downstream would read it
+differently: its standard deviation is 0 or rounding noise, so its Sharpe ratio is undefined or
+about 1e15, the PBO ranks it first, the SPA finds it certainly better, the DSR calls it
+undefined. No backtest makes it (a day without trades returns exactly 0; a day in the market
+moves with the market), so it is an input error, named with its fix."""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+FLAT = 1e-9  # a spread below this share of the largest |return| is rounding, not variation
 
 
 class TrialReturnsError(ValueError):
@@ -55,6 +64,7 @@ def returns_matrix(returns: pd.DataFrame | np.ndarray) -> ReturnsMatrix:
             "trial is counted once"
         )
     _check_finite(values, names, days, "variant")
+    _check_varies(values, names)
     return ReturnsMatrix(values, names, days)
 
 
@@ -109,6 +119,27 @@ def _check_finite(
         f"{int(bad.sum())} daily return(s) are NaN or infinite, first in {what} "
         f"{names[column]!r} on {day}: every variant and benchmark needs a return on every "
         "shared day (0 for a day without trades); drop days that not all of them cover"
+    )
+
+
+def constant_columns(values: np.ndarray) -> np.ndarray:
+    """[N] True where a column of [T, N] returns (T >= 2) is one non-zero value every day, up to
+    rounding (spread within ``FLAT`` of its largest |return|)."""
+    scale = np.abs(values).max(axis=0)
+    return (len(values) >= 2) & (scale > 0) & (np.ptp(values, axis=0) <= FLAT * scale)
+
+
+def _check_varies(values: np.ndarray, names: tuple[str, ...]) -> None:
+    constant = np.flatnonzero(constant_columns(values))
+    if not len(constant):
+        return
+    first = int(constant[0])
+    raise TrialReturnsError(
+        f"the daily returns of {len(constant)} variant(s), first {names[first]!r}, are the same "
+        f"non-zero value every day ({values[0, first]:.6g}): such a column has no Sharpe ratio "
+        "(its deviation is 0), so no statistic can rank it; a strategy's daily return moves "
+        "with the market on days in it and is exactly 0 on days out of it. Pass the trial's "
+        "backtested daily returns, or leave the column out"
     )
 
 

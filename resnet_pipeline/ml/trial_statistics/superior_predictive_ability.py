@@ -39,6 +39,7 @@ from arch.bootstrap import SPA
 
 from resnet_pipeline.ml.evaluation.bootstrap import block_length
 from resnet_pipeline.ml.trial_statistics.returns_matrix import (
+    FLAT,
     ReturnsMatrix,
     aligned_returns,
     returns_matrix,
@@ -46,7 +47,6 @@ from resnet_pipeline.ml.trial_statistics.returns_matrix import (
 
 DEFAULT_REPS = 1000
 MIN_DAYS = 3
-FLAT = 1e-9
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,41 @@ class SuperiorPredictiveAbility:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Studentized:
+    """The variants' daily lead over a benchmark, each divided by Hansen's omega_k: what arch's
+    SPA and StepM get (against a zero benchmark), so both rank the same studentized leads.
+    ``reason``: why nothing can be tested (then ``leads`` is empty)."""
+
+    leads: np.ndarray  # [T, tested] (variant - benchmark) / omega_k
+    tested: tuple[str, ...]
+    never_better: tuple[str, ...]
+    block_size: int
+    reason: str | None
+
+
+def studentized_leads(matrix: ReturnsMatrix, base: np.ndarray, benchmark_name: str) -> Studentized:
+    """The studentized differentials of every variant that can beat ``base`` (see the module)."""
+    block = block_length(matrix.n_days)
+    empty = np.empty((matrix.n_days, 0))
+    if matrix.n_days < MIN_DAYS:
+        return Studentized(empty, (), (), block, f"{matrix.n_days} days, need at least {MIN_DAYS}")
+    differentials = matrix.values - base[:, None]
+    scale = np.maximum(np.abs(matrix.values).max(axis=0), np.abs(base).max())
+    never = _never_better(differentials, scale)
+    names = np.array(matrix.names, dtype=object)
+    tested, never_better = tuple(names[~never]), tuple(names[never])
+    if never.all():
+        reason = (
+            f"every variant's daily return trails or equals {benchmark_name}'s by the same "
+            "amount every day: nothing to test"
+        )
+        return Studentized(empty, (), never_better, block, reason)
+    leads = differentials[:, ~never]
+    deviation = np.sqrt(np.maximum(long_run_variance(leads, block), (FLAT * scale[~never]) ** 2))
+    return Studentized(leads / deviation, tested, never_better, block, None)
+
+
 def superior_predictive_ability(
     returns: ReturnsMatrix | pd.DataFrame | np.ndarray,
     benchmark: pd.Series | np.ndarray,
@@ -78,27 +113,24 @@ def superior_predictive_ability(
     """SPA of every variant's daily returns against ``benchmark``'s on the same days."""
     matrix = returns if isinstance(returns, ReturnsMatrix) else returns_matrix(returns)
     base = aligned_returns(benchmark, matrix, benchmark_name)
-    block = block_length(matrix.n_days)
-    result = SuperiorPredictiveAbility(benchmark_name, None, None, None, None, block, reps, seed)
-    if matrix.n_days < MIN_DAYS:
-        return replace(result, reason=f"{matrix.n_days} days, need at least {MIN_DAYS}")
-    differentials = matrix.values - base[:, None]
-    scale = np.maximum(np.abs(matrix.values).max(axis=0), np.abs(base).max())
-    never = _never_better(differentials, scale)
-    result = replace(
-        result,
-        tested_variants=int((~never).sum()),
-        never_better=tuple(n for n, s in zip(matrix.names, never, strict=True) if s),
+    leads = studentized_leads(matrix, base, benchmark_name)
+    result = SuperiorPredictiveAbility(
+        benchmark_name,
+        None,
+        None,
+        None,
+        leads.reason,
+        leads.block_size,
+        reps,
+        seed,
+        tested_variants=len(leads.tested),
+        never_better=leads.never_better,
     )
-    if never.all():
-        reason = (
-            f"every variant's daily return trails or equals {benchmark_name}'s by the same "
-            "amount every day: nothing to test"
-        )
-        return replace(result, reason=reason)
-    tested = differentials[:, ~never]
-    deviation = np.sqrt(np.maximum(long_run_variance(tested, block), (FLAT * scale[~never]) ** 2))
-    test = SPA(np.zeros(matrix.n_days), -tested / deviation, block_size=block, reps=reps, seed=seed)
+    if leads.reason:
+        return result
+    test = SPA(
+        np.zeros(matrix.n_days), -leads.leads, block_size=leads.block_size, reps=reps, seed=seed
+    )
     test.compute()
     return replace(result, **{k: float(v) for k, v in test.pvalues.items()})
 
