@@ -5,6 +5,7 @@ model."""
 import json
 import re
 from dataclasses import asdict
+from datetime import date
 
 import dagster as dg
 import numpy as np
@@ -62,7 +63,7 @@ def _run(root, asset, config=None, market="spot"):
 def _model_saying_up(root, path=None, lineage=None, bias=(0.0, 0.0, 20.0)) -> None:
     """A real checkpoint of the current dataset whose head always says Up (p_up ~ 1)."""
     splits = DatasetSplits.load(root / "datasets" / SYMBOL)
-    config = ModelConfig(window=splits.config.window)
+    config = ModelConfig(window=splits.config.window, in_channels=len(splits.channel_names))
     torch.manual_seed(0)
     model = build_model(config)
     with torch.no_grad():
@@ -247,3 +248,17 @@ def test_without_a_backtest_a_spot_signal_never_says_short(tmp_path):
     spot = _signal(tmp_path)
     assert spot["signal"] == "NEUTRAL" and "on spot" in spot["strategy_config"]
     assert _signal(tmp_path, market="linear")["signal"] == "SHORT"
+
+
+def test_a_model_on_selected_channels_signals_on_the_same_channels_of_the_newest_candles(
+    tmp_path,
+):
+    from resnet_pipeline_tests._walk_forward_helpers import store_months
+
+    store_months(tmp_path, SYMBOL, [date(2024, 1, 1), date(2024, 2, 1)], hours=24)
+    chosen = {"channels": ["spec", "calendar"], "window": 32}
+    assert _run(tmp_path, "dataset_splits", chosen).success
+    _model_saying_up(tmp_path)
+    signal = _signal(tmp_path, {"max_age_minutes": None})
+    assert signal["signal"] == "LONG" and value_of(signal["p_up"]) > 0.99
+    assert signal["as_of"].startswith("2024-02-01 23:59")

@@ -13,9 +13,12 @@ from resnet_pipeline.artifacts import exists, fresh, read_json
 from resnet_pipeline.commands import ingest_month, materialize, materialize_month, month_key
 from resnet_pipeline.defs.metadata import EVALUATION, OWNERS, as_text, when
 from resnet_pipeline.experiments.fold_files import read_fold_record
+from resnet_pipeline.experiments.fold_inputs import FoldInputError, read_variant_channels
+from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.ml.data.dataset import DatasetSplits
 from resnet_pipeline.ml.data.dataset_store import DatasetError
 from resnet_pipeline.ml.data.lineage import (
+    FEATURES_KEY,
     FINGERPRINT_KEY,
     LineageError,
     check_fold_lineage,
@@ -174,6 +177,12 @@ def _summary(signal: str, proba: np.ndarray, strategy: StrategyConfig, size: flo
     return f"{signal}: {side} against threshold {short(strategy.threshold)}{size_text}"
 
 
+def model_features(checkpoint: Checkpoint) -> FeatureConfig:
+    """The channels a model was trained on, as the ``FeatureConfig`` its dataset selected."""
+    lineage = checkpoint.lineage.get(FEATURES_KEY) or {}
+    return FeatureConfig(checkpoint.feature_names, lineage.get("cross_symbol"))
+
+
 def latest_signal(
     context: dg.AssetExecutionContext, config: SignalConfig, store: DataStore, venue: TradingVenue
 ) -> dg.MaterializeResult:
@@ -184,6 +193,12 @@ def latest_signal(
     checkpoint, model_source = _model_for(store, symbol, config.model, newest)
     if features.empty:
         raise dg.Failure(f"no stored features for {symbol}: materialize features first")
+    selected = model_features(checkpoint)
+    if not selected.stored:  # the model's own channels, computed from the stored candles
+        try:
+            features, _ = read_variant_channels(store.layout, symbol, months, selected)
+        except (FoldInputError, ValueError) as error:
+            raise dg.Failure(f"{symbol}: the model's channels: {error}") from error
     checkpoint.check_features([c for c in checkpoint.feature_names if c in features])
     strategy, strategy_source = _strategy(store, symbol, venue.market)
     now = pd.Timestamp.now(tz="UTC")

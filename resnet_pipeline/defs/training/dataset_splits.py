@@ -21,6 +21,7 @@ from resnet_pipeline.features.channel_names import FEATURE_CHANNELS
 from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.features.labels import LabelConfig
 from resnet_pipeline.ml.data.dataset import build_splits
+from resnet_pipeline.ml.data.lineage import FEATURES_KEY
 from resnet_pipeline.ml.data.splits import SplitConfig
 from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.resources.io_manager import DataStore
@@ -156,6 +157,7 @@ def dataset_splits(
         "partitions": hashes,
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],
         "dataset": store.layout.relative(store.layout.dataset(symbol)),
+        FEATURES_KEY: {"channels": list(selected.channels), "cross_symbol": selected.cross_symbol},
     }
     path = splits.save(store.layout.dataset(symbol))
     fingerprint = splits.fingerprint

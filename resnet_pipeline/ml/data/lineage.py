@@ -22,6 +22,9 @@ import pandas as pd
 from resnet_pipeline.commands import materialize
 
 FINGERPRINT_KEY = "dataset_fingerprint"
+# The selected channels (a ``FeatureConfig``'s fields) in a dataset's lineage: the checkpoint
+# carries them, so the live signal computes the same channels for the newest candles.
+FEATURES_KEY = "features"
 
 
 class LineageError(ValueError):
