@@ -121,7 +121,14 @@ def start_session(
         raise TrainingError("the training set is empty: rebuild the dataset with more months")
     torch.manual_seed(cfg.seed)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The fused kernel: the same update, 1.36x the steps/s of the default on 2 CPU cores
+    # (width 32, batch 128; ``benchmarks/bench_peers.py`` found AdamW 23% of a step).
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        fused=device.type in ("cpu", "cuda"),
+    )
     return Session(
         model=model,
         cfg=cfg,
