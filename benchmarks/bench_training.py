@@ -28,6 +28,7 @@ of each.
     python benchmarks/bench_training.py                    # the full benchmark (minutes)
     python benchmarks/bench_training.py --small            # a quick pass that proves it works
     python benchmarks/bench_training.py --epoch-budget     # the epoch_fraction experiment
+    python benchmarks/bench_training.py --optimizer-ab     # fused against foreach AdamW
     python benchmarks/bench_training.py --precision-check  # bf16 vs fp32 validation loss
     python benchmarks/bench_training.py --neighbour        # only the neighbour figures
 """
@@ -47,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet_pipeline.ml.data.augment import AugmentConfig  # noqa: E402
 from resnet_pipeline.ml.data.windows import WindowDataset  # noqa: E402
+from resnet_pipeline.ml.model.model_config import ModelConfig  # noqa: E402
 from resnet_pipeline.ml.model.resnet import build_model  # noqa: E402
 from resnet_pipeline.ml.training.device import (  # noqa: E402
     FOLLOW_LOAD,
@@ -185,7 +187,6 @@ def epoch_budget_experiment(
     from resnet_pipeline.market.synthetic import SyntheticSource
     from resnet_pipeline.ml.data.dataset import build_splits
     from resnet_pipeline.ml.data.splits import SplitConfig
-    from resnet_pipeline.ml.model.model_config import ModelConfig
 
     start = pd.Timestamp("2024-01-01", tz="UTC")
     candles = SyntheticSource().fetch("BTCUSDT", start, start + pd.Timedelta(days=days))
@@ -278,6 +279,35 @@ def beside_a_neighbour(splits, samples: int) -> None:
         neighbour.join()
 
 
+def optimizer_ab(passes: int = 6, steps: int = 5) -> None:
+    """A whole step (forward, backward, AdamW) with the fused kernel against the default
+    ``foreach`` one, interleaved in this process on the same batch; best pass of each."""
+    torch.manual_seed(0)
+    x, y = torch.randn(128, 15, 64), torch.randint(0, 3, (128,))
+    config = ModelConfig(window=64, width=32)
+    best = {}
+    models = {fused: build_model(config) for fused in (False, True)}
+    optimizers = {
+        fused: torch.optim.AdamW(models[fused].parameters(), lr=1e-3, fused=fused)
+        for fused in (False, True)
+    }
+    for _ in range(passes):
+        for fused in (False, True):
+            model, optimizer = models[fused], optimizers[fused]
+            started = time.perf_counter()
+            for _ in range(steps):
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            took = time.perf_counter() - started
+            best[fused] = min(best.get(fused, took), took)
+    rates = {fused: steps * len(x) / took for fused, took in best.items()}
+    print(
+        f"AdamW foreach {rates[False]:,.0f} samples/s, fused {rates[True]:,.0f} samples/s: "
+        f"fused {rates[True] / rates[False]:.2f}x (width 32, batch 128, best of {passes})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a quick pass: few steps")
@@ -291,8 +321,15 @@ def main() -> None:
         "--precision-check", action="store_true", help="bf16 vs fp32 validation loss instead"
     )
     parser.add_argument("--neighbour", action="store_true", help="only the neighbour figures")
+    parser.add_argument(
+        "--optimizer-ab", action="store_true", help="fused against foreach AdamW instead"
+    )
     args = parser.parse_args()
     print(f"load: {os.getloadavg()} on {os.cpu_count()} CPUs")
+    if args.optimizer_ab:
+        optimizer_ab()
+        print(f"load after: {os.getloadavg()}")
+        return
     if args.epoch_budget:
         epoch_budget_experiment()
         return
