@@ -27,12 +27,8 @@ READ_ON = "direction_auc"
 
 def fold_importances(folds: Sequence[Mapping]) -> dict[str, pd.DataFrame]:
     """{fold month: importance frame} of the folds that measured importances, oldest first."""
-    out = {}
-    for fold in sorted(folds, key=lambda f: f["month"]):
-        records = fold.get(IMPORTANCE) or []
-        if records:
-            out[fold["month"]] = pd.DataFrame(list(records), columns=list(COLUMNS))
-    return out
+    measured = sorted((f for f in folds if f.get(IMPORTANCE)), key=lambda f: f["month"])
+    return {f["month"]: pd.DataFrame(list(f[IMPORTANCE]), columns=list(COLUMNS)) for f in measured}
 
 
 def looks_at_line(trial: str, pooled: pd.DataFrame, metric: str = READ_ON) -> str:
