@@ -50,6 +50,7 @@ base:
   folds: {window: 32, min_train_samples: 16, warm_start: true, warm_start_epochs: 1}
   training: {epochs: 1, batch_size: 16, max_train_samples: 32, max_val_samples: 64,
              augment: false, device: cpu}
+  importance: {measure_importance: false}
 variants:
   - name: a
 """
