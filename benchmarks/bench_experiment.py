@@ -30,9 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dagster as dg  # noqa: E402
 
-from resnet_pipeline.definitions import resources_on  # noqa: E402
-from resnet_pipeline.defs.experiments.experiment_fold import experiment_fold  # noqa: E402
-from resnet_pipeline.defs.experiments.experiment_report import experiment_report  # noqa: E402
+from resnet_pipeline.definitions import build_graph, resources_on  # noqa: E402
 from resnet_pipeline.experiments.experiment_file import load_experiment  # noqa: E402
 from resnet_pipeline.experiments.trial_keys import report_key, trial_key  # noqa: E402
 from resnet_pipeline.features.channels import compute_features  # noqa: E402
@@ -49,6 +47,7 @@ from resnet_pipeline.partitions import (  # noqa: E402
 from resnet_pipeline.resources.candle_source import SyntheticCandles  # noqa: E402
 from resnet_pipeline.resources.experiment_directory import ExperimentDirectory  # noqa: E402
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking  # noqa: E402
+from resnet_pipeline.settings import load_settings  # noqa: E402
 from resnet_pipeline.storage import write_parquet_atomic  # noqa: E402
 
 SYMBOL = "BTCUSDT"
@@ -140,6 +139,8 @@ def main() -> None:
         mlflow=MlflowTracking(enabled=args.mlflow),
     )  # fmt: skip
     instance = dg.DagsterInstance.ephemeral()
+    graph = {a.key.to_user_string(): a for a in build_graph(load_settings({})).assets or []}
+    experiment_fold, experiment_report = graph["experiment_fold"], graph["experiment_report"]
     trials = [trial_key("bench", SYMBOL, v.name) for v in experiment.variants]
     instance.add_dynamic_partitions(EXPERIMENT_TRIALS.name, trials)
     instance.add_dynamic_partitions(EXPERIMENT_REPORTS.name, [report_key("bench", SYMBOL)])
