@@ -80,6 +80,21 @@ def test_folding_the_batch_norms_keeps_fp32s_probabilities_and_argmax(trained):
     assert why is None and next(runner.parameters()).dtype == torch.bfloat16
 
 
+def test_predictions_do_not_depend_on_the_thread_count(trained):
+    """What lets predict_month follow the load (a training's numbers follow the count)."""
+    model, windows = trained
+    before = torch.get_num_threads()
+    try:
+        runs = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            runs[threads] = [predict_proba(model, windows, precision=p) for p in ("auto", "fp32")]
+    finally:
+        torch.set_num_threads(before)
+    for one, two in zip(runs[1], runs[2], strict=True):
+        np.testing.assert_array_equal(one, two)
+
+
 class NormBeforeConv(torch.nn.Module):
     """A conv registered before a norm that is applied first: folding would be wrong."""
 
