@@ -5,10 +5,12 @@ The fast path is the default: inference mode, bf16 where the device computes bf1
 (a contiguous float32 batch goes to the model as it is; a loader may pin its batches for a
 GPU). In bf16 the model runs as a copy whose BatchNorms are folded into the convolutions
 before them, with its weights cast to bf16 once (``fast_model``) instead of per batch by
-autocast: 1.05-1.10x the windows/s of autocast on the same CPU, which itself is 2x fp32
-(``benchmarks/bench_prediction.py``). Its probabilities differ from fp32 by up to about 0.01 on
-a fold model (bf16 keeps 8 bits of mantissa), so the argmax can differ where two classes are
-that close. ``precision='fp32'`` gives the exact fp32 figures of the model as it is.
+autocast: 1.05-1.09x the windows/s of autocast on one core of the project's AVX512-BF16 EPYC,
+which itself is 1.8x fp32 and 2.5x ONNX Runtime's fp32 (``benchmarks/bench_prediction.py``);
+ResNet-18-1D's 89 MFLOP a window then run near the core's bf16 peak. Its probabilities differ
+from fp32 by up to about 0.01 on a fold model (bf16 keeps 8 bits of mantissa), so the argmax
+can differ where two classes are that close. ``precision='fp32'`` gives the exact fp32
+figures of the model as it is.
 """
 
 from __future__ import annotations
