@@ -16,7 +16,9 @@ of the warm run is cold, as in the pipeline when month M-1 has no model.
 
 ``--files`` runs the pipeline's assets on daily export files of a synthetic year
 (``walk_forward_year``): ingestion per month against reading its files, per-fold wall against
-training steps, predictions windows/s, the report's time, each beside its target. Its
+training steps, predictions windows/s, the report's time, each beside its target, and the
+walk-forward's total (``wf_model`` + ``wf_predictions``) beside its training steps and its
+predictions, scaled to 12 folds (target < 15 minutes on 2 quiet cores). Its
 ``wf_model`` config is the README's walk-forward command (warm start, epochs 10,
 warm_start_epochs 2, max_train_samples 20000) unless ``--epochs`` etc. say otherwise.
 
@@ -27,7 +29,8 @@ time validation took.
 
     python benchmarks/bench_walk_forward.py            # a symbol-year, 6 folds (long on CPU)
     python benchmarks/bench_walk_forward.py --quick    # tiny data and model: proves it works
-    python benchmarks/bench_walk_forward.py --files --folds 3
+    python benchmarks/bench_walk_forward.py --files --folds 12   # the README's symbol-year
+    python benchmarks/bench_walk_forward.py --files --folds 2 --months 4   # reduced
     python benchmarks/bench_walk_forward.py --val-effect
 """
 
@@ -201,7 +204,9 @@ def main() -> None:
     parser.add_argument(
         "--folds", type=int, default=6, help="the last N months of the year (>= 2: one warm)"
     )
-    parser.add_argument("--months", type=int, default=4, help="--val-effect: months of data")
+    parser.add_argument(
+        "--months", type=int, help="months of data: --val-effect (4), --files (12, from January)"
+    )
     parser.add_argument("--patience", type=int, default=2, help="--val-effect: patience")
     parser.add_argument("--year", type=int, default=2024, help="--files: the symbol-year")
     parser.add_argument(
@@ -219,11 +224,12 @@ def main() -> None:
         if args.quick:
             config |= {"window": 64, "epochs": 1, "warm_start_epochs": 1,
                        "max_train_samples": 256, "max_val_samples": 256}  # fmt: skip
-        files_year(args.year, args.folds, config, args.sample, months=3 if args.quick else 12)
+        files_year(args.year, args.folds, config, args.sample,
+                   months=3 if args.quick else args.months or 12)  # fmt: skip
         print(f"load after: {os.getloadavg()}")
         return
     if args.val_effect:
-        validation_effect(args.months, args.epochs or 8, args.patience,
+        validation_effect(args.months or 4, args.epochs or 8, args.patience,
                           args.max_train_samples or 4096)  # fmt: skip
         print(f"load after: {os.getloadavg()}")
         return

@@ -15,6 +15,7 @@ the report's time (target < 15 s).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from datetime import date
@@ -54,6 +55,7 @@ wf_report = asset("wf_report")
 SYMBOL = "BTCUSDT"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 FOLD_RATIO, PREDICT_RATIO, INGEST_RATIO, REPORT_S = 1.2, 2.0, 2.0, 15.0
+YEAR_MINUTES = 15.0  # 12 monthly folds of a symbol-year, wf_model and wf_predictions
 TODAY_BATCH = 512  # the batch predictions used before the fast path, in fp32
 ASSETS = [raw_candles, features, labels, wf_model, wf_predictions, wf_report]
 
@@ -105,7 +107,9 @@ def ingest_year(folder: Path, root: str, months: list[date], instance) -> None:
           f"{np.median(ratios):.2f}x (target <= {INGEST_RATIO:g}x)")  # fmt: skip
 
 
-def walk_forward(root: str, folder: Path, folds: list[date], config: dict, instance) -> None:
+def walk_forward(
+    root: str, folder: Path, folds: list[date], config: dict, instance
+) -> tuple[float, float]:
     """wf_model for the fold range in one run: each fold's wall against its training steps."""
     tags = {RANGE_START: month_key(SYMBOL, folds[0]), RANGE_END: month_key(SYMBOL, folds[-1])}
     run_config = {"ops": {"wf_model": {"config": config}}}
@@ -124,7 +128,8 @@ def walk_forward(root: str, folder: Path, folds: list[date], config: dict, insta
           f"outside the folds: the one read of the months and Dagster), training steps "
           f"{steps:.1f} s: run / steps {wall / steps:.2f}x, worst fold "
           f"{max(i['fold_s'] / i['train_steps_s'] for i in infos):.2f}x "
-          f"(target <= {FOLD_RATIO:g}x)")  # fmt: skip
+          f"(target <= {FOLD_RATIO:g}x); load {os.getloadavg()}")  # fmt: skip
+    return wall, steps
 
 
 def _month_windows(root: str, month: date, count: int) -> tuple[torch.nn.Module, np.ndarray]:
@@ -146,14 +151,15 @@ def _month_windows(root: str, month: date, count: int) -> tuple[torch.nn.Module,
     return checkpoint.model, splits.windows(ends - first)
 
 
-def predictions(root: str, folder: Path, folds: list[date], instance, sample: int) -> None:
+def predictions(root: str, folder: Path, folds: list[date], instance, sample: int) -> float:
     """wf_predictions for the fold range in one run; fast path against fp32 at batch 512."""
     tags = {RANGE_START: month_key(SYMBOL, folds[0]), RANGE_END: month_key(SYMBOL, folds[-1])}
     wall = _run(["wf_predictions"], root, folder, instance, tags=tags)
     layout = Layout.at(root)
     rows = sum(len(pd.read_parquet(layout.fold(SYMBOL, m).predictions)) for m in folds)
     print(f"wf_predictions, {len(folds)} months in one run: {rows:,} windows in {wall:.1f} s = "
-          f"{rows / wall:,.0f} windows/s (reading, checkpoints and writing included)")  # fmt: skip
+          f"{rows / wall:,.0f} windows/s (reading, checkpoints and writing included); "
+          f"load {os.getloadavg()}")  # fmt: skip
     model, windows = _month_windows(root, folds[-1], sample)
     threads = torch.get_num_threads()
     times: dict[str, list[float]] = {"today": [], "fast": []}
@@ -167,6 +173,7 @@ def predictions(root: str, folder: Path, folds: list[date], instance, sample: in
     print(f"model on {n:,} windows of {folds[-1]:%Y-%m}, {threads} threads: fp32 batch "
           f"{TODAY_BATCH} {n / today:,.0f} windows/s, fast path {n / fast:,.0f} windows/s: "
           f"{today / fast:.2f}x (target >= {PREDICT_RATIO:g}x)")  # fmt: skip
+    return wall
 
 
 def report(root: str, folder: Path, instance) -> None:
@@ -190,7 +197,15 @@ def files_year(year: int, folds: int, config: dict, sample: int, months: int = 1
         print(f"wrote {len(list(folder.iterdir()))} daily files in {took:.1f} s")
         with dg.DagsterInstance.ephemeral() as instance:
             ingest_year(folder, root, all_months, instance)
-            print(f"wf_model config: {config}")
-            walk_forward(root, folder, fold_months, config, instance)
-            predictions(root, folder, fold_months, instance, sample)
+            print(f"wf_model config: {config}; load {os.getloadavg()}")
+            loop_started = time.perf_counter()
+            model_s, steps_s = walk_forward(root, folder, fold_months, config, instance)
+            predict_s = predictions(root, folder, fold_months, instance, sample)
+            loop_s = time.perf_counter() - loop_started
             report(root, folder, instance)
+    print(f"walk-forward of {folds} monthly folds: wf_model {model_s:.0f} s + wf_predictions "
+          f"{predict_s:.0f} s = {(model_s + predict_s) / 60:.1f} min (training steps "
+          f"{steps_s:.0f} s, predictions {predict_s:.0f} s: {steps_s + predict_s:.0f} s); with "
+          f"the benchmark's own fp32-vs-fast timing {loop_s / 60:.1f} min; "
+          f"{12 / folds:.1f}x for 12 folds: {(model_s + predict_s) * 12 / folds / 60:.1f} min "
+          f"(target < {YEAR_MINUTES:g} min on 2 quiet cores); load {os.getloadavg()}")  # fmt: skip

@@ -14,7 +14,12 @@ from resnet_pipeline.ml.folds.monthly_folds import FoldConfig, build_fold, eligi
 from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import autocast_plan, cpu_bf16_flag, resolve_precision
-from resnet_pipeline.ml.training.inference import BF16_PROBA_TOLERANCE, predict_proba
+from resnet_pipeline.ml.training.inference import (
+    BF16_PROBA_TOLERANCE,
+    fast_model,
+    fold_batch_norms,
+    predict_proba,
+)
 from resnet_pipeline.ml.training.train_config import TrainConfig
 from resnet_pipeline.ml.training.trainer import train
 from resnet_pipeline_tests._walk_forward_helpers import frames
@@ -59,6 +64,64 @@ def test_a_loader_an_array_and_any_batch_size_give_the_same_probabilities(traine
     np.testing.assert_allclose(
         predict_proba(model, windows, batch_size=7, precision="fp32"), whole, atol=1e-6
     )
+
+
+def test_folding_the_batch_norms_keeps_fp32s_probabilities_and_argmax(trained):
+    model, windows = trained
+    folded, count = fold_batch_norms(model)
+    assert count == 20  # ResNet-18: the stem, 16 block convs and 3 projections
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())  # a copy
+    exact = predict_proba(model, windows, precision="fp32")
+    refolded = predict_proba(folded, windows, precision="fp32")
+    np.testing.assert_allclose(refolded, exact, atol=1e-5)
+    np.testing.assert_array_equal(refolded.argmax(1), exact.argmax(1))
+    runner, why = fast_model(model, torch.from_numpy(windows[:4]))
+    assert why is None and next(runner.parameters()).dtype == torch.bfloat16
+
+
+def test_predictions_do_not_depend_on_the_thread_count(trained):
+    """What lets predict_month follow the load (a training's numbers follow the count)."""
+    model, windows = trained
+    before = torch.get_num_threads()
+    try:
+        runs = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            runs[threads] = [predict_proba(model, windows, precision=p) for p in ("auto", "fp32")]
+    finally:
+        torch.set_num_threads(before)
+    for one, two in zip(runs[1], runs[2], strict=True):
+        np.testing.assert_array_equal(one, two)
+
+
+class NormBeforeConv(torch.nn.Module):
+    """A conv registered before a norm that is applied first: folding would be wrong."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(3, 3, 3, padding=1)
+        self.norm = torch.nn.BatchNorm1d(3)
+        self.head = torch.nn.Linear(3, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(self.norm(x)).mean(dim=2))
+
+
+def test_a_model_folding_would_change_runs_under_autocast_and_says_why():
+    torch.manual_seed(0)
+    model = NormBeforeConv().eval()
+    with torch.no_grad():
+        model.norm.running_mean.uniform_(-2, 2)
+        model.norm.running_var.uniform_(0.2, 3)
+    windows = torch.randn(40, 3, 16)
+    runner, why = fast_model(model, windows[:4])
+    assert runner is model and "changed the model's logits" in why
+    with pytest.warns(UserWarning, match="run under autocast: folding"):
+        proba = predict_proba(model, windows, batch_size=16, precision="bf16")
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        expected = torch.softmax(model(windows).float(), dim=1).numpy()
+    np.testing.assert_allclose(proba, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize(

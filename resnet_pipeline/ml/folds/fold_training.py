@@ -39,7 +39,7 @@ from resnet_pipeline.ml.model.model_config import ModelConfig
 from resnet_pipeline.ml.model.resnet import build_model
 from resnet_pipeline.ml.training.device import configure_threads, pick_device
 from resnet_pipeline.ml.training.inference import INFERENCE_BATCH, predict_proba
-from resnet_pipeline.ml.training.train_config import TrainConfig
+from resnet_pipeline.ml.training.train_config import FOLLOW_LOAD, TrainConfig
 from resnet_pipeline.ml.training.trainer import train
 
 
@@ -119,7 +119,9 @@ def predict_month(
     """Every eligible minute of ``month``: the model's probabilities (inputs normalized with
     the fold model's own ``normalizer``), the fold's baselines and the label. The model moves
     to ``device`` ('auto': a GPU when present); on a CPU it runs ``threads`` (None: the cores
-    others leave free)."""
+    other processes leave free now, ``FOLLOW_LOAD``: unlike a training's numbers, the
+    probabilities do not depend on the thread count, and two threads on two cores beside a
+    busy neighbour wait on each other)."""
     ends = predict_ends(samples, month)
     first = int(ends[0]) - samples.config.window + 1 if len(ends) else 0
     part = take_rows(samples, first, int(ends[-1]) + 1 if len(ends) else 0)
@@ -128,7 +130,7 @@ def predict_month(
     splits = with_normalizer(part, normalizer, empty, empty, ends)
     target = pick_device(device)
     if target.type == "cpu":
-        configure_threads(threads)
+        configure_threads(FOLLOW_LOAD if threads is None else threads)
     loader = make_loader(WindowDataset(splits, "test"), INFERENCE_BATCH)
     proba = predict_proba(model.to(target), loader, precision=precision)
     frame = pd.DataFrame({"timestamp": pd.to_datetime(part.times[ends]).tz_localize("UTC")})
