@@ -11,6 +11,8 @@
 <root>/experiments/<E>/<S>/trials/<hash>/            one trial of experiment E (the ledger)
     trial.json, daily_returns.parquet, <YYYY-MM>/    its configuration, returns, and folds
 <root>/experiments/<E>/<S>/report/                   experiment_report
+<root>/experiments/<E>/<S>/search.db                 the search's Optuna study (SQLite)
+<root>/experiments/<E>/<S>/search/trials/<hash>/     trials a search ran on its own months
 <root>/mlruns/                                       MLflow tracking store (tracking.py)
 ```
 
@@ -182,6 +184,17 @@ class ExperimentFiles:
     @property
     def report(self) -> ExperimentReportFiles:
         return ExperimentReportFiles(self.folder / "report")
+
+    @property
+    def search_db(self) -> UPath:
+        """The search's Optuna study as SQLite, where no shared database is configured."""
+        return self.folder / "search.db"
+
+    @property
+    def search(self) -> ExperimentFiles:
+        """The ledger of trials a search ran on its search months: the verdict, on the later
+        months, does not count them (they never saw its months)."""
+        return ExperimentFiles(self.folder / "search")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ variants:                   # each a partial override of the one config, over ba
 grid:                       # the cartesian product, one variant per combination
   labels: {forward_window: [6, 30]}
   model: {dropout: [0.1, 0.5]}
+search:                     # optional: trials an Optuna study proposes (search_space)
+  space: {training.lr: {log: [1.0e-4, 1.0e-2]}}
+  n_trials: 20
 ```
+
+With a ``search``, variants and grid are optional, and variant names ``search-<number>`` are the
+search's. Its ``search_months`` (some of ``months``, all before the others) are the months the
+search picks on; ``Experiment.months``, what written variants run and the verdict scores, are
+then the rest.
 
 Sections and fields are those of ``variant_config.SECTIONS`` (derived from the dataclasses).
 Grid variants are named ``<field>=<value>`` joined by ``+`` in file order
@@ -58,6 +66,13 @@ from resnet_pipeline.experiments.bounded_yaml import (
     quoted,
     read_yaml,
 )
+from resnet_pipeline.experiments.search_space import (
+    SEARCH_PREFIX,
+    SearchSpaceError,
+    SearchSpec,
+    is_search_name,
+    parse_search,
+)
 from resnet_pipeline.experiments.variant_config import (
     SECTIONS,
     VariantConfig,
@@ -70,7 +85,7 @@ from resnet_pipeline.features.feature_config import FeatureConfig
 from resnet_pipeline.market.schema import has_order_flow
 from resnet_pipeline.partition_months import MonthSpan
 
-TOP_LEVEL = ("name", "description", "months", "symbols", "base", "variants", "grid")
+TOP_LEVEL = ("name", "description", "months", "symbols", "base", "variants", "grid", "search")
 SUFFIXES = (".yaml", ".yml")
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.=+-]{0,126}[A-Za-z0-9_=+-])?$")
@@ -110,9 +125,20 @@ class Experiment:
     base: VariantConfig  # the base alone: the costs buy-and-hold pays in the report
     variants: tuple[Variant, ...]
     description: str = ""
+    search: SearchSpec | None = None
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)
+
+    @property
+    def search_months(self) -> tuple[date, ...]:
+        """The months the search picks on, when the file splits them off (else ())."""
+        return self.search.months if self.search else ()
+
+    @property
+    def all_months(self) -> tuple[date, ...]:
+        """Every fold month of the file: the search's and the verdict's."""
+        return tuple(sorted(self.search_months + self.months))
 
 
 def valid_variant_name(name: str) -> bool:
@@ -427,12 +453,22 @@ def parse_experiment(
     base = _sections(raw.get("base"), path, "base")
     named = _named_variants(raw.get("variants"), path)
     entries = named + expand_grid(raw.get("grid"), path, room=MAX_VARIANTS - len(named))
-    if not entries:
+    search, first_fold = None, months[0]
+    if raw.get("search") is not None:
+        months, search = _search(raw["search"], path, months, base, market)
+        taken = [n for n, _ in entries if is_search_name(n)]
+        if taken:
+            raise _fail(
+                path,
+                f"variant {taken[0]!r}",
+                f"names {SEARCH_PREFIX}<number> are the search's trials: rename it",
+            )
+    if not entries and search is None:
         raise _fail(
             path,
             "variants",
             "the experiment has no variant: list variants (each a name and the sections it "
-            "changes; - name: spec-default changes nothing) or a grid",
+            "changes; - name: spec-default changes nothing), a grid or a search",
         )
     names: set[str] = set()
     by_hash: dict[str, str] = {}
@@ -446,7 +482,7 @@ def parse_experiment(
             config = resolve_config(overrides, market)
         except VariantConfigError as error:
             raise _fail(path, f"variant {variant!r}", _forwarded(error)) from None
-        unfit = features_fit(config.features, chosen, months[0], source)
+        unfit = features_fit(config.features, chosen, first_fold, source)
         if unfit:
             raise _fail(path, f"variant {variant!r}, features.{unfit[0]}", unfit[1])
         twin = by_hash.setdefault(config.config_hash, variant)
@@ -470,7 +506,42 @@ def parse_experiment(
         base=base_config,
         variants=tuple(variants),
         description=str(raw.get("description") or ""),
+        search=search,
     )
+
+
+def _search(
+    raw: Any, path: Path, months: tuple[date, ...], base: dict, market: str
+) -> tuple[tuple[date, ...], SearchSpec]:
+    """(the verdict's months, the search): ``search_months``, when given, are split off
+    ``months``: some of them, every one before the months left to the verdict."""
+    chosen: tuple[date, ...] = ()
+    if isinstance(raw, Mapping) and raw.get("search_months") is not None:
+        chosen = _months(raw["search_months"], path)
+        where = "search, search_months"
+        outside = [f"{m:%Y-%m}" for m in chosen if m not in months]
+        if outside:
+            raise _fail(path, where, f"{outside} not among the file's months: list some of them")
+        rest = tuple(m for m in months if m not in chosen)
+        if not rest:
+            raise _fail(
+                path,
+                where,
+                "every month is a search month, so none is left to judge the search on: keep "
+                "the later months out of search_months",
+            )
+        if chosen[-1] > rest[0]:
+            raise _fail(
+                path,
+                where,
+                f"{chosen[-1]:%Y-%m} is after {rest[0]:%Y-%m}, a verdict month: the search picks "
+                "on the earlier months and is judged on the later ones",
+            )
+        months = rest
+    try:
+        return months, parse_search(raw, base, market, chosen)
+    except SearchSpaceError as error:
+        raise _fail(path, error.where, error.problem) from None
 
 
 def _add_months(month: date, n: int) -> date:
@@ -481,7 +552,7 @@ def _add_months(month: date, n: int) -> date:
 def months_within(experiment: Experiment, span: MonthSpan) -> None:
     """Refuse fold months that are no month partition, or a first fold with no earlier month
     partition to train on: ``run`` would fail on them after registering."""
-    first, last = experiment.months[0], experiment.months[-1]
+    first, last = experiment.all_months[0], experiment.all_months[-1]
     earliest = _add_months(span.first, 1)
     partitions = (
         f"the month partitions run from RESNET_FIRST_MONTH={span.first:%Y-%m} to "

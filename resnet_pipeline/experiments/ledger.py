@@ -8,12 +8,16 @@ the latest report scored. Nothing removes a trial: a variant deleted from the fi
 configuration changed (another hash, another folder), stays, so N, the ledger's size, never
 shrinks by editing the file. One file per trial, each written atomically, so folds of
 different trials on different workers never write the same file.
+
+A trial a search proposed (``search_study``) is entered before its first fold, ``running``, and
+ends ``complete``, ``pruned`` (the pruner stopped it after a fold) or ``failed``: each counts in
+N whether or not it was scored. A written variant has no status (its folds say how far it got).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -30,16 +34,35 @@ class TrialRecord:
     config_hash: str
     config: dict[str, dict[str, Any]]  # VariantConfig.sections()
     created: str  # UTC, when its first fold was trained
+    status: str | None = None  # a search's trial: one of STATUSES; None: a written variant
+    note: str = ""  # a search's trial: its objective, or where and why it stopped
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+RUNNING, COMPLETE, PRUNED, FAILED = "running", "complete", "pruned", "failed"
+STATUSES = (RUNNING, COMPLETE, PRUNED, FAILED)
+
+
 def new_record(
-    experiment: str, symbol: str, variant: str, config_hash: str, config: dict
+    experiment: str,
+    symbol: str,
+    variant: str,
+    config_hash: str,
+    config: dict,
+    status: str | None = None,
 ) -> TrialRecord:
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return TrialRecord(experiment, symbol, variant, config_hash, config, created)
+    return TrialRecord(experiment, symbol, variant, config_hash, config, created, status)
+
+
+def set_status(files: ExperimentFiles, record: TrialRecord, status: str, note: str = "") -> None:
+    """Write a search trial's outcome into its record (it stays in the ledger whatever it is)."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r}: one of {', '.join(STATUSES)}")
+    updated = replace(record, status=status, note=note)
+    write_json_atomic(files.trial(record.config_hash).record, updated.to_dict())
 
 
 class LedgerError(ValueError):

@@ -38,7 +38,7 @@ class Registration:
                 key = trial_key(experiment.name, symbol, variant.name)
                 self.configs[key] = variant.config.config_hash
             self.reports.append(report_key(experiment.name, symbol))
-        self.months.update(experiment.months)
+        self.months.update(experiment.all_months)
 
 
 def registration(

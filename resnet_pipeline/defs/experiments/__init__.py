@@ -8,6 +8,7 @@ from resnet_pipeline.defs.experiments import (
     experiment_partitions,
     experiment_report,
     experiment_variant,
+    search_job,
 )
 from resnet_pipeline.partitions import Partitions
 from resnet_pipeline.settings import Settings
@@ -18,6 +19,7 @@ def build_defs(settings: Settings, partitions: Partitions) -> dg.Definitions:
         experiment_variant.defs,
         experiment_fold.build(partitions),
         experiment_report.defs,
+        search_job.build(partitions),
         dg.Definitions(
             jobs=[experiment_partitions.experiment_variant_job],
             sensors=[experiment_partitions.build(partitions.months)],

@@ -97,11 +97,11 @@ def _series(context, store: DataStore, trial: ResolvedTrial) -> FoldSeries:
 def _months_of(trial: ResolvedTrial, months: list[date]) -> None:
     experiment = trial.experiment
     for month in months:
-        if month not in experiment.months:
+        if month not in trial.months:
             raise dg.Failure(
-                f"{month:%Y-%m} is not a month of {experiment.path} (its months: "
-                f"{[f'{m:%Y-%m}' for m in experiment.months]}): pick one of them, or add the "
-                "month to the file (every variant then needs it)"
+                f"{month:%Y-%m} is not a month of {experiment.path} for trial "
+                f"{trial.key.variant} (its months: {[f'{m:%Y-%m}' for m in trial.months]}): "
+                "pick one of them, or add the month to the file (every variant then needs it)"
             )
 
 
@@ -109,7 +109,7 @@ def _enter_ledger(layout: Layout, trial: ResolvedTrial) -> None:
     """The trial in its ledger (a record cut short is written again)."""
     config = trial.config
     record_trial(
-        layout.experiment(trial.experiment.name, trial.key.symbol),
+        trial.files(layout),
         new_record(
             trial.experiment.name,
             trial.key.symbol,

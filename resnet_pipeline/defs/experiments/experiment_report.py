@@ -16,7 +16,13 @@ from resnet_pipeline.defs.metadata import EXPERIMENTS, OWNERS, bullets, link, pl
 from resnet_pipeline.defs.report_checks import key_figure, report_metadata
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.fold_files import StaleFold, current_fold
-from resnet_pipeline.experiments.ledger import predicted_months, read_ledger, repair_command
+from resnet_pipeline.experiments.ledger import (
+    FAILED,
+    PRUNED,
+    predicted_months,
+    read_ledger,
+    repair_command,
+)
 from resnet_pipeline.experiments.trial_keys import report_key, split_report_key, trial_key
 from resnet_pipeline.experiments.variant_config import resolve_config
 from resnet_pipeline.experiments.verdict_report import (
@@ -74,9 +80,14 @@ def _incomplete_note(trials: list[TrialInput], experiment: Experiment) -> list[s
     first, last = experiment.months[0], experiment.months[-1]
     return [
         f"{t.record.variant}@{t.record.config_hash[:8]}: {len(t.months_done)} of "
-        f"{len(experiment.months)} months; complete it with "
-        + materialize_trial_months(
-            trial_key(t.record.experiment, t.record.symbol, t.record.variant), first, last
+        f"{len(experiment.months)} months; "
+        + (
+            f"{t.record.status} by the search ({t.record.note}): counted in N, not scored"
+            if t.record.status in (PRUNED, FAILED)
+            else "complete it with "
+            + materialize_trial_months(
+                trial_key(t.record.experiment, t.record.symbol, t.record.variant), first, last
+            )
         )
         for t in trials
         if t.frame is None
@@ -117,13 +128,18 @@ def experiment_report(
     for paragraph in missing:
         context.log.warning(paragraph)
     if not records:
+        start = (
+            materialize_trial_months(
+                trial_key(name, symbol, experiment.variants[0].name), first, last
+            )
+            if experiment.variants
+            else experiment_command("search", experiment.path)
+        )
         raise dg.Failure(
             " ".join(missing)
             or f"no trial of {name} for {symbol} has been evaluated yet: register the file "
             f"({experiment_command('register', experiment.path)}) and run its folds, e.g. "
-            + materialize_trial_months(
-                trial_key(name, symbol, experiment.variants[0].name), first, last
-            )
+            + start
         )
     trials = [_trial_input(files, r, experiment, venue.market) for r in records]
     scored = [t.frame for t in trials if t.frame is not None]

@@ -57,7 +57,7 @@ def fold_to_track(
 ) -> FoldToTrack:
     """What the fold's MLflow run needs, taken from ``run`` (``started``/``ended``: the fold's
     span, from its training to its written files)."""
-    files = layout.experiment(trial.experiment.name, trial.key.symbol)
+    files = trial.files(layout)
     fold = VariantFold(
         experiment=trial.experiment.name,
         variant=trial.key.variant,

@@ -29,7 +29,7 @@ def trial_series(
     """The trial's folds: one variant's series, stored under its configuration's hash
     (``train``: the run's training plan; the variant's own when only checking)."""
     config, key = trial.config, str(trial.key)
-    files = layout.experiment(trial.experiment.name, trial.key.symbol)
+    files = trial.files(layout)
     return FoldSeries(
         symbol=trial.key.symbol,
         config=config,
