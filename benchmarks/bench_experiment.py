@@ -54,22 +54,31 @@ SYMBOL = "BTCUSDT"
 OUTSIDE = ("read", "data", "calibration", "predict", "trees", "scores", "write", "mlflow")
 
 
-def store_year(root: Path, first: date, months: int, hours: float | None) -> None:
+def store_year(
+    root: Path,
+    first: date,
+    months: int,
+    hours: float | None,
+    symbol: str = SYMBOL,
+    planted: bool = False,
+) -> None:
     """raw_candles, features and labels of ``months`` months as the pipeline stores them
-    (features with the previous candles as warm-up, labels with the next month's head)."""
-    source, layout = SyntheticSource(), Layout.at(root)
+    (features with the previous candles as warm-up, labels with the next month's head;
+    ``hours``: of each month, None: the whole month; ``planted``: the planted pattern)."""
+    source = SyntheticSource(planted_symbols=[symbol] if planted else [])
+    layout = Layout.at(root)
     for i in range(months):
         month = add_months(first, i)
         start = pd.Timestamp(month, tz="UTC")
         end = pd.Timestamp(add_months(month, 1), tz="UTC")
         if hours is not None:
             end = start + pd.Timedelta(hours=hours)
-        candles = source.fetch(SYMBOL, start, end)
-        history = source.fetch(SYMBOL, start - pd.Timedelta(hours=8), start)
-        following = source.fetch(SYMBOL, end, end + pd.Timedelta(hours=1))
+        candles = source.fetch(symbol, start, end)
+        history = source.fetch(symbol, start - pd.Timedelta(hours=8), start)
+        following = source.fetch(symbol, end, end + pd.Timedelta(hours=1))
         frames = (candles, compute_features(candles, history), compute_labels(candles, following))
         for asset, frame in zip(("raw_candles", "features", "labels"), frames, strict=True):
-            write_parquet_atomic(frame, layout.partition(asset, SYMBOL, month))
+            write_parquet_atomic(frame, layout.partition(asset, symbol, month))
 
 
 # ``--features``: three feature variants; SPEC reads the stored features asset, the others

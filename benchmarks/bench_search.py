@@ -31,6 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dagster as dg  # noqa: E402
+from bench_experiment import store_year  # noqa: E402
 
 from resnet_pipeline.cli.experiment_runner import run_experiment  # noqa: E402
 from resnet_pipeline.cli.search_runner import search_experiment  # noqa: E402
@@ -45,10 +46,7 @@ from resnet_pipeline.defs.experiments.experiment_partitions import (  # noqa: E4
 )
 from resnet_pipeline.experiments.experiment_file import load_experiment  # noqa: E402
 from resnet_pipeline.experiments.ledger import ledger  # noqa: E402
-from resnet_pipeline.features.channels import compute_features  # noqa: E402
-from resnet_pipeline.features.labels import compute_labels  # noqa: E402
 from resnet_pipeline.layout import Layout  # noqa: E402
-from resnet_pipeline.market.synthetic import SyntheticSource  # noqa: E402
 from resnet_pipeline.ml.folds.monthly_folds import add_months  # noqa: E402
 from resnet_pipeline.partitions import Partitions  # noqa: E402
 from resnet_pipeline.resources.candle_source import SyntheticCandles  # noqa: E402
@@ -56,7 +54,6 @@ from resnet_pipeline.resources.experiment_directory import ExperimentDirectory  
 from resnet_pipeline.resources.mlflow_tracking import MlflowTracking  # noqa: E402
 from resnet_pipeline.resources.venue import TradingVenue  # noqa: E402
 from resnet_pipeline.settings import load_settings  # noqa: E402
-from resnet_pipeline.storage import write_parquet_atomic  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FILE = REPO / "experiments" / "search-demo.yaml"
@@ -64,26 +61,6 @@ DEMO_FILE = REPO / "experiments" / "search-demo.yaml"
 
 def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
-def store_months(root: Path, symbol: str, first: date, count: int, hours: float | None,
-                 planted: bool) -> None:  # fmt: skip
-    """raw_candles, features and labels as the pipeline stores them (``hours``: of each month;
-    None: the whole month)."""
-    source = SyntheticSource(planted_symbols=[symbol] if planted else [])
-    layout = Layout.at(root)
-    for i in range(count):
-        month = add_months(first, i)
-        start = pd.Timestamp(month, tz="UTC")
-        end = pd.Timestamp(add_months(month, 1), tz="UTC")
-        if hours is not None:
-            end = start + pd.Timedelta(hours=hours)
-        candles = source.fetch(symbol, start, end)
-        history = source.fetch(symbol, start - pd.Timedelta(hours=8), start)
-        following = source.fetch(symbol, end, end + pd.Timedelta(hours=1))
-        frames = (candles, compute_features(candles, history), compute_labels(candles, following))
-        for asset, frame in zip(("raw_candles", "features", "labels"), frames, strict=True):
-            write_parquet_atomic(frame, layout.partition(asset, symbol, month))
 
 
 def definitions(root: Path, symbol: str, planted: bool) -> dg.Definitions:
@@ -128,7 +105,7 @@ def pruning(args: argparse.Namespace) -> None:
     arms = {}
     for pruner in ("median", "none"):
         root = Path(tempfile.mkdtemp(prefix=f"bench-search-{pruner}-"))
-        store_months(root / "data", symbol, first, args.months + 1, args.hours, False)
+        store_year(root / "data", first, args.months + 1, args.hours, symbol, False)
         (root / "experiments").mkdir()
         text = SYNTHETIC.format(
             first=f"{add_months(first, 1):%Y-%m}", last=f"{add_months(first, args.months):%Y-%m}",
@@ -177,7 +154,7 @@ def planted(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-search-planted-"))
     raw = yaml.safe_load(DEMO_FILE.read_text())
     raw["search"]["n_trials"] = args.trials
-    store_months(root / "data", symbol, date(2024, 3, 1), 5, args.hours, True)
+    store_year(root / "data", date(2024, 3, 1), 5, args.hours, symbol, True)
     (root / "experiments").mkdir()
     path = root / "experiments" / "search-demo.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
