@@ -121,14 +121,7 @@ def start_session(
         raise TrainingError("the training set is empty: rebuild the dataset with more months")
     torch.manual_seed(cfg.seed)
     model.to(device)
-    # The fused kernel: the same update, 1.2-1.4x the steps/s of the default on 2 CPU cores
-    # (width 32, batch 128: ``bench_training.py --optimizer-ab``; AdamW was 23% of a step).
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        fused=device.type in ("cpu", "cuda"),
-    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return Session(
         model=model,
         cfg=cfg,
