@@ -33,8 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg  # noqa: E402
 from bench_experiment import store_year  # noqa: E402
 
-from resnet_pipeline.cli.experiment_runner import run_experiment  # noqa: E402
-from resnet_pipeline.cli.search_runner import search_experiment  # noqa: E402
 from resnet_pipeline.definitions import resources_on  # noqa: E402
 from resnet_pipeline.defs.experiments import (  # noqa: E402
     experiment_fold,
@@ -44,6 +42,8 @@ from resnet_pipeline.defs.experiments import (  # noqa: E402
 from resnet_pipeline.defs.experiments.experiment_partitions import (  # noqa: E402
     experiment_variant_job,
 )
+from resnet_pipeline.defs.experiments.experiment_runner import run_experiment  # noqa: E402
+from resnet_pipeline.defs.experiments.search_runner import search_experiment  # noqa: E402
 from resnet_pipeline.experiments.experiment_file import load_experiment  # noqa: E402
 from resnet_pipeline.experiments.ledger import ledger  # noqa: E402
 from resnet_pipeline.layout import Layout  # noqa: E402

@@ -11,10 +11,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resnet_pipeline.cli.experiment_runner import register_experiment
 from resnet_pipeline.cli.experiments import checked_experiment, main
 from resnet_pipeline.commands import month_key
 from resnet_pipeline.definitions import build_definitions
+from resnet_pipeline.defs.experiments.experiment_runner import register_experiment
 from resnet_pipeline.experiments.experiment_file import ExperimentError
 from resnet_pipeline.experiments.trial_keys import trial_key
 from resnet_pipeline.settings import load_settings

@@ -143,9 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from resnet_pipeline.cli.demo_config import training_run_config
     from resnet_pipeline.cli.demo_summary import print_summary, print_verdicts
-    from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
     from resnet_pipeline.commands import month_key
     from resnet_pipeline.definitions import build_definitions
+    from resnet_pipeline.defs.experiments.experiment_runner import (
+        register_experiment,
+        run_experiment,
+    )
     from resnet_pipeline.experiments.experiment_file import experiment_path, load_experiment
     from resnet_pipeline.layout import Layout
     from resnet_pipeline.settings import current_settings

@@ -137,8 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import dagster as dg
 
-    from resnet_pipeline.cli.experiment_runner import register_experiment, run_experiment
     from resnet_pipeline.definitions import build_definitions
+    from resnet_pipeline.defs.experiments.experiment_runner import (
+        register_experiment,
+        run_experiment,
+    )
 
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
@@ -170,7 +173,7 @@ def _trials(experiment: Experiment, args: argparse.Namespace) -> int:
 
 
 def _search(experiment: Experiment, instance, defs, trials: int) -> int:
-    from resnet_pipeline.cli.search_runner import search_experiment
+    from resnet_pipeline.defs.experiments.search_runner import search_experiment
     from resnet_pipeline.experiments.search_study import SearchError
 
     try:

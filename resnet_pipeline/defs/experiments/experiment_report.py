@@ -4,6 +4,8 @@ trial in the ledger and the verdict that counts them all (SPEC 14;
 to the ledger. A fold enters only when its predictions and fold.json were made by its current
 model (``fold_step.current_fold``, as in the walk-forward's report)."""
 
+from dataclasses import replace
+
 import dagster as dg
 import pandas as pd
 
@@ -47,6 +49,7 @@ from resnet_pipeline.storage import candles_around, write_parquet_atomic
 from resnet_pipeline.tracking import tag_verdict
 from resnet_pipeline.trading.stitched import stitch
 from resnet_pipeline.trading.trade_breakdown import quote_currency
+from resnet_pipeline.verdicts import Headline
 
 ExperimentReportConfig = dagster_config(
     "ExperimentReportConfig",
@@ -199,11 +202,12 @@ def experiment_report(
         for line in summary["leaderboard"]
     ]
     resolution = 1 / settings.tests.spa_reps
+    looks_at = summary["importance"]["line"] if "importance" in summary else None
     return dg.MaterializeResult(
         metadata={
             "verdict": summary["verdict"],
             **report_metadata(
-                page.headline,
+                _without(page.headline, looks_at),
                 numbers,
                 page.figures,
                 {
@@ -216,12 +220,18 @@ def experiment_report(
                 currency=quote_currency(symbol),
                 edge=summary["edge"],
                 best_trial=summary["best_trial"],
-                **({"looks_at": summary["importance"]["line"]} if "importance" in summary else {}),
+                **({"looks_at": looks_at} if looks_at else {}),
                 leaderboard=dg.MetadataValue.md(bullets(table, "trial", resolution)),
                 report_path=link(out.html),
             ),
         }
     )
+
+
+def _without(headline: Headline, note: str | None) -> Headline:
+    """The headline without ``note``: a line the metadata shows as its own entry, so the
+    headline stays under the UI's inline limit."""
+    return replace(headline, notes=tuple(n for n in headline.notes if n != note))
 
 
 def _across_symbols(store: DataStore, experiment: Experiment) -> list[dict[str, object]]:

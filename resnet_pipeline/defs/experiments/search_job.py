@@ -10,6 +10,7 @@ from pydantic import Field
 
 from resnet_pipeline.defs.experiments import experiment_fold, experiment_variant
 from resnet_pipeline.defs.experiments.experiment_partitions import experiment_variant_job
+from resnet_pipeline.defs.experiments.search_runner import search_experiment
 from resnet_pipeline.defs.experiments.trials import load_experiment_or_fail
 from resnet_pipeline.experiments.search_space import MAX_SEARCH_TRIALS
 from resnet_pipeline.experiments.search_study import SearchError
@@ -49,8 +50,6 @@ def build(partitions: Partitions) -> dg.Definitions:
         venue: TradingVenue,
         mlflow: MlflowTracking,
     ) -> None:
-        from resnet_pipeline.cli.search_runner import search_experiment
-
         experiment = load_experiment_or_fail(experiments, config.experiment, venue.market)
         if experiment.search is None:
             raise dg.Failure(f"{experiment.path} has no search section (docs/experiments.md)")

@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 
 from resnet_pipeline.artifacts import read_json
-from resnet_pipeline.cli.experiment_runner import QUIET, register_experiment, run_fold
+from resnet_pipeline.defs.experiments.experiment_runner import QUIET, register_experiment, run_fold
 from resnet_pipeline.defs.experiments.trials import resolve_trial
 from resnet_pipeline.experiments.experiment_file import Experiment
 from resnet_pipeline.experiments.search_study import (
