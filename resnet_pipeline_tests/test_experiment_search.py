@@ -151,5 +151,8 @@ def test_the_report_counts_the_pruned_trial_in_n_and_does_not_score_it(searched)
     assert note.startswith("search-001@")
     assert "1 of 2 months; pruned by the search (after 2024-02" in note
     assert note.endswith("counted in N, not scored")
+    standing = {row["variant"]: row["standing"] for row in summary["ledger"]}
+    assert standing["search-000"].startswith("search trial, complete")
+    assert standing["search-001"].startswith("search trial, pruned")
     event = report.asset_materializations_for_node("experiment_report")[0]
     assert "after 2 trials" in event.metadata["verdict"].value

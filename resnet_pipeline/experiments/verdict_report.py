@@ -136,7 +136,9 @@ def column_name(record: TrialRecord) -> str:
 
 
 def standing(record: TrialRecord, experiment: Experiment) -> str:
-    """Where the trial stands in the file now."""
+    """Where the trial stands in the file now (a search's trial: its status in the search)."""
+    if record.status is not None:
+        return f"search trial, {record.status}" + (f": {record.note}" if record.note else "")
     by_hash = {v.config.config_hash: v.name for v in experiment.variants}
     if record.config_hash in by_hash:
         name = by_hash[record.config_hash]
