@@ -53,29 +53,31 @@ def test_racing_processes_hold_the_lock_one_at_a_time(tmp_path, monkeypatch) -> 
     assert holder(path) == {}, "a released lock keeps no holder record"
 
 
-def _wait_in_line(path: Path, index: int, order) -> None:
+def _wait_in_line(path: Path, index: int, served: Path) -> None:
+    """Take the lock and write down its turn while holding it (a queue's put returns before
+    its item is sent, so another holder's could overtake it)."""
     with training_lock.training_lock(path, f"waiter-{index}", LOG):
-        order.put(index)
+        with served.open("a") as file:
+            file.write(f"{index}\n")
 
 
 def test_waiters_get_the_lock_in_the_order_they_arrived(tmp_path, monkeypatch) -> None:
     """Six waiters arrive one after another behind a holder; the third is killed while it
     waits. When the holder lets go, the lock goes to the others in arrival order."""
     monkeypatch.setattr(training_lock, "POLL_SECONDS", 0.01)  # every waiter polls eagerly
-    path = tmp_path / "locks" / "trainer.lock"
-    order = FORK.Queue()
+    path, turns = tmp_path / "locks" / "trainer.lock", tmp_path / "served.txt"
     waiters = []
     with training_lock.training_lock(path, "holder", LOG):
         for index in range(RACERS):
-            waiter = FORK.Process(target=_wait_in_line, args=(path, index, order))
+            waiter = FORK.Process(target=_wait_in_line, args=(path, index, turns))
             waiter.start()
             waiters.append(waiter)
             wait_for(lambda n=index + 1: waiting(path) == n, 30, f"waiter {index} in line")
         os.kill(waiters[2].pid, signal.SIGKILL)
         wait_for(lambda: waiting(path) == RACERS - 1, 30, "the killed waiter to leave the line")
-    served = [order.get(timeout=60) for _ in range(RACERS - 1)]
     for waiter in waiters:
         waiter.join(timeout=60)
+    served = [int(line) for line in turns.read_text().split()]
     assert served == [0, 1, 3, 4, 5]
     assert waiting(path) == 0 and holder(path) == {}
 
