@@ -148,6 +148,7 @@ class Condition:
     estimate: float | None = None
     low: float | None = None
     high: float | None = None
+    shown: str | None = None  # the estimate as the line prints it, e.g. beside a threshold
 
     @property
     def line(self) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from resnet_pipeline.defs.report_checks import report_metadata
 from resnet_pipeline.ml.trial_statistics.backtest_overfitting import (
     probability_of_backtest_overfitting,
 )
@@ -86,6 +87,8 @@ def test_the_headline_prints_each_value_on_its_side_of_its_threshold():
     assert details["dsr"] == "0.94996; an edge needs >= 0.95"
     assert details["pbo"] == "0.4999; an edge needs < 0.5"
     assert details["spa_p_buy_and_hold"] == "< 0.005; an edge needs < 0.05"
+    metadata = report_metadata(verdict_headline(edge_case), {}, [])
+    assert (metadata["dsr"], metadata["pbo"]) == ("0.94996", "0.4999")  # the UI's figures too
     near_one = statistics | {"deflated_sharpe": statistics["deflated_sharpe"] | {"value": 0.99999}}
     dsr = next(c for c in verdict_headline(near_one).conditions if c.key == "dsr")
     assert dsr.detail.startswith("0.99999;") and dsr.word == "better"

@@ -93,10 +93,16 @@ def report_metadata(
     shown = {
         k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
     }
+    if over_months:
+        figures_shown = as_series(shown)
+    else:  # a condition's own text keeps its value on its side of the threshold
+        figures_shown = as_text(shown, resolution, currency) | {
+            c.key: c.shown for c in headline.conditions if c.shown and c.key in shown
+        }
     return {
         HEADLINE: dg.MetadataValue.md(headline.markdown()),
         **as_text(key_figures or {}),
-        **(as_series(shown) if over_months else as_text(shown, resolution, currency)),
+        **figures_shown,
         **{f.name: dg.MetadataValue.md(f.markdown()) for f in figures},
         **as_text(more, resolution),
     }

@@ -130,7 +130,8 @@ def _condition(
     if value is None:
         return Condition(subject, UNDEFINED, why or "not computed", key)
     word = BETTER if holds else NO_DIFFERENT
-    return Condition(subject, word, f"{shown(value)}; an edge needs {need}", key, value)
+    text = shown(value)
+    return Condition(subject, word, f"{text}; an edge needs {need}", key, value, shown=text)
 
 
 def verdict_headline(statistics: dict) -> Headline:
