@@ -1,7 +1,5 @@
 """Hansen's SPA test of the variants against a benchmark, through arch."""
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +10,7 @@ from resnet_pipeline.ml.trial_statistics.returns_matrix import TrialReturnsError
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import (
     superior_predictive_ability,
 )
+from resnet_pipeline_tests._reference_hansen import hansen_deviation
 
 DAYS = pd.date_range("2024-01-01", periods=365, freq="D", tz="UTC")
 
@@ -23,22 +22,11 @@ def _noise(seed: int, variants: int = 8) -> tuple[pd.DataFrame, pd.Series]:
     return frame, pd.Series(rng.normal(0, 0.01, len(DAYS)), index=DAYS)
 
 
-def _hansen_deviation(differential: np.ndarray, block: int) -> float:
-    """Hansen's (2005) omega written out: gamma_0 + 2 sum_i kappa(n, i) gamma_i."""
-    n, q = len(differential), 1 / block
-    centered = differential - differential.mean()
-    variance = centered @ centered / n
-    for i in range(1, n):
-        kappa = (n - i) / n * (1 - q) ** i + i / n * (1 - q) ** (n - i)
-        variance += 2 * kappa * (centered[:-i] @ centered[i:]) / n
-    return math.sqrt(variance)
-
-
 def test_equals_arch_on_the_studentized_losses():
     frame, benchmark = _noise(0)
     result = superior_predictive_ability(frame, benchmark, "buy-and-hold", reps=500, seed=7)
     differentials = frame.to_numpy() - benchmark.to_numpy()[:, None]
-    omega = np.array([_hansen_deviation(d, 7) for d in differentials.T])
+    omega = np.array([hansen_deviation(d, 7) for d in differentials.T])
     direct = SPA(np.zeros(365), -differentials / omega, block_size=7, reps=500, seed=7)
     direct.compute()
     assert result.block_size == block_length(365) == 7

@@ -1,8 +1,6 @@
 """Romano-Wolf's StepM names which trials beat a benchmark: the same set as arch's StepM on the
 same data and seed, the clearly better trial in it and the skill-less one out."""
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +11,7 @@ from resnet_pipeline.ml.trial_statistics.stepwise_superiority import stepwise_su
 from resnet_pipeline.ml.trial_statistics.superior_predictive_ability import (
     superior_predictive_ability,
 )
+from resnet_pipeline_tests._reference_hansen import hansen_deviation
 
 DAYS = pd.date_range("2024-01-01", periods=365, freq="D", tz="UTC")
 BLOCK = block_length(len(DAYS))
@@ -39,17 +38,6 @@ def test_the_set_equals_arch_stepm_on_the_same_data_and_seed(seed):
     assert 0 < len(ours.better) < frame.shape[1]  # the test separates, it does not pass all
 
 
-def _hansen_deviation(differential: np.ndarray, block: int) -> float:
-    """Hansen's (2005) omega written out: gamma_0 + 2 sum_i kappa(n, i) gamma_i."""
-    n, q = len(differential), 1 / block
-    centered = differential - differential.mean()
-    variance = centered @ centered / n
-    for i in range(1, n):
-        kappa = (n - i) / n * (1 - q) ** i + i / n * (1 - q) ** (n - i)
-        variance += 2 * kappa * (centered[:-i] @ centered[i:]) / n
-    return math.sqrt(variance)
-
-
 def test_loud_and_quiet_trials_are_studentized_as_in_the_spa():
     rng = np.random.default_rng(3)
     scales = np.array([0.001, 0.002, 0.01, 0.02, 0.01])
@@ -59,7 +47,7 @@ def test_loud_and_quiet_trials_are_studentized_as_in_the_spa():
     benchmark = pd.Series(0.0, index=DAYS)
     ours = stepwise_superiority(frame, benchmark, "cash", reps=400, seed=5)
     differentials = frame.to_numpy()
-    omega = np.array([_hansen_deviation(d, BLOCK) for d in differentials.T])
+    omega = np.array([hansen_deviation(d, BLOCK) for d in differentials.T])
     studentized = -differentials / omega
     direct = StepM(np.zeros(len(DAYS)), studentized, block_size=BLOCK, reps=400, seed=5)
     direct.compute()
